@@ -1,0 +1,21 @@
+include(GNUInstallDirs)
+
+# Warnings are errors on our own code only; third-party headers come from system include paths.
+function(llmstream_project_target target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+endfunction()
+
+if(LLMSTREAM_SANITIZE)
+  string(REPLACE ";" "," _llmstream_sanitizers "${LLMSTREAM_SANITIZE}")
+  add_compile_options(-fsanitize=${_llmstream_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_llmstream_sanitizers})
+endif()
+
+if(LLMSTREAM_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "LLMSTREAM_BUILD_FUZZERS needs clang (configure with CXX=clang++)")
+  endif()
+  # Coverage instrumentation for everything; the fuzz executables add the libFuzzer driver.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

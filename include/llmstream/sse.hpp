@@ -1,0 +1,127 @@
+// Server-Sent Events: a sans-IO parser for `text/event-stream` bodies.
+//
+// Implements the "event stream interpretation" of the WHATWG HTML standard (section 9.2.6)
+// exactly, for any chunking of the input: feed bytes as they arrive, receive events through a
+// callback. The parser never performs I/O and never allocates per event in the steady state.
+#pragma once
+
+#include <llmstream/error.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmstream::sse {
+
+/// One dispatched event. The views are valid only during the callback that receives them.
+struct event {
+    std::string_view type;  ///< the `event:` field, or "message" when none was given
+    std::string_view data;  ///< `data:` lines joined with LF (no trailing LF)
+    std::string_view id;    ///< the last event ID buffer at dispatch time (persists across events)
+};
+
+/// Bounds on what one stream may make the parser hold. Zero is not allowed for either field.
+struct limits {
+    /// Longest accepted line, excluding its terminator. Longer lines fail with `errc::line_too_long`.
+    std::size_t max_line_size = 4 * 1024 * 1024;
+    /// Largest accepted data buffer of one event (data lines joined with LF).
+    /// Larger events fail with `errc::event_too_large`.
+    std::size_t max_event_size = 8 * 1024 * 1024;
+};
+
+class parser {
+public:
+    explicit parser(limits lim = {});
+
+    /// Consumes `chunk` and calls `on_event(const event&)` for each event it completes.
+    /// Comment lines are ignored. Returns the error that stopped parsing, if any; after an error
+    /// every further call returns the same error until `reset()`.
+    template <class OnEvent>
+    boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event) {
+        auto no_comments = [](std::string_view) {};
+        return run(chunk, on_event, no_comments, false);
+    }
+
+    /// As above, and also calls `on_comment(std::string_view)` for each comment line, in stream
+    /// order relative to events, with the text after the leading ':' exactly as sent (for example
+    /// "HTTP_STATUS/429" for DashScope's `:HTTP_STATUS/429`, " keep-alive" for `: keep-alive`).
+    template <class OnEvent, class OnComment>
+    boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event, OnComment&& on_comment) {
+        return run(chunk, on_event, on_comment, true);
+    }
+
+    /// The reconnection time from the last valid `retry:` field (all ASCII digits), if any.
+    std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
+
+    /// The stream's last event ID: the ID buffer as of the most recent blank line.
+    std::string_view last_event_id() const noexcept { return last_event_id_; }
+
+    /// True when a line or an event has been started but not finished. At end of stream such an
+    /// event is discarded (as the standard requires); callers may report it as truncation.
+    /// False after an error: a failed parser holds nothing.
+    bool has_partial_event() const noexcept;
+
+    /// Returns the parser to its freshly constructed state (same limits).
+    void reset();
+
+    const limits& get_limits() const noexcept { return limits_; }
+
+private:
+    enum class step { need_more, dispatch, comment };
+
+    // Consumes input until it can report an event or a comment, or the input is exhausted.
+    step advance(std::string_view& in, boost::system::error_code& ec, bool want_comments);
+    step process_line(std::string_view line, bool in_chunk, bool want_comments,
+                      boost::system::error_code& ec);
+    void append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec);
+    std::string_view checked_utf8(std::string_view value, bool& repaired);
+    void clear_event();
+    void fail(boost::system::error_code& ec, errc e);
+
+    template <class OnEvent, class OnComment>
+    boost::system::error_code run(std::string_view chunk, OnEvent& on_event, OnComment& on_comment,
+                                  bool want_comments) {
+        boost::system::error_code ec;
+        for (;;) {
+            switch (advance(chunk, ec, want_comments)) {
+            case step::need_more:
+                return ec;
+            case step::dispatch:
+                on_event(static_cast<const event&>(event_));
+                break;
+            case step::comment:
+                on_comment(comment_);
+                break;
+            }
+        }
+    }
+
+    limits limits_;
+    boost::system::error_code failed_;
+
+    std::string line_;        // a line carried over from an earlier chunk
+    std::string data_;        // data buffer when it cannot be a view of the input
+    std::string_view data_view_;  // data buffer as a view of the current chunk (zero-copy case)
+    bool data_is_view_ = false;
+    std::size_t data_lines_ = 0;
+    std::string type_;        // event type buffer
+    std::string id_;          // last event ID buffer
+    std::string last_event_id_;
+    std::string repaired_;    // scratch for a value with invalid UTF-8 replaced by U+FFFD
+    std::optional<std::chrono::milliseconds> retry_;
+
+    event event_;             // what the last dispatch handed out
+    std::string_view comment_;
+
+    bool bom_decided_ = false;
+    bool skip_lf_ = false;        // the previous chunk ended with CR: a leading LF belongs to it
+    bool reset_after_dispatch_ = false;
+    bool release_line_ = false;
+    bool field_seen_ = false;     // a field line arrived since the last blank line
+};
+
+}  // namespace llmstream::sse

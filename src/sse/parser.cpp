@@ -1,0 +1,239 @@
+#include <llmstream/sse.hpp>
+
+#include "utf8.hpp"
+
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace llmstream::sse {
+
+parser::parser(limits lim) : limits_(lim) {
+    if (limits_.max_line_size == 0 || limits_.max_event_size == 0)
+        throw std::invalid_argument("llmstream::sse::limits: sizes must be greater than zero");
+}
+
+bool parser::has_partial_event() const noexcept {
+    return !line_.empty() || field_seen_;
+}
+
+void parser::reset() {
+    failed_ = {};
+    line_.clear();
+    clear_event();
+    id_.clear();
+    last_event_id_.clear();
+    repaired_.clear();
+    retry_.reset();
+    event_ = {};
+    comment_ = {};
+    bom_decided_ = false;
+    skip_lf_ = false;
+    reset_after_dispatch_ = false;
+    release_line_ = false;
+    field_seen_ = false;
+}
+
+void parser::clear_event() {
+    data_.clear();
+    data_view_ = {};
+    data_is_view_ = false;
+    data_lines_ = 0;
+    type_.clear();
+}
+
+void parser::fail(boost::system::error_code& ec, errc e) {
+    failed_ = e;
+    ec = failed_;
+    // Nothing more will be parsed: drop the partial line and event (and their memory).
+    line_.clear();
+    line_.shrink_to_fit();
+    clear_event();
+    data_.shrink_to_fit();
+    field_seen_ = false;
+}
+
+parser::step parser::advance(std::string_view& in, boost::system::error_code& ec, bool want_comments) {
+    if (failed_) {
+        ec = failed_;
+        in = {};
+        return step::need_more;
+    }
+    // What the previous step handed out stayed valid until now.
+    if (reset_after_dispatch_) {
+        clear_event();
+        reset_after_dispatch_ = false;
+    }
+    if (release_line_) {
+        line_.clear();
+        release_line_ = false;
+    }
+
+    while (!in.empty()) {
+        if (!bom_decided_) {
+            // line_ holds the bytes of a leading EF BB BF matched so far; on a mismatch they are
+            // simply the start of the first line.
+            static constexpr std::string_view bom = "\xEF\xBB\xBF";
+            while (!in.empty() && line_.size() < bom.size() && in.front() == bom[line_.size()]) {
+                line_.push_back(in.front());
+                in.remove_prefix(1);
+            }
+            if (line_.size() == bom.size()) {
+                line_.clear();
+                bom_decided_ = true;
+            } else if (!in.empty()) {
+                bom_decided_ = true;
+            }
+            continue;
+        }
+        if (skip_lf_) {
+            skip_lf_ = false;
+            if (in.front() == '\n') {
+                in.remove_prefix(1);
+                continue;
+            }
+        }
+
+        const char* p = in.data();
+        const std::size_t n = in.size();
+        const void* lf = std::memchr(p, '\n', n);
+        std::size_t end = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - p) : n;
+        if (const void* cr = std::memchr(p, '\r', end))
+            end = static_cast<std::size_t>(static_cast<const char*>(cr) - p);
+
+        if (line_.size() + end > limits_.max_line_size) {
+            fail(ec, errc::line_too_long);
+            return step::need_more;
+        }
+        if (end == n) {  // no terminator yet: keep the partial line for the next chunk
+            line_.append(p, n);
+            in = {};
+            break;
+        }
+
+        std::string_view line;
+        bool in_chunk = line_.empty();
+        if (in_chunk) {
+            line = in.substr(0, end);
+        } else {
+            line_.append(p, end);
+            line = line_;
+            release_line_ = true;
+        }
+        const bool ended_by_cr = p[end] == '\r';
+        in.remove_prefix(end + 1);
+        if (ended_by_cr) {
+            if (in.empty())
+                skip_lf_ = true;
+            else if (in.front() == '\n')
+                in.remove_prefix(1);
+        }
+
+        const step s = process_line(line, in_chunk, want_comments, ec);
+        if (ec) return step::need_more;
+        if (s != step::need_more) return s;
+        if (release_line_) {
+            line_.clear();
+            release_line_ = false;
+        }
+    }
+
+    // The chunk goes away when feed returns: an event still being built must not point into it.
+    if (data_is_view_) {
+        data_.assign(data_view_);
+        data_view_ = {};
+        data_is_view_ = false;
+    }
+    return step::need_more;
+}
+
+std::string_view parser::checked_utf8(std::string_view value, bool& repaired) {
+    if (detail::is_valid_utf8(value)) {
+        repaired = false;
+        return value;
+    }
+    repaired = true;
+    repaired_.clear();
+    detail::append_replacing_invalid_utf8(value, repaired_);
+    return repaired_;
+}
+
+parser::step parser::process_line(std::string_view line, bool in_chunk, bool want_comments,
+                                  boost::system::error_code& ec) {
+    if (line.empty()) {  // blank line: dispatch
+        last_event_id_.assign(id_);
+        field_seen_ = false;
+        if (data_lines_ == 0) {
+            clear_event();
+            return step::need_more;
+        }
+        event_.type = type_.empty() ? std::string_view("message") : std::string_view(type_);
+        event_.data = data_is_view_ ? data_view_ : std::string_view(data_);
+        event_.id = last_event_id_;
+        reset_after_dispatch_ = true;
+        return step::dispatch;
+    }
+    if (line.front() == ':') {
+        if (!want_comments) return step::need_more;
+        bool repaired = false;
+        comment_ = checked_utf8(line.substr(1), repaired);
+        return step::comment;
+    }
+
+    field_seen_ = true;
+    std::string_view name = line;
+    std::string_view value;
+    if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+        name = line.substr(0, colon);
+        value = line.substr(colon + 1);
+        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    }
+
+    bool repaired = false;
+    if (name == "data") {
+        append_data(value, in_chunk, ec);
+    } else if (name == "event") {
+        type_.assign(checked_utf8(value, repaired));
+    } else if (name == "id") {
+        if (value.find('\0') == std::string_view::npos) id_.assign(checked_utf8(value, repaired));
+    } else if (name == "retry") {
+        if (value.empty()) return step::need_more;
+        using rep = std::chrono::milliseconds::rep;
+        constexpr rep max = std::numeric_limits<rep>::max();
+        rep ms = 0;
+        for (const char c : value) {
+            if (c < '0' || c > '9') return step::need_more;
+            const rep digit = c - '0';
+            ms = ms > (max - digit) / 10 ? max : ms * 10 + digit;  // saturate absurd values
+        }
+        retry_ = std::chrono::milliseconds(ms);
+    }
+    // Any other field name is ignored, as the standard requires.
+    return step::need_more;
+}
+
+void parser::append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec) {
+    bool repaired = false;
+    const std::string_view v = checked_utf8(value, repaired);
+    const std::size_t current = data_is_view_ ? data_view_.size() : data_.size();
+    const std::size_t separator = data_lines_ > 0 ? 1 : 0;
+    if (current + separator + v.size() > limits_.max_event_size) {
+        fail(ec, errc::event_too_large);
+        return;
+    }
+    if (data_lines_ == 0 && in_chunk && !repaired) {
+        data_view_ = v;  // zero-copy: a view of the caller's chunk
+        data_is_view_ = true;
+    } else {
+        if (data_is_view_) {
+            data_.assign(data_view_);
+            data_view_ = {};
+            data_is_view_ = false;
+        }
+        if (separator) data_.push_back('\n');
+        data_.append(v);
+    }
+    ++data_lines_;
+}
+
+}  // namespace llmstream::sse

@@ -1,0 +1,281 @@
+// WHATWG HTML 9.2.6 event-stream interpretation, one rule per test case. Every input is also fed
+// split at every byte offset and one byte at a time: results must not depend on chunking.
+#include "../support/sse_collect.hpp"
+
+#include <llmstream/sse.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <climits>
+#include <random>
+#include <stdexcept>
+
+using llmstream::errc;
+using llmstream::sse::limits;
+using llmstream::sse::parser;
+using namespace llmstream::testing;
+using namespace std::string_literals;
+
+namespace {
+
+// Parses `input` whole, split at every offset and byte by byte; requires identical results and,
+// when no limit was hit, agreement with the naive reference transcription of the standard.
+parse_record parse_every_way(std::string_view input, limits lim = {}) {
+    const parse_record whole = parse_whole(input, lim);
+    for (std::size_t cut = 1; cut < input.size(); ++cut) {
+        INFO("split at byte " << cut);
+        REQUIRE(parse_pieces(input, {cut}, lim) == whole);
+    }
+    REQUIRE(parse_bytewise(input, lim) == whole);
+    if (!whole.error) {
+        const reference_result ref = reference_parse(std::string(input));
+        REQUIRE(whole.events == ref.events);
+        REQUIRE(whole.retry_ms == ref.retry_ms);
+        REQUIRE(whole.last_event_id == ref.last_event_id);
+    }
+    return whole;
+}
+
+std::vector<recorded_event> events_of(std::string_view input) { return parse_every_way(input).events; }
+
+const std::string fffd = "\xEF\xBF\xBD";
+
+}  // namespace
+
+TEST_CASE("a data line followed by a blank line dispatches a message event", "[sse]") {
+    CHECK(events_of("data: hello\n\n") == std::vector<recorded_event>{{"message", "hello", ""}});
+    CHECK(events_of("data: a\n\ndata: b\n\n") ==
+          std::vector<recorded_event>{{"message", "a", ""}, {"message", "b", ""}});
+}
+
+TEST_CASE("one leading byte order mark is skipped, a second one is not", "[sse]") {
+    CHECK(events_of("\xEF\xBB\xBF" "data: a\n\n") == std::vector<recorded_event>{{"message", "a", ""}});
+    // The second BOM becomes part of the field name "\uFEFFdata", an unknown field.
+    CHECK(events_of("\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\n").empty());
+    // A BOM later in the stream is ordinary data.
+    CHECK(events_of("data: \xEF\xBB\xBFx\n\n") == std::vector<recorded_event>{{"message", "\xEF\xBB\xBFx", ""}});
+    // A partial BOM is ordinary (invalid) text.
+    CHECK(events_of("\xEF\xBB" "data: a\n\n").empty());
+    CHECK(events_of("\xEF\xBB\n" "data: a\n\n") == std::vector<recorded_event>{{"message", "a", ""}});
+}
+
+TEST_CASE("lines end at CRLF, LF or CR, in any mix", "[sse]") {
+    const std::vector<recorded_event> abc{{"message", "a", ""}, {"message", "b", ""}, {"message", "c", ""}};
+    CHECK(events_of("data: a\r\n\r\ndata: b\r\n\r\ndata: c\r\n\r\n") == abc);
+    CHECK(events_of("data: a\r\rdata: b\r\rdata: c\r\r") == abc);
+    CHECK(events_of("data: a\r\n\ndata: b\r\rdata: c\n\r\n") == abc);
+    // LF CR is two line ends, not one.
+    CHECK(events_of("data: a\n\rdata: b\n\n") ==
+          std::vector<recorded_event>{{"message", "a", ""}, {"message", "b", ""}});
+    // CR CR LF: the CR LF pair is one line end; so this is an event, then nothing.
+    CHECK(events_of("data: x\r\r\n") == std::vector<recorded_event>{{"message", "x", ""}});
+}
+
+TEST_CASE("a CR at the end of one chunk and an LF at the start of the next are one line end", "[sse]") {
+    const std::string input = "data: a\r\ndata: b\r\n\r\n";
+    const auto r = parse_pieces(input, {8, 9, 18, 19});
+    CHECK(r.events == std::vector<recorded_event>{{"message", "a\nb", ""}});
+}
+
+TEST_CASE("comment lines are ignored by plain feed and handed out by the comment overload", "[sse]") {
+    const std::string input = ": keep-alive\nevent:error\n:HTTP_STATUS/429\ndata:{}\n\n:\n";
+    const auto r = parse_every_way(input);
+    CHECK(r.events == std::vector<recorded_event>{{"error", "{}", ""}});
+    CHECK(r.comments == std::vector<std::string>{" keep-alive", "HTTP_STATUS/429", ""});
+    CHECK(r.order == std::vector<std::string>{"c", "c", "e", "c"});
+
+    parser p;
+    int events = 0;
+    CHECK_FALSE(p.feed(input, [&](const auto&) { ++events; }));
+    CHECK(events == 1);
+}
+
+TEST_CASE("a field without a colon has the whole line as its name and an empty value", "[sse]") {
+    // "data" appends an empty line to the buffer, so the event is dispatched with empty data.
+    CHECK(events_of("data\n\n") == std::vector<recorded_event>{{"message", "", ""}});
+    CHECK(events_of("data\ndata\n\n") == std::vector<recorded_event>{{"message", "\n", ""}});
+    CHECK(events_of("data:\n\n") == std::vector<recorded_event>{{"message", "", ""}});
+    CHECK(events_of("event\ndata: x\n\n") == std::vector<recorded_event>{{"message", "x", ""}});
+}
+
+TEST_CASE("exactly one space after the colon is stripped", "[sse]") {
+    CHECK(events_of("data:no-space\n\n") == std::vector<recorded_event>{{"message", "no-space", ""}});
+    CHECK(events_of("data: one\n\n") == std::vector<recorded_event>{{"message", "one", ""}});
+    CHECK(events_of("data:  two\n\n") == std::vector<recorded_event>{{"message", " two", ""}});
+    CHECK(events_of("data:\tx\n\n") == std::vector<recorded_event>{{"message", "\tx", ""}});
+    CHECK(events_of("data: a:b: c\n\n") == std::vector<recorded_event>{{"message", "a:b: c", ""}});
+}
+
+TEST_CASE("data lines are joined with LF and the final LF is removed", "[sse]") {
+    CHECK(events_of("data: a\ndata: b\ndata:\ndata: c\n\n") ==
+          std::vector<recorded_event>{{"message", "a\nb\n\nc", ""}});
+    CHECK(events_of("data: YHOO\ndata: +2\ndata: 10\n\n") ==
+          std::vector<recorded_event>{{"message", "YHOO\n+2\n10", ""}});
+}
+
+TEST_CASE("an event with an empty data buffer is not dispatched and resets the type", "[sse]") {
+    CHECK(events_of("event: add\n\n").empty());
+    CHECK(events_of("event: add\n\ndata: x\n\n") == std::vector<recorded_event>{{"message", "x", ""}});
+    CHECK(events_of("id: 7\nretry: 10\n\n").empty());
+}
+
+TEST_CASE("the event type defaults to message and resets after each dispatch", "[sse]") {
+    CHECK(events_of("event: add\ndata: 1\n\ndata: 2\n\nevent:\ndata: 3\n\n") ==
+          std::vector<recorded_event>{{"add", "1", ""}, {"message", "2", ""}, {"message", "3", ""}});
+    // The last event line wins.
+    CHECK(events_of("event: a\nevent: b\ndata: x\n\n") == std::vector<recorded_event>{{"b", "x", ""}});
+}
+
+TEST_CASE("the id persists across events; an empty id clears it; an id with NUL is ignored", "[sse]") {
+    const auto r = parse_every_way("id: 1\ndata: a\n\ndata: b\n\nid\ndata: c\n\nid: 2\n\nid: 3\0x\ndata: d\n\n"s);
+    CHECK(r.events == std::vector<recorded_event>{
+                          {"message", "a", "1"}, {"message", "b", "1"}, {"message", "c", ""}, {"message", "d", "2"}});
+    CHECK(r.last_event_id == "2");
+    // The last event ID is updated at a blank line even when nothing is dispatched.
+    CHECK(parse_every_way("id: 9\n\n").last_event_id == "9");
+    // ...and not before the blank line.
+    CHECK(parse_every_way("id: 1\n\nid: 5\n").last_event_id == "1");
+}
+
+TEST_CASE("retry is set only by a value of ASCII digits", "[sse]") {
+    CHECK(parse_every_way("retry: 3000\n").retry_ms == 3000);
+    CHECK(parse_every_way("retry: 0\n").retry_ms == 0);
+    CHECK(parse_every_way("retry: 3000\nretry: 12a\n").retry_ms == 3000);
+    CHECK_FALSE(parse_every_way("retry: -1\n").retry_ms);
+    CHECK_FALSE(parse_every_way("retry:  5\n").retry_ms);  // " 5" is not all digits
+    CHECK_FALSE(parse_every_way("retry:\n").retry_ms);
+    CHECK_FALSE(parse_every_way("retry: 1.5\n").retry_ms);
+    CHECK_FALSE(parse_every_way("retry: \xD9\xA3\n").retry_ms);  // ARABIC-INDIC DIGIT THREE
+    // Absurd values saturate instead of overflowing.
+    CHECK(parse_every_way("retry: 99999999999999999999999999\n").retry_ms == LLONG_MAX);
+}
+
+TEST_CASE("unknown fields are ignored and field names are case-sensitive", "[sse]") {
+    CHECK(events_of("foo: bar\ndata: x\nData: y\n data: z\n\n") == std::vector<recorded_event>{{"message", "x", ""}});
+}
+
+TEST_CASE("an unfinished event at the end of the stream is not dispatched", "[sse]") {
+    auto r = parse_every_way("data: a\n\ndata: b\n");
+    CHECK(r.events == std::vector<recorded_event>{{"message", "a", ""}});
+    CHECK(r.partial);
+    r = parse_every_way("data: a\n\ndata: b");
+    CHECK(r.events == std::vector<recorded_event>{{"message", "a", ""}});
+    CHECK(r.partial);
+    CHECK_FALSE(parse_every_way("data: a\n\n").partial);
+    CHECK_FALSE(parse_every_way(": only a comment\n").partial);
+}
+
+TEST_CASE("invalid UTF-8 is replaced with U+FFFD as the WHATWG decoder does", "[sse]") {
+    CHECK(events_of("data: a\xFF" "b\n\n") == std::vector<recorded_event>{{"message", "a" + fffd + "b", ""}});
+    // A truncated sequence before the line end is one replacement.
+    CHECK(events_of("data: \xE2\x82\n\n") == std::vector<recorded_event>{{"message", fffd, ""}});
+    // A surrogate: ED then A0 is out of range, so three replacements.
+    CHECK(events_of("data: \xED\xA0\x80\n\n") == std::vector<recorded_event>{{"message", fffd + fffd + fffd, ""}});
+    // Overlong encodings.
+    CHECK(events_of("data: \xC0\xAF\n\n") == std::vector<recorded_event>{{"message", fffd + fffd, ""}});
+    CHECK(events_of("data: \xF0\x9F\x98x\n\n") == std::vector<recorded_event>{{"message", fffd + "x", ""}});
+    // Valid multi-byte text passes through unchanged, in the event type and id as well.
+    CHECK(events_of("event: 结果\nid: \xF0\x9F\x98\x80\ndata: 你好\n\n") ==
+          std::vector<recorded_event>{{"结果", "你好", "\xF0\x9F\x98\x80"}});
+    CHECK(events_of("event: \x80\ndata: x\n\n") == std::vector<recorded_event>{{fffd, "x", ""}});
+}
+
+TEST_CASE("comments are handed out with invalid UTF-8 replaced", "[sse]") {
+    CHECK(parse_every_way(":\xFFx\n").comments == std::vector<std::string>{fffd + "x"});
+}
+
+TEST_CASE("a line over the limit fails with line_too_long after the events before it", "[sse][limits]") {
+    const limits lim{.max_line_size = 16, .max_event_size = 1024};
+    const std::string ok_line = "data: 0123456789";  // exactly 16 bytes
+    auto r = parse_every_way(ok_line + "\n\n", lim);
+    CHECK_FALSE(r.error);
+    CHECK(r.events.size() == 1);
+
+    r = parse_every_way("data: a\n\n" + ok_line + "X\n\ndata: b\n\n", lim);
+    CHECK(r.error == errc::line_too_long);
+    CHECK(r.events == std::vector<recorded_event>{{"message", "a", ""}});
+    // A comment line counts too; so does a line that never ends.
+    CHECK(parse_every_way(":" + std::string(16, 'c') + "\n", lim).error == errc::line_too_long);
+    CHECK(parse_every_way(std::string(17, 'x'), lim).error == errc::line_too_long);
+}
+
+TEST_CASE("an event over the limit fails with event_too_large", "[sse][limits]") {
+    const limits lim{.max_line_size = 64, .max_event_size = 10};
+    CHECK_FALSE(parse_every_way("data: 01234\ndata: 5678\n\n", lim).error);  // 5 + 1 + 4 = 10
+    auto r = parse_every_way("data: 01234\ndata: 56789\n\ndata: z\n\n", lim);
+    CHECK(r.error == errc::event_too_large);
+    CHECK(r.events.empty());
+}
+
+TEST_CASE("after an error the parser keeps failing until reset", "[sse][limits]") {
+    parser p({.max_line_size = 8, .max_event_size = 8});
+    int events = 0;
+    auto count = [&](const auto&) { ++events; };
+    CHECK(p.feed("data: too long\n\n", count) == errc::line_too_long);
+    CHECK(p.feed("data: a\n\n", count) == errc::line_too_long);
+    CHECK(events == 0);
+    p.reset();
+    CHECK_FALSE(p.feed("data: a\n\n", count));
+    CHECK(events == 1);
+}
+
+TEST_CASE("reset forgets the id, retry and a partial line", "[sse]") {
+    parser p;
+    auto ignore = [](const auto&) {};
+    CHECK_FALSE(p.feed("id: 4\nretry: 5\n\ndata: par", ignore));
+    CHECK(p.last_event_id() == "4");
+    CHECK(p.retry());
+    CHECK(p.has_partial_event());
+    p.reset();
+    CHECK(p.last_event_id().empty());
+    CHECK_FALSE(p.retry());
+    CHECK_FALSE(p.has_partial_event());
+    std::vector<std::string> data;
+    CHECK_FALSE(p.feed("\xEF\xBB\xBF" "data: x\n\n", [&](const auto& e) { data.emplace_back(e.data); }));
+    CHECK(data == std::vector<std::string>{"x"});  // a BOM is skipped again after reset
+}
+
+TEST_CASE("zero limits are rejected", "[sse][limits]") {
+    CHECK_THROWS_AS(parser(limits{.max_line_size = 0}), std::invalid_argument);
+    CHECK_THROWS_AS(parser(limits{.max_event_size = 0}), std::invalid_argument);
+}
+
+TEST_CASE("a one-line event inside one chunk is handed out as a view of the input", "[sse][zero-copy]") {
+    const std::string chunk = "data: {\"x\":1}\n\ndata: a\ndata: b\n\n";
+    parser p;
+    std::vector<bool> points_into_chunk;
+    CHECK_FALSE(p.feed(chunk, [&](const auto& e) {
+        points_into_chunk.push_back(e.data.data() >= chunk.data() && e.data.data() < chunk.data() + chunk.size());
+    }));
+    CHECK(points_into_chunk == std::vector<bool>{true, false});
+}
+
+TEST_CASE("the WHATWG examples parse as the standard says", "[sse]") {
+    CHECK(events_of(": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n") ==
+          std::vector<recorded_event>{{"message", "first event", "1"}, {"message", "second event", ""}});
+    CHECK(events_of("data\n\ndata\ndata\n\ndata:") ==
+          std::vector<recorded_event>{{"message", "", ""}, {"message", "\n", ""}});
+    CHECK(events_of("data:test\n\ndata: test\n\n") ==
+          std::vector<recorded_event>{{"message", "test", ""}, {"message", "test", ""}});
+}
+
+TEST_CASE("random streams agree with the reference for random chunkings", "[sse][random]") {
+    std::mt19937 rng(20261125);
+    const std::vector<std::string> atoms{"data", "event", "id", "retry", ":", " ", "\n", "\r", "\r\n", "x",
+                                         "12", "\xE4\xBD\xA0", "\xFF", "\xE4", "\0"s, "\xEF\xBB\xBF", "data: y\n\n"};
+    for (int round = 0; round < 2000; ++round) {
+        std::string input;
+        const int n = std::uniform_int_distribution<int>(0, 40)(rng);
+        for (int i = 0; i < n; ++i) input += atoms[std::uniform_int_distribution<std::size_t>(0, atoms.size() - 1)(rng)];
+        std::vector<std::size_t> cuts;
+        for (std::size_t i = 1; i < input.size(); ++i)
+            if (rng() % 3 == 0) cuts.push_back(i);
+        INFO("round " << round);
+        const auto whole = parse_whole(input);
+        REQUIRE(parse_pieces(input, cuts) == whole);
+        const auto ref = reference_parse(input);
+        REQUIRE(whole.events == ref.events);
+        REQUIRE(whole.retry_ms == ref.retry_ms);
+        REQUIRE(whole.last_event_id == ref.last_event_id);
+    }
+}
