@@ -1,5 +1,7 @@
 #include <llmstream/error.hpp>
 
+#include <boost/asio/error.hpp>
+
 #include <string>
 
 namespace llmstream {
@@ -15,8 +17,40 @@ public:
             return "event-stream line longer than the configured limit (sse::limits::max_line_size)";
         case errc::event_too_large:
             return "event-stream event larger than the configured limit (sse::limits::max_event_size)";
+        case errc::invalid_request:
+            return "the request cannot be encoded";
+        case errc::malformed_response:
+            return "the server's response is not valid for the API dialect";
+        case errc::truncated_stream:
+            return "the response stream ended before it was complete";
+        case errc::body_too_large:
+            return "response body larger than the configured limit";
         }
         return "unknown llmstream error " + std::to_string(value);
+    }
+};
+
+class api_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "llmstream.api"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<api_errc>(value)) {
+        case api_errc::bad_request: return "bad request";
+        case api_errc::content_filtered: return "content filtered by moderation";
+        case api_errc::payment_required: return "payment required: balance, plan or free quota exhausted";
+        case api_errc::authentication: return "authentication failed";
+        case api_errc::permission_denied: return "permission denied";
+        case api_errc::not_found: return "not found";
+        case api_errc::request_too_large: return "request too large";
+        case api_errc::unsupported_input: return "unsupported input format";
+        case api_errc::rate_limited: return "rate limited";
+        case api_errc::request_timeout: return "request timed out on the server";
+        case api_errc::server_error: return "server error";
+        case api_errc::overloaded: return "service overloaded or unavailable";
+        case api_errc::unexpected_status: return "unexpected HTTP status";
+        }
+        return "unknown API error " + std::to_string(value);
     }
 };
 
@@ -25,6 +59,36 @@ public:
 const boost::system::error_category& library_category() noexcept {
     static const library_category_impl instance;
     return instance;
+}
+
+const boost::system::error_category& api_category() noexcept {
+    static const api_category_impl instance;
+    return instance;
+}
+
+bool is_retryable(const boost::system::error_code& ec) noexcept {
+    if (!ec) return false;
+    if (ec.category() == api_category()) {
+        switch (static_cast<api_errc>(ec.value())) {
+        case api_errc::rate_limited:
+        case api_errc::request_timeout:
+        case api_errc::server_error:
+        case api_errc::overloaded:
+            return true;
+        default:
+            return false;
+        }
+    }
+    if (ec.category() == library_category()) {
+        // A cut-off stream may be complete next time; everything else would fail the same way.
+        return static_cast<errc>(ec.value()) == errc::truncated_stream;
+    }
+    // Network failures: the connection was refused, reset or dropped.
+    namespace ae = boost::asio::error;
+    return ec == ae::connection_refused || ec == ae::connection_reset || ec == ae::connection_aborted ||
+           ec == ae::broken_pipe || ec == ae::eof || ec == ae::timed_out || ec == ae::network_unreachable ||
+           ec == ae::host_unreachable || ec == ae::network_down || ec == ae::network_reset ||
+           ec == ae::host_not_found_try_again;
 }
 
 }  // namespace llmstream

@@ -1,4 +1,9 @@
-// Error codes produced by the library itself (as opposed to errors reported by a provider).
+// Error codes. Two categories:
+//  - `errc` ("llmstream"): what the library itself detected: bad input, malformed or truncated
+//    responses, exceeded limits, timeouts.
+//  - `api_errc` ("llmstream.api"): what a provider reported, classified per PROVIDERS.md (the
+//    same provider code can mean different things per provider; the codec decides).
+// `is_retryable(ec)` is the one place the retry decision is read from.
 #pragma once
 
 #include <boost/system/error_code.hpp>
@@ -7,22 +12,50 @@
 
 namespace llmstream {
 
-/// Protocol and transport failures detected by llmstream. Values are stable.
+/// Failures detected by llmstream itself. Values are stable.
 enum class errc {
-    /// An event-stream line exceeded `sse::limits::max_line_size`.
-    line_too_long = 1,
-    /// An event's data exceeded `sse::limits::max_event_size`.
-    event_too_large = 2,
+    line_too_long = 1,       ///< an event-stream line exceeded `sse::limits::max_line_size`
+    event_too_large = 2,     ///< an event's data exceeded `sse::limits::max_event_size`
+    invalid_request = 3,     ///< the request cannot be encoded (for example `extra` is not a JSON object)
+    malformed_response = 4,  ///< the server sent something that is not the dialect's JSON
+    truncated_stream = 5,    ///< the stream ended before the response was complete
+    body_too_large = 6,      ///< a response body exceeded its configured limit
 };
 
-/// The category of `llmstream::errc` values (name: "llmstream").
+/// What a provider said went wrong, by class. Values are stable.
+enum class api_errc {
+    bad_request = 1,          ///< 400/422: a request field is wrong
+    content_filtered = 2,     ///< input or output blocked by content moderation
+    payment_required = 3,     ///< 402, or billing/quota exhausted (overdue, free tier used up)
+    authentication = 4,       ///< 401: wrong, missing or other-region API key
+    permission_denied = 5,    ///< 403: key/workspace not authorized for this model or service
+    not_found = 6,            ///< 404: model or workspace does not exist for this key
+    request_too_large = 7,    ///< 413
+    unsupported_input = 8,    ///< 415: unsupported file or media format
+    rate_limited = 9,         ///< 429 throttling: requests or tokens per minute
+    request_timeout = 10,     ///< 408/409: the server timed out or saw a conflict
+    server_error = 11,        ///< 500/502/504 and other server-side failures
+    overloaded = 12,          ///< 503/529: the model or service is overloaded or unavailable
+    unexpected_status = 13,   ///< any other non-success status
+};
+
 const boost::system::error_category& library_category() noexcept;
+const boost::system::error_category& api_category() noexcept;
 
 inline boost::system::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), library_category()};
 }
+inline boost::system::error_code make_error_code(api_errc e) noexcept {
+    return {static_cast<int>(e), api_category()};
+}
+
+/// True when the same request may succeed if sent again later: throttling, timeouts, server
+/// errors, overload, dropped or truncated connections. False for everything a retry cannot fix.
+bool is_retryable(const boost::system::error_code& ec) noexcept;
 
 }  // namespace llmstream
 
 template <>
 struct boost::system::is_error_code_enum<llmstream::errc> : std::true_type {};
+template <>
+struct boost::system::is_error_code_enum<llmstream::api_errc> : std::true_type {};

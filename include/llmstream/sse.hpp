@@ -121,7 +121,9 @@ private:
     bool skip_lf_ = false;        // the previous chunk ended with CR: a leading LF belongs to it
     bool reset_after_dispatch_ = false;
     bool release_line_ = false;
-    bool field_seen_ = false;     // a field line arrived since the last blank line
+    bool field_seen_ = false;
+    bool line_non_ascii_ = false; // line_ holds a byte >= 0x80
+    bool ascii_line_ = false;     // the line being processed is pure ASCII (valid UTF-8)     // a field line arrived since the last blank line
 };
 
 }  // namespace llmstream::sse

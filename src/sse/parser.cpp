@@ -1,5 +1,6 @@
 #include <llmstream/sse.hpp>
 
+#include "line_scan.hpp"
 #include "utf8.hpp"
 
 #include <cstring>
@@ -20,6 +21,8 @@ bool parser::has_partial_event() const noexcept {
 void parser::reset() {
     failed_ = {};
     line_.clear();
+    line_non_ascii_ = false;
+    ascii_line_ = false;
     clear_event();
     id_.clear();
     last_event_id_.clear();
@@ -48,6 +51,7 @@ void parser::fail(boost::system::error_code& ec, errc e) {
     // Nothing more will be parsed: drop the partial line and event (and their memory).
     line_.clear();
     line_.shrink_to_fit();
+    line_non_ascii_ = false;
     clear_event();
     data_.shrink_to_fit();
     field_seen_ = false;
@@ -96,10 +100,8 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
 
         const char* p = in.data();
         const std::size_t n = in.size();
-        const void* lf = std::memchr(p, '\n', n);
-        std::size_t end = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - p) : n;
-        if (const void* cr = std::memchr(p, '\r', end))
-            end = static_cast<std::size_t>(static_cast<const char*>(cr) - p);
+        const detail::line_scan scan = detail::scan_line(p, n);
+        const std::size_t end = scan.end;
 
         if (line_.size() + end > limits_.max_line_size) {
             fail(ec, errc::line_too_long);
@@ -107,17 +109,21 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
         if (end == n) {  // no terminator yet: keep the partial line for the next chunk
             line_.append(p, n);
+            line_non_ascii_ = line_non_ascii_ || scan.non_ascii;
             in = {};
             break;
         }
 
         std::string_view line;
-        bool in_chunk = line_.empty();
+        const bool in_chunk = line_.empty();
+        ascii_line_ = !scan.non_ascii;
         if (in_chunk) {
             line = in.substr(0, end);
         } else {
             line_.append(p, end);
             line = line_;
+            ascii_line_ = ascii_line_ && !line_non_ascii_;
+            line_non_ascii_ = false;
             release_line_ = true;
         }
         const bool ended_by_cr = p[end] == '\r';
@@ -148,7 +154,7 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
 }
 
 std::string_view parser::checked_utf8(std::string_view value, bool& repaired) {
-    if (detail::is_valid_utf8(value)) {
+    if (ascii_line_ || detail::is_valid_utf8(value)) {
         repaired = false;
         return value;
     }

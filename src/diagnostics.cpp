@@ -1,0 +1,20 @@
+#include <llmstream/diagnostics.hpp>
+
+namespace llmstream {
+
+std::string diagnostics::to_string(const boost::system::error_code& ec) const {
+    std::string out = ec ? ec.message() : std::string("no error");
+    if (http_status != 0) out += " (HTTP " + std::to_string(http_status) + ")";
+    if (!provider_code.empty() || !provider_message.empty()) {
+        out += "; provider said:";
+        if (!provider_code.empty()) out += " [" + provider_code + "]";
+        if (!provider_message.empty()) out += " \"" + provider_message + "\"";
+    }
+    if (!request_id.empty()) out += "; request id " + request_id;
+    if (retry_after) out += "; retry after " + std::to_string(retry_after->count()) + " ms";
+    if (attempts > 0) out += "; " + std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+    if (!hint.empty()) out += ". Hint: " + hint;
+    return out;
+}
+
+}  // namespace llmstream

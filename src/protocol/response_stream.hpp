@@ -1,0 +1,66 @@
+// A streaming response body, bytes in, deltas out: sse::parser feeding a stream_decoder.
+// This is what the transport drives and what `llmstream-bench parse` measures.
+#pragma once
+
+#include "stream_decoder.hpp"
+
+#include <llmstream/sse.hpp>
+
+namespace llmstream::protocol {
+
+class response_stream {
+public:
+    response_stream(api_dialect dialect, vendor v, bool cumulative_output = false, sse::limits lim = {})
+        : parser_(lim), decoder_(dialect, v, cumulative_output) {}
+
+    /// Feeds body bytes; calls `on_delta(const delta&)` for each non-empty delta (valid during
+    /// the call). The first error ends the stream: later calls return it again.
+    template <class OnDelta>
+    boost::system::error_code feed(std::string_view bytes, OnDelta&& on_delta, diagnostics& diag) {
+        if (failed_) return failed_;
+        boost::system::error_code ec;
+        const auto sse_ec = parser_.feed(
+            bytes,
+            [&](const sse::event& e) {
+                if (ec) return;  // an error earlier in this chunk ended the stream
+                ++events_;
+                ec = decoder_.on_event(e, delta_, diag);
+                if (!ec && !delta_.empty()) on_delta(static_cast<const delta&>(delta_));
+            },
+            [&](std::string_view comment) { decoder_.on_comment(comment); });
+        if (!ec && sse_ec) {
+            const int attempts = diag.attempts;
+            diag.clear();
+            diag.attempts = attempts;
+            diag.hint = "the event stream exceeded a size limit (sse::limits); a server sending this is misbehaving";
+            ec = sse_ec;
+        }
+        failed_ = ec;
+        return ec;
+    }
+
+    /// End of the body: `errc::truncated_stream` unless the response was complete.
+    boost::system::error_code finish(diagnostics& diag) {
+        if (failed_) return failed_;
+        return decoder_.on_end_of_stream(diag);
+    }
+
+    bool done() const noexcept { return decoder_.done(); }
+    std::size_t events() const noexcept { return events_; }
+
+    void reset() {
+        parser_.reset();
+        decoder_.reset();
+        failed_ = {};
+        events_ = 0;
+    }
+
+private:
+    sse::parser parser_;
+    stream_decoder decoder_;
+    delta delta_;
+    boost::system::error_code failed_;
+    std::size_t events_ = 0;
+};
+
+}  // namespace llmstream::protocol

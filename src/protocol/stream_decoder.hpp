@@ -1,0 +1,77 @@
+// Turns the events of a streaming response into deltas, for either dialect. Sans-IO: fed by
+// sse::parser, driven by whoever owns the bytes.
+#pragma once
+
+#include "json_access.hpp"
+
+#include <llmstream/diagnostics.hpp>
+#include <llmstream/events.hpp>
+#include <llmstream/providers.hpp>
+#include <llmstream/sse.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <string>
+#include <vector>
+
+namespace llmstream::protocol {
+
+class stream_decoder {
+public:
+    /// `cumulative_output`: every frame repeats the whole text so far (DashScope native with
+    /// `incremental_output: false`); the decoder hands out only the new part.
+    stream_decoder(api_dialect dialect, vendor v, bool cumulative_output = false);
+
+    /// Decodes one event into `out` (cleared first; left empty for [DONE], keep-alives and
+    /// events after the end). Returns the in-stream error the server sent (with `diag` filled),
+    /// or `errc::malformed_response`.
+    boost::system::error_code on_event(const sse::event& ev, delta& out, diagnostics& diag);
+
+    /// Comment lines: DashScope's `:HTTP_STATUS/429` gives the status of the error that follows.
+    void on_comment(std::string_view text) noexcept;
+
+    /// The response is complete: [DONE] (OpenAI-compatible) or a final finish_reason was seen.
+    bool done() const noexcept { return done_ || finish_seen_; }
+
+    /// Called at end of stream. `errc::truncated_stream` when the response was cut off.
+    boost::system::error_code on_end_of_stream(diagnostics& diag) const;
+
+    void reset();
+
+private:
+    boost::system::error_code decode_openai(od::object chunk, delta& out, diagnostics& diag);
+    boost::system::error_code decode_native(od::object frame, delta& out, diagnostics& diag);
+    boost::system::error_code in_stream_error(const provider_error& e, diagnostics& diag) const;
+    boost::system::error_code make_cumulative_incremental(delta& out, diagnostics& diag);
+
+    api_dialect dialect_;
+    vendor vendor_;
+    bool cumulative_;
+    padded_buffer buffer_;
+    od::parser parser_;
+    provider_error error_;
+    int comment_status_ = 0;
+    bool done_ = false;
+    bool finish_seen_ = false;
+    std::optional<usage> native_usage_;
+    // Cumulative mode: the whole text handed out so far.
+    std::string seen_content_;
+    std::string seen_reasoning_;
+    std::vector<std::string> seen_arguments_;
+};
+
+/// Decodes a non-streaming response body (status 2xx) into `out`. A body that is an error
+/// object is decoded as the error it reports.
+boost::system::error_code decode_completion(api_dialect dialect, vendor v, int status, std::string_view body,
+                                            completion& out, diagnostics& diag);
+
+/// Reads a "message"/"delta" object (content, reasoning_content, role, tool_calls) into `out`.
+/// Shared by both dialects: their message objects have the same shape.
+boost::system::error_code read_message(od::object message, delta& out);
+
+/// Reads a usage object of either dialect.
+boost::system::error_code read_usage(od::object obj, usage& out);
+
+finish_reason parse_finish_reason(std::string_view text) noexcept;
+
+}  // namespace llmstream::protocol
