@@ -12,13 +12,13 @@ namespace llmstream {
 
 struct diagnostics {
     int http_status = 0;            ///< 0 when no response was received
-    std::string provider_code;      ///< e.g. "Model.AccessDenied", "insufficient_quota" (server text)
-    std::string provider_message;   ///< the server's own message, verbatim but bounded in length
-    std::string request_id;         ///< x-request-id / X-DashScope-Request-Id / body request_id
-    std::optional<std::chrono::milliseconds> retry_after;  ///< from Retry-After / retry-after-ms
-    std::optional<bool> server_says_retry;                  ///< from x-should-retry
+    std::string provider_code{};      ///< e.g. "Model.AccessDenied", "insufficient_quota" (server text)
+    std::string provider_message{};   ///< the server's own message, verbatim but bounded in length
+    std::string request_id{};         ///< x-request-id / X-DashScope-Request-Id / body request_id
+    std::optional<std::chrono::milliseconds> retry_after{};  ///< from Retry-After / retry-after-ms
+    std::optional<bool> server_says_retry{};                  ///< from x-should-retry
     int attempts = 0;               ///< requests sent for this call, retries included
-    std::string hint;               ///< the library's one-line advice on what to do
+    std::string hint{};               ///< the library's one-line advice on what to do
 
     /// One human-readable paragraph: class, status, provider code and message, request id,
     /// attempts and the hint. `ec` names the class.

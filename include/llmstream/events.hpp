@@ -16,8 +16,8 @@ struct usage {
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
     std::int64_t total_tokens = 0;
-    std::optional<std::int64_t> reasoning_tokens;
-    std::optional<std::int64_t> cached_tokens;
+    std::optional<std::int64_t> reasoning_tokens{};
+    std::optional<std::int64_t> cached_tokens{};
     bool operator==(const usage&) const = default;
 };
 
@@ -25,24 +25,24 @@ struct usage {
 /// `name` usually come once, `arguments` arrives in pieces to be concatenated.
 struct tool_call_delta {
     int index = 0;
-    std::string id;
-    std::string name;
-    std::string arguments;
+    std::string id{};
+    std::string name{};
+    std::string arguments{};
     bool operator==(const tool_call_delta&) const = default;
 };
 
 /// One step of a streamed generation. Empty fields mean "nothing new".
 struct delta {
-    std::string content;
-    std::string reasoning_content;          ///< thinking models: reasoning text before the answer
-    std::string role;                       ///< usually only in the first delta
-    std::vector<tool_call_delta> tool_calls;
+    std::string content{};
+    std::string reasoning_content{};          ///< thinking models: reasoning text before the answer
+    std::string role{};                       ///< usually only in the first delta
+    std::vector<tool_call_delta> tool_calls{};
     finish_reason finish = finish_reason::none;
-    std::string finish_reason_text;         ///< as the server spelled it ("stop", "length", ...)
-    std::optional<llmstream::usage> usage;  ///< token counts, usually in the last delta
-    std::string model;
-    std::string response_id;                ///< "chatcmpl-..." (OpenAI-compatible)
-    std::string request_id;                 ///< provider request id (DashScope)
+    std::string finish_reason_text{};         ///< as the server spelled it ("stop", "length", ...)
+    std::optional<llmstream::usage> usage{};  ///< token counts, usually in the last delta
+    std::string model{};
+    std::string response_id{};                ///< "chatcmpl-..." (OpenAI-compatible)
+    std::string request_id{};                 ///< provider request id (DashScope)
 
     bool empty() const noexcept {
         return content.empty() && reasoning_content.empty() && role.empty() && tool_calls.empty() &&
@@ -53,16 +53,16 @@ struct delta {
 
 /// A whole generation.
 struct completion {
-    std::string content;
-    std::string reasoning_content;
+    std::string content{};
+    std::string reasoning_content{};
     std::string role = "assistant";
-    std::vector<tool_call> tool_calls;  ///< complete argument strings, in index order
+    std::vector<tool_call> tool_calls{};  ///< complete argument strings, in index order
     finish_reason finish = finish_reason::none;
-    std::string finish_reason_text;
-    std::optional<llmstream::usage> usage;
-    std::string model;
-    std::string response_id;
-    std::string request_id;
+    std::string finish_reason_text{};
+    std::optional<llmstream::usage> usage{};
+    std::string model{};
+    std::string response_id{};
+    std::string request_id{};
 };
 
 /// Folds deltas into a completion, as a streaming caller that also wants the whole answer would.
@@ -74,7 +74,7 @@ public:
 
 private:
     completion result_;
-    std::vector<int> tool_index_;  // tool_index_[i] = wire index of result_.tool_calls[i]
+    std::vector<int> tool_index_{};  // tool_index_[i] = wire index of result_.tool_calls[i]
 };
 
 const char* to_string(finish_reason r) noexcept;

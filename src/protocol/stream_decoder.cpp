@@ -33,12 +33,6 @@ std::int64_t read_count(od::value v) {
     return v.get_int64();
 }
 
-// The error frames DashScope sends (natively, and after a 200 on its compatible endpoint):
-// {"code":"Throttling.RateQuota","message":"...","request_id":"..."}.
-bool looks_like_native_error(std::string_view data) {
-    return data.find("\"code\"") != std::string_view::npos;
-}
-
 }  // namespace
 
 finish_reason parse_finish_reason(std::string_view text) noexcept {
@@ -53,7 +47,7 @@ finish_reason parse_finish_reason(std::string_view text) noexcept {
 boost::system::error_code read_usage(od::object obj, usage& out) {
     out = {};
     for (auto field : obj) {
-        const std::string_view key = field.unescaped_key();
+        const od::raw_json_string key = field.key();
         od::value v = field.value();
         if (key == "prompt_tokens" || key == "input_tokens") out.input_tokens = read_count(v);
         else if (key == "completion_tokens" || key == "output_tokens") out.output_tokens = read_count(v);
@@ -61,14 +55,14 @@ boost::system::error_code read_usage(od::object obj, usage& out) {
         else if (key == "completion_tokens_details" || key == "output_tokens_details") {
             if (v.is_null()) continue;
             for (auto d : v.get_object())
-                if (d.unescaped_key().value() == "reasoning_tokens") {
+                if (d.key().value() == "reasoning_tokens") {
                     od::value n = d.value();
                     if (!n.is_null()) out.reasoning_tokens = n.get_int64();
                 }
         } else if (key == "prompt_tokens_details") {
             if (v.is_null()) continue;
             for (auto d : v.get_object())
-                if (d.unescaped_key().value() == "cached_tokens") {
+                if (d.key().value() == "cached_tokens") {
                     od::value n = d.value();
                     if (!n.is_null()) out.cached_tokens = n.get_int64();
                 }
@@ -85,14 +79,14 @@ static void read_tool_calls(od::array calls, delta& out) {
         tool_call_delta& t = out.tool_calls.emplace_back();
         t.index = position++;
         for (auto field : call) {
-            const std::string_view key = field.unescaped_key();
+            const od::raw_json_string key = field.key();
             od::value v = field.value();
             if (key == "index") t.index = static_cast<int>(v.get_int64());
             else if (key == "id") read_text(v, t.id);
             else if (key == "function") {
                 if (v.is_null()) continue;
                 for (auto f : v.get_object()) {
-                    const std::string_view fkey = f.unescaped_key();
+                    const od::raw_json_string fkey = f.key();
                     if (fkey == "name") read_text(f.value(), t.name);
                     else if (fkey == "arguments") read_text(f.value(), t.arguments);
                 }
@@ -103,13 +97,13 @@ static void read_tool_calls(od::array calls, delta& out) {
 
 boost::system::error_code read_message(od::object message, delta& out) {
     for (auto field : message) {
-        const std::string_view key = field.unescaped_key();
+        const od::raw_json_string key = field.key();
         od::value v = field.value();
         if (key == "content") {
             if (v.type() == od::json_type::array) {  // multimodal replies: [{"text": "..."}]
                 for (auto part : v.get_array())
                     for (auto pf : part.get_object())
-                        if (pf.unescaped_key().value() == "text") append_text(pf.value(), out.content);
+                        if (pf.key().value() == "text") append_text(pf.value(), out.content);
             } else {
                 read_text(v, out.content);
             }
@@ -174,26 +168,10 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         od::document doc = parser_.iterate(buffer_.wrap(data));
         od::object obj = doc.get_object();
         boost::system::error_code ec;
-        if (error_event || (dialect_ == api_dialect::openai_compatible && looks_like_native_error(data) &&
-                            data.find("\"choices\"") == std::string_view::npos)) {
+        if (error_event) {
             error_ = {};
-            for (auto field : obj) {
-                const std::string_view key = field.unescaped_key();
-                od::value v = field.value();
-                if (key == "error" && v.type() == od::json_type::object) {
-                    provider_error nested;
-                    if (!read_error_object(v.get_object(), nested)) return errc::malformed_response;
-                    error_.code = nested.code;
-                    error_.message = nested.message;
-                    error_.type = nested.type;
-                    if (!nested.request_id.empty()) error_.request_id = nested.request_id;
-                } else if (key == "code") error_.code = value_as_text(v);
-                else if (key == "message") error_.message = value_as_text(v);
-                else if (key == "type") error_.type = value_as_text(v);
-                else if (key == "request_id") error_.request_id = value_as_text(v);
-            }
+            if (!read_error_object(obj, error_)) return errc::malformed_response;
             if (!at_document_end(doc)) return errc::malformed_response;
-            if (!error_event && error_.code.empty() && error_.message.empty()) return {};
             return in_stream_error(error_, diag);
         }
         ec = dialect_ == api_dialect::openai_compatible ? decode_openai(obj, out, diag) : decode_native(obj, out, diag);
@@ -214,8 +192,11 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
 }
 
 boost::system::error_code stream_decoder::decode_openai(od::object chunk, delta& out, diagnostics& diag) {
+    // DashScope's compatible endpoint can send native error frames after a 200:
+    // {"code":"Throttling.RateQuota","message":"...","request_id":"..."} (with or without event:error).
+    std::string code, message;
     for (auto field : chunk) {
-        const std::string_view key = field.unescaped_key();
+        const od::raw_json_string key = field.key();
         od::value v = field.value();
         if (key == "choices") {
             bool first = true;
@@ -224,7 +205,7 @@ boost::system::error_code stream_decoder::decode_openai(od::object chunk, delta&
                 if (!first) continue;  // n > 1 is not supported: the first choice is the answer
                 first = false;
                 for (auto cf : choice) {
-                    const std::string_view ck = cf.unescaped_key();
+                    const od::raw_json_string ck = cf.key();
                     od::value cv = cf.value();
                     if (ck == "delta" || ck == "message") {
                         if (!cv.is_null()) read_message(cv.get_object(), out);
@@ -251,8 +232,19 @@ boost::system::error_code stream_decoder::decode_openai(od::object chunk, delta&
             } else {
                 e.message = value_as_text(v);
             }
+            if (e.request_id.empty()) e.request_id = out.request_id;
+            out.clear();
             return in_stream_error(e, diag);
+        } else if (key == "code") {
+            code = value_as_text(v);
+        } else if (key == "message") {
+            message = value_as_text(v);
         }
+    }
+    if (!code.empty()) {
+        provider_error e{code, message, {}, out.request_id};
+        out.clear();
+        return in_stream_error(e, diag);
     }
     if (out.finish != finish_reason::none) finish_seen_ = true;
     return {};
@@ -261,11 +253,11 @@ boost::system::error_code stream_decoder::decode_openai(od::object chunk, delta&
 boost::system::error_code stream_decoder::decode_native(od::object frame, delta& out, diagnostics& diag) {
     std::string code, message;
     for (auto field : frame) {
-        const std::string_view key = field.unescaped_key();
+        const od::raw_json_string key = field.key();
         od::value v = field.value();
         if (key == "output") {
             for (auto of : v.get_object()) {
-                const std::string_view ok = of.unescaped_key();
+                const od::raw_json_string ok = of.key();
                 od::value ov = of.value();
                 if (ok == "choices") {
                     bool first = true;
@@ -274,7 +266,7 @@ boost::system::error_code stream_decoder::decode_native(od::object frame, delta&
                         if (!first) continue;
                         first = false;
                         for (auto cf : choice) {
-                            const std::string_view ck = cf.unescaped_key();
+                            const od::raw_json_string ck = cf.key();
                             od::value cv = cf.value();
                             if (ck == "message") {
                                 if (!cv.is_null()) read_message(cv.get_object(), out);

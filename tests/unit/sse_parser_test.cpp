@@ -126,7 +126,7 @@ TEST_CASE("the event type defaults to message and resets after each dispatch", "
     CHECK(events_of("event: a\nevent: b\ndata: x\n\n") == std::vector<recorded_event>{{"b", "x", ""}});
 }
 
-TEST_CASE("the id persists across events; an empty id clears it; an id with NUL is ignored", "[sse]") {
+TEST_CASE("the id persists across events, an empty id clears it, an id with NUL is ignored", "[sse]") {
     const auto r = parse_every_way("id: 1\ndata: a\n\ndata: b\n\nid\ndata: c\n\nid: 2\n\nid: 3\0x\ndata: d\n\n"s);
     CHECK(r.events == std::vector<recorded_event>{
                           {"message", "a", "1"}, {"message", "b", "1"}, {"message", "c", ""}, {"message", "d", "2"}});

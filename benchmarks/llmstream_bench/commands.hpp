@@ -1,0 +1,17 @@
+#pragma once
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace llmstream::bench {
+
+inline int usage_error(const std::string& what) {
+    std::cerr << "llmstream-bench: " << what << "\n"
+              << "usage: llmstream-bench parse FILE [--dialect openai|dashscope] [--repeat N]\n";
+    return 2;
+}
+
+int parse_command(const std::vector<std::string>& args);
+
+}  // namespace llmstream::bench

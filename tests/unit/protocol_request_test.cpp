@@ -1,0 +1,196 @@
+// Request encoders: checked by parsing what they produce.
+#include "protocol/request_encoder.hpp"
+#include "protocol/stream_decoder.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/json.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace llmstream;
+namespace json = boost::json;
+
+namespace {
+
+chat_request basic_request() {
+    chat_request req;
+    req.model = "qwen-plus";
+    req.messages = {{"system", "You are a helpful assistant."}, {"user", "Who are you? \"quote\" \\ \n 你好 \x01"}};
+    return req;
+}
+
+json::object encode_ok(api_dialect d, const chat_request& req, protocol::encoded_request* out = nullptr) {
+    protocol::encoded_request enc;
+    diagnostics diag;
+    const auto ec = protocol::encode_request(d, req, enc, diag);
+    INFO(diag.hint);
+    REQUIRE_FALSE(ec);
+    if (out) *out = enc;
+    return json::parse(enc.body).as_object();
+}
+
+}  // namespace
+
+TEST_CASE("OpenAI-compatible body: messages, stream options, sampling, stop, seed", "[request]") {
+    chat_request req = basic_request();
+    req.temperature = 0.7;
+    req.top_p = 0.9;
+    req.max_tokens = 1024;
+    req.seed = 42;
+    req.stop = {"\n\n", "END"};
+    protocol::encoded_request enc;
+    const json::object body = encode_ok(api_dialect::openai_compatible, req, &enc);
+    CHECK(enc.target == "/chat/completions");
+    CHECK_FALSE(enc.dashscope_sse_header);
+    CHECK(body.at("model") == "qwen-plus");
+    CHECK(body.at("stream") == true);
+    CHECK(body.at("stream_options") == json::object{{"include_usage", true}});
+    CHECK(body.at("messages").as_array().size() == 2);
+    CHECK(body.at("messages").at(1).at("content") == "Who are you? \"quote\" \\ \n 你好 \x01");
+    CHECK(body.at("temperature") == 0.7);
+    CHECK(body.at("top_p") == 0.9);
+    CHECK(body.at("max_tokens") == 1024);
+    CHECK(body.at("seed") == 42);
+    CHECK(body.at("stop") == json::array{"\n\n", "END"});
+    CHECK_FALSE(body.contains("tools"));
+}
+
+TEST_CASE("non-streaming requests send stream:false and no stream_options", "[request]") {
+    chat_request req = basic_request();
+    req.stream = false;
+    const json::object body = encode_ok(api_dialect::openai_compatible, req);
+    CHECK(body.at("stream") == false);
+    CHECK_FALSE(body.contains("stream_options"));
+}
+
+TEST_CASE("content parts, tools, tool_choice, response_format and tool history", "[request]") {
+    chat_request req = basic_request();
+    req.messages.push_back({.role = "user", .parts = {content_part::text("what is this?"), content_part::image("https://x/y.png")}});
+    req.messages.push_back({.role = "assistant", .tool_calls = {{"call_1", "get_weather", R"({"city":"北京"})"}}});
+    req.messages.push_back({.role = "tool", .content = "sunny", .tool_call_id = "call_1"});
+    req.tools = {{"get_weather", "Weather by city", R"({"type":"object","properties":{"city":{"type":"string"}}})"}};
+    req.tool_choice = "get_weather";
+    req.response_format = "json_object";
+    const json::object body = encode_ok(api_dialect::openai_compatible, req);
+    const auto& msgs = body.at("messages").as_array();
+    CHECK(msgs[2].at("content") == json::parse(R"([{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}])"));
+    CHECK(msgs[3].at("content").is_null());
+    CHECK(msgs[3].at("tool_calls") == json::parse(R"([{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"}}])"));
+    CHECK(msgs[4].at("tool_call_id") == "call_1");
+    CHECK(body.at("tools") == json::parse(R"([{"type":"function","function":{"name":"get_weather","description":"Weather by city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])"));
+    CHECK(body.at("tool_choice") == json::parse(R"({"type":"function","function":{"name":"get_weather"}})"));
+    CHECK(body.at("response_format") == json::object{{"type", "json_object"}});
+
+    req.tool_choice = "auto";
+    req.response_format = R"({"type":"json_schema","json_schema":{"name":"x","schema":{}}})";
+    const json::object body2 = encode_ok(api_dialect::openai_compatible, req);
+    CHECK(body2.at("tool_choice") == "auto");
+    CHECK(body2.at("response_format").at("type") == "json_schema");
+}
+
+TEST_CASE("extra fields are merged untouched and override", "[request]") {
+    chat_request req = basic_request();
+    req.temperature = 0.1;
+    req.extra = R"({"enable_thinking":true,"thinking_budget":50,"temperature":0.3,"nested":{"a":[1,"x"]}})";
+    const json::object body = encode_ok(api_dialect::openai_compatible, req);
+    CHECK(body.at("enable_thinking") == true);
+    CHECK(body.at("thinking_budget") == 50);
+    CHECK(body.at("temperature") == 0.3);
+    CHECK(body.at("nested") == json::parse(R"({"a":[1,"x"]})"));
+}
+
+TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "[request]") {
+    chat_request req = basic_request();
+    req.max_tokens = 100;
+    req.extra = R"({"enable_search":true})";
+    protocol::encoded_request enc;
+    const json::object body = encode_ok(api_dialect::dashscope_native, req, &enc);
+    CHECK(enc.target == "/api/v1/services/aigc/text-generation/generation");
+    CHECK(enc.dashscope_sse_header);
+    CHECK_FALSE(enc.cumulative_output);
+    CHECK(body.at("model") == "qwen-plus");
+    CHECK(body.at("input").at("messages").as_array().size() == 2);
+    const auto& p = body.at("parameters");
+    CHECK(p.at("result_format") == "message");
+    CHECK(p.at("incremental_output") == true);
+    CHECK(p.at("max_tokens") == 100);
+    CHECK(p.at("enable_search") == true);
+    CHECK_FALSE(body.contains("messages"));
+    CHECK_FALSE(body.contains("stream"));
+
+    req.extra = R"({"incremental_output":false})";
+    encode_ok(api_dialect::dashscope_native, req, &enc);
+    CHECK(enc.cumulative_output);
+
+    req.stream = false;
+    req.extra.clear();
+    const json::object plain = encode_ok(api_dialect::dashscope_native, req, &enc);
+    CHECK_FALSE(enc.dashscope_sse_header);
+    CHECK_FALSE(plain.at("parameters").as_object().contains("incremental_output"));
+
+    req.messages.push_back({.role = "user", .parts = {content_part::image("https://x/y.png"), content_part::text("?")}});
+    const json::object mm = encode_ok(api_dialect::dashscope_native, req, &enc);
+    CHECK(enc.target == "/api/v1/services/aigc/multimodal-generation/generation");
+    CHECK(mm.at("input").at("messages").at(2).at("content") == json::parse(R"([{"image":"https://x/y.png"},{"text":"?"}])"));
+}
+
+TEST_CASE("bad input gets errc::invalid_request naming the field", "[request]") {
+    auto expect_invalid = [](chat_request req, std::string_view field) {
+        protocol::encoded_request enc;
+        diagnostics diag;
+        CHECK(protocol::encode_request(api_dialect::openai_compatible, req, enc, diag) == errc::invalid_request);
+        CHECK(diag.hint.find(field) != std::string::npos);
+        CHECK(enc.body.empty());
+    };
+    chat_request req = basic_request();
+    req.extra = "[1]";
+    expect_invalid(req, "extra is not a JSON object");
+    req.extra = "{bad";
+    expect_invalid(req, "extra is not valid JSON");
+    req = basic_request();
+    req.model.clear();
+    expect_invalid(req, "model");
+    req = basic_request();
+    req.messages.clear();
+    expect_invalid(req, "messages");
+    req = basic_request();
+    req.messages[1].content = "bad \xff utf-8";
+    expect_invalid(req, "messages[1].content is not valid UTF-8");
+    req = basic_request();
+    req.tools = {{"f", "", "not json"}};
+    expect_invalid(req, "tools[0].parameters");
+    req = basic_request();
+    req.response_format = "yaml";
+    expect_invalid(req, "response_format");
+}
+
+TEST_CASE("non-streaming bodies decode to a completion in both dialects", "[request][completion]") {
+    completion c;
+    diagnostics diag;
+    const std::string openai = R"({"id":"chatcmpl-9","object":"chat.completion","model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","reasoning_content":"hm","tool_calls":[{"id":"call_z","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})";
+    // DeepSeek keeps idle connections alive with blank lines before the JSON body.
+    REQUIRE_FALSE(protocol::decode_completion(api_dialect::openai_compatible, vendor::deepseek, 200, "\n\n\n" + openai, c, diag));
+    CHECK(c.content == "Hello!");
+    CHECK(c.reasoning_content == "hm");
+    CHECK(c.finish == finish_reason::tool_calls);
+    CHECK(c.tool_calls == std::vector<tool_call>{{"call_z", "f", "{}"}});
+    CHECK(c.usage->total_tokens == 7);
+    CHECK(c.response_id == "chatcmpl-9");
+
+    const std::string native = R"({"output":{"choices":[{"finish_reason":"stop","message":{"role":"assistant","content":"我是通义千问。"}}]},"usage":{"total_tokens":40,"output_tokens":10,"input_tokens":30},"request_id":"r-1"})";
+    REQUIRE_FALSE(protocol::decode_completion(api_dialect::dashscope_native, vendor::dashscope, 200, native, c, diag));
+    CHECK(c.content == "我是通义千问。");
+    CHECK(c.finish == finish_reason::stop);
+    CHECK(c.request_id == "r-1");
+    REQUIRE(c.usage);
+    CHECK(c.usage->output_tokens == 10);
+
+    const std::string text_format = R"({"output":{"text":"plain","finish_reason":"stop"},"usage":{"input_tokens":1,"output_tokens":1},"request_id":"r-2"})";
+    REQUIRE_FALSE(protocol::decode_completion(api_dialect::dashscope_native, vendor::dashscope, 200, text_format, c, diag));
+    CHECK(c.content == "plain");
+    CHECK(c.usage->total_tokens == 2);
+
+    CHECK(protocol::decode_completion(api_dialect::openai_compatible, vendor::openai, 200, "<html>", c, diag) ==
+          errc::malformed_response);
+}

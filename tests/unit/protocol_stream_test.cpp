@@ -1,0 +1,212 @@
+// Golden recorded streams for both dialects, decoded at every split point of the body.
+#include "protocol/response_stream.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+using namespace llmstream;
+using protocol::response_stream;
+
+namespace {
+
+std::string golden(const std::string& name) {
+    std::ifstream in(std::string(LLMSTREAM_GOLDEN_DIR) + "/" + name, std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct outcome {
+    completion result;
+    std::vector<std::string> contents;  // content of each delta, to see how text was cut
+    boost::system::error_code ec;
+    diagnostics diag;
+};
+
+outcome decode(const std::string& body, api_dialect dialect, vendor v, bool cumulative, std::vector<std::size_t> cuts) {
+    response_stream stream(dialect, v, cumulative);
+    completion_accumulator acc;
+    outcome out;
+    std::size_t begin = 0;
+    cuts.push_back(body.size());
+    for (std::size_t end : cuts) {
+        out.ec = stream.feed(std::string_view(body).substr(begin, end - begin),
+                             [&](const delta& d) {
+                                 acc.add(d);
+                                 if (!d.content.empty()) out.contents.push_back(d.content);
+                             },
+                             out.diag);
+        begin = end;
+        if (out.ec) break;
+    }
+    if (!out.ec) out.ec = stream.finish(out.diag);
+    out.result = acc.take();
+    return out;
+}
+
+// Decodes whole, then at every split point; every way must give the same answer.
+outcome decode_every_way(const std::string& name, api_dialect dialect, vendor v = vendor::openai, bool cumulative = false) {
+    const std::string body = golden(name);
+    outcome whole = decode(body, dialect, v, cumulative, {});
+    for (std::size_t cut = 1; cut < body.size(); ++cut) {
+        outcome split = decode(body, dialect, v, cumulative, {cut});
+        INFO(name << " split at " << cut);
+        REQUIRE(split.ec == whole.ec);
+        REQUIRE(split.result.content == whole.result.content);
+        REQUIRE(split.result.reasoning_content == whole.result.reasoning_content);
+        REQUIRE(split.result.tool_calls == whole.result.tool_calls);
+        REQUIRE(split.result.usage == whole.result.usage);
+        REQUIRE(split.result.finish == whole.result.finish);
+        REQUIRE(split.diag.provider_code == whole.diag.provider_code);
+    }
+    return whole;
+}
+
+}  // namespace
+
+TEST_CASE("OpenAI stream: role, escaped and Chinese content, null content, usage chunk, [DONE]", "[protocol][golden]") {
+    const auto o = decode_every_way("openai_basic.sse", api_dialect::openai_compatible);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.role == "assistant");
+    CHECK(o.result.content == "你好，世界 \"quoted\"\n中");
+    CHECK(o.contents == std::vector<std::string>{"你好", "，世界 \"quoted\"\n中"});
+    CHECK(o.result.finish == finish_reason::stop);
+    CHECK(o.result.finish_reason_text == "stop");
+    REQUIRE(o.result.usage);
+    CHECK(o.result.usage->input_tokens == 9);
+    CHECK(o.result.usage->output_tokens == 4);
+    CHECK(o.result.usage->total_tokens == 13);
+    CHECK(o.result.usage->cached_tokens == 0);
+    CHECK(o.result.model == "gpt-4o-mini");
+    CHECK(o.result.response_id == "chatcmpl-1");
+}
+
+TEST_CASE("Qwen thinking stream: reasoning then content, CRLF, keep-alive comments", "[protocol][golden]") {
+    const auto o = decode_every_way("qwen_thinking_crlf.sse", api_dialect::openai_compatible, vendor::dashscope);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.reasoning_content == "用户在问我是谁。");
+    CHECK(o.result.content == "我是通义千问。");
+    CHECK(o.result.finish == finish_reason::stop);
+    REQUIRE(o.result.usage);
+    CHECK(o.result.usage->reasoning_tokens == 14);
+}
+
+TEST_CASE("OpenAI tool calls arrive in fragments merged per index", "[protocol][golden]") {
+    const auto o = decode_every_way("openai_tool_calls.sse", api_dialect::openai_compatible);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.finish == finish_reason::tool_calls);
+    REQUIRE(o.result.tool_calls.size() == 2);
+    CHECK(o.result.tool_calls[0] == tool_call{"call_abc123", "get_weather", R"({"city":"杭州"})"});
+    CHECK(o.result.tool_calls[1] == tool_call{"call_def456", "get_time", R"({"tz":"Asia/Shanghai"})"});
+}
+
+TEST_CASE("an OpenAI in-stream error event ends the stream with a classified error", "[protocol][golden]") {
+    const auto o = decode_every_way("openai_in_stream_error.sse", api_dialect::openai_compatible);
+    CHECK(o.ec == api_errc::server_error);
+    CHECK(is_retryable(o.ec));
+    CHECK(o.result.content == "Hi");
+    CHECK(o.diag.provider_code == "server_error");
+    CHECK(o.diag.provider_message == "The server had an error while processing your request.");
+}
+
+TEST_CASE("DashScope compatible mode: a native error frame after a 200 takes its status from the comment",
+          "[protocol][golden]") {
+    const auto o = decode_every_way("dashscope_compatible_error_frame.sse", api_dialect::openai_compatible, vendor::dashscope);
+    CHECK(o.ec == api_errc::rate_limited);
+    CHECK(o.diag.http_status == 429);
+    CHECK(o.diag.provider_code == "Throttling.RateQuota");
+    CHECK(o.diag.request_id == "req-429");
+    CHECK_FALSE(o.diag.hint.empty());
+}
+
+TEST_CASE("DashScope native frames: finish_reason \"null\", reasoning, usage once at the end", "[protocol][golden]") {
+    const auto o = decode_every_way("dashscope_native.sse", api_dialect::dashscope_native, vendor::dashscope);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.reasoning_content == "思考");
+    CHECK(o.result.content == "I am 通义千问.");
+    CHECK(o.result.finish == finish_reason::stop);
+    CHECK(o.result.request_id == "5bfd1e5b");
+    REQUIRE(o.result.usage);
+    CHECK(o.result.usage->input_tokens == 29);
+    CHECK(o.result.usage->output_tokens == 8);
+    CHECK(o.result.usage->total_tokens == 37);
+    CHECK(o.result.usage->reasoning_tokens == 2);
+}
+
+TEST_CASE("DashScope native cumulative output (incremental_output=false) is turned into deltas", "[protocol][golden]") {
+    const auto o = decode_every_way("dashscope_native_cumulative.sse", api_dialect::dashscope_native, vendor::dashscope, true);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.content == "我是通义千问。");
+    CHECK(o.contents == std::vector<std::string>{"我是", "通义", "千问。"});
+}
+
+TEST_CASE("cumulative output that rewrites earlier text is a malformed response", "[protocol]") {
+    const std::string body =
+        "data:{\"output\":{\"choices\":[{\"message\":{\"content\":\"abc\"},\"finish_reason\":\"null\"}]}}\n\n"
+        "data:{\"output\":{\"choices\":[{\"message\":{\"content\":\"abX\"},\"finish_reason\":\"null\"}]}}\n\n";
+    const auto o = decode(body, api_dialect::dashscope_native, vendor::dashscope, true, {});
+    CHECK(o.ec == errc::malformed_response);
+    CHECK(o.diag.hint.find("incremental_output") != std::string::npos);
+}
+
+TEST_CASE("DashScope native event:error takes the real status from :HTTP_STATUS", "[protocol][golden]") {
+    const auto o = decode_every_way("dashscope_native_error.sse", api_dialect::dashscope_native, vendor::dashscope);
+    CHECK(o.ec == api_errc::rate_limited);
+    CHECK(o.diag.http_status == 429);  // the official SDKs lose this and report 400
+    CHECK(o.diag.provider_code == "Throttling.RateQuota");
+    CHECK(o.diag.request_id == "r-err");
+    CHECK(o.result.content == "Hel");
+}
+
+TEST_CASE("DashScope native tool calls merge by index", "[protocol][golden]") {
+    const auto o = decode_every_way("dashscope_native_tool_calls.sse", api_dialect::dashscope_native, vendor::dashscope);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.finish == finish_reason::tool_calls);
+    REQUIRE(o.result.tool_calls.size() == 1);
+    CHECK(o.result.tool_calls[0] == tool_call{"call_1", "get_weather", R"({"city":"北京"})"});
+}
+
+TEST_CASE("a stream cut off before [DONE] or a finish_reason is truncated and retryable", "[protocol]") {
+    const std::string body = golden("openai_basic.sse");
+    const auto cut = body.find("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1732000000,"
+                               "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},");
+    REQUIRE(cut != std::string::npos);
+    const auto o = decode(body.substr(0, cut + 20), api_dialect::openai_compatible, vendor::openai, false, {});
+    CHECK(o.ec == errc::truncated_stream);
+    CHECK(is_retryable(o.ec));
+    CHECK_FALSE(o.diag.hint.empty());
+
+    const std::string native = golden("dashscope_native.sse");
+    const auto n = decode(native.substr(0, native.rfind("id:4")), api_dialect::dashscope_native, vendor::dashscope, false, {});
+    CHECK(n.ec == errc::truncated_stream);
+}
+
+TEST_CASE("garbage in a stream is a malformed_response, not a crash", "[protocol]") {
+    for (const std::string body : {"data: {not json}\n\n", "data: [1,2]\n\n", "data: {\"choices\":5}\n\n",
+                                   "data: {\"choices\":[{\"delta\":{\"content\":7}}]}\n\n", "data: {} trailing\n\n",
+                                   "data: <html>502 Bad Gateway</html>\n\n"}) {
+        INFO(body);
+        const auto o = decode(body, api_dialect::openai_compatible, vendor::openai, false, {});
+        CHECK(o.ec == errc::malformed_response);
+        CHECK_FALSE(is_retryable(o.ec));
+    }
+}
+
+TEST_CASE("events after [DONE] are ignored and blank data keep-alives are skipped", "[protocol]") {
+    const std::string body = "data: \n\ndata: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n"
+                             "data: [DONE]\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n";
+    const auto o = decode(body, api_dialect::openai_compatible, vendor::openai, false, {});
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.content == "a");
+}
+
+TEST_CASE("the SSE limits surface through the response stream", "[protocol]") {
+    response_stream stream(api_dialect::openai_compatible, vendor::openai, false, {.max_line_size = 64, .max_event_size = 64});
+    diagnostics diag;
+    const auto ec = stream.feed("data: " + std::string(100, 'x') + "\n\n", [](const delta&) {}, diag);
+    CHECK(ec == errc::line_too_long);
+    CHECK_FALSE(diag.hint.empty());
+}
