@@ -1,80 +1,77 @@
 #include "json_access.hpp"
 
+#include <simdjson.h>
+
 namespace llmstream::protocol {
 
-std::string value_as_text(od::value v) {
-    od::json_type t;
-    if (v.type().get(t)) return {};
-    switch (t) {
-    case od::json_type::string: {
-        std::string_view s;
-        if (v.get_string().get(s)) return {};
-        return std::string(s);
-    }
-    case od::json_type::number: {
-        std::string_view raw = v.raw_json_token();
-        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
-            raw.remove_suffix(1);
-        return std::string(raw);
-    }
+bool is_valid_utf8(std::string_view s) noexcept { return simdjson::validate_utf8(s.data(), s.size()); }
+
+bool read_text_value(json_cursor& c, std::string& out) {
+    switch (c.peek()) {
+    case json_kind::string: return c.read_string(out);
+    case json_kind::number: return c.read_number_text(out);
     default:
-        return {};
+        out.clear();
+        return c.skip();
     }
 }
 
-bool read_error_object(od::object obj, provider_error& out) {
-    for (auto field : obj) {
-        std::string_view key;
-        if (field.unescaped_key().get(key)) return false;
-        od::value v;
-        if (field.value().get(v)) return false;
-        if (key == "code") out.code = value_as_text(v);
-        else if (key == "message") out.message = value_as_text(v);
-        else if (key == "type") out.type = value_as_text(v);
-        else if (key == "request_id") out.request_id = value_as_text(v);
+bool read_error_members(json_cursor& c, provider_error& out) {
+    std::string_view key;
+    while (c.next_field(key)) {
+        bool ok = true;
+        if (key == "code") ok = read_text_value(c, out.code);
+        else if (key == "message") ok = read_text_value(c, out.message);
+        else if (key == "type") ok = read_text_value(c, out.type);
+        else if (key == "request_id") ok = read_text_value(c, out.request_id);
+        else ok = c.skip();
+        if (!ok) return false;
     }
-    return true;
+    return !c.failed();
 }
 
 bool parse_provider_error(std::string_view body, provider_error& out) {
     out = {};
-    padded_buffer buffer;
-    od::parser parser;
-    od::document doc;
-    if (parser.iterate(buffer.wrap(body)).get(doc)) return false;
-    od::object obj;
-    if (doc.get_object().get(obj)) return false;
+    if (!is_valid_utf8(body)) return false;
+    cursor_buffer buffer;
+    json_cursor c(buffer, body);
+    if (c.peek() != json_kind::object || !c.enter_object()) return false;
     bool found = false;
-    for (auto field : obj) {
-        std::string_view key;
-        if (field.unescaped_key().get(key)) return false;
-        od::value v;
-        if (field.value().get(v)) return false;
+    std::string_view key;
+    while (c.next_field(key)) {
+        bool ok = true;
         if (key == "error") {
-            od::json_type t;
-            if (v.type().get(t)) return false;
-            if (t == od::json_type::object) {
-                od::object inner;
-                if (v.get_object().get(inner) || !read_error_object(inner, out)) return false;
+            const json_kind k = c.peek();
+            if (k == json_kind::object) {
+                provider_error nested;
+                ok = c.enter_object() && read_error_members(c, nested);
+                if (!nested.code.empty()) out.code = nested.code;
+                if (!nested.message.empty()) out.message = nested.message;
+                if (!nested.type.empty()) out.type = nested.type;
+                if (!nested.request_id.empty()) out.request_id = nested.request_id;
                 found = true;
-            } else if (t == od::json_type::string) {
-                out.message = value_as_text(v);
+            } else if (k == json_kind::string) {
+                ok = c.read_string(out.message);
                 found = true;
+            } else {
+                ok = c.skip();
             }
-        } else if (key == "code") {
-            out.code = value_as_text(v);
+        } else if (key == "code" && out.code.empty()) {
+            ok = read_text_value(c, out.code);
             found = found || !out.code.empty();
-        } else if (key == "message") {
-            out.message = value_as_text(v);
+        } else if (key == "message" && out.message.empty()) {
+            ok = read_text_value(c, out.message);
             found = found || !out.message.empty();
-        } else if (key == "type") {
-            out.type = value_as_text(v);
+        } else if (key == "type" && out.type.empty()) {
+            ok = read_text_value(c, out.type);
         } else if (key == "request_id") {
-            out.request_id = value_as_text(v);
+            ok = read_text_value(c, out.request_id);
+        } else {
+            ok = c.skip();
         }
+        if (!ok) return false;
     }
-    // The whole document must have been valid JSON, not just a prefix.
-    return found && at_document_end(doc);
+    return found && c.at_end();
 }
 
 }  // namespace llmstream::protocol

@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include <simdjson.h>
+#include "json_access.hpp"
 
 namespace llmstream::protocol {
 namespace {
@@ -17,7 +17,7 @@ struct invalid_field {
 };
 
 void require_utf8(const std::string& s, const std::string& field) {
-    if (!simdjson::validate_utf8(s.data(), s.size())) throw invalid_field{field + " is not valid UTF-8"};
+    if (!is_valid_utf8(s)) throw invalid_field{field + " is not valid UTF-8"};
 }
 
 json::value parse_json_text(const std::string& text, const std::string& field) {

@@ -39,16 +39,15 @@ public:
     void reset();
 
 private:
-    boost::system::error_code decode_openai(od::object chunk, delta& out, diagnostics& diag);
-    boost::system::error_code decode_native(od::object frame, delta& out, diagnostics& diag);
+    bool decode_openai(json_cursor& c, delta& out, provider_error& error, bool& has_error);
+    bool decode_native(json_cursor& c, delta& out, provider_error& error, bool& has_error);
     boost::system::error_code in_stream_error(const provider_error& e, diagnostics& diag) const;
     boost::system::error_code make_cumulative_incremental(delta& out, diagnostics& diag);
 
     api_dialect dialect_;
     vendor vendor_;
     bool cumulative_;
-    padded_buffer buffer_;
-    od::parser parser_;
+    cursor_buffer buffer_;
     provider_error error_;
     int comment_status_ = 0;
     bool done_ = false;
@@ -64,13 +63,6 @@ private:
 /// object is decoded as the error it reports.
 boost::system::error_code decode_completion(api_dialect dialect, vendor v, int status, std::string_view body,
                                             completion& out, diagnostics& diag);
-
-/// Reads a "message"/"delta" object (content, reasoning_content, role, tool_calls) into `out`.
-/// Shared by both dialects: their message objects have the same shape.
-boost::system::error_code read_message(od::object message, delta& out);
-
-/// Reads a usage object of either dialect.
-boost::system::error_code read_usage(od::object obj, usage& out);
 
 finish_reason parse_finish_reason(std::string_view text) noexcept;
 
