@@ -25,6 +25,24 @@ public:
             return "the response stream ended before it was complete";
         case errc::body_too_large:
             return "response body larger than the configured limit";
+        case errc::connect_timeout:
+            return "connect timeout: the server could not be reached within timeouts::connect";
+        case errc::first_byte_timeout:
+            return "first-byte timeout: no response within timeouts::first_byte of sending the request";
+        case errc::idle_timeout:
+            return "idle timeout: the response stalled for longer than timeouts::idle";
+        case errc::deadline_exceeded:
+            return "deadline exceeded: the request took longer than timeouts::total";
+        case errc::pool_wait_timeout:
+            return "no connection became free within pool_options::wait_timeout";
+        case errc::pool_queue_full:
+            return "too many requests waiting for a connection (pool_options::max_waiting)";
+        case errc::operation_in_progress:
+            return "another async_next is already pending on this stream";
+        case errc::invalid_base_url:
+            return "the base URL cannot be used (expected http:// or https:// with a host)";
+        case errc::connection_closed:
+            return "the server closed the connection before the response was complete";
         }
         return "unknown llmstream error " + std::to_string(value);
     }
@@ -80,8 +98,18 @@ bool is_retryable(const boost::system::error_code& ec) noexcept {
         }
     }
     if (ec.category() == library_category()) {
-        // A cut-off stream may be complete next time; everything else would fail the same way.
-        return static_cast<errc>(ec.value()) == errc::truncated_stream;
+        // A cut-off or stalled response may succeed next time; the rest would fail the same way
+        // (a deadline is the caller's whole budget, so it is final too).
+        switch (static_cast<errc>(ec.value())) {
+        case errc::truncated_stream:
+        case errc::connect_timeout:
+        case errc::first_byte_timeout:
+        case errc::idle_timeout:
+        case errc::connection_closed:
+            return true;
+        default:
+            return false;
+        }
     }
     // Network failures: the connection was refused, reset or dropped.
     namespace ae = boost::asio::error;

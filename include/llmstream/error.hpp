@@ -20,6 +20,15 @@ enum class errc {
     malformed_response = 4,  ///< the server sent something that is not the dialect's JSON
     truncated_stream = 5,    ///< the stream ended before the response was complete
     body_too_large = 6,      ///< a response body exceeded its configured limit
+    connect_timeout = 7,     ///< resolving and connecting took longer than `timeouts::connect`
+    first_byte_timeout = 8,  ///< no response byte within `timeouts::first_byte` of sending the request
+    idle_timeout = 9,        ///< a gap between response bytes exceeded `timeouts::idle`
+    deadline_exceeded = 10,  ///< the whole request took longer than `timeouts::total`
+    pool_wait_timeout = 11,  ///< no connection became free within `pool_options::wait_timeout`
+    pool_queue_full = 12,    ///< `pool_options::max_waiting` requests are already waiting for a connection
+    operation_in_progress = 13,  ///< async_next called while another async_next is pending
+    invalid_base_url = 14,   ///< the configured base URL cannot be used (scheme, host, port)
+    connection_closed = 15,  ///< the server closed the connection before the response was complete
 };
 
 /// What a provider said went wrong, by class. Values are stable.

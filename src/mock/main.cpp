@@ -1,0 +1,38 @@
+// llmstream-mock: serves both API dialects on loopback until interrupted.
+// Usage: llmstream-mock [--host 127.0.0.1] [--port 0]
+// Prints "llmstream-mock listening on http://HOST:PORT" once ready.
+#include "mock_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <cstring>
+#include <iostream>
+
+int main(int argc, char** argv) {
+    llmstream::mock::options opts;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--host") && i + 1 < argc) opts.host = argv[++i];
+        else if (!std::strcmp(argv[i], "--port") && i + 1 < argc) opts.port = static_cast<unsigned short>(std::atoi(argv[++i]));
+        else {
+            std::cerr << "usage: llmstream-mock [--host 127.0.0.1] [--port 0]\n";
+            return 2;
+        }
+    }
+    try {
+        boost::asio::io_context io;
+        llmstream::mock::server server(io.get_executor(), opts);
+        server.start();
+        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](auto, int) {
+            server.stop();
+            io.stop();
+        });
+        std::cout << "llmstream-mock listening on http://" << opts.host << ':' << server.port() << std::endl;
+        io.run();
+    } catch (const std::exception& e) {
+        std::cerr << "llmstream-mock: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

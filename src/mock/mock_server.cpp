@@ -1,0 +1,466 @@
+#include "mock_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <list>
+#include <string_view>
+#include <vector>
+
+namespace llmstream::mock {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto use_tuple = asio::as_tuple(asio::deferred);
+
+struct server::state : std::enable_shared_from_this<server::state> {
+    explicit state(asio::any_io_executor ex) : executor(ex), acceptor(ex) {}
+
+    asio::any_io_executor executor;
+    tcp::acceptor acceptor;
+    mutable std::mutex mutex;
+    stats counters;
+    std::list<std::weak_ptr<tcp::socket>> sockets;
+    bool stopped = false;
+};
+
+namespace {
+
+struct scenario {
+    int tokens = 8;
+    int reasoning = 0;
+    std::string word = "tok";
+    int pace_ms = 0;
+    int coalesce = 1;
+    int status = 200;
+    std::string code;
+    std::string message;
+    std::string retry_after;
+    std::string retry_after_ms;
+    int fail_first = 0;
+    std::string key;
+    bool reset_before_headers = false;
+    int reset_after = -1;
+    int stall_after = -1;
+    int error_after = -1;
+    int error_status = 429;
+    int malformed_after = -1;
+    int slow_headers_ms = 0;
+    bool keepalive = false;
+    bool cumulative = false;
+    bool no_done = false;
+    bool close = false;
+};
+
+int to_int(std::string_view s, int fallback) {
+    int v = fallback;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+scenario parse_scenario(std::string_view model) {
+    scenario s;
+    const auto q = model.find('?');
+    if (q == std::string_view::npos) return s;
+    std::string_view rest = model.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const std::string_view k = pair.substr(0, eq);
+        const std::string_view v = eq == std::string_view::npos ? std::string_view("1") : pair.substr(eq + 1);
+        if (k == "tokens") s.tokens = to_int(v, s.tokens);
+        else if (k == "reasoning") s.reasoning = to_int(v, 0);
+        else if (k == "word") s.word = std::string(v);
+        else if (k == "pace_ms") s.pace_ms = to_int(v, 0);
+        else if (k == "coalesce") s.coalesce = std::max(1, to_int(v, 1));
+        else if (k == "status") s.status = to_int(v, 200);
+        else if (k == "code") s.code = std::string(v);
+        else if (k == "message") s.message = std::string(v);
+        else if (k == "retry_after") s.retry_after = std::string(v);
+        else if (k == "retry_after_ms") s.retry_after_ms = std::string(v);
+        else if (k == "fail_first") s.fail_first = to_int(v, 0);
+        else if (k == "key") s.key = std::string(v);
+        else if (k == "reset_before_headers") s.reset_before_headers = v != "0";
+        else if (k == "reset_after") s.reset_after = to_int(v, -1);
+        else if (k == "stall_after") s.stall_after = to_int(v, -1);
+        else if (k == "error_after") s.error_after = to_int(v, -1);
+        else if (k == "error_status") s.error_status = to_int(v, 429);
+        else if (k == "malformed_after") s.malformed_after = to_int(v, -1);
+        else if (k == "slow_headers_ms") s.slow_headers_ms = to_int(v, 0);
+        else if (k == "keepalive") s.keepalive = v != "0";
+        else if (k == "cumulative") s.cumulative = v != "0";
+        else if (k == "no_done") s.no_done = v != "0";
+        else if (k == "close") s.close = v != "0";
+    }
+    return s;
+}
+
+enum class dialect { openai, native };
+
+// A provider-shaped error body for `status` in the dialect.
+std::string error_body(dialect d, int status, std::string code, std::string message) {
+    if (code.empty()) {
+        switch (status) {
+        case 400: code = d == dialect::native ? "InvalidParameter" : "invalid_request_error"; break;
+        case 401: code = d == dialect::native ? "InvalidApiKey" : "invalid_api_key"; break;
+        case 403: code = "Model.AccessDenied"; break;
+        case 404: code = d == dialect::native ? "ModelNotFound" : "model_not_found"; break;
+        case 429: code = d == dialect::native ? "Throttling.RateQuota" : "rate_limit_exceeded"; break;
+        case 503: code = "ModelUnavailable"; break;
+        default: code = d == dialect::native ? "InternalError" : "server_error"; break;
+        }
+    }
+    if (message.empty()) message = "mock error " + std::to_string(status);
+    if (d == dialect::native)
+        return json::serialize(json::object{{"code", code}, {"message", message}, {"request_id", "mock-request-id"}});
+    return json::serialize(json::object{
+        {"error", json::object{{"code", code}, {"param", nullptr}, {"message", message}, {"type", code}}},
+        {"id", "chatcmpl-mock"},
+        {"request_id", "mock-request-id"}});
+}
+
+std::string token_text(const scenario& s, int i) { return (i == 0 ? "" : " ") + s.word + std::to_string(i); }
+
+std::string openai_chunk(const json::object& delta, const char* finish) {
+    json::object choice{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}};
+    if (finish) choice["finish_reason"] = finish;
+    else choice["finish_reason"] = nullptr;
+    json::object chunk{{"id", "chatcmpl-mock"},
+                       {"object", "chat.completion.chunk"},
+                       {"created", 1732000000},
+                       {"model", "mock"},
+                       {"choices", json::array{std::move(choice)}}};
+    return "data: " + json::serialize(chunk) + "\n\n";
+}
+
+std::string native_frame(int id, const std::string& content, const std::string& reasoning, const char* finish,
+                         int output_tokens) {
+    json::object message{{"content", content}, {"role", "assistant"}};
+    if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+    json::object frame{
+        {"output", json::object{{"choices", json::array{json::object{{"message", message}, {"finish_reason", finish}}}}}},
+        {"usage", json::object{{"total_tokens", 10 + output_tokens}, {"output_tokens", output_tokens}, {"input_tokens", 10}}},
+        {"request_id", "mock-request-id"}};
+    return "id:" + std::to_string(id) + "\nevent:result\n:HTTP_STATUS/200\ndata:" + json::serialize(frame) + "\n\n";
+}
+
+class session {
+public:
+    session(std::shared_ptr<server::state> st, std::shared_ptr<tcp::socket> socket)
+        : state_(std::move(st)), socket_(std::move(socket)), timer_(socket_->get_executor()) {}
+
+    asio::awaitable<void> run() {
+        beast::flat_buffer buffer;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(16 * 1024 * 1024);
+            auto [ec, n] = co_await http::async_read(*socket_, buffer, parser, use_tuple);
+            if (ec) break;
+            auto& req = parser.get();
+            {
+                std::lock_guard lock(state_->mutex);
+                ++state_->counters.requests;
+            }
+            bool keep_alive = req.keep_alive();
+            if (!co_await handle(req, keep_alive)) break;
+            if (!keep_alive) break;
+        }
+        error_code ignored;
+        socket_->shutdown(tcp::socket::shutdown_send, ignored);
+        socket_->close(ignored);
+    }
+
+private:
+    // Returns false when the connection must be dropped.
+    asio::awaitable<bool> handle(const http::request<http::string_body>& req, bool& keep_alive) {
+        const std::string_view target(req.target().data(), req.target().size());
+        if (req.method() == http::verb::get && target == "/mock/stats") co_return co_await write_stats(keep_alive);
+
+        const bool native = target.find("/api/v1/services/aigc/") != std::string_view::npos;
+        const bool openai = target.size() >= 17 && target.substr(target.size() - 17) == "/chat/completions";
+        if (req.method() != http::verb::post || (!native && !openai))
+            co_return co_await write_simple(404, "application/json",
+                                            error_body(dialect::openai, 404, "not_found", "no such endpoint"), keep_alive);
+        const dialect d = native ? dialect::native : dialect::openai;
+
+        error_code jec;
+        const json::value body = json::parse(req.body(), jec);
+        if (jec || !body.is_object() || !body.as_object().contains("model") || !body.at("model").is_string())
+            co_return co_await write_simple(400, "application/json",
+                                            error_body(d, 400, "", "the body is not a chat request"), keep_alive);
+        const std::string model(body.at("model").as_string());
+        scenario s = parse_scenario(model);
+        if (s.close) keep_alive = false;
+
+        bool stream = false;
+        bool include_usage = false;
+        if (d == dialect::openai) {
+            const json::object& o = body.as_object();
+            stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
+            include_usage = o.contains("stream_options");
+        } else {
+            const auto sse = req.find("X-DashScope-SSE");
+            stream = sse != req.end() && sse->value() == "enable";
+        }
+        if (req.find(http::field::authorization) == req.end())
+            co_return co_await write_simple(401, "application/json", error_body(d, 401, "", "no API key"), keep_alive);
+
+        if (!s.key.empty() || s.fail_first > 0) {
+            std::uint64_t attempt = 0;
+            {
+                std::lock_guard lock(state_->mutex);
+                attempt = ++state_->counters.attempts[s.key];
+            }
+            if (s.fail_first > 0 && attempt > static_cast<std::uint64_t>(s.fail_first)) s.status = 200;
+            else if (s.fail_first > 0 && s.status == 200) s.status = 503;
+        }
+        if (s.reset_before_headers) co_return false;
+        if (s.slow_headers_ms > 0) co_await sleep(s.slow_headers_ms);
+        if (s.status != 200) co_return co_await write_error(d, s, keep_alive);
+        if (!stream) co_return co_await write_whole(d, s, keep_alive);
+        co_return co_await write_stream(d, s, include_usage, keep_alive);
+    }
+
+    asio::awaitable<void> sleep(int ms) {
+        timer_.expires_after(std::chrono::milliseconds(ms));
+        co_await timer_.async_wait(use_tuple);
+    }
+
+    asio::awaitable<bool> write_simple(int status, const char* type, std::string body, bool keep_alive) {
+        http::response<http::string_body> res{static_cast<http::status>(status), 11};
+        res.set(http::field::content_type, type);
+        res.set("x-request-id", "mock-request-id");
+        res.body() = std::move(body);
+        res.keep_alive(keep_alive);
+        res.prepare_payload();
+        auto [ec, n] = co_await http::async_write(*socket_, res, use_tuple);
+        co_return !ec;
+    }
+
+    asio::awaitable<bool> write_stats(bool keep_alive) {
+        json::object o;
+        {
+            std::lock_guard lock(state_->mutex);
+            o["connections"] = state_->counters.connections;
+            o["requests"] = state_->counters.requests;
+            json::object attempts;
+            for (const auto& [k, v] : state_->counters.attempts) attempts[k] = v;
+            o["attempts"] = std::move(attempts);
+        }
+        co_return co_await write_simple(200, "application/json", json::serialize(o), keep_alive);
+    }
+
+    asio::awaitable<bool> write_error(dialect d, const scenario& s, bool keep_alive) {
+        http::response<http::string_body> res{static_cast<http::status>(s.status), 11};
+        res.set(http::field::content_type, "application/json");
+        res.set(d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", "mock-request-id");
+        if (!s.retry_after.empty()) res.set(http::field::retry_after, s.retry_after);
+        if (!s.retry_after_ms.empty()) res.set("retry-after-ms", s.retry_after_ms);
+        res.body() = error_body(d, s.status, s.code, s.message);
+        res.keep_alive(keep_alive);
+        res.prepare_payload();
+        auto [ec, n] = co_await http::async_write(*socket_, res, use_tuple);
+        co_return !ec;
+    }
+
+    asio::awaitable<bool> write_whole(dialect d, const scenario& s, bool keep_alive) {
+        std::string content, reasoning;
+        for (int i = 0; i < s.reasoning; ++i) reasoning += token_text(s, i);
+        for (int i = 0; i < s.tokens; ++i) content += token_text(s, i);
+        json::value body;
+        json::object message{{"role", "assistant"}, {"content", content}};
+        if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+        if (d == dialect::openai) {
+            body = json::object{{"id", "chatcmpl-mock"},
+                                {"object", "chat.completion"},
+                                {"model", "mock"},
+                                {"choices", json::array{json::object{{"index", 0}, {"message", message}, {"finish_reason", "stop"}}}},
+                                {"usage", json::object{{"prompt_tokens", 10}, {"completion_tokens", s.tokens}, {"total_tokens", 10 + s.tokens}}}};
+        } else {
+            body = json::object{{"output", json::object{{"choices", json::array{json::object{{"message", message}, {"finish_reason", "stop"}}}}}},
+                                {"usage", json::object{{"input_tokens", 10}, {"output_tokens", s.tokens}, {"total_tokens", 10 + s.tokens}}},
+                                {"request_id", "mock-request-id"}};
+        }
+        co_return co_await write_simple(200, "application/json", json::serialize(body), keep_alive);
+    }
+
+    asio::awaitable<bool> write_chunk(std::string& pending) {
+        if (pending.empty()) co_return true;
+        auto [ec, n] = co_await asio::async_write(*socket_, http::make_chunk(asio::buffer(pending)), use_tuple);
+        pending.clear();
+        co_return !ec;
+    }
+
+    asio::awaitable<bool> write_stream(dialect d, const scenario& s, bool include_usage, bool keep_alive) {
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.set(http::field::content_type, "text/event-stream");
+        res.set(http::field::cache_control, "no-cache");
+        res.set(d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", "mock-request-id");
+        res.keep_alive(keep_alive);
+        res.chunked(true);
+        http::response_serializer<http::empty_body> sr{res};
+        {
+            auto [ec, n] = co_await http::async_write_header(*socket_, sr, use_tuple);
+            if (ec) co_return false;
+        }
+        std::string pending;
+        int frame_id = 0;
+        std::string cumulative_content, cumulative_reasoning;
+        const int total = s.reasoning + s.tokens;
+        if (d == dialect::openai)
+            pending += openai_chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr);
+        for (int i = 0; i < total; ++i) {
+            const int content_index = i - s.reasoning;
+            if (i == s.reset_after) co_return false;  // drop the connection mid-stream
+            if (i == s.stall_after) {
+                if (!co_await write_chunk(pending)) co_return false;
+                co_await sleep(24 * 3600 * 1000);  // until the client gives up
+                co_return false;
+            }
+            if (i == s.error_after) {
+                if (d == dialect::native)
+                    pending += "id:" + std::to_string(++frame_id) + "\nevent:error\n:HTTP_STATUS/" +
+                               std::to_string(s.error_status) + "\ndata:" +
+                               error_body(d, s.error_status, s.code, s.message) + "\n\n";
+                else
+                    pending += "data: " + error_body(d, s.error_status, s.code, s.message) + "\n\n";
+                if (!co_await write_chunk(pending)) co_return false;
+                break;
+            }
+            if (i == s.malformed_after) {
+                pending += "data: {\"choices\":[{\"delta\":{\"content\":\"trunc\n\n";
+                if (!co_await write_chunk(pending)) co_return false;
+                break;
+            }
+            if (s.keepalive) pending += ": keep-alive\n\n";
+            const bool is_reasoning = i < s.reasoning;
+            const std::string text = token_text(s, is_reasoning ? i : content_index);
+            if (d == dialect::openai) {
+                json::object delta;
+                if (is_reasoning) {
+                    delta["content"] = nullptr;
+                    delta["reasoning_content"] = text;
+                } else {
+                    delta["content"] = text;
+                }
+                pending += openai_chunk(delta, nullptr);
+            } else {
+                std::string content = is_reasoning ? "" : text;
+                std::string reasoning = is_reasoning ? text : "";
+                if (s.cumulative) {
+                    cumulative_content += content;
+                    cumulative_reasoning += reasoning;
+                    content = cumulative_content;
+                    reasoning = cumulative_reasoning;
+                }
+                pending += native_frame(++frame_id, content, reasoning, "null", i + 1);
+            }
+            if ((i + 1) % s.coalesce == 0) {
+                if (!co_await write_chunk(pending)) co_return false;
+                if (s.pace_ms > 0) co_await sleep(s.pace_ms);
+            }
+        }
+        const bool errored = s.error_after >= 0 && s.error_after < total;
+        const bool malformed = s.malformed_after >= 0 && s.malformed_after < total;
+        if (!errored && !malformed) {
+            if (d == dialect::openai) {
+                pending += openai_chunk(json::object{}, "stop");
+                if (include_usage)
+                    pending += "data: " +
+                               json::serialize(json::object{
+                                   {"id", "chatcmpl-mock"}, {"object", "chat.completion.chunk"}, {"model", "mock"},
+                                   {"choices", json::array{}},
+                                   {"usage", json::object{{"prompt_tokens", 10}, {"completion_tokens", total}, {"total_tokens", 10 + total}}}}) +
+                               "\n\n";
+                if (!s.no_done) pending += "data: [DONE]\n\n";
+            } else {
+                pending += native_frame(++frame_id, s.cumulative ? cumulative_content : "", "", "stop", total);
+            }
+        }
+        if (!co_await write_chunk(pending)) co_return false;
+        auto [ec, n] = co_await asio::async_write(*socket_, http::make_chunk_last(), use_tuple);
+        co_return !ec;
+    }
+
+    std::shared_ptr<server::state> state_;
+    std::shared_ptr<tcp::socket> socket_;
+    asio::steady_timer timer_;
+};
+
+asio::awaitable<void> accept_loop(std::shared_ptr<server::state> st) {
+    for (;;) {
+        auto socket = std::make_shared<tcp::socket>(st->executor);
+        auto [ec] = co_await st->acceptor.async_accept(*socket, use_tuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
+            continue;  // e.g. too many open files: keep serving the connections we have
+        }
+        {
+            std::lock_guard lock(st->mutex);
+            if (st->stopped) co_return;
+            ++st->counters.connections;
+            st->sockets.remove_if([](const auto& w) { return w.expired(); });
+            st->sockets.push_back(socket);
+        }
+        socket->set_option(tcp::no_delay(true), ec);
+        auto s = std::make_shared<session>(st, socket);
+        asio::co_spawn(st->executor, [s]() -> asio::awaitable<void> { co_await s->run(); }, asio::detached);
+    }
+}
+
+}  // namespace
+
+server::server(asio::any_io_executor ex, options opts) : state_(std::make_shared<state>(ex)) {
+    const tcp::endpoint endpoint(asio::ip::make_address(opts.host), opts.port);
+    state_->acceptor.open(endpoint.protocol());
+    state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    state_->acceptor.bind(endpoint);
+    state_->acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+server::~server() { stop(); }
+
+void server::start() { asio::co_spawn(state_->executor, accept_loop(state_), asio::detached); }
+
+void server::stop() {
+    // Runs on the server's executor: sockets are only touched there.
+    asio::dispatch(state_->executor, [st = state_] {
+        std::list<std::weak_ptr<tcp::socket>> sockets;
+        {
+            std::lock_guard lock(st->mutex);
+            st->stopped = true;
+            sockets.swap(st->sockets);
+        }
+        error_code ignored;
+        st->acceptor.close(ignored);
+        for (auto& w : sockets)
+            if (auto s = w.lock()) s->close(ignored);
+    });
+}
+
+unsigned short server::port() const noexcept {
+    error_code ec;
+    return state_->acceptor.local_endpoint(ec).port();
+}
+
+stats server::counters() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->counters;
+}
+
+}  // namespace llmstream::mock

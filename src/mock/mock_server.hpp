@@ -1,0 +1,57 @@
+// llmstream-mock: a local server speaking both API dialects, for tests, benchmarks and the demo.
+//
+// Behaviour is scripted per request through the model name, as a query string:
+//   "mock?tokens=20&pace_ms=5"                      20 content tokens, 5 ms apart
+//   "mock?status=429&code=Throttling.RateQuota"     an error response (provider-shaped body)
+//   "mock?fail_first=2&status=503&key=k1"           the first 2 requests with key k1 fail, then succeed
+// Parameters: tokens, reasoning (reasoning tokens first), word (token text), pace_ms, coalesce
+// (tokens per write), status, code, message, retry_after, retry_after_ms, fail_first, key,
+// reset_before_headers, reset_after (tokens), stall_after (tokens), error_after (tokens; in-stream
+// error event), error_status, malformed_after (tokens), slow_headers_ms, keepalive (comment lines),
+// cumulative (native: repeat the whole text), no_done (OpenAI: omit [DONE]), close (no keep-alive).
+// GET /mock/stats answers {"connections":N,"requests":N,"attempts":{"key":N,...}}.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace llmstream::mock {
+
+struct options {
+    std::string host = "127.0.0.1";
+    unsigned short port = 0;  ///< 0: pick a free port (see server::port())
+};
+
+struct stats {
+    std::uint64_t connections = 0;
+    std::uint64_t requests = 0;
+    std::map<std::string, std::uint64_t> attempts;  ///< requests seen per scenario key
+};
+
+class server {
+public:
+    /// Binds and listens at once (throws on failure); serves once `start()` is called.
+    server(boost::asio::any_io_executor ex, options opts = {});
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    void start();
+    /// Stops accepting and closes every connection.
+    void stop();
+    unsigned short port() const noexcept;
+    /// A snapshot; safe to call from any thread.
+    stats counters() const;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace llmstream::mock
