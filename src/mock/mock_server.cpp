@@ -34,6 +34,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     mutable std::mutex mutex;
     stats counters;
     std::list<std::weak_ptr<tcp::socket>> sockets;
+    std::list<std::weak_ptr<asio::steady_timer>> timers;  // sessions' pacing and stall timers
     bool stopped = false;
 };
 
@@ -162,7 +163,13 @@ std::string native_frame(int id, const std::string& content, const std::string& 
 class session {
 public:
     session(std::shared_ptr<server::state> st, std::shared_ptr<tcp::socket> socket)
-        : state_(std::move(st)), socket_(std::move(socket)), timer_(socket_->get_executor()) {}
+        : state_(std::move(st)),
+          socket_(std::move(socket)),
+          timer_(std::make_shared<asio::steady_timer>(socket_->get_executor())) {
+        std::lock_guard lock(state_->mutex);
+        state_->timers.remove_if([](const auto& w) { return w.expired(); });
+        state_->timers.push_back(timer_);
+    }
 
     asio::awaitable<void> run() {
         beast::flat_buffer buffer;
@@ -230,15 +237,17 @@ private:
             else if (s.fail_first > 0 && s.status == 200) s.status = 503;
         }
         if (s.reset_before_headers) co_return false;
-        if (s.slow_headers_ms > 0) co_await sleep(s.slow_headers_ms);
+        if (s.slow_headers_ms > 0 && !co_await sleep(s.slow_headers_ms)) co_return false;
         if (s.status != 200) co_return co_await write_error(d, s, keep_alive);
         if (!stream) co_return co_await write_whole(d, s, keep_alive);
         co_return co_await write_stream(d, s, include_usage, keep_alive);
     }
 
-    asio::awaitable<void> sleep(int ms) {
-        timer_.expires_after(std::chrono::milliseconds(ms));
-        co_await timer_.async_wait(use_tuple);
+    // Returns false when the server is stopping.
+    asio::awaitable<bool> sleep(int ms) {
+        timer_->expires_after(std::chrono::milliseconds(ms));
+        auto [ec] = co_await timer_->async_wait(use_tuple);
+        co_return !ec;
     }
 
     asio::awaitable<bool> write_simple(int status, const char* type, std::string body, bool keep_alive) {
@@ -372,7 +381,7 @@ private:
             }
             if ((i + 1) % s.coalesce == 0) {
                 if (!co_await write_chunk(pending)) co_return false;
-                if (s.pace_ms > 0) co_await sleep(s.pace_ms);
+                if (s.pace_ms > 0 && !co_await sleep(s.pace_ms)) co_return false;
             }
         }
         const bool errored = s.error_after >= 0 && s.error_after < total;
@@ -399,7 +408,7 @@ private:
 
     std::shared_ptr<server::state> state_;
     std::shared_ptr<tcp::socket> socket_;
-    asio::steady_timer timer_;
+    std::shared_ptr<asio::steady_timer> timer_;
 };
 
 asio::awaitable<void> accept_loop(std::shared_ptr<server::state> st) {
@@ -441,15 +450,19 @@ void server::stop() {
     // Runs on the server's executor: sockets are only touched there.
     asio::dispatch(state_->executor, [st = state_] {
         std::list<std::weak_ptr<tcp::socket>> sockets;
+        std::list<std::weak_ptr<asio::steady_timer>> timers;
         {
             std::lock_guard lock(st->mutex);
             st->stopped = true;
             sockets.swap(st->sockets);
+            timers.swap(st->timers);
         }
         error_code ignored;
         st->acceptor.close(ignored);
         for (auto& w : sockets)
             if (auto s = w.lock()) s->close(ignored);
+        for (auto& w : timers)
+            if (auto t = w.lock()) t->cancel();
     });
 }
 

@@ -1,0 +1,60 @@
+// One streaming generation: pull deltas with async_next until it completes with "no more".
+#pragma once
+
+#include <llmstream/diagnostics.hpp>
+#include <llmstream/events.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace llmstream {
+
+namespace detail {
+class stream_impl;
+using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, std::optional<delta>)>;
+void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler);
+}  // namespace detail
+
+class stream {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    stream(stream&&) noexcept;
+    stream& operator=(stream&&) noexcept;
+    /// Destroying a stream aborts it and frees its connection.
+    ~stream();
+
+    /// Completes with (error_code, std::optional<delta>): a delta; or an empty optional when the
+    /// generation is complete; or an error (see `diagnostics()`). Never completes inline. A
+    /// second call while one is pending fails with errc::operation_in_progress. Per-operation
+    /// cancellation (terminal or partial) aborts the whole stream.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_next(CompletionToken&& token = CompletionToken{}) {
+        return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, std::optional<delta>)>(
+            [](auto handler, std::shared_ptr<detail::stream_impl> impl) {
+                detail::initiate_next(impl, detail::next_handler(std::move(handler)));
+            },
+            token, impl_);
+    }
+
+    /// What is known about the request: status, provider code and message, request id, hint.
+    const llmstream::diagnostics& diagnostics() const noexcept;
+
+    /// Aborts the generation: a pending async_next completes with operation_aborted.
+    void cancel();
+
+    executor_type get_executor() const noexcept;
+
+private:
+    friend class client;
+    explicit stream(std::shared_ptr<detail::stream_impl> impl);
+    std::shared_ptr<detail::stream_impl> impl_;
+};
+
+}  // namespace llmstream

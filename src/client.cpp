@@ -1,0 +1,540 @@
+// The client and its streams: a thin driver that moves bytes between the connection pool and the
+// sans-IO codecs (protocol::encode_request, protocol::response_stream).
+#include <llmstream/client.hpp>
+#include <llmstream/error.hpp>
+
+#include "http/connection_pool.hpp"
+#include "http/origin.hpp"
+#include "protocol/error_classifier.hpp"
+#include "protocol/request_encoder.hpp"
+#include "protocol/response_stream.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/ssl.h>
+
+#include <cstdlib>
+#include <deque>
+#include <stdexcept>
+
+namespace llmstream {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::deferred);
+// Beast 1.81's operations predate deferred support: they are awaited with use_awaitable.
+constexpr auto beast_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace detail {
+
+class client_impl {
+public:
+    client_impl(asio::any_io_executor ex, client_config cfg) : executor(std::move(ex)), config(std::move(cfg)) {
+        if (auto ec = http::parse_origin(config.base_url, origin))
+            throw std::invalid_argument("llmstream::client: base_url \"" + config.base_url + "\": " + ec.message());
+        if (origin.tls) {
+            tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+            SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+            tls->set_default_verify_paths();
+            if (!config.tls.ca_file.empty()) tls->load_verify_file(config.tls.ca_file);
+            tls->set_verify_mode(config.tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+        }
+        http::pool_settings ps;
+        ps.max_connections = std::max<std::size_t>(1, config.pool.max_connections);
+        ps.max_waiting = config.pool.max_waiting;
+        ps.wait_timeout = config.pool.wait_timeout;
+        ps.idle_timeout = config.pool.idle_timeout;
+        pool = std::make_unique<http::connection_pool>(executor, ps, tls.get());
+        authorization = "Bearer " + config.api_key;
+    }
+
+    asio::any_io_executor executor;
+    client_config config;
+    http::origin origin;
+    std::unique_ptr<asio::ssl::context> tls;
+    std::unique_ptr<http::connection_pool> pool;
+    std::string authorization;
+};
+
+// One generation. The `run` coroutine produces deltas into `ready_`; async_next consumes them.
+class stream_impl : public std::enable_shared_from_this<stream_impl> {
+public:
+    stream_impl(std::shared_ptr<client_impl> client, chat_request req, bool streaming)
+        : client_(std::move(client)),
+          request_(std::move(req)),
+          streaming_(streaming),
+          space_(client_->executor),
+          waiter_(std::make_shared<http::pool_waiter>(client_->executor)),
+          response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits) {
+        request_.stream = streaming;
+    }
+
+    void start() {
+        asio::co_spawn(client_->executor, run(shared_from_this()), asio::detached);
+    }
+
+    // --- consumer side ---
+    void next(next_handler handler) {
+        if (pending_) {
+            post(std::move(handler), errc::operation_in_progress, std::nullopt);
+            return;
+        }
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) {
+            slot.assign([weak = weak_from_this()](asio::cancellation_type) {
+                if (auto self = weak.lock()) self->cancel();
+            });
+        }
+        pending_.emplace(std::move(handler));
+        deliver();
+    }
+
+    void cancel() {
+        if (finished_) return;
+        cancelled_ = true;
+        if (connection_) connection_->close();
+        waiter_->cancelled = true;
+        waiter_->timer.cancel();
+        space_.cancel();
+    }
+
+    const diagnostics& diag() const noexcept { return diag_; }
+    asio::any_io_executor executor() const { return client_->executor; }
+
+    // any_completion_handler's move assignment recurses forever in Boost 1.81: only ever
+    // move-construct handlers (optional::emplace), never assign them.
+    void on_chat_done(chat_handler h) { chat_handler_.emplace(std::move(h)); }
+    diagnostics* chat_diag = nullptr;
+
+private:
+    template <class Handler>
+    void post(Handler handler, error_code ec, std::optional<delta> d) {
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) slot.clear();
+        asio::post(client_->executor, asio::append(std::move(handler), ec, std::move(d)));
+    }
+
+    void deliver() {
+        if (!pending_) return;
+        if (!ready_.empty()) {
+            std::optional<delta> d(std::move(ready_.front()));
+            ready_.pop_front();
+            next_handler h(std::move(*pending_));
+            pending_.reset();
+            post(std::move(h), {}, std::move(d));
+            if (waiting_for_space_) space_.cancel();
+        } else if (finished_) {
+            next_handler h(std::move(*pending_));
+            pending_.reset();
+            post(std::move(h), final_ec_, std::nullopt);
+        }
+    }
+
+    void finish(error_code ec) {
+        if (cancelled_ && (!ec || ec == asio::error::operation_aborted || ec == beast::error::timeout))
+            ec = asio::error::operation_aborted;
+        finished_ = true;
+        final_ec_ = ec;
+        if (chat_handler_) {
+            completion c = ec ? completion{} : std::move(completion_);
+            if (chat_diag) *chat_diag = diag_;
+            chat_handler h(std::move(*chat_handler_));
+            chat_handler_.reset();
+            asio::post(client_->executor, asio::append(std::move(h), ec, std::move(c)));
+        }
+        deliver();
+    }
+
+    // Arms the connection's timer for the next operation: the phase's own limit, or what is left
+    // of the whole-request deadline if that is sooner. Remembers which one it was.
+    void arm(milliseconds phase_limit, errc phase_error) {
+        auto& tcp = connection_->lowest_layer();
+        const auto total = client_->config.timeouts.total;
+        steady_clock::time_point when = steady_clock::time_point::max();
+        timeout_error_ = phase_error;
+        if (phase_limit.count() > 0) when = steady_clock::now() + phase_limit;
+        if (total.count() > 0 && started_ + total < when) {
+            when = started_ + total;
+            timeout_error_ = errc::deadline_exceeded;
+        }
+        if (when == steady_clock::time_point::max()) tcp.expires_never();
+        else tcp.expires_at(when);
+    }
+
+    error_code translate(error_code ec) const {
+        if (ec == beast::error::timeout) return timeout_error_;
+        return ec;
+    }
+
+    bhttp::request<bhttp::string_body> build_request(const protocol::encoded_request& enc) const {
+        const auto& cfg = client_->config;
+        bhttp::request<bhttp::string_body> req{bhttp::verb::post, client_->origin.path_prefix + enc.target, 11};
+        req.set(bhttp::field::host, client_->origin.host_header);
+        req.set(bhttp::field::user_agent, "llmstream/0.1");
+        req.set(bhttp::field::content_type, "application/json");
+        if (!cfg.api_key.empty()) req.set(bhttp::field::authorization, client_->authorization);
+        if (streaming_) {
+            req.set(bhttp::field::accept, "text/event-stream");
+            req.set(bhttp::field::cache_control, "no-cache");
+        }
+        if (enc.dashscope_sse_header) req.set("X-DashScope-SSE", "enable");
+        if (!cfg.workspace.empty()) req.set("X-DashScope-WorkSpace", cfg.workspace);
+        for (const auto& [name, value] : cfg.headers) req.set(name, value);
+        req.keep_alive(true);
+        req.body() = enc.body;
+        req.prepare_payload();
+        return req;
+    }
+
+    template <class Op>
+    asio::awaitable<std::tuple<error_code, std::size_t>> on_stream(Op op) {
+        if (auto* plain = std::get_if<http::connection::tcp_stream>(&connection_->stream)) co_return co_await op(*plain);
+        co_return co_await op(std::get<http::connection::tls_stream>(connection_->stream));
+    }
+
+    asio::awaitable<error_code> connect() {
+        const auto& origin = client_->origin;
+        arm(client_->config.timeouts.connect, errc::connect_timeout);
+        tcp::resolver resolver(client_->executor);
+        auto [rec, results] = co_await resolver.async_resolve(origin.host, origin.port, use_tuple);
+        if (rec) co_return rec;
+        if (cancelled_) co_return asio::error::operation_aborted;
+        auto [cec, endpoint] = co_await connection_->lowest_layer().async_connect(results, beast_tuple);
+        if (cec) co_return translate(cec);
+        connection_->lowest_layer().socket().set_option(tcp::no_delay(true), cec);
+        if (auto* tls = std::get_if<http::connection::tls_stream>(&connection_->stream)) {
+            if (!SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str()))
+                co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+            if (client_->config.tls.verify_peer) tls->set_verify_callback(asio::ssl::host_name_verification(origin.host));
+            auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, beast_tuple);
+            if (hec) co_return translate(hec);
+        }
+        connection_->connected = true;
+        co_return error_code{};
+    }
+
+    // Sends the request and reads the response head. A reused connection that the server had
+    // closed fails here before any response byte: that is retried once on a new connection.
+    asio::awaitable<error_code> send(bhttp::request<bhttp::string_body>& req,
+                                     std::optional<bhttp::response_parser<bhttp::buffer_body>>& parser) {
+        for (int round = 0;; ++round) {
+            parser.emplace();
+            error_code ec;
+            connection_ = co_await client_->pool->acquire(waiter_, ec);
+            if (ec) co_return ec;
+            if (cancelled_) co_return asio::error::operation_aborted;
+            const bool reused = connection_->connected;
+            if (!reused) {
+                if (auto cec = co_await connect()) co_return cec;
+            }
+            arm(client_->config.timeouts.first_byte, errc::first_byte_timeout);
+            auto [wec, wn] = co_await on_stream([&](auto& s) { return bhttp::async_write(s, req, beast_tuple); });
+            if (!wec) {
+                auto [hec, hn] = co_await on_stream(
+                    [&](auto& s) { return bhttp::async_read_header(s, connection_->buffer, *parser, beast_tuple); });
+                if (!hec) co_return error_code{};
+                wec = hec;
+            }
+            const bool stale = reused && round == 0 && !cancelled_ &&
+                               (wec == asio::error::eof || wec == asio::error::connection_reset ||
+                                wec == asio::error::broken_pipe || wec == bhttp::error::end_of_stream);
+            client_->pool->release(std::move(connection_), false);
+            if (!stale) co_return translate(wec);
+        }
+    }
+
+    static std::string_view header(const bhttp::response_header<>& h, std::string_view name) {
+        auto it = h.find(name);
+        return it == h.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+    }
+
+    static asio::awaitable<void> run(std::shared_ptr<stream_impl> self) {
+        error_code ec;
+        try {
+            ec = co_await self->exchange();
+        } catch (const std::bad_alloc&) {
+            ec = asio::error::no_memory;
+        } catch (const std::exception&) {
+            // Nothing below throws by design; if something does, end the stream with an error
+            // rather than leave the reader waiting forever.
+            ec = asio::error::fault;
+        }
+        if (self->connection_) {
+            const bool reusable = !ec && self->reusable_;
+            self->client_->pool->release(std::move(self->connection_), reusable);
+        }
+        self->finish(ec);
+    }
+
+    asio::awaitable<error_code> exchange() {
+        started_ = steady_clock::now();
+        diag_.attempts = 1;
+        protocol::encoded_request enc;
+        if (auto ec = protocol::encode_request(client_->config.dialect, request_, enc, diag_)) co_return ec;
+        response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor, enc.cumulative_output,
+                                              client_->config.sse_limits);
+        auto req = build_request(enc);
+
+        std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_slot;
+        if (auto ec = co_await send(req, parser_slot)) co_return ec;
+        auto& parser = *parser_slot;
+        parser.body_limit(client_->config.max_body_size);
+
+        const auto& head = parser.get();
+        const int status = static_cast<int>(head.result_int());
+        diag_.http_status = status;
+        std::string_view request_id = header(head, "x-request-id");
+        if (request_id.empty()) request_id = header(head, "X-DashScope-Request-Id");
+        protocol::set_provider_text(diag_.request_id, request_id);
+
+        const std::string_view content_type = header(head, "Content-Type");
+        const bool event_stream = content_type.find("text/event-stream") != std::string_view::npos;
+        if (status != 200 || !streaming_ || !event_stream) {
+            std::string body;
+            if (auto ec = co_await read_whole_body(parser, body)) co_return ec;
+            reusable_ = parser.keep_alive();
+            if (status < 200 || status > 299) {
+                protocol::response_head h;
+                h.status = status;
+                h.request_id = request_id;
+                h.retry_after = header(head, "Retry-After");
+                h.retry_after_ms = header(head, "retry-after-ms");
+                h.should_retry = header(head, "x-should-retry");
+                const int attempts = diag_.attempts;
+                diag_.attempts = attempts;
+                co_return protocol::decode_error_response(client_->config.vendor, h, body, diag_);
+            }
+            // A 2xx that is not an event stream: a whole completion (or an error object in a 200).
+            completion c;
+            if (auto ec = protocol::decode_completion(client_->config.dialect, client_->config.vendor, status, body, c, diag_))
+                co_return ec;
+            if (streaming_) {
+                delta d;
+                d.content = c.content;
+                d.reasoning_content = c.reasoning_content;
+                d.role = c.role;
+                for (std::size_t i = 0; i < c.tool_calls.size(); ++i)
+                    d.tool_calls.push_back({static_cast<int>(i), c.tool_calls[i].id, c.tool_calls[i].name, c.tool_calls[i].arguments});
+                d.finish = c.finish;
+                d.finish_reason_text = c.finish_reason_text;
+                d.usage = c.usage;
+                d.model = c.model;
+                d.response_id = c.response_id;
+                d.request_id = c.request_id;
+                ready_.push_back(std::move(d));
+                deliver();
+            } else {
+                completion_ = std::move(c);
+            }
+            co_return error_code{};
+        }
+
+        // The event stream: body bytes go straight from Beast's parser into the SSE parser.
+        char buffer[4096];
+        completion_accumulator* acc = nullptr;
+        while (!parser.is_done()) {
+            parser.get().body().data = buffer;
+            parser.get().body().size = sizeof buffer;
+            arm(client_->config.timeouts.idle, errc::idle_timeout);
+            auto [ec, n] = co_await on_stream(
+                [&](auto& s) { return bhttp::async_read_some(s, connection_->buffer, parser, beast_tuple); });
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec) {
+                if (ec == bhttp::error::partial_message || ec == asio::error::eof) co_return errc::connection_closed;
+                co_return translate(ec);
+            }
+            const std::size_t got = sizeof buffer - parser.get().body().size;
+            if (got == 0) continue;
+            auto fec = response_.feed(std::string_view(buffer, got), [&](const delta& d) {
+                if (acc) acc->add(d);
+                ready_.push_back(d);
+            }, diag_);
+            deliver();
+            if (fec) co_return fec;
+            // Backpressure: stop reading while the reader is far behind.
+            while (ready_.size() >= client_->config.max_buffered_deltas && !cancelled_) {
+                waiting_for_space_ = true;
+                space_.expires_at(steady_clock::time_point::max());
+                connection_->lowest_layer().expires_never();
+                co_await space_.async_wait(use_tuple);
+                waiting_for_space_ = false;
+            }
+            if (cancelled_) co_return asio::error::operation_aborted;
+        }
+        reusable_ = parser.keep_alive();
+        co_return response_.finish(diag_);
+    }
+
+    asio::awaitable<error_code> read_whole_body(bhttp::response_parser<bhttp::buffer_body>& parser, std::string& body) {
+        char buffer[4096];
+        while (!parser.is_done()) {
+            parser.get().body().data = buffer;
+            parser.get().body().size = sizeof buffer;
+            arm(client_->config.timeouts.idle, errc::idle_timeout);
+            auto [ec, n] = co_await on_stream(
+                [&](auto& s) { return bhttp::async_read_some(s, connection_->buffer, parser, beast_tuple); });
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec == bhttp::error::body_limit) co_return errc::body_too_large;
+            if (ec) {
+                if (ec == bhttp::error::partial_message || ec == asio::error::eof) co_return errc::connection_closed;
+                co_return translate(ec);
+            }
+            body.append(buffer, sizeof buffer - parser.get().body().size);
+            if (body.size() > client_->config.max_body_size) co_return errc::body_too_large;
+        }
+        co_return error_code{};
+    }
+
+    std::shared_ptr<client_impl> client_;
+    chat_request request_;
+    bool streaming_;
+    std::unique_ptr<http::connection> connection_;
+    asio::steady_timer space_;
+    std::shared_ptr<http::pool_waiter> waiter_;
+    protocol::response_stream response_;
+    diagnostics diag_;
+    std::deque<delta> ready_;
+    std::optional<next_handler> pending_;
+    std::optional<chat_handler> chat_handler_;
+    completion completion_;
+    error_code final_ec_;
+    errc timeout_error_ = errc::idle_timeout;
+    steady_clock::time_point started_{};
+    bool finished_ = false;
+    bool cancelled_ = false;
+    bool reusable_ = false;
+    bool waiting_for_space_ = false;
+};
+
+void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler) { impl->next(std::move(handler)); }
+
+void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler) {
+    auto s = std::make_shared<stream_impl>(impl, std::move(req), false);
+    s->chat_diag = diag;
+    s->on_chat_done(std::move(handler));
+    s->start();
+}
+
+}  // namespace detail
+
+// --- stream ---
+
+stream::stream(std::shared_ptr<detail::stream_impl> impl) : impl_(std::move(impl)) {}
+stream::stream(stream&&) noexcept = default;
+stream& stream::operator=(stream&& other) noexcept {
+    if (this != &other) {
+        if (impl_) impl_->cancel();
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+stream::~stream() {
+    if (impl_) impl_->cancel();
+}
+const diagnostics& stream::diagnostics() const noexcept { return impl_->diag(); }
+void stream::cancel() {
+    if (impl_) impl_->cancel();
+}
+stream::executor_type stream::get_executor() const noexcept { return impl_->executor(); }
+
+// --- client ---
+
+client::client(executor_type ex, client_config config)
+    : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(config))) {}
+client::~client() = default;
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+stream client::chat_stream(chat_request req) {
+    auto s = std::make_shared<detail::stream_impl>(impl_, std::move(req), true);
+    s->start();
+    return stream(std::move(s));
+}
+
+client::executor_type client::get_executor() const noexcept { return impl_->executor; }
+const client_config& client::config() const noexcept { return impl_->config; }
+
+// --- providers ---
+
+namespace providers {
+namespace {
+
+const char* dashscope_host(region r) {
+    switch (r) {
+    case region::cn: return "https://dashscope.aliyuncs.com";
+    case region::intl: return "https://dashscope-intl.aliyuncs.com";
+    case region::finance: return "https://dashscope-finance.aliyuncs.com";
+    case region::us: return "https://dashscope-us.aliyuncs.com";
+    case region::hongkong: return "https://cn-hongkong.dashscope.aliyuncs.com";
+    }
+    return "https://dashscope.aliyuncs.com";
+}
+
+}  // namespace
+
+client_config openai(std::string api_key) {
+    client_config c;
+    c.base_url = "https://api.openai.com/v1";
+    c.api_key = std::move(api_key);
+    return c;
+}
+
+client_config deepseek(std::string api_key) {
+    client_config c;
+    c.base_url = "https://api.deepseek.com";
+    c.vendor = vendor::deepseek;
+    c.api_key = std::move(api_key);
+    return c;
+}
+
+client_config dashscope_compatible(region r, std::string api_key) {
+    client_config c;
+    c.base_url = std::string(dashscope_host(r)) + "/compatible-mode/v1";
+    c.vendor = vendor::dashscope;
+    c.api_key = std::move(api_key);
+    return c;
+}
+
+client_config dashscope_native(region r, std::string api_key) {
+    client_config c;
+    c.base_url = dashscope_host(r);
+    c.dialect = api_dialect::dashscope_native;
+    c.vendor = vendor::dashscope;
+    c.api_key = std::move(api_key);
+    return c;
+}
+
+client_config custom(std::string base_url, std::string api_key, api_dialect dialect) {
+    client_config c;
+    c.base_url = std::move(base_url);
+    c.api_key = std::move(api_key);
+    c.dialect = dialect;
+    if (dialect == api_dialect::dashscope_native) c.vendor = vendor::dashscope;
+    return c;
+}
+
+std::string key_from_env(const char* variable) {
+    const char* v = variable ? std::getenv(variable) : nullptr;
+    return v ? std::string(v) : std::string();
+}
+
+}  // namespace providers
+
+}  // namespace llmstream

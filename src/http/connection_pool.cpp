@@ -1,0 +1,101 @@
+#include "connection_pool.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
+
+namespace llmstream::http {
+
+namespace asio = boost::asio;
+
+connection::connection(asio::any_io_executor ex, asio::ssl::context* tls_context)
+    : stream(tls_context ? std::variant<tcp_stream, tls_stream>(std::in_place_type<tls_stream>, ex, *tls_context)
+                         : std::variant<tcp_stream, tls_stream>(std::in_place_type<tcp_stream>, ex)) {}
+
+connection::tcp_stream& connection::lowest_layer() noexcept {
+    if (auto* plain = std::get_if<tcp_stream>(&stream)) return *plain;
+    return boost::beast::get_lowest_layer(std::get<tls_stream>(stream));
+}
+
+void connection::close() noexcept {
+    boost::system::error_code ignored;
+    lowest_layer().socket().close(ignored);
+}
+
+bool connection::looks_alive() noexcept {
+    auto& socket = lowest_layer().socket();
+    if (!socket.is_open()) return false;
+    boost::system::error_code ec;
+    char byte = 0;
+    socket.non_blocking(true, ec);
+    if (ec) return false;
+    const std::size_t n = socket.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, ec);
+    // Idle means "nothing to read yet"; EOF, an error or unexpected bytes all mean "do not reuse".
+    const bool alive = ec == asio::error::would_block && n == 0;
+    socket.non_blocking(false, ec);
+    return alive && buffer.size() == 0;
+}
+
+connection_pool::connection_pool(asio::any_io_executor ex, pool_settings settings, asio::ssl::context* tls_context)
+    : executor_(std::move(ex)), settings_(settings), tls_context_(tls_context) {}
+
+asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::shared_ptr<pool_waiter> waiter,
+                                                                      boost::system::error_code& ec) {
+    ec = {};
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        while (!idle_.empty()) {
+            std::unique_ptr<connection> c = std::move(idle_.back());  // the most recently used is warmest
+            idle_.pop_back();
+            const bool fresh = settings_.idle_timeout.count() == 0 || now - c->idle_since < settings_.idle_timeout;
+            if (fresh && c->looks_alive()) co_return c;
+            c->close();
+            --open_;
+        }
+        if (open_ < settings_.max_connections) {
+            ++open_;
+            co_return std::make_unique<connection>(executor_, tls_context_);
+        }
+        if (waiters_.size() >= settings_.max_waiting) {
+            ec = errc::pool_queue_full;
+            co_return nullptr;
+        }
+        waiter->granted = false;
+        if (settings_.wait_timeout.count() > 0) waiter->timer.expires_after(settings_.wait_timeout);
+        else waiter->timer.expires_at(std::chrono::steady_clock::time_point::max());
+        waiters_.push_back(waiter);
+        co_await waiter->timer.async_wait(asio::as_tuple(asio::deferred));
+        if (!waiter->granted) {
+            waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
+            ec = waiter->cancelled ? boost::system::error_code(asio::error::operation_aborted)
+                                   : boost::system::error_code(errc::pool_wait_timeout);
+            co_return nullptr;
+        }
+    }
+}
+
+void connection_pool::release(std::unique_ptr<connection> c, bool reusable) {
+    if (!c) return;
+    if (reusable) {
+        c->idle_since = std::chrono::steady_clock::now();
+        idle_.push_back(std::move(c));
+    } else {
+        c->close();
+        --open_;
+    }
+    wake_one();
+}
+
+void connection_pool::wake_one() {
+    if (waiters_.empty()) return;
+    auto w = std::move(waiters_.front());
+    waiters_.pop_front();
+    w->granted = true;
+    w->timer.cancel();
+}
+
+}  // namespace llmstream::http

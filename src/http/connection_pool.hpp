@@ -1,0 +1,83 @@
+// Keep-alive HTTP/1.1 connections to one origin, plain TCP or TLS, and the pool that owns them.
+#pragma once
+
+#include "origin.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <variant>
+
+namespace llmstream::http {
+
+/// One connection. Owned by one request at a time; its read buffer travels with it, since bytes
+/// read past one response belong to the next.
+struct connection {
+    using tcp_stream = boost::beast::tcp_stream;
+    using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+    connection(boost::asio::any_io_executor ex, boost::asio::ssl::context* tls_context);
+
+    tcp_stream& lowest_layer() noexcept;
+    /// Closes the socket: pending operations complete with operation_aborted.
+    void close() noexcept;
+    /// A pooled connection the server closed (or that has unexpected bytes) is not reusable.
+    bool looks_alive() noexcept;
+
+    std::variant<tcp_stream, tls_stream> stream;
+    boost::beast::flat_buffer buffer;
+    bool connected = false;
+    std::chrono::steady_clock::time_point idle_since{};
+};
+
+struct pool_settings {
+    std::size_t max_connections = 256;
+    std::size_t max_waiting = 100'000;
+    std::chrono::milliseconds wait_timeout{30'000};
+    std::chrono::milliseconds idle_timeout{50'000};
+};
+
+/// A request waiting for a connection: woken by cancelling its timer with `granted` set.
+struct pool_waiter {
+    explicit pool_waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+    boost::asio::steady_timer timer;
+    bool granted = false;
+    bool cancelled = false;
+};
+
+class connection_pool {
+public:
+    connection_pool(boost::asio::any_io_executor ex, pool_settings settings, boost::asio::ssl::context* tls_context);
+
+    /// A connection to use: an idle one that still looks alive, else a new unconnected one while
+    /// under the limit, else waits (bounded queue, bounded time). `waiter` lets the caller cancel
+    /// the wait. Errors: errc::pool_queue_full, errc::pool_wait_timeout, operation_aborted.
+    boost::asio::awaitable<std::unique_ptr<connection>> acquire(std::shared_ptr<pool_waiter> waiter,
+                                                               boost::system::error_code& ec);
+
+    /// Returns a connection: kept for reuse when `reusable`, else closed. Wakes one waiter.
+    void release(std::unique_ptr<connection> c, bool reusable);
+
+    std::size_t open_connections() const noexcept { return open_; }
+    std::size_t idle_connections() const noexcept { return idle_.size(); }
+
+private:
+    void wake_one();
+
+    boost::asio::any_io_executor executor_;
+    pool_settings settings_;
+    boost::asio::ssl::context* tls_context_;
+    std::size_t open_ = 0;
+    std::deque<std::unique_ptr<connection>> idle_;
+    std::deque<std::shared_ptr<pool_waiter>> waiters_;
+};
+
+}  // namespace llmstream::http

@@ -1,0 +1,364 @@
+// The client against llmstream-mock over loopback: streaming, concurrency, keep-alive, timeouts,
+// cancellation, errors.
+#include "mock_fixture.hpp"
+
+#include <llmstream/client.hpp>
+#include <llmstream/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+using namespace llmstream;
+using namespace llmstream::testing;
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto tuple = asio::as_tuple(asio::deferred);
+
+std::string expected_text(int tokens, const std::string& word = "tok") {
+    std::string s;
+    for (int i = 0; i < tokens; ++i) s += (i ? " " : "") + word + std::to_string(i);
+    return s;
+}
+
+struct collected {
+    std::string content;
+    std::string reasoning;
+    int deltas = 0;
+    finish_reason finish = finish_reason::none;
+    std::optional<usage> use;
+    error_code ec;
+};
+
+asio::awaitable<collected> collect(stream& s, int max_deltas = 1 << 30) {
+    collected out;
+    while (out.deltas < max_deltas) {
+        auto [ec, d] = co_await s.async_next(tuple);
+        if (ec) {
+            out.ec = ec;
+            break;
+        }
+        if (!d) break;
+        ++out.deltas;
+        out.content += d->content;
+        out.reasoning += d->reasoning_content;
+        if (d->finish != finish_reason::none) out.finish = d->finish;
+        if (d->usage) out.use = d->usage;
+    }
+    co_return out;
+}
+
+}  // namespace
+
+TEST_CASE("a stream delivers the exact content, finish reason and usage", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=12&reasoning=3"));
+        const collected r = co_await collect(s);
+        CHECK_FALSE(r.ec);
+        CHECK(r.content == expected_text(12));
+        CHECK(r.reasoning == expected_text(3));
+        CHECK(r.finish == finish_reason::stop);
+        REQUIRE(r.use);
+        CHECK(r.use->output_tokens == 15);
+        CHECK(s.diagnostics().http_status == 200);
+        CHECK(s.diagnostics().request_id == "mock-request-id");
+    });
+}
+
+TEST_CASE("co_await with the default token throws on failure and returns the delta", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=3"));
+        std::string text;
+        while (auto d = co_await s.async_next()) text += d->content;
+        CHECK(text == expected_text(3));
+
+        auto bad = c.chat_stream(mock_request("mock?status=403&code=Model.AccessDenied"));
+        bool threw = false;
+        try {
+            co_await bad.async_next();
+        } catch (const boost::system::system_error& e) {
+            threw = true;
+            CHECK(e.code() == api_errc::permission_denied);
+        }
+        CHECK(threw);
+        CHECK(bad.diagnostics().http_status == 403);
+        CHECK(bad.diagnostics().provider_code == "Model.AccessDenied");
+        CHECK(bad.diagnostics().hint.find("model") != std::string::npos);
+    });
+}
+
+TEST_CASE("1,000 concurrent streams on one thread each receive exactly their content", "[integration][concurrency]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.pool.max_connections = 64;
+    client c(io.get_executor(), cfg);
+    constexpr int streams = 1000;
+    int finished = 0, exact = 0;
+    for (int i = 0; i < streams; ++i) {
+        asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+            const int tokens = 1 + i % 17;
+            const std::string word = "s" + std::to_string(i) + "t";
+            auto s = c.chat_stream(mock_request("mock?tokens=" + std::to_string(tokens) + "&word=" + word + "&coalesce=3"));
+            const collected r = co_await collect(s);
+            if (!r.ec && r.content == expected_text(tokens, word) && r.finish == finish_reason::stop) ++exact;
+            ++finished;
+        }, asio::detached);
+    }
+    asio::steady_timer guard(io, std::chrono::seconds(120));
+    bool timed_out = false;
+    guard.async_wait([&](error_code ec) { timed_out = !ec; });
+    while (finished < streams && !timed_out && io.run_one() != 0) {
+    }
+    guard.cancel();
+    CHECK(finished == streams);
+    CHECK(exact == streams);
+    const auto stats = mock.counters();
+    CHECK(stats.requests == streams);
+    CHECK(stats.connections <= 64);  // keep-alive reuse within the pool limit
+}
+
+TEST_CASE("sequential requests reuse one keep-alive connection", "[integration][pool]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 20; ++i) {
+            auto s = c.chat_stream(mock_request("mock?tokens=2"));
+            const collected r = co_await collect(s);
+            REQUIRE_FALSE(r.ec);
+        }
+    });
+    CHECK(mock.counters().requests == 20);
+    CHECK(mock.counters().connections == 1);
+}
+
+TEST_CASE("a pooled connection the server closed is replaced without an error", "[integration][pool]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto first = c.chat_stream(mock_request("mock?tokens=2"));
+        REQUIRE_FALSE((co_await collect(first)).ec);
+    });
+    mock.drop_connections();
+    run_test(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+            auto s = c.chat_stream(mock_request("mock?tokens=4"));
+            const collected r = co_await collect(s);
+            CHECK_FALSE(r.ec);
+            CHECK(r.content == expected_text(4));
+        }
+    });
+}
+
+TEST_CASE("each timeout fires with its own code", "[integration][timeouts]") {
+    mock_fixture mock;
+    asio::io_context io;
+
+    SECTION("first byte") {
+        client_config cfg = mock.config();
+        cfg.timeouts.first_byte = std::chrono::milliseconds(150);
+        client c(io.get_executor(), cfg);
+        run_test(io, [&]() -> asio::awaitable<void> {
+            auto s = c.chat_stream(mock_request("mock?slow_headers_ms=3000"));
+            const collected r = co_await collect(s);
+            CHECK(r.ec == errc::first_byte_timeout);
+            CHECK(is_retryable(r.ec));
+        });
+    }
+    SECTION("idle gap, after the deltas that did arrive") {
+        client_config cfg = mock.config();
+        cfg.timeouts.idle = std::chrono::milliseconds(200);
+        client c(io.get_executor(), cfg);
+        run_test(io, [&]() -> asio::awaitable<void> {
+            auto s = c.chat_stream(mock_request("mock?tokens=10&stall_after=3"));
+            const collected r = co_await collect(s);
+            CHECK(r.ec == errc::idle_timeout);
+            CHECK(r.content == expected_text(3));
+        });
+    }
+    SECTION("whole-request deadline") {
+        client_config cfg = mock.config();
+        cfg.timeouts.total = std::chrono::milliseconds(300);
+        client c(io.get_executor(), cfg);
+        run_test(io, [&]() -> asio::awaitable<void> {
+            auto s = c.chat_stream(mock_request("mock?tokens=100&pace_ms=20"));
+            const collected r = co_await collect(s);
+            CHECK(r.ec == errc::deadline_exceeded);
+            CHECK_FALSE(is_retryable(r.ec));
+            CHECK(r.deltas > 0);
+        });
+    }
+}
+
+TEST_CASE("cancelling a stream mid-way frees its connection slot at once", "[integration][cancel]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.pool.max_connections = 1;
+    cfg.pool.wait_timeout = std::chrono::seconds(3);
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto slow = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=50"));  // would take 50 s
+        const collected head = co_await collect(slow, 2);
+        CHECK(head.deltas == 2);
+        slow.cancel();
+        auto [ec, d] = co_await slow.async_next(tuple);
+        CHECK(ec == asio::error::operation_aborted);
+        // The only connection slot is free again: this request does not wait for the slow one.
+        auto quick = c.chat_stream(mock_request("mock?tokens=3"));
+        const collected r = co_await collect(quick);
+        CHECK_FALSE(r.ec);
+        CHECK(r.content == expected_text(3));
+    });
+}
+
+TEST_CASE("per-operation cancellation of async_next aborts the stream", "[integration][cancel]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=50"));
+        asio::cancellation_signal signal;
+        bool done = false;
+        error_code got;
+        s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, std::optional<delta>) {
+            got = ec;
+            done = true;
+        }));
+        // The first delta may already be there; keep asking until one is pending, then cancel.
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+        while (done && !got) {
+            done = false;
+            s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, std::optional<delta>) {
+                got = ec;
+                done = true;
+            }));
+            co_await t.async_wait(tuple);
+        }
+        signal.emit(asio::cancellation_type::terminal);
+        for (int i = 0; i < 100 && !done; ++i) {
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(tuple);
+        }
+        CHECK(done);
+        CHECK(got == asio::error::operation_aborted);
+    });
+}
+
+TEST_CASE("async_next never completes inline and refuses a second concurrent call", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    auto s = c.chat_stream(mock_request("mock?tokens=3"));
+    bool first_done = false, second_done = false;
+    error_code second_ec;
+    s.async_next([&](error_code, std::optional<delta>) { first_done = true; });
+    s.async_next([&](error_code ec, std::optional<delta>) {
+        second_ec = ec;
+        second_done = true;
+    });
+    CHECK_FALSE(first_done);
+    CHECK_FALSE(second_done);
+    for (int i = 0; i < 100000 && !(first_done && second_done); ++i) io.run_one_for(std::chrono::milliseconds(10));
+    CHECK(first_done);
+    CHECK(second_ec == errc::operation_in_progress);
+}
+
+TEST_CASE("errors carry status, provider code, request id and a hint", "[integration][errors]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?status=429&code=Throttling.RateQuota&retry_after=7"));
+        const collected r = co_await collect(s);
+        CHECK(r.ec == api_errc::rate_limited);
+        CHECK(s.diagnostics().http_status == 429);
+        CHECK(s.diagnostics().retry_after == std::chrono::seconds(7));
+        CHECK(s.diagnostics().request_id == "mock-request-id");
+        const std::string text = s.diagnostics().to_string(r.ec);
+        CHECK(text.find("test-key") == std::string::npos);  // the API key never appears
+
+        auto in_stream = c.chat_stream(mock_request("mock?tokens=10&error_after=4&error_status=500&code=server_error"));
+        const collected e = co_await collect(in_stream);
+        CHECK(e.ec == api_errc::server_error);
+        CHECK(e.content == expected_text(4));
+
+        auto reset = c.chat_stream(mock_request("mock?tokens=10&reset_after=5"));
+        const collected x = co_await collect(reset);
+        CHECK(x.ec == errc::connection_closed);
+        CHECK(is_retryable(x.ec));
+        CHECK(x.content == expected_text(5));
+
+        auto garbage = c.chat_stream(mock_request("mock?tokens=10&malformed_after=2"));
+        const collected g = co_await collect(garbage);
+        CHECK(g.ec == errc::malformed_response);
+    });
+}
+
+TEST_CASE("DashScope native streaming, cumulative output and non-streaming calls", "[integration][dashscope]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config(api_dialect::dashscope_native));
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=6&reasoning=2"));
+        const collected r = co_await collect(s);
+        CHECK_FALSE(r.ec);
+        CHECK(r.content == expected_text(6));
+        CHECK(r.reasoning == expected_text(2));
+        CHECK(r.finish == finish_reason::stop);
+
+        chat_request cumulative = mock_request("mock?tokens=5&cumulative=1");
+        cumulative.extra = R"({"incremental_output":false})";
+        auto cs = c.chat_stream(cumulative);
+        const collected cr = co_await collect(cs);
+        CHECK_FALSE(cr.ec);
+        CHECK(cr.content == expected_text(5));
+
+        auto err = c.chat_stream(mock_request("mock?tokens=6&error_after=2&error_status=429&code=Throttling.RateQuota"));
+        const collected er = co_await collect(err);
+        CHECK(er.ec == api_errc::rate_limited);
+        CHECK(err.diagnostics().http_status == 429);
+
+        diagnostics diag;
+        auto [ec, completion] = co_await c.async_chat(mock_request("mock?tokens=4"), diag, tuple);
+        CHECK_FALSE(ec);
+        CHECK(completion.content == expected_text(4));
+        CHECK(completion.usage->output_tokens == 4);
+    });
+}
+
+TEST_CASE("non-streaming OpenAI-compatible call and its error", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        diagnostics diag;
+        auto [ec, completion] = co_await c.async_chat(mock_request("mock?tokens=5&reasoning=1"), diag, tuple);
+        CHECK_FALSE(ec);
+        CHECK(completion.content == expected_text(5));
+        CHECK(completion.reasoning_content == expected_text(1));
+        auto [ec2, c2] = co_await c.async_chat(mock_request("mock?status=401"), diag, tuple);
+        CHECK(ec2 == api_errc::authentication);
+        CHECK(diag.http_status == 401);
+    });
+}
+
+TEST_CASE("a bad base URL is rejected when the client is made", "[integration]") {
+    asio::io_context io;
+    CHECK_THROWS_AS(client(io.get_executor(), providers::custom("ftp://x/v1")), std::invalid_argument);
+    CHECK_THROWS_AS(client(io.get_executor(), providers::custom("not a url")), std::invalid_argument);
+}
