@@ -7,5 +7,6 @@ int main(int argc, char** argv) {
     const std::string command = args.front();
     args.erase(args.begin());
     if (command == "parse") return llmstream::bench::parse_command(args);
+    if (command == "load") return llmstream::bench::load_command(args);
     return llmstream::bench::usage_error("unknown command: " + command);
 }

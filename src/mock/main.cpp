@@ -1,5 +1,5 @@
 // llmstream-mock: serves both API dialects on loopback until interrupted.
-// Usage: llmstream-mock [--host 127.0.0.1] [--port 0]
+// Usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]
 // Prints "llmstream-mock listening on http://HOST:PORT" once ready.
 #include "mock_server.hpp"
 
@@ -14,8 +14,10 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--host") && i + 1 < argc) opts.host = argv[++i];
         else if (!std::strcmp(argv[i], "--port") && i + 1 < argc) opts.port = static_cast<unsigned short>(std::atoi(argv[++i]));
+        else if (!std::strcmp(argv[i], "--tls-cert") && i + 1 < argc) opts.tls_cert_file = argv[++i];
+        else if (!std::strcmp(argv[i], "--tls-key") && i + 1 < argc) opts.tls_key_file = argv[++i];
         else {
-            std::cerr << "usage: llmstream-mock [--host 127.0.0.1] [--port 0]\n";
+            std::cerr << "usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]\n";
             return 2;
         }
     }
@@ -28,7 +30,7 @@ int main(int argc, char** argv) {
             server.stop();
             io.stop();
         });
-        std::cout << "llmstream-mock listening on http://" << opts.host << ':' << server.port() << std::endl;
+        std::cout << "llmstream-mock listening on " << (opts.tls_cert_file.empty() ? "http" : "https") << "://" << opts.host << ':' << server.port() << std::endl;
         io.run();
     } catch (const std::exception& e) {
         std::cerr << "llmstream-mock: " << e.what() << '\n';

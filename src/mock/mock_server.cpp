@@ -5,6 +5,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -31,6 +32,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
     asio::any_io_executor executor;
     tcp::acceptor acceptor;
+    std::unique_ptr<asio::ssl::context> tls;  // set: HTTPS
     mutable std::mutex mutex;
     stats counters;
     std::list<std::weak_ptr<tcp::socket>> sockets;
@@ -160,9 +162,11 @@ std::string native_frame(int id, const std::string& content, const std::string& 
     return "id:" + std::to_string(id) + "\nevent:result\n:HTTP_STATUS/200\ndata:" + json::serialize(frame) + "\n\n";
 }
 
+// Stream: tcp::socket, or asio::ssl::stream<tcp::socket> (handshake done by the accept loop).
+template <class Stream>
 class session {
 public:
-    session(std::shared_ptr<server::state> st, std::shared_ptr<tcp::socket> socket)
+    session(std::shared_ptr<server::state> st, std::shared_ptr<Stream> socket)
         : state_(std::move(st)),
           socket_(std::move(socket)),
           timer_(std::make_shared<asio::steady_timer>(socket_->get_executor())) {
@@ -188,8 +192,9 @@ public:
             if (!keep_alive) break;
         }
         error_code ignored;
-        socket_->shutdown(tcp::socket::shutdown_send, ignored);
-        socket_->close(ignored);
+        auto& raw = beast::get_lowest_layer(*socket_);
+        raw.shutdown(tcp::socket::shutdown_send, ignored);
+        raw.close(ignored);
     }
 
 private:
@@ -407,14 +412,20 @@ private:
     }
 
     std::shared_ptr<server::state> state_;
-    std::shared_ptr<tcp::socket> socket_;
+    std::shared_ptr<Stream> socket_;
     std::shared_ptr<asio::steady_timer> timer_;
 };
 
+void track(const std::shared_ptr<server::state>& st, std::shared_ptr<tcp::socket> raw) {
+    std::lock_guard lock(st->mutex);
+    st->sockets.remove_if([](const auto& w) { return w.expired(); });
+    st->sockets.push_back(std::move(raw));
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<server::state> st) {
     for (;;) {
-        auto socket = std::make_shared<tcp::socket>(st->executor);
-        auto [ec] = co_await st->acceptor.async_accept(*socket, use_tuple);
+        tcp::socket socket(st->executor);
+        auto [ec] = co_await st->acceptor.async_accept(socket, use_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
             continue;  // e.g. too many open files: keep serving the connections we have
@@ -423,18 +434,37 @@ asio::awaitable<void> accept_loop(std::shared_ptr<server::state> st) {
             std::lock_guard lock(st->mutex);
             if (st->stopped) co_return;
             ++st->counters.connections;
-            st->sockets.remove_if([](const auto& w) { return w.expired(); });
-            st->sockets.push_back(socket);
         }
-        socket->set_option(tcp::no_delay(true), ec);
-        auto s = std::make_shared<session>(st, socket);
-        asio::co_spawn(st->executor, [s]() -> asio::awaitable<void> { co_await s->run(); }, asio::detached);
+        socket.set_option(tcp::no_delay(true), ec);
+        if (!st->tls) {
+            auto plain = std::make_shared<tcp::socket>(std::move(socket));
+            track(st, plain);
+            auto s = std::make_shared<session<tcp::socket>>(st, plain);
+            asio::co_spawn(st->executor, [s]() -> asio::awaitable<void> { co_await s->run(); }, asio::detached);
+            continue;
+        }
+        auto tls = std::make_shared<asio::ssl::stream<tcp::socket>>(std::move(socket), *st->tls);
+        track(st, std::shared_ptr<tcp::socket>(tls, &tls->next_layer()));
+        asio::co_spawn(
+            st->executor,
+            [st, tls]() -> asio::awaitable<void> {
+                auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::server, use_tuple);
+                if (hec) co_return;  // a client that refused our certificate: nothing to serve
+                auto s = std::make_shared<session<asio::ssl::stream<tcp::socket>>>(st, tls);
+                co_await s->run();
+            },
+            asio::detached);
     }
 }
 
 }  // namespace
 
 server::server(asio::any_io_executor ex, options opts) : state_(std::make_shared<state>(ex)) {
+    if (!opts.tls_cert_file.empty()) {
+        state_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+        state_->tls->use_certificate_chain_file(opts.tls_cert_file);
+        state_->tls->use_private_key_file(opts.tls_key_file, asio::ssl::context::pem);
+    }
     const tcp::endpoint endpoint(asio::ip::make_address(opts.host), opts.port);
     state_->acceptor.open(endpoint.protocol());
     state_->acceptor.set_option(tcp::acceptor::reuse_address(true));

@@ -24,7 +24,9 @@ namespace llmstream::mock {
 
 struct options {
     std::string host = "127.0.0.1";
-    unsigned short port = 0;  ///< 0: pick a free port (see server::port())
+    unsigned short port = 0;     ///< 0: pick a free port (see server::port())
+    std::string tls_cert_file{};  ///< PEM certificate chain: when set, the server speaks HTTPS only
+    std::string tls_key_file{};   ///< PEM private key for tls_cert_file
 };
 
 struct stats {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# End-to-end streaming load, llmstream vs the official openai Node SDK, against the same local
+# llmstream-mock in one run. Prints one JSON line per client and the CPU-per-event ratio.
+# Usage: benchmarks/compare_load.sh [build-dir=build] [concurrency=100] [requests=2000] [model=mock?tokens=64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+concurrency=${2:-100}
+requests=${3:-2000}
+model=${4:-mock?tokens=64}
+[ -x "$build/llmstream-mock" ] && [ -x "$build/benchmarks/llmstream-bench" ] || { echo "build $build first" >&2; exit 2; }
+command -v node >/dev/null || { echo "node and npm are needed for the peer" >&2; exit 2; }
+(cd benchmarks/peers && npm ci --no-audit --no-fund --silent >/dev/null 2>&1 || npm install --no-audit --no-fund --silent >/dev/null)
+
+log=$(mktemp)
+"$build/llmstream-mock" --port 0 >"$log" 2>&1 &
+mock=$!
+trap 'kill $mock 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 1 100); do grep -q listening "$log" && break; sleep 0.05; done
+url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$log")/v1
+[ -n "$url" ] || { echo "llmstream-mock did not start" >&2; cat "$log" >&2; exit 1; }
+
+ours=$("$build/benchmarks/llmstream-bench" load --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")
+peer=$(cd benchmarks/peers && node load_peer.mjs --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")
+echo "{\"client\":\"llmstream\",${ours#\{}"
+echo "{\"client\":\"openai-node\",${peer#\{}"
+node -e 'const [a,b]=process.argv.slice(1).map(JSON.parse); console.log(JSON.stringify({cpu_per_event_ratio:+(b.cpu_ns_per_event/a.cpu_ns_per_event).toFixed(1)}))' "$ours" "$peer"

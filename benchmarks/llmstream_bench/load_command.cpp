@@ -1,0 +1,142 @@
+// `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
+//                       [--model M] [--api-key K]`
+// Streams N requests, C in flight, on ONE thread, and prints one JSON object:
+// {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
+//  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
+// events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
+// time from starting a request to its first delta.
+#include "commands.hpp"
+
+#include <llmstream/client.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+namespace llmstream::bench {
+namespace {
+
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double percentile(std::vector<double>& v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+int load_command(const std::vector<std::string>& args) {
+    std::string base_url, model = "mock?tokens=64", api_key = "bench-key";
+    api_dialect dialect = api_dialect::openai_compatible;
+    long concurrency = 64, requests = 1000;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        const bool has_value = i + 1 < args.size();
+        if (a == "--base-url" && has_value) base_url = args[++i];
+        else if (a == "--model" && has_value) model = args[++i];
+        else if (a == "--api-key" && has_value) api_key = args[++i];
+        else if (a == "--concurrency" && has_value) concurrency = std::strtol(args[++i].c_str(), nullptr, 10);
+        else if (a == "--requests" && has_value) requests = std::strtol(args[++i].c_str(), nullptr, 10);
+        else if (a == "--dialect" && has_value) {
+            const std::string& d = args[++i];
+            if (d == "openai") dialect = api_dialect::openai_compatible;
+            else if (d == "dashscope") dialect = api_dialect::dashscope_native;
+            else return usage_error("--dialect must be openai or dashscope");
+        } else {
+            return usage_error("unknown or incomplete argument: " + a);
+        }
+    }
+    if (base_url.empty()) return usage_error("load needs --base-url");
+    if (concurrency < 1 || requests < 1) return usage_error("--concurrency and --requests must be positive");
+
+    boost::asio::io_context io(1);
+    client_config cfg = providers::custom(base_url, api_key, dialect);
+    cfg.pool.max_connections = static_cast<std::size_t>(concurrency);
+    cfg.pool.max_waiting = static_cast<std::size_t>(requests);
+    cfg.timeouts.first_byte = std::chrono::minutes(5);
+    std::unique_ptr<client> c;
+    try {
+        c = std::make_unique<client>(io.get_executor(), cfg);
+    } catch (const std::exception& e) {
+        std::cerr << "llmstream-bench: " << e.what() << '\n';
+        return 2;
+    }
+
+    long started = 0, ok = 0, failed = 0;
+    std::size_t events = 0, content_bytes = 0;
+    std::vector<double> ttft_ms;
+    ttft_ms.reserve(static_cast<std::size_t>(requests));
+    std::string first_error;
+
+    // C workers, each running requests back to back until N have been started.
+    auto worker = [&]() -> boost::asio::awaitable<void> {
+        while (started < requests) {
+            ++started;
+            chat_request req;
+            req.model = model;
+            req.messages = {{"user", "Say something."}};
+            const auto t0 = std::chrono::steady_clock::now();
+            auto s = c->chat_stream(std::move(req));
+            bool first = true;
+            for (;;) {
+                auto [ec, d] = co_await s.async_next(boost::asio::as_tuple(boost::asio::deferred));
+                if (ec) {
+                    ++failed;
+                    if (first_error.empty()) first_error = s.diagnostics().to_string(ec);
+                    break;
+                }
+                if (!d) {
+                    ++ok;
+                    break;
+                }
+                if (first) {
+                    ttft_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                    first = false;
+                }
+                ++events;
+                content_bytes += d->content.size();
+            }
+        }
+    };
+
+    const double cpu0 = cpu_seconds();
+    const auto wall0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < std::min(concurrency, requests); ++i) boost::asio::co_spawn(io, worker(), boost::asio::detached);
+    io.run();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    const double cpu = cpu_seconds() - cpu0;
+
+    if (!first_error.empty()) std::cerr << "llmstream-bench: first failure: " << first_error << '\n';
+    std::printf(
+        "{\"requests_ok\":%ld,\"requests_failed\":%ld,\"events\":%zu,\"content_bytes\":%zu,\"wall_s\":%.3f,"
+        "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
+        "\"ttft_ms_p99\":%.2f}\n",
+        ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
+        wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
+        percentile(ttft_ms, 0.99));
+    return failed == 0 ? 0 : 1;
+}
+
+}  // namespace llmstream::bench

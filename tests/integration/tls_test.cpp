@@ -1,0 +1,88 @@
+// TLS against llmstream-mock with a throwaway CA: success with the right CA and host name,
+// refusal with the wrong CA or the wrong host name.
+#include "../support/test_ca.hpp"
+#include "mock_fixture.hpp"
+
+#include <llmstream/client.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+using namespace llmstream;
+using namespace llmstream::testing;
+namespace asio = boost::asio;
+
+namespace {
+
+// An HTTPS mock on its own thread.
+struct tls_mock {
+    explicit tls_mock(const test_ca& ca)
+        : server(io.get_executor(), mock::options{"127.0.0.1", 0, ca.cert_file(), ca.key_file()}) {
+        server.start();
+        thread = std::thread([this] { io.run(); });
+    }
+    ~tls_mock() {
+        server.stop();
+        work.reset();
+        thread.join();
+    }
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    mock::server server;
+    std::thread thread;
+};
+
+std::pair<boost::system::error_code, std::string> stream_once(const client_config& cfg) {
+    asio::io_context io;
+    client c(io.get_executor(), cfg);
+    boost::system::error_code result;
+    std::string text;
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=5"));
+        for (;;) {
+            auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+            if (ec) {
+                result = ec;
+                break;
+            }
+            if (!d) break;
+            text += d->content;
+        }
+    });
+    return {result, text};
+}
+
+}  // namespace
+
+TEST_CASE("TLS: verified against the test CA and the host name", "[integration][tls]") {
+    test_ca ca("DNS:localhost");
+    tls_mock mock(ca);
+    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.server.port()) + "/v1", "k");
+    cfg.tls.ca_file = ca.ca_file();
+    auto [ec, text] = stream_once(cfg);
+    CHECK_FALSE(ec);
+    CHECK(text == "tok0 tok1 tok2 tok3 tok4");
+}
+
+TEST_CASE("TLS: a certificate from an unknown CA is refused", "[integration][tls]") {
+    test_ca ca("DNS:localhost");
+    test_ca other("DNS:localhost");
+    tls_mock mock(ca);
+    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.server.port()) + "/v1", "k");
+    cfg.tls.ca_file = other.ca_file();
+    auto [ec, text] = stream_once(cfg);
+    CHECK(ec);
+    CHECK(ec.category() == asio::error::get_ssl_category());
+    CHECK(text.empty());
+}
+
+TEST_CASE("TLS: a certificate for another host name is refused", "[integration][tls]") {
+    test_ca ca("DNS:some-other-host.example");
+    tls_mock mock(ca);
+    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.server.port()) + "/v1", "k");
+    cfg.tls.ca_file = ca.ca_file();
+    auto [ec, text] = stream_once(cfg);
+    CHECK(ec);
+    CHECK(ec.category() == asio::error::get_ssl_category());
+}
