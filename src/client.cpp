@@ -44,6 +44,39 @@ constexpr auto beast_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace detail {
 
+// Deltas decoded ahead of the reader: a ring of reused heap slots. Slots never move (growing
+// moves only the pointers), so the delta lent to the caller stays put while more arrive, and a
+// warm queue allocates nothing per delta.
+class delta_queue {
+public:
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+    void push(const delta& d) { *next_slot() = d; }  // copy-assign keeps the slot's capacity
+    void push(delta&& d) { *next_slot() = std::move(d); }
+    delta& front() noexcept { return *slots_[head_]; }
+    void pop() noexcept {
+        head_ = (head_ + 1) % slots_.size();
+        --count_;
+    }
+
+private:
+    delta* next_slot() {
+        if (count_ == slots_.size()) {
+            std::vector<std::unique_ptr<delta>> bigger(std::max<std::size_t>(8, slots_.size() * 2));
+            for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+            for (std::size_t i = slots_.size(); i < bigger.size(); ++i) bigger[i] = std::make_unique<delta>();
+            slots_ = std::move(bigger);
+            head_ = 0;
+        }
+        delta* slot = slots_[(head_ + count_) % slots_.size()].get();
+        ++count_;
+        return slot;
+    }
+    std::vector<std::unique_ptr<delta>> slots_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+};
+
 class client_impl {
 public:
     client_impl(asio::any_io_executor ex, client_config cfg) : executor(std::move(ex)), config(std::move(cfg)) {
@@ -93,8 +126,13 @@ public:
     // --- consumer side ---
     void next(next_handler handler) {
         if (pending_) {
-            post(std::move(handler), errc::operation_in_progress, std::nullopt);
+            post(std::move(handler), errc::operation_in_progress, nullptr);
             return;
+        }
+        if (lent_) {  // the caller is done with the delta handed out last time
+            lent_ = false;
+            ready_.pop();
+            if (waiting_for_space_) space_.cancel();
         }
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) {
@@ -125,25 +163,24 @@ public:
 
 private:
     template <class Handler>
-    void post(Handler handler, error_code ec, std::optional<delta> d) {
+    void post(Handler handler, error_code ec, const delta* d) {
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.clear();
-        asio::post(client_->executor, asio::append(std::move(handler), ec, std::move(d)));
+        asio::post(client_->executor, asio::append(std::move(handler), ec, d));
     }
 
     void deliver() {
         if (!pending_) return;
         if (!ready_.empty()) {
-            std::optional<delta> d(std::move(ready_.front()));
-            ready_.pop_front();
+            // Lent until the next async_next: the slot is popped then, not now.
+            lent_ = true;
             next_handler h(std::move(*pending_));
             pending_.reset();
-            post(std::move(h), {}, std::move(d));
-            if (waiting_for_space_) space_.cancel();
+            post(std::move(h), {}, &ready_.front());
         } else if (finished_) {
             next_handler h(std::move(*pending_));
             pending_.reset();
-            post(std::move(h), final_ec_, std::nullopt);
+            post(std::move(h), final_ec_, nullptr);
         }
     }
 
@@ -338,7 +375,7 @@ private:
                 d.model = c.model;
                 d.response_id = c.response_id;
                 d.request_id = c.request_id;
-                ready_.push_back(std::move(d));
+                ready_.push(std::move(d));
                 deliver();
             } else {
                 completion_ = std::move(c);
@@ -348,7 +385,6 @@ private:
 
         // The event stream: body bytes go straight from Beast's parser into the SSE parser.
         char buffer[4096];
-        completion_accumulator* acc = nullptr;
         while (!parser.is_done()) {
             parser.get().body().data = buffer;
             parser.get().body().size = sizeof buffer;
@@ -362,10 +398,7 @@ private:
             }
             const std::size_t got = sizeof buffer - parser.get().body().size;
             if (got == 0) continue;
-            auto fec = response_.feed(std::string_view(buffer, got), [&](const delta& d) {
-                if (acc) acc->add(d);
-                ready_.push_back(d);
-            }, diag_);
+            auto fec = response_.feed(std::string_view(buffer, got), [&](const delta& d) { ready_.push(d); }, diag_);
             deliver();
             if (fec) co_return fec;
             // Backpressure: stop reading while the reader is far behind.
@@ -410,7 +443,7 @@ private:
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;
     diagnostics diag_;
-    std::deque<delta> ready_;
+    delta_queue ready_;
     std::optional<next_handler> pending_;
     std::optional<chat_handler> chat_handler_;
     completion completion_;
@@ -421,6 +454,7 @@ private:
     bool cancelled_ = false;
     bool reusable_ = false;
     bool waiting_for_space_ = false;
+    bool lent_ = false;  // ready_.front() was handed to the caller
 };
 
 void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler) { impl->next(std::move(handler)); }

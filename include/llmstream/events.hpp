@@ -40,6 +40,7 @@ struct delta {
     finish_reason finish = finish_reason::none;
     std::string finish_reason_text{};         ///< as the server spelled it ("stop", "length", ...)
     std::optional<llmstream::usage> usage{};  ///< token counts, usually in the last delta
+    // Identity fields: set in the delta where they first appear or change, empty otherwise.
     std::string model{};
     std::string response_id{};                ///< "chatcmpl-..." (OpenAI-compatible)
     std::string request_id{};                 ///< provider request id (DashScope)

@@ -11,13 +11,12 @@
 #include <boost/system/error_code.hpp>
 
 #include <memory>
-#include <optional>
 
 namespace llmstream {
 
 namespace detail {
 class stream_impl;
-using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, std::optional<delta>)>;
+using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, const delta*)>;
 void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler);
 }  // namespace detail
 
@@ -30,13 +29,15 @@ public:
     /// Destroying a stream aborts it and frees its connection.
     ~stream();
 
-    /// Completes with (error_code, std::optional<delta>): a delta; or an empty optional when the
-    /// generation is complete; or an error (see `diagnostics()`). Never completes inline. A
-    /// second call while one is pending fails with errc::operation_in_progress. Per-operation
-    /// cancellation (terminal or partial) aborts the whole stream.
+    /// Completes with (error_code, const delta*): the next delta, valid until the next call to
+    /// async_next or the stream's destruction (copy it to keep it); or nullptr when the
+    /// generation is complete; or an error (see `diagnostics()`). Handing out a pointer into the
+    /// stream's own buffer keeps a delta from being moved through every layer of the completion.
+    /// Never completes inline. A second call while one is pending fails with
+    /// errc::operation_in_progress. Per-operation cancellation (any type) aborts the whole stream.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_next(CompletionToken&& token = CompletionToken{}) {
-        return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, std::optional<delta>)>(
+        return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, const delta*)>(
             [](auto handler, std::shared_ptr<detail::stream_impl> impl) {
                 detail::initiate_next(impl, detail::next_handler(std::move(handler)));
             },

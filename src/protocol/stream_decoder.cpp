@@ -189,6 +189,9 @@ stream_decoder::stream_decoder(api_dialect dialect, vendor v, bool cumulative_ou
 
 void stream_decoder::reset() {
     comment_status_ = 0;
+    last_model_.clear();
+    last_response_id_.clear();
+    last_request_id_.clear();
     done_ = false;
     finish_seen_ = false;
     native_usage_.reset();
@@ -252,6 +255,16 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         out.clear();
         return in_stream_error(error_, diag);
     }
+    // Identity fields repeat in every chunk; a delta carries them only when they first appear
+    // or change, so that streaming does not copy them per event.
+    auto once = [](std::string& field, std::string& last) {
+        if (field.empty()) return;
+        if (field == last) field.clear();
+        else last = field;
+    };
+    once(out.model, last_model_);
+    once(out.response_id, last_response_id_);
+    once(out.request_id, last_request_id_);
     out.finish = parse_finish_reason(out.finish_reason_text);
     if (out.finish == finish_reason::none) {
         out.finish_reason_text.clear();

@@ -53,6 +53,7 @@ private:
     bool done_ = false;
     bool finish_seen_ = false;
     std::optional<usage> native_usage_;
+    std::string last_model_, last_response_id_, last_request_id_;
     // Cumulative mode: the whole text handed out so far.
     std::string seen_content_;
     std::string seen_reasoning_;

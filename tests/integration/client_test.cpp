@@ -235,7 +235,7 @@ TEST_CASE("per-operation cancellation of async_next aborts the stream", "[integr
         asio::cancellation_signal signal;
         bool done = false;
         error_code got;
-        s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, std::optional<delta>) {
+        s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, const delta*) {
             got = ec;
             done = true;
         }));
@@ -243,7 +243,7 @@ TEST_CASE("per-operation cancellation of async_next aborts the stream", "[integr
         asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
         while (done && !got) {
             done = false;
-            s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, std::optional<delta>) {
+            s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, const delta*) {
                 got = ec;
                 done = true;
             }));
@@ -266,8 +266,8 @@ TEST_CASE("async_next never completes inline and refuses a second concurrent cal
     auto s = c.chat_stream(mock_request("mock?tokens=3"));
     bool first_done = false, second_done = false;
     error_code second_ec;
-    s.async_next([&](error_code, std::optional<delta>) { first_done = true; });
-    s.async_next([&](error_code ec, std::optional<delta>) {
+    s.async_next([&](error_code, const delta*) { first_done = true; });
+    s.async_next([&](error_code ec, const delta*) {
         second_ec = ec;
         second_done = true;
     });
