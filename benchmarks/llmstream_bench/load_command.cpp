@@ -4,7 +4,8 @@
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
-// time from starting a request to its first delta.
+// time from starting a request to its first delta. Extra field: streams_open_peak, the most
+// streams that were between their first delta and their end at the same time.
 #include "commands.hpp"
 
 #include <llmstream/client.hpp>
@@ -85,6 +86,7 @@ int load_command(const std::vector<std::string>& args) {
     }
 
     long started = 0, ok = 0, failed = 0;
+    long streaming_now = 0, streaming_peak = 0;  // streams between their first delta and their end
     std::size_t events = 0, content_bytes = 0;
     std::vector<double> ttft_ms;
     ttft_ms.reserve(static_cast<std::size_t>(requests));
@@ -103,17 +105,20 @@ int load_command(const std::vector<std::string>& args) {
             for (;;) {
                 auto [ec, d] = co_await s.async_next(boost::asio::as_tuple(boost::asio::deferred));
                 if (ec) {
+                    if (!first) --streaming_now;
                     ++failed;
                     if (first_error.empty()) first_error = s.diagnostics().to_string(ec);
                     break;
                 }
                 if (!d) {
+                    if (!first) --streaming_now;
                     ++ok;
                     break;
                 }
                 if (first) {
                     ttft_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
                     first = false;
+                    streaming_peak = std::max(streaming_peak, ++streaming_now);
                 }
                 ++events;
                 content_bytes += d->content.size();
@@ -132,10 +137,10 @@ int load_command(const std::vector<std::string>& args) {
     std::printf(
         "{\"requests_ok\":%ld,\"requests_failed\":%ld,\"events\":%zu,\"content_bytes\":%zu,\"wall_s\":%.3f,"
         "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
-        "\"ttft_ms_p99\":%.2f}\n",
+        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld}\n",
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
-        percentile(ttft_ms, 0.99));
+        percentile(ttft_ms, 0.99), streaming_peak);
     return failed == 0 ? 0 : 1;
 }
 
