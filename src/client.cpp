@@ -383,14 +383,21 @@ private:
             co_return error_code{};
         }
 
-        // The event stream: body bytes go straight from Beast's parser into the SSE parser.
+        // The event stream: one coroutine per request for the read loop, on the concrete stream type.
+        if (auto* plain = std::get_if<http::connection::tcp_stream>(&connection_->stream))
+            co_return co_await read_event_stream(*plain, parser);
+        co_return co_await read_event_stream(std::get<http::connection::tls_stream>(connection_->stream), parser);
+    }
+
+    // Body bytes go straight from Beast's parser into the SSE parser.
+    template <class Stream>
+    asio::awaitable<error_code> read_event_stream(Stream& stream, bhttp::response_parser<bhttp::buffer_body>& parser) {
         char buffer[4096];
         while (!parser.is_done()) {
             parser.get().body().data = buffer;
             parser.get().body().size = sizeof buffer;
             arm(client_->config.timeouts.idle, errc::idle_timeout);
-            auto [ec, n] = co_await on_stream(
-                [&](auto& s) { return bhttp::async_read_some(s, connection_->buffer, parser, beast_tuple); });
+            auto [ec, n] = co_await bhttp::async_read_some(stream, connection_->buffer, parser, beast_tuple);
             if (ec == bhttp::error::need_buffer) ec = {};
             if (ec) {
                 if (ec == bhttp::error::partial_message || ec == asio::error::eof) co_return errc::connection_closed;
