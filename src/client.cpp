@@ -354,8 +354,6 @@ private:
                 h.retry_after = header(head, "Retry-After");
                 h.retry_after_ms = header(head, "retry-after-ms");
                 h.should_retry = header(head, "x-should-retry");
-                const int attempts = diag_.attempts;
-                diag_.attempts = attempts;
                 co_return protocol::decode_error_response(client_->config.vendor, h, body, diag_);
             }
             // A 2xx that is not an event stream: a whole completion (or an error object in a 200).

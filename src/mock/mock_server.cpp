@@ -66,6 +66,7 @@ struct scenario {
     bool cumulative = false;
     bool no_done = false;
     bool close = false;
+    bool demo = false;  // tokens are the words of a canned answer instead of word0 word1 ...
 };
 
 int to_int(std::string_view s, int fallback) {
@@ -109,6 +110,7 @@ scenario parse_scenario(std::string_view model) {
         else if (k == "cumulative") s.cumulative = v != "0";
         else if (k == "no_done") s.no_done = v != "0";
         else if (k == "close") s.close = v != "0";
+        else if (k == "demo") s.demo = v != "0";
     }
     return s;
 }
@@ -137,7 +139,16 @@ std::string error_body(dialect d, int status, std::string code, std::string mess
         {"request_id", "mock-request-id"}});
 }
 
-std::string token_text(const scenario& s, int i) { return (i == 0 ? "" : " ") + s.word + std::to_string(i); }
+constexpr std::string_view demo_answer[] = {
+    "I", " am", " llmstream-mock,", " a", " local", " server", " that", " speaks", " the", " OpenAI-compatible",
+    " and", " DashScope", " native", " APIs.", " Set", " DASHSCOPE_API_KEY,", " OPENAI_API_KEY", " or",
+    " DEEPSEEK_API_KEY", " to", " talk", " to", " a", " real", " model;", " until", " then,", " every",
+    " token", " you", " see", " was", " streamed", " over", " HTTP", " from", " this", " machine.\n"};
+
+std::string token_text(const scenario& s, int i) {
+    if (s.demo) return std::string(demo_answer[static_cast<std::size_t>(i) % std::size(demo_answer)]);
+    return (i == 0 ? "" : " ") + s.word + std::to_string(i);
+}
 
 std::string openai_chunk(const json::object& delta, const char* finish) {
     json::object choice{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}};

@@ -8,7 +8,8 @@
 // (tokens per write), status, code, message, retry_after, retry_after_ms, fail_first, key,
 // reset_before_headers, reset_after (tokens), stall_after (tokens), error_after (tokens; in-stream
 // error event), error_status, malformed_after (tokens), slow_headers_ms, keepalive (comment lines),
-// cumulative (native: repeat the whole text), no_done (OpenAI: omit [DONE]), close (no keep-alive).
+// cumulative (native: repeat the whole text), no_done (OpenAI: omit [DONE]), close (no keep-alive),
+// demo (tokens are the words of a canned answer).
 // GET /mock/stats answers {"connections":N,"requests":N,"attempts":{"key":N,...}}.
 #pragma once
 
