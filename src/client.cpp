@@ -15,6 +15,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -81,7 +82,8 @@ class client_impl {
 public:
     client_impl(asio::any_io_executor ex, client_config cfg) : executor(std::move(ex)), config(std::move(cfg)) {
         if (auto ec = http::parse_origin(config.base_url, origin))
-            throw std::invalid_argument("llmstream::client: base_url \"" + config.base_url + "\": " + ec.message());
+            // The URL itself is not echoed: it may carry credentials in userinfo or the query.
+            throw std::invalid_argument("llmstream::client: unusable base_url: " + ec.message());
         if (origin.tls) {
             tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
             SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
@@ -96,6 +98,7 @@ public:
         ps.idle_timeout = config.pool.idle_timeout;
         pool = std::make_unique<http::connection_pool>(executor, ps, tls.get());
         authorization = "Bearer " + config.api_key;
+        config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
     }
 
     asio::any_io_executor executor;
@@ -125,7 +128,7 @@ public:
 
     // --- consumer side ---
     void next(next_handler handler) {
-        if (pending_) {
+        if (pending_ || in_flight_) {
             post(std::move(handler), errc::operation_in_progress, nullptr);
             return;
         }
@@ -162,11 +165,16 @@ public:
     diagnostics* chat_diag = nullptr;
 
 private:
-    template <class Handler>
-    void post(Handler handler, error_code ec, const delta* d) {
+    // Completes `handler` later, never inline. Until it runs, another async_next is "in
+    // progress" (the lent delta must not be recycled), and the stream stays alive.
+    void post(next_handler handler, error_code ec, const delta* d) {
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.clear();
-        asio::post(client_->executor, asio::append(std::move(handler), ec, d));
+        in_flight_ = true;
+        asio::post(client_->executor, [self = shared_from_this(), h = std::move(handler), ec, d]() mutable {
+            self->in_flight_ = false;
+            asio::dispatch(asio::append(std::move(h), ec, d));  // on the handler's own executor
+        });
     }
 
     void deliver() {
@@ -185,8 +193,7 @@ private:
     }
 
     void finish(error_code ec) {
-        if (cancelled_ && (!ec || ec == asio::error::operation_aborted || ec == beast::error::timeout))
-            ec = asio::error::operation_aborted;
+        if (cancelled_) ec = asio::error::operation_aborted;  // whatever closing the socket caused
         finished_ = true;
         final_ec_ = ec;
         if (chat_handler_) {
@@ -272,6 +279,7 @@ private:
     asio::awaitable<error_code> send(bhttp::request<bhttp::string_body>& req,
                                      std::optional<bhttp::response_parser<bhttp::buffer_body>>& parser) {
         for (int round = 0;; ++round) {
+            if (cancelled_) co_return asio::error::operation_aborted;
             parser.emplace();
             error_code ec;
             connection_ = co_await client_->pool->acquire(waiter_, ec);
@@ -291,7 +299,8 @@ private:
             }
             const bool stale = reused && round == 0 && !cancelled_ &&
                                (wec == asio::error::eof || wec == asio::error::connection_reset ||
-                                wec == asio::error::broken_pipe || wec == bhttp::error::end_of_stream);
+                                wec == asio::error::broken_pipe || wec == bhttp::error::end_of_stream ||
+                                wec == asio::ssl::error::stream_truncated);
             client_->pool->release(std::move(connection_), false);
             if (!stale) co_return translate(wec);
         }
@@ -332,7 +341,9 @@ private:
         std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_slot;
         if (auto ec = co_await send(req, parser_slot)) co_return ec;
         auto& parser = *parser_slot;
-        parser.body_limit(client_->config.max_body_size);
+        // An event stream may run as long as the generation; its events are bounded by the SSE
+        // limits. Whole bodies are bounded by max_body_size (read_whole_body).
+        parser.body_limit(boost::none);
 
         const auto& head = parser.get();
         const int status = static_cast<int>(head.result_int());
@@ -459,7 +470,8 @@ private:
     bool cancelled_ = false;
     bool reusable_ = false;
     bool waiting_for_space_ = false;
-    bool lent_ = false;  // ready_.front() was handed to the caller
+    bool lent_ = false;       // ready_.front() was handed to the caller
+    bool in_flight_ = false;  // a completion was posted and has not run yet
 };
 
 void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler) { impl->next(std::move(handler)); }

@@ -47,6 +47,10 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
                                                                       boost::system::error_code& ec) {
     ec = {};
     for (;;) {
+        if (waiter->cancelled) {  // cancelled before (or between) waits: do not start one
+            ec = asio::error::operation_aborted;
+            co_return nullptr;
+        }
         const auto now = std::chrono::steady_clock::now();
         while (!idle_.empty()) {
             std::unique_ptr<connection> c = std::move(idle_.back());  // the most recently used is warmest
@@ -55,6 +59,7 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
             if (fresh && c->looks_alive()) co_return c;
             c->close();
             --open_;
+            wake_one();  // the freed slot may serve a request already waiting
         }
         if (open_ < settings_.max_connections) {
             ++open_;
