@@ -150,6 +150,7 @@ public:
     void cancel() {
         if (finished_) return;
         cancelled_ = true;
+        if (resolver_) resolver_->cancel();
         if (connection_) connection_->close();
         waiter_->cancelled = true;
         waiter_->timer.cancel();
@@ -179,7 +180,7 @@ private:
 
     void deliver() {
         if (!pending_) return;
-        if (!ready_.empty()) {
+        if (!ready_.empty() && !cancelled_) {  // after cancel() buffered deltas are dropped
             // Lent until the next async_next: the slot is popped then, not now.
             lent_ = true;
             next_handler h(std::move(*pending_));
@@ -256,8 +257,9 @@ private:
     asio::awaitable<error_code> connect() {
         const auto& origin = client_->origin;
         arm(client_->config.timeouts.connect, errc::connect_timeout);
-        tcp::resolver resolver(client_->executor);
-        auto [rec, results] = co_await resolver.async_resolve(origin.host, origin.port, use_tuple);
+        resolver_.emplace(client_->executor);  // a member, so that cancel() reaches it
+        auto [rec, results] = co_await resolver_->async_resolve(origin.host, origin.port, use_tuple);
+        resolver_.reset();
         if (rec) co_return rec;
         if (cancelled_) co_return asio::error::operation_aborted;
         auto [cec, endpoint] = co_await connection_->lowest_layer().async_connect(results, beast_tuple);
@@ -323,7 +325,10 @@ private:
             ec = asio::error::fault;
         }
         if (self->connection_) {
-            const bool reusable = !ec && self->reusable_;
+            // reusable_ is set only once a response was read to its end: a complete error
+            // response leaves the connection as good as a successful one.
+            const bool reusable = self->reusable_ && !self->cancelled_ &&
+                                  (!ec || ec.category() == api_category());
             self->client_->pool->release(std::move(self->connection_), reusable);
         }
         self->finish(ec);
@@ -455,6 +460,7 @@ private:
     chat_request request_;
     bool streaming_;
     std::unique_ptr<http::connection> connection_;
+    std::optional<tcp::resolver> resolver_;
     asio::steady_timer space_;
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;

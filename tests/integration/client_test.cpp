@@ -362,3 +362,19 @@ TEST_CASE("a bad base URL is rejected when the client is made", "[integration]")
     CHECK_THROWS_AS(client(io.get_executor(), providers::custom("ftp://x/v1")), std::invalid_argument);
     CHECK_THROWS_AS(client(io.get_executor(), providers::custom("not a url")), std::invalid_argument);
 }
+
+TEST_CASE("a complete error response leaves its connection reusable", "[integration][pool]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 5; ++i) {
+            auto s = c.chat_stream(mock_request("mock?status=429&code=Throttling.RateQuota"));
+            CHECK((co_await collect(s)).ec == api_errc::rate_limited);
+        }
+        auto ok = c.chat_stream(mock_request("mock?tokens=2"));
+        CHECK_FALSE((co_await collect(ok)).ec);
+    });
+    CHECK(mock.counters().requests == 6);
+    CHECK(mock.counters().connections == 1);
+}
