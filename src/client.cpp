@@ -27,7 +27,6 @@
 #include <openssl/ssl.h>
 
 #include <cstdlib>
-#include <deque>
 #include <stdexcept>
 
 namespace llmstream {

@@ -1,10 +1,8 @@
 #include "json_access.hpp"
 
-#include <simdjson.h>
-
 namespace llmstream::protocol {
 
-bool is_valid_utf8(std::string_view s) noexcept { return simdjson::validate_utf8(s.data(), s.size()); }
+using sse::detail::is_valid_utf8;
 
 bool read_text_value(json_cursor& c, std::string& out) {
     switch (c.peek()) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "json_cursor.hpp"
+#include "sse/utf8.hpp"  // is_valid_utf8: one UTF-8 check for the whole library
 
 #include <string>
 #include <string_view>
@@ -27,8 +28,5 @@ bool read_error_members(json_cursor& c, provider_error& out);
 
 /// A string, a number as its text, or empty for anything else (which is skipped).
 bool read_text_value(json_cursor& c, std::string& out);
-
-/// True when `s` is valid UTF-8.
-bool is_valid_utf8(std::string_view s) noexcept;
 
 }  // namespace llmstream::protocol

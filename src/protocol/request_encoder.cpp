@@ -17,7 +17,7 @@ struct invalid_field {
 };
 
 void require_utf8(const std::string& s, const std::string& field) {
-    if (!is_valid_utf8(s)) throw invalid_field{field + " is not valid UTF-8"};
+    if (!sse::detail::is_valid_utf8(s)) throw invalid_field{field + " is not valid UTF-8"};
 }
 
 json::value parse_json_text(const std::string& text, const std::string& field) {

@@ -378,7 +378,7 @@ boost::system::error_code stream_decoder::on_end_of_stream(diagnostics& diag) co
 boost::system::error_code decode_completion(api_dialect dialect, vendor v, int status, std::string_view body,
                                             completion& out, diagnostics& diag) {
     out = {};
-    if (!is_valid_utf8(body)) {
+    if (!sse::detail::is_valid_utf8(body)) {
         fill_malformed(diag, dialect);
         diag.hint = "the response body is not valid UTF-8: check the base URL and the API dialect";
         return errc::malformed_response;
