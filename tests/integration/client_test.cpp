@@ -378,3 +378,33 @@ TEST_CASE("a complete error response leaves its connection reusable", "[integrat
     CHECK(mock.counters().requests == 6);
     CHECK(mock.counters().connections == 1);
 }
+
+TEST_CASE("a second async_next is refused while a ready delta's completion has not run yet", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    auto s = c.chat_stream(mock_request("mock?tokens=5&coalesce=5"));
+    // Let the whole reply arrive and be buffered before asking for anything.
+    for (int i = 0; i < 50; ++i) io.run_for(std::chrono::milliseconds(10));
+    std::string first_content;
+    bool first_done = false;
+    error_code first_ec, second_ec;
+    s.async_next([&](error_code ec, const delta* d) {
+        first_ec = ec;
+        if (d) first_content = d->content;
+        first_done = true;
+    });
+    bool second_done = false;
+    s.async_next([&](error_code ec, const delta*) {
+        second_ec = ec;
+        second_done = true;
+    });
+    CHECK_FALSE(first_done);  // a ready delta is still delivered later, not inline
+    io.restart();  // the first loop ran out of work once the reply was buffered
+    for (int i = 0; i < 100 && !(first_done && second_done); ++i) io.run_for(std::chrono::milliseconds(10));
+    CHECK(first_done);
+    CHECK(second_done);
+    CHECK_FALSE(first_ec);
+    CHECK(second_ec == errc::operation_in_progress);
+    CHECK(first_content.empty());  // the role-only first delta, intact: its slot was not recycled
+}
