@@ -8,6 +8,7 @@
 #include "protocol/error_classifier.hpp"
 #include "protocol/request_encoder.hpp"
 #include "protocol/response_stream.hpp"
+#include "retry/retry_planner.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -27,6 +28,7 @@
 #include <openssl/ssl.h>
 
 #include <cstdlib>
+#include <random>
 #include <stdexcept>
 
 namespace llmstream {
@@ -100,12 +102,17 @@ public:
         config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
     }
 
+    /// Uniform in [0, 1), for backoff jitter.
+    double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+
     asio::any_io_executor executor;
     client_config config;
     http::origin origin;
     std::unique_ptr<asio::ssl::context> tls;
     std::unique_ptr<http::connection_pool> pool;
     std::string authorization;
+    retry::budget retry_budget{config.retry_budget};
+    std::mt19937_64 rng{std::random_device{}()};
 };
 
 // One generation. The `run` coroutine produces deltas into `ready_`; async_next consumes them.
@@ -115,9 +122,10 @@ public:
         : client_(std::move(client)),
           request_(std::move(req)),
           streaming_(streaming),
-          space_(client_->executor),
+          timer_(client_->executor),
           waiter_(std::make_shared<http::pool_waiter>(client_->executor)),
-          response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits) {
+          response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
+          planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }) {
         request_.stream = streaming;
     }
 
@@ -134,7 +142,7 @@ public:
         if (lent_) {  // the caller is done with the delta handed out last time
             lent_ = false;
             ready_.pop();
-            if (waiting_for_space_) space_.cancel();
+            if (waiting_for_space_) timer_.cancel();
         }
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) {
@@ -153,7 +161,7 @@ public:
         if (connection_) connection_->close();
         waiter_->cancelled = true;
         waiter_->timer.cancel();
-        space_.cancel();
+        timer_.cancel();
     }
 
     const diagnostics& diag() const noexcept { return diag_; }
@@ -182,6 +190,7 @@ private:
         if (!ready_.empty() && !cancelled_) {  // after cancel() buffered deltas are dropped
             // Lent until the next async_next: the slot is popped then, not now.
             lent_ = true;
+            ++diag_.deltas_delivered;
             next_handler h(std::move(*pending_));
             pending_.reset();
             post(std::move(h), {}, &ready_.front());
@@ -224,6 +233,8 @@ private:
 
     error_code translate(error_code ec) const {
         if (ec == beast::error::timeout) return timeout_error_;
+        if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == asio::error::eof)
+            return errc::connection_closed;
         return ec;
     }
 
@@ -312,35 +323,83 @@ private:
         return it == h.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
     }
 
+    // One request: attempts until one succeeds, a failure is final, or the retry policy says stop.
     static asio::awaitable<void> run(std::shared_ptr<stream_impl> self) {
-        error_code ec;
-        try {
-            ec = co_await self->exchange();
-        } catch (const std::bad_alloc&) {
-            ec = asio::error::no_memory;
-        } catch (const std::exception&) {
-            // Nothing below throws by design; if something does, end the stream with an error
-            // rather than leave the reader waiting forever.
-            ec = asio::error::fault;
+        self->started_ = steady_clock::now();
+        self->client_->retry_budget.record_request(self->started_);
+        error_code ec = self->encode();
+        while (!ec) {
+            ++self->diag_.attempts;
+            ec = co_await self->guarded_attempt();
+            self->release_connection(ec);
+            if (!ec || self->cancelled_) break;
+            // Nothing is retried once a delta was produced for the reader: it would be replayed.
+            if (self->produced_ > 0) {
+                if (is_retryable(ec))
+                    self->diag_.retry_note = "not retried: " + std::to_string(self->produced_) +
+                                             (self->produced_ == 1 ? " delta" : " deltas") +
+                                             " had already been produced, and a retry would repeat them";
+                break;
+            }
+            if (!(ec = co_await self->wait_before_retry(ec))) protocol::clear_last_attempt(self->diag_);
         }
-        if (self->connection_) {
-            // reusable_ is set only once a response was read to its end: a complete error
-            // response leaves the connection as good as a successful one.
-            const bool reusable = self->reusable_ && !self->cancelled_ &&
-                                  (!ec || ec.category() == api_category());
-            self->client_->pool->release(std::move(self->connection_), reusable);
-        }
+        if (ec && self->diag_.hint.empty()) self->diag_.hint = protocol::hint_for_failure(ec);
         self->finish(ec);
     }
 
-    asio::awaitable<error_code> exchange() {
-        started_ = steady_clock::now();
-        diag_.attempts = 1;
-        protocol::encoded_request enc;
-        if (auto ec = protocol::encode_request(client_->config.dialect, request_, enc, diag_)) co_return ec;
-        response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor, enc.cumulative_output,
-                                              client_->config.sse_limits);
-        auto req = build_request(enc);
+    error_code encode() {
+        if (auto ec = protocol::encode_request(client_->config.dialect, request_, encoded_, diag_)) return ec;
+        return {};
+    }
+
+    asio::awaitable<error_code> guarded_attempt() {
+        try {
+            co_return co_await attempt();
+        } catch (const std::bad_alloc&) {
+            co_return asio::error::no_memory;
+        } catch (const std::exception&) {
+            // Nothing below throws by design; if something does, end the stream with an error
+            // rather than leave the reader waiting forever.
+            co_return asio::error::fault;
+        }
+    }
+
+    void release_connection(const error_code& ec) {
+        if (!connection_) return;
+        // reusable_ is set only once a response was read to its end: a complete error response
+        // leaves the connection as good as a successful one.
+        const bool reusable = reusable_ && !cancelled_ && (!ec || ec.category() == api_category());
+        client_->pool->release(std::move(connection_), reusable);
+        reusable_ = false;
+    }
+
+    // Asks the retry policy about the failure `ec`. Returns no error after the wait when the
+    // request should be sent again, otherwise the error to end with.
+    asio::awaitable<error_code> wait_before_retry(error_code ec) {
+        const auto total = client_->config.timeouts.total;
+        std::optional<steady_clock::time_point> deadline;
+        if (total.count() > 0) deadline = started_ + total;
+        const auto now = steady_clock::now();
+        const auto d = planner_.after_failure(ec, diag_, now, deadline, &client_->retry_budget);
+        if (!d.retry) {
+            diag_.retry_note = d.note;
+            co_return ec;
+        }
+        diag_.attempt_log.push_back({ec, diag_.http_status, diag_.provider_code, diag_.request_id, d.wait});
+        diag_.retry_wait += d.wait;
+        if (d.wait.count() > 0) {
+            timer_.expires_after(d.wait);
+            co_await timer_.async_wait(use_tuple);
+        }
+        if (cancelled_) co_return asio::error::operation_aborted;
+        co_return error_code{};
+    }
+
+    // One attempt: send the request, read the response into deltas (or a completion).
+    asio::awaitable<error_code> attempt() {
+        response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor,
+                                              encoded_.cumulative_output, client_->config.sse_limits);
+        auto req = build_request(encoded_);
 
         std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_slot;
         if (auto ec = co_await send(req, parser_slot)) co_return ec;
@@ -389,6 +448,7 @@ private:
                 d.response_id = c.response_id;
                 d.request_id = c.request_id;
                 ready_.push(std::move(d));
+                ++produced_;
                 deliver();
             } else {
                 completion_ = std::move(c);
@@ -418,15 +478,18 @@ private:
             }
             const std::size_t got = sizeof buffer - parser.get().body().size;
             if (got == 0) continue;
-            auto fec = response_.feed(std::string_view(buffer, got), [&](const delta& d) { ready_.push(d); }, diag_);
+            auto fec = response_.feed(std::string_view(buffer, got), [&](const delta& d) {
+                ready_.push(d);
+                ++produced_;
+            }, diag_);
             deliver();
             if (fec) co_return fec;
             // Backpressure: stop reading while the reader is far behind.
             while (ready_.size() >= client_->config.max_buffered_deltas && !cancelled_) {
                 waiting_for_space_ = true;
-                space_.expires_at(steady_clock::time_point::max());
+                timer_.expires_at(steady_clock::time_point::max());
                 connection_->lowest_layer().expires_never();
-                co_await space_.async_wait(use_tuple);
+                co_await timer_.async_wait(use_tuple);
                 waiting_for_space_ = false;
             }
             if (cancelled_) co_return asio::error::operation_aborted;
@@ -460,10 +523,13 @@ private:
     bool streaming_;
     std::unique_ptr<http::connection> connection_;
     std::optional<tcp::resolver> resolver_;
-    asio::steady_timer space_;
+    asio::steady_timer timer_;  // backpressure pauses and waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;
+    protocol::encoded_request encoded_;
+    retry::planner planner_;
     diagnostics diag_;
+    std::size_t produced_ = 0;  // deltas pushed to ready_ (across attempts)
     delta_queue ready_;
     std::optional<next_handler> pending_;
     std::optional<chat_handler> chat_handler_;

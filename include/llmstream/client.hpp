@@ -13,6 +13,7 @@
 #include <llmstream/events.hpp>
 #include <llmstream/providers.hpp>
 #include <llmstream/request.hpp>
+#include <llmstream/retry.hpp>
 #include <llmstream/sse.hpp>
 #include <llmstream/stream.hpp>
 
@@ -61,6 +62,8 @@ struct client_config {
     llmstream::timeouts timeouts{};
     pool_options pool{};
     tls_options tls{};
+    retry_policy retry{};                 ///< default for every request (chat_request::retry overrides)
+    retry_budget_options retry_budget{};  ///< client-wide cap on retries
     sse::limits sse_limits{};
     std::size_t max_body_size = 64 * 1024 * 1024;  ///< non-streaming and error bodies
     std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses

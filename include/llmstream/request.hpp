@@ -1,6 +1,8 @@
 // What to ask for: a chat request, independent of the provider dialect it is sent in.
 #pragma once
 
+#include <llmstream/retry.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -58,6 +60,8 @@ struct chat_request {
     /// A JSON object as text whose fields are merged into the body untouched (for DashScope
     /// native: into `parameters`), e.g. R"({"enable_thinking":true})". Overrides fields set above.
     std::string extra{};
+    /// How this request is retried; unset: the client's `client_config::retry`. Not sent.
+    std::optional<retry_policy> retry{};
 };
 
 }  // namespace llmstream

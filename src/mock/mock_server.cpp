@@ -53,6 +53,8 @@ struct scenario {
     std::string message;
     std::string retry_after;
     std::string retry_after_ms;
+    std::string should_retry;  // x-should-retry header value
+    std::string request_id = "mock-request-id";  // "mock-request-id-<key>-<attempt>" when key is set
     int fail_first = 0;
     std::string key;
     bool reset_before_headers = false;
@@ -97,6 +99,7 @@ scenario parse_scenario(std::string_view model) {
         else if (k == "message") s.message = std::string(v);
         else if (k == "retry_after") s.retry_after = std::string(v);
         else if (k == "retry_after_ms") s.retry_after_ms = std::string(v);
+        else if (k == "should_retry") s.should_retry = std::string(v);
         else if (k == "fail_first") s.fail_first = to_int(v, 0);
         else if (k == "key") s.key = std::string(v);
         else if (k == "reset_before_headers") s.reset_before_headers = v != "0";
@@ -249,8 +252,18 @@ private:
                 std::lock_guard lock(state_->mutex);
                 attempt = ++state_->counters.attempts[s.key];
             }
-            if (s.fail_first > 0 && attempt > static_cast<std::uint64_t>(s.fail_first)) s.status = 200;
-            else if (s.fail_first > 0 && s.status == 200) s.status = 503;
+            if (!s.key.empty()) s.request_id += "-" + s.key + "-" + std::to_string(attempt);
+            const bool other_fault = s.reset_before_headers || s.reset_after >= 0 || s.stall_after >= 0 ||
+                                     s.error_after >= 0 || s.malformed_after >= 0 || s.slow_headers_ms > 0;
+            if (s.fail_first > 0 && attempt > static_cast<std::uint64_t>(s.fail_first)) {
+                // Past the failing attempts: a clean reply.
+                s.status = 200;
+                s.reset_before_headers = false;
+                s.reset_after = s.stall_after = s.error_after = s.malformed_after = -1;
+                s.slow_headers_ms = 0;
+            } else if (s.fail_first > 0 && s.status == 200 && !other_fault) {
+                s.status = 503;
+            }
         }
         if (s.reset_before_headers) co_return false;
         if (s.slow_headers_ms > 0 && !co_await sleep(s.slow_headers_ms)) co_return false;
@@ -293,9 +306,10 @@ private:
     asio::awaitable<bool> write_error(dialect d, const scenario& s, bool keep_alive) {
         http::response<http::string_body> res{static_cast<http::status>(s.status), 11};
         res.set(http::field::content_type, "application/json");
-        res.set(d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", "mock-request-id");
+        res.set(d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", s.request_id);
         if (!s.retry_after.empty()) res.set(http::field::retry_after, s.retry_after);
         if (!s.retry_after_ms.empty()) res.set("retry-after-ms", s.retry_after_ms);
+        if (!s.should_retry.empty()) res.set("x-should-retry", s.should_retry);
         res.body() = error_body(d, s.status, s.code, s.message);
         res.keep_alive(keep_alive);
         res.prepare_payload();
@@ -335,7 +349,7 @@ private:
         http::response<http::empty_body> res{http::status::ok, 11};
         res.set(http::field::content_type, "text/event-stream");
         res.set(http::field::cache_control, "no-cache");
-        res.set(d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", "mock-request-id");
+        res.set(d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", s.request_id);
         res.keep_alive(keep_alive);
         res.chunked(true);
         http::response_serializer<http::empty_body> sr{res};

@@ -4,8 +4,11 @@
 //   "mock?tokens=20&pace_ms=5"                      20 content tokens, 5 ms apart
 //   "mock?status=429&code=Throttling.RateQuota"     an error response (provider-shaped body)
 //   "mock?fail_first=2&status=503&key=k1"           the first 2 requests with key k1 fail, then succeed
+//   "mock?fail_first=1&reset_after=3&key=k2"        the first request with key k2 is cut after 3 tokens
 // Parameters: tokens, reasoning (reasoning tokens first), word (token text), pace_ms, coalesce
-// (tokens per write), status, code, message, retry_after, retry_after_ms, fail_first, key,
+// (tokens per write), status, code, message, retry_after, retry_after_ms, should_retry
+// (x-should-retry), fail_first (the faults apply to the first N requests with `key`; 503 if no other
+// fault is named), key (also makes the request id "mock-request-id-<key>-<attempt>"),
 // reset_before_headers, reset_after (tokens), stall_after (tokens), error_after (tokens; in-stream
 // error event), error_status, malformed_after (tokens), slow_headers_ms, keepalive (comment lines),
 // cumulative (native: repeat the whole text), no_done (OpenAI: omit [DONE]), close (no keep-alive),

@@ -2,6 +2,8 @@
 
 #include "json_access.hpp"
 
+#include <boost/asio/error.hpp>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -209,11 +211,75 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view retr
     return wait.count() < 0 ? milliseconds{0} : wait;
 }
 
+std::string hint_for_failure(const boost::system::error_code& ec) {
+    if (!ec) return {};
+    if (ec.category() == library_category()) {
+        switch (static_cast<errc>(ec.value())) {
+        case errc::line_too_long:
+        case errc::event_too_large:
+            return "the server sent an event larger than sse_limits allows: check the base URL, or raise the limit";
+        case errc::invalid_request:
+            return "the request cannot be encoded: fix the field named above";
+        case errc::malformed_response:
+            return "the server's answer is not the configured dialect's JSON: check the base URL and the API dialect";
+        case errc::truncated_stream:
+        case errc::connection_closed:
+            return "the connection was cut before the response was complete: retry; if it keeps happening, check "
+                   "proxies and load balancers in between (idle and response-size limits)";
+        case errc::body_too_large:
+            return "the response body exceeded max_body_size: raise it or ask for less";
+        case errc::connect_timeout:
+            return "no connection within timeouts.connect: check the base URL's host and port, the network, a "
+                   "firewall or proxy";
+        case errc::first_byte_timeout:
+            return "the server took the request but sent nothing within timeouts.first_byte: the model may be "
+                   "overloaded, or a long prompt needs a larger limit";
+        case errc::idle_timeout:
+            return "the response stalled for longer than timeouts.idle: the server or a proxy stopped sending";
+        case errc::deadline_exceeded:
+            return "the whole request took longer than timeouts.total: raise it or ask for a shorter answer";
+        case errc::pool_wait_timeout:
+            return "every connection to this server stayed busy for pool.wait_timeout: raise pool.max_connections "
+                   "or send fewer requests at once";
+        case errc::pool_queue_full:
+            return "pool.max_waiting requests were already waiting for a connection: send fewer requests at once";
+        case errc::operation_in_progress:
+            return "wait for one async_next to complete before calling it again";
+        case errc::invalid_base_url:
+            return "the base URL must be http:// or https:// with a host, e.g. https://api.openai.com/v1";
+        }
+        return {};
+    }
+    namespace ae = boost::asio::error;
+    if (ec == ae::operation_aborted) return "the request was cancelled";
+    if (ec == ae::connection_refused)
+        return "nothing accepts connections at the base URL's host and port: check the URL and that the server runs";
+    if (ec == ae::host_not_found || ec == ae::host_not_found_try_again || ec == ae::no_data)
+        return "the base URL's host name does not resolve: check its spelling and DNS";
+    if (ec == ae::connection_reset || ec == ae::connection_aborted || ec == ae::broken_pipe || ec == ae::eof)
+        return "the connection was dropped: retry; if it keeps happening, check proxies and firewalls in between";
+    if (ec == ae::network_unreachable || ec == ae::host_unreachable || ec == ae::network_down || ec == ae::timed_out)
+        return "the server cannot be reached: check the network, a proxy or firewall";
+    const std::string_view category = ec.category().name();
+    if (category == "asio.ssl" || category == "asio.ssl.stream")
+        return "the TLS handshake failed: check that the base URL's host name matches its certificate and that the "
+               "certificate's CA is trusted (the system store, or tls.ca_file)";
+    return {};
+}
+
+void clear_last_attempt(diagnostics& diag) noexcept {
+    diag.http_status = 0;
+    diag.provider_code.clear();
+    diag.provider_message.clear();
+    diag.request_id.clear();
+    diag.retry_after.reset();
+    diag.server_says_retry.reset();
+    diag.hint.clear();
+}
+
 boost::system::error_code decode_error_response(vendor v, const response_head& head, std::string_view body,
                                                 diagnostics& diag, std::chrono::system_clock::time_point now) {
-    const int attempts = diag.attempts;
-    diag.clear();
-    diag.attempts = attempts;
+    clear_last_attempt(diag);
     diag.http_status = head.status;
     diag.retry_after = parse_retry_after(head.retry_after, head.retry_after_ms, now);
     if (head.should_retry == "true") diag.server_says_retry = true;

@@ -20,6 +20,10 @@ api_errc classify_error(vendor v, int status, std::string_view code, std::string
 /// The library's one-line advice for `e` as `v` reported it.
 std::string hint_for(vendor v, api_errc e, std::string_view code);
 
+/// The library's one-line advice for a failure that is not a provider's answer: timeouts, limits,
+/// DNS, refused or dropped connections, TLS. Empty when there is nothing useful to say.
+std::string hint_for_failure(const boost::system::error_code& ec);
+
 /// Response headers an error decoder reads; the transport fills what it has.
 struct response_head {
     int status = 0;
@@ -40,6 +44,11 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
                                                 diagnostics& diag,
                                                 std::chrono::system_clock::time_point now =
                                                     std::chrono::system_clock::now());
+
+/// Forgets what `diag` says about the last attempt (status, provider text, request id,
+/// Retry-After, hint) and keeps what it says about the whole call (attempts, retry log, deltas
+/// delivered).
+void clear_last_attempt(diagnostics& diag) noexcept;
 
 /// Provider text is kept, but bounded and stripped of control characters.
 void set_provider_text(std::string& out, std::string_view text);

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "error_classifier.hpp"
 #include "json_access.hpp"
 
 namespace llmstream::protocol {
@@ -210,7 +211,7 @@ boost::system::error_code encode_request(api_dialect dialect, const chat_request
         out.body = json::serialize(body);
         return {};
     } catch (const invalid_field& e) {
-        diag.clear();
+        clear_last_attempt(diag);
         diag.hint = "invalid request: " + e.what;
         out = {};
         return errc::invalid_request;

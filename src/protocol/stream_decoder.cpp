@@ -165,9 +165,7 @@ bool read_error_value(json_cursor& c, provider_error& e) {
 }
 
 void fill_malformed(diagnostics& diag, api_dialect dialect) {
-    const int attempts = diag.attempts;
-    diag.clear();
-    diag.attempts = attempts;
+    clear_last_attempt(diag);
     diag.hint = std::string("the stream carried an event that is not valid ") +
                 (dialect == api_dialect::openai_compatible ? "OpenAI-compatible" : "DashScope") +
                 " JSON: check the base URL and the API dialect";
@@ -210,9 +208,7 @@ void stream_decoder::on_comment(std::string_view text) noexcept {
 }
 
 boost::system::error_code stream_decoder::in_stream_error(const provider_error& e, diagnostics& diag) const {
-    const int attempts = diag.attempts;
-    diag.clear();
-    diag.attempts = attempts;
+    clear_last_attempt(diag);
     diag.http_status = comment_status_ != 0 ? comment_status_ : 200;
     const std::string& code = e.code.empty() ? e.type : e.code;
     set_provider_text(diag.provider_code, code);
@@ -355,9 +351,7 @@ boost::system::error_code stream_decoder::make_cumulative_incremental(delta& out
         new_part(t.arguments, seen_arguments_[t.index]);
     }
     if (!rewritten) return {};
-    const int attempts = diag.attempts;
-    diag.clear();
-    diag.attempts = attempts;
+    clear_last_attempt(diag);
     diag.hint = "with incremental_output=false each frame must extend the text of the previous one, "
                 "but this one rewrote it; request incremental_output=true";
     out.clear();
@@ -366,9 +360,7 @@ boost::system::error_code stream_decoder::make_cumulative_incremental(delta& out
 
 boost::system::error_code stream_decoder::on_end_of_stream(diagnostics& diag) const {
     if (done()) return {};
-    const int attempts = diag.attempts;
-    diag.clear();
-    diag.attempts = attempts;
+    clear_last_attempt(diag);
     diag.hint = dialect_ == api_dialect::openai_compatible
                     ? "the stream ended before [DONE] or a finish_reason: the connection was cut off"
                     : "the stream ended before the frame with the final finish_reason: the connection was cut off";

@@ -1,5 +1,6 @@
 // The client against llmstream-mock over loopback: streaming, concurrency, keep-alive, timeouts,
 // cancellation, errors.
+#include "collect.hpp"
 #include "mock_fixture.hpp"
 
 #include <llmstream/client.hpp>
@@ -20,39 +21,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto tuple = asio::as_tuple(asio::deferred);
-
-std::string expected_text(int tokens, const std::string& word = "tok") {
-    std::string s;
-    for (int i = 0; i < tokens; ++i) s += (i ? " " : "") + word + std::to_string(i);
-    return s;
-}
-
-struct collected {
-    std::string content;
-    std::string reasoning;
-    int deltas = 0;
-    finish_reason finish = finish_reason::none;
-    std::optional<usage> use;
-    error_code ec;
-};
-
-asio::awaitable<collected> collect(stream& s, int max_deltas = 1 << 30) {
-    collected out;
-    while (out.deltas < max_deltas) {
-        auto [ec, d] = co_await s.async_next(tuple);
-        if (ec) {
-            out.ec = ec;
-            break;
-        }
-        if (!d) break;
-        ++out.deltas;
-        out.content += d->content;
-        out.reasoning += d->reasoning_content;
-        if (d->finish != finish_reason::none) out.finish = d->finish;
-        if (d->usage) out.use = d->usage;
-    }
-    co_return out;
-}
 
 }  // namespace
 
@@ -160,6 +128,7 @@ TEST_CASE("a pooled connection the server closed is replaced without an error", 
             const collected r = co_await collect(s);
             CHECK_FALSE(r.ec);
             CHECK(r.content == expected_text(4));
+            CHECK(s.diagnostics().attempts == 1);  // replacing a stale connection is not an attempt
         }
     });
 }

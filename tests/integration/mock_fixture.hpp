@@ -57,6 +57,7 @@ public:
         client_config c = providers::custom(dialect == api_dialect::openai_compatible ? base_url() : native_base_url(),
                                             "test-key", dialect);
         c.timeouts.total = std::chrono::seconds(30);
+        c.retry.max_retries = 0;  // one attempt per request unless a test is about retrying
         return c;
     }
 
