@@ -13,6 +13,9 @@ std::string diagnostics::to_string(const boost::system::error_code& ec) const {
     if (!request_id.empty()) out += "; request id " + request_id;
     if (retry_after) out += "; retry after " + std::to_string(retry_after->count()) + " ms";
     if (attempts > 0) out += "; " + std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+    if (retry_wait.count() > 0) out += " (" + std::to_string(retry_wait.count()) + " ms waited between them)";
+    if (ec && deltas_delivered > 0) out += "; " + std::to_string(deltas_delivered) + " deltas delivered before the failure";
+    if (!retry_note.empty()) out += "; " + retry_note;
     if (!hint.empty()) out += ". Hint: " + hint;
     return out;
 }
