@@ -1,6 +1,6 @@
 include(CMakePackageConfigHelpers)
 
-install(TARGETS llmstream-mock RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS llmstream-mock llmstream-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS llmstream EXPORT llmstreamTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -636,7 +636,7 @@ client_config dashscope_compatible(region r, std::string api_key) {
 
 client_config dashscope_native(region r, std::string api_key) {
     client_config c;
-    c.base_url = dashscope_host(r);
+    c.base_url = std::string(dashscope_host(r)) + "/api/v1";
     c.dialect = api_dialect::dashscope_native;
     c.vendor = vendor::dashscope;
     c.api_key = std::move(api_key);

@@ -8,7 +8,7 @@ namespace llmstream {
 /// The wire format of requests and responses.
 enum class api_dialect {
     openai_compatible,  ///< POST {base}/chat/completions (OpenAI, DashScope compatible mode, DeepSeek, vLLM, ...)
-    dashscope_native,   ///< POST {base}/api/v1/services/aigc/text-generation/generation
+    dashscope_native,   ///< POST {base}/services/aigc/text-generation/generation, base e.g. https://dashscope-intl.aliyuncs.com/api/v1
 };
 
 /// Whose error codes these are. The same code can mean different things: `insufficient_quota`

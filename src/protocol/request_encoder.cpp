@@ -194,8 +194,8 @@ boost::system::error_code encode_request(api_dialect dialect, const chat_request
             encode_options(req, body);
             merge_extra(req, body);
         } else {
-            out.target = has_media(req) ? "/api/v1/services/aigc/multimodal-generation/generation"
-                                        : "/api/v1/services/aigc/text-generation/generation";
+            out.target = has_media(req) ? "/services/aigc/multimodal-generation/generation"
+                                        : "/services/aigc/text-generation/generation";
             body["input"] = json::object{{"messages", encode_messages(req, dialect)}};
             json::object parameters{{"result_format", "message"}};
             if (req.stream) parameters["incremental_output"] = true;

@@ -96,7 +96,7 @@ decision planner::after_failure(const boost::system::error_code& ec, const diagn
     if (retries_ >= policy_.max_retries) {
         if (policy_.max_retries <= 0) d.note = "not retried: retrying is off (max_retries = 0)";
         else
-            d.note = "gave up after " + std::to_string(retries_ + 1) + " attempts (max_retries = " +
+            d.note = "retries used up (max_retries = " +
                      std::to_string(policy_.max_retries) + ")";
         return d;
     }

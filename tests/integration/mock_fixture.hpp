@@ -31,7 +31,7 @@ public:
 
     unsigned short port() const { return server_->port(); }
     std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port()) + "/v1"; }
-    std::string native_base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+    std::string native_base_url() const { return "http://127.0.0.1:" + std::to_string(port()) + "/api/v1"; }
     mock::stats counters() const { return server_->counters(); }
 
     /// Closes every connection the server holds (as a server restarting would) and keeps serving.

@@ -106,7 +106,7 @@ TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "
     req.extra = R"({"enable_search":true})";
     protocol::encoded_request enc;
     const json::object body = encode_ok(api_dialect::dashscope_native, req, &enc);
-    CHECK(enc.target == "/api/v1/services/aigc/text-generation/generation");
+    CHECK(enc.target == "/services/aigc/text-generation/generation");
     CHECK(enc.dashscope_sse_header);
     CHECK_FALSE(enc.cumulative_output);
     CHECK(body.at("model") == "qwen-plus");
@@ -131,7 +131,7 @@ TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "
 
     req.messages.push_back({.role = "user", .parts = {content_part::image("https://x/y.png"), content_part::text("?")}});
     const json::object mm = encode_ok(api_dialect::dashscope_native, req, &enc);
-    CHECK(enc.target == "/api/v1/services/aigc/multimodal-generation/generation");
+    CHECK(enc.target == "/services/aigc/multimodal-generation/generation");
     CHECK(mm.at("input").at("messages").at(2).at("content") == json::parse(R"([{"image":"https://x/y.png"},{"text":"?"}])"));
 }
 

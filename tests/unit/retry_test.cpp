@@ -100,7 +100,7 @@ TEST_CASE("max_retries bounds the retries and the note says so", "[retry]") {
     CHECK(p.after_failure(overloaded, {}, t0, std::nullopt, nullptr).retry);
     const auto third = p.after_failure(overloaded, {}, t0, std::nullopt, nullptr);
     CHECK_FALSE(third.retry);
-    CHECK(third.note == "gave up after 3 attempts (max_retries = 2)");
+    CHECK(third.note == "retries used up (max_retries = 2)");
     CHECK(p.retries_made() == 2);
 
     retry::planner off(policy(jitter_mode::none, 0), scripted({0.5}));

@@ -1,0 +1,205 @@
+// `llmstream doctor`: checks the key, the endpoint and its region, DNS, then makes a one-token
+// request and explains the outcome as a checklist with the fix for each failure.
+#include "cli/commands.hpp"
+#include "cli/outcome.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <chrono>
+#include <iostream>
+
+namespace llmstream::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+
+void line(const char* mark, const std::string& what) { std::cout << mark << ' ' << what << '\n'; }
+void ok(const std::string& what) { line("[ok]  ", what); }
+void fail(const std::string& what) { line("[FAIL]", what); }
+void note(const std::string& what) { line("[note]", what); }
+void fix(const std::string& what) { std::cout << "       fix: " << what << '\n'; }
+
+// The base URL as it may be shown: no user info, no query (either may carry a secret).
+std::string shown_url(const std::string& base_url) {
+    auto u = boost::urls::parse_uri(base_url);
+    if (!u) return "(unparsable URL)";
+    boost::urls::url v(*u);
+    v.remove_userinfo();
+    v.remove_query();
+    v.remove_fragment();
+    return std::string(v.buffer());
+}
+
+std::string region_note(std::string_view host) {
+    if (host == "dashscope.aliyuncs.com") return "DashScope mainland China (Beijing)";
+    if (host == "dashscope-intl.aliyuncs.com") return "DashScope international (Singapore)";
+    if (host == "dashscope-finance.aliyuncs.com") return "DashScope finance cloud";
+    if (host == "dashscope-us.aliyuncs.com") return "DashScope US (Virginia)";
+    if (host == "cn-hongkong.dashscope.aliyuncs.com") return "DashScope Hong Kong";
+    if (host == "api.openai.com") return "OpenAI";
+    if (host == "api.deepseek.com") return "DeepSeek";
+    if (host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]") return "a server on this machine";
+    return "a custom server";
+}
+
+std::string default_model(const options& o) {
+    if (!o.model.empty()) return o.model;
+    if (o.provider.rfind("dashscope", 0) == 0) return "qwen-turbo";
+    if (o.provider == "deepseek") return "deepseek-chat";
+    if (o.provider == "openai" || (o.provider.empty() && o.base_url.empty())) return "gpt-4o-mini";
+    return {};
+}
+
+// What to do about the failure of the one-token request, for the classes people get lost in.
+std::string fix_for(const boost::system::error_code& ec, const diagnostics& d, const endpoint& ep,
+                    const std::string& model, std::string_view region) {
+    const bool dashscope = ep.config.vendor == vendor::dashscope;
+    if (ec == api_errc::permission_denied) {
+        if (dashscope)
+            return "the workspace of this key lacks model authorization for " + model +
+                   ": in the Model Studio console, authorize the model for the key's workspace (a sub-workspace "
+                   "needs it granted by the main account), or activate the service";
+        return "this key (or its project) may not use " + model + ": check the key's permissions and project";
+    }
+    if (ec == api_errc::authentication) {
+        if (dashscope)
+            return "the key is wrong, revoked, or from another region: DashScope keys work only in their own region "
+                   "(this endpoint is " + std::string(region) +
+                   "); pick --provider dashscope, dashscope-intl or dashscope-finance to match the key";
+        return "the key is wrong, revoked or meant for another provider: create a new key and set " +
+               ep.key_variable;
+    }
+    if (ec == api_errc::payment_required)
+        return "the account's balance is used up or overdue (or the model is not purchased): top up or check the "
+               "plan in the billing console, then retry";
+    if (ec == api_errc::not_found) return "no model named " + model + " for this key: check the name and the region";
+    return d.hint.empty() ? "see the message above" : d.hint;
+}
+
+}  // namespace
+
+int run_doctor(const options& o, const endpoint& ep) {
+    int code = exit_code::ok;
+    std::cout << "llmstream doctor\n";
+
+    // 1. The key: present, and where it came from. Its value is never shown.
+    const std::string& key = ep.config.api_key;
+    if (key.empty() && ep.key_required) {
+        fail("API key: not set");
+        fix("export " + ep.key_variable + "=<your key> (or pass --api-key)");
+        code = exit_code::authentication;
+    } else if (key.empty()) {
+        ok("API key: none (" + ep.key_variable + " is unset; a local server may not need one)");
+    } else {
+        ok("API key: set by " + ep.key_source + " (" + std::to_string(key.size()) + " characters)");
+        if (key.find_first_of(" \t\r\n\"'") != std::string::npos) {
+            fail("API key: it contains spaces, quotes or a line break: a copy-and-paste accident?");
+            fix("set the key again without surrounding quotes or whitespace");
+            code = exit_code::authentication;
+        }
+    }
+
+    // 2. The endpoint and its region.
+    auto url = boost::urls::parse_uri(ep.config.base_url);
+    const std::string host = url ? std::string(url->host()) : std::string();
+    const std::string region = region_note(host);
+    ok("endpoint: " + shown_url(ep.config.base_url) + " (" + ep.description + "; " + region + "; " +
+       (ep.config.dialect == api_dialect::dashscope_native ? "DashScope native" : "OpenAI-compatible") + " dialect)");
+    if (ep.config.vendor == vendor::dashscope)
+        note("DashScope keys belong to one region: a key from another region's console gets 401 here");
+
+    asio::io_context io(1);
+    // 3. DNS.
+    bool resolved = false;
+    if (url) {
+        std::string port = url->has_port() ? std::string(url->port()) : (url->scheme() == "https" ? "443" : "80");
+        std::string host_name = host;
+        if (host_name.size() > 2 && host_name.front() == '[') host_name = host_name.substr(1, host_name.size() - 2);
+        asio::ip::tcp::resolver resolver(io);
+        asio::steady_timer limit(io, ep.config.timeouts.connect.count() > 0 ? ep.config.timeouts.connect
+                                                                             : std::chrono::milliseconds(10'000));
+        boost::system::error_code dns_ec = asio::error::timed_out;
+        std::size_t addresses = 0;
+        resolver.async_resolve(host_name, port, [&](boost::system::error_code ec, asio::ip::tcp::resolver::results_type r) {
+            dns_ec = ec;
+            addresses = r.size();
+            limit.cancel();
+        });
+        limit.async_wait([&](boost::system::error_code ec) {
+            if (!ec) resolver.cancel();
+        });
+        io.run();
+        io.restart();
+        if (dns_ec) {
+            fail("DNS: " + host_name + " does not resolve (" + dns_ec.message() + ")");
+            fix("check the host name in the base URL, the DNS server and any proxy settings");
+            if (code == exit_code::ok) code = exit_code::network;
+        } else {
+            ok("DNS: " + host_name + " resolves (" + std::to_string(addresses) + " address" +
+               (addresses == 1 ? "" : "es") + ")");
+            resolved = true;
+        }
+    }
+
+    // 4. A one-token request: connection, TLS, key, model, balance.
+    const std::string model = default_model(o);
+    if (!resolved || (key.empty() && ep.key_required)) {
+        note("request: skipped until the failures above are fixed");
+        return code;
+    }
+    if (model.empty()) {
+        note("request: skipped: pass --model NAME to try a one-token request");
+        return code;
+    }
+    client_config cfg = ep.config;
+    cfg.retry.max_retries = 0;  // the doctor reports what happens, it does not hide it
+    client c(io.get_executor(), cfg);
+    chat_request req;
+    req.model = model;
+    req.max_tokens = 1;
+    req.messages = {{"user", "Say OK."}};
+    const auto start = std::chrono::steady_clock::now();
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(std::move(req));
+        for (;;) {
+            auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+            if (!ec && d) continue;
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+            const diagnostics& diag = s.diagnostics();
+            if (!ec) {
+                ok(std::string("connection") + (ep.config.base_url.rfind("https", 0) == 0 ? " and TLS" : "") +
+                   ": fine");
+                ok("request: " + model + " answered in " + std::to_string(ms.count()) + " ms" +
+                   (diag.request_id.empty() ? "" : " (request id " + diag.request_id + ")"));
+                co_return;
+            }
+            const failure_report r = describe_failure(ec, diag);
+            const bool answered = diag.http_status != 0;
+            const std::string cls = error_class(ec);
+            if (!answered) {
+                fail(std::string(cls == "tls" ? "TLS" : "connection") + ": " + r.summary.substr(std::string("llmstream: ").size()));
+            } else {
+                ok(std::string("connection") + (ep.config.base_url.rfind("https", 0) == 0 ? " and TLS" : "") + ": fine");
+                fail("request to " + model + ": " + r.summary.substr(std::string("llmstream: ").size()));
+            }
+            fix(fix_for(ec, diag, ep, model, region));
+            if (code == exit_code::ok) code = exit_code_for(ec);
+            co_return;
+        }
+    }, asio::detached);
+    io.run();
+    return code;
+}
+
+}  // namespace llmstream::cli

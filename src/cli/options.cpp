@@ -1,0 +1,206 @@
+#include "cli/options.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <charconv>
+#include <cmath>
+
+namespace llmstream::cli {
+
+namespace {
+
+bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) {
+    double v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size() || !std::isfinite(v) || v < 0 || v > 86400.0 * 365)
+        return false;
+    out = std::chrono::milliseconds(static_cast<long long>(std::llround(v * 1000.0)));
+    return true;
+}
+
+bool parse_count(std::string_view text, int& out) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && p == text.data() + text.size() && out >= 0 && out <= 100;
+}
+
+}  // namespace
+
+std::string usage() {
+    return "usage:\n"
+           "  llmstream chat [--provider openai|dashscope|dashscope-intl|dashscope-finance|deepseek]\n"
+           "                 [--dialect openai|dashscope] [--base-url URL] [--api-key KEY] --model NAME\n"
+           "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
+           "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--show-reasoning] [-v] PROMPT...\n"
+           "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--model NAME]\n"
+           "                 [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
+           "\n"
+           "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
+           "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY; with --base-url and\n"
+           "no --provider, from LLMSTREAM_API_KEY. --base-url is the prefix before /chat/completions\n"
+           "(openai dialect) or before /services/aigc/text-generation/generation (dashscope dialect).\n"
+           "\n"
+           "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"
+           "6 not found, 7 bad request or content filtered, 8 rate limited, 9 server error or overloaded,\n"
+           "10 network, TLS or timeout, 1 anything else\n";
+}
+
+parse_result parse_arguments(const std::vector<std::string_view>& args) {
+    parse_result r;
+    options& o = r.opts;
+    std::size_t i = 0;
+    if (i < args.size() && (args[i] == "--help" || args[i] == "-h" || args[i] == "help")) {
+        o.help = true;
+        return r;
+    }
+    if (i < args.size() && args[i] == "--version") {
+        o.version = true;
+        return r;
+    }
+    if (i >= args.size()) {
+        r.error = "no command given";
+        return r;
+    }
+    o.command = std::string(args[i++]);
+    if (o.command != "chat" && o.command != "doctor") {
+        r.error = "unknown command '" + o.command + "'";
+        return r;
+    }
+    bool options_done = false;
+    for (; i < args.size() && r.error.empty(); ++i) {
+        std::string_view a = args[i];
+        if (options_done || a.size() < 2 || a[0] != '-' || a == "-") {
+            o.prompt.emplace_back(a);
+            continue;
+        }
+        if (a == "--") {
+            options_done = true;
+            continue;
+        }
+        std::string_view name = a;
+        std::optional<std::string_view> inline_value;
+        if (const auto eq = a.find('='); a.substr(0, 2) == "--" && eq != std::string_view::npos) {
+            name = a.substr(0, eq);
+            inline_value = a.substr(eq + 1);
+        }
+        auto value = [&](std::string_view& out) {
+            if (inline_value) {
+                out = *inline_value;
+                return true;
+            }
+            if (i + 1 >= args.size()) {
+                r.error = std::string(name) + " needs a value";
+                return false;
+            }
+            out = args[++i];
+            return true;
+        };
+        auto flag = [&] {
+            if (inline_value) r.error = std::string(name) + " takes no value";
+            return !inline_value;
+        };
+        std::string_view v;
+        if (name == "--help" || name == "-h") {
+            if (flag()) o.help = true;
+        } else if (name == "-v" || name == "--verbose") {
+            if (flag()) o.verbose = true;
+        } else if (name == "--no-stream") {
+            if (flag()) o.no_stream = true;
+        } else if (name == "--show-reasoning") {
+            if (flag()) o.show_reasoning = true;
+        } else if (name == "--provider") {
+            if (!value(v)) break;
+            if (v != "openai" && v != "dashscope" && v != "dashscope-intl" && v != "dashscope-finance" && v != "deepseek")
+                r.error = "--provider must be openai, dashscope, dashscope-intl, dashscope-finance or deepseek";
+            o.provider = std::string(v);
+        } else if (name == "--dialect") {
+            if (!value(v)) break;
+            if (v == "openai") o.dialect = api_dialect::openai_compatible;
+            else if (v == "dashscope") o.dialect = api_dialect::dashscope_native;
+            else r.error = "--dialect must be openai or dashscope";
+        } else if (name == "--base-url") {
+            if (value(v)) o.base_url = std::string(v);
+        } else if (name == "--api-key") {
+            if (value(v)) o.api_key = std::string(v);
+        } else if (name == "--model") {
+            if (value(v)) o.model = std::string(v);
+        } else if (name == "--system") {
+            if (value(v)) o.system = std::string(v);
+        } else if (name == "--ca-file") {
+            if (value(v)) o.ca_file = std::string(v);
+        } else if (name == "--max-retries") {
+            if (!value(v)) break;
+            int n = 0;
+            if (!parse_count(v, n)) r.error = "--max-retries must be a whole number from 0 to 100";
+            o.max_retries = n;
+        } else if (name == "--connect-timeout" || name == "--idle-timeout" || name == "--timeout") {
+            if (!value(v)) break;
+            std::chrono::milliseconds ms{};
+            if (!parse_seconds(v, ms)) {
+                r.error = std::string(name) + " must be a number of seconds (0 disables it)";
+                break;
+            }
+            (name == "--connect-timeout" ? o.connect_timeout : name == "--idle-timeout" ? o.idle_timeout : o.timeout) = ms;
+        } else {
+            r.error = "unknown option '" + std::string(name) + "'";
+        }
+    }
+    if (!r.error.empty() || o.help) return r;
+    if (o.command == "chat") {
+        if (o.model.empty()) r.error = "--model is required";
+        else if (o.prompt.empty()) r.error = "no PROMPT given";
+    } else if (!o.prompt.empty()) {
+        r.error = "doctor takes no PROMPT";
+    }
+    return r;
+}
+
+std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& out) {
+    using providers::region;
+    out = endpoint{};
+    const std::string provider = opts.provider.empty() && opts.base_url.empty() ? "openai" : opts.provider;
+    const bool native = opts.dialect == api_dialect::dashscope_native;
+    client_config& c = out.config;
+    if (provider == "openai" || provider == "deepseek") {
+        if (native) return "--dialect dashscope needs a DashScope provider or a --base-url";
+        c = provider == "openai" ? providers::openai({}) : providers::deepseek({});
+        out.key_variable = provider == "openai" ? "OPENAI_API_KEY" : "DEEPSEEK_API_KEY";
+        out.description = provider == "openai" ? "OpenAI" : "DeepSeek";
+    } else if (provider.rfind("dashscope", 0) == 0) {
+        const region r = provider == "dashscope-intl" ? region::intl
+                         : provider == "dashscope-finance" ? region::finance
+                                                           : region::cn;
+        c = native ? providers::dashscope_native(r, {}) : providers::dashscope_compatible(r, {});
+        out.key_variable = "DASHSCOPE_API_KEY";
+        out.description = std::string(native ? "DashScope native API" : "DashScope compatible mode") +
+                          (r == region::intl ? ", international (Singapore)"
+                           : r == region::finance ? ", finance cloud" : ", mainland China (Beijing)");
+    } else {
+        c = providers::custom(opts.base_url, {}, native ? api_dialect::dashscope_native : api_dialect::openai_compatible);
+        out.key_variable = "LLMSTREAM_API_KEY";
+        out.key_required = false;
+        out.description = "a custom server";
+    }
+    if (!opts.base_url.empty()) {
+        // Checked here so that a usage error says so; the client checks again.
+        auto u = boost::urls::parse_uri(opts.base_url);
+        if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty())
+            return "--base-url must be an http:// or https:// URL with a host";
+        c.base_url = opts.base_url;
+        while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+    }
+    if (!opts.api_key.empty()) {
+        c.api_key = opts.api_key;
+        out.key_source = "--api-key";
+    } else if (auto key = env(out.key_variable.c_str()); !key.empty()) {
+        c.api_key = std::move(key);
+        out.key_source = out.key_variable;
+    }
+    if (opts.max_retries) c.retry.max_retries = *opts.max_retries;
+    if (opts.connect_timeout) c.timeouts.connect = *opts.connect_timeout;
+    if (opts.idle_timeout) c.timeouts.idle = *opts.idle_timeout;
+    if (opts.timeout) c.timeouts.total = *opts.timeout;
+    if (!opts.ca_file.empty()) c.tls.ca_file = opts.ca_file;
+    return {};
+}
+
+}  // namespace llmstream::cli

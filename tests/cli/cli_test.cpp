@@ -1,0 +1,291 @@
+// The `llmstream` program, run as a child process against an in-process llmstream-mock: output,
+// exit codes per error class, the two failure lines, doctor's checklist, and the key never shown.
+#include "integration/collect.hpp"
+#include "integration/mock_fixture.hpp"
+#include "support/run_process.hpp"
+
+#include "cli/options.hpp"
+#include "cli/outcome.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace llmstream;
+using namespace llmstream::testing;
+
+namespace {
+
+// A marked key: if any byte of it shows up in any output, a test fails.
+const std::string secret = "sk-LLMSTREAM-SECRET-7f3a9c";
+
+process_result run_cli(std::vector<std::string> args, std::vector<std::string> env = {}, std::string input = {}) {
+    return run_process(LLMSTREAM_CLI_PATH, args, env, input);
+}
+
+void check_no_secret(const process_result& r) {
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.out.find("SECRET") == std::string::npos);
+    CHECK(r.err.find("SECRET") == std::string::npos);
+}
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        out.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("chat streams only the content to stdout, with a newline at the end", "[cli]") {
+    mock_fixture mock;
+    auto r = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", secret, "--model", "mock?tokens=5", "hello"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == expected_text(5) + "\n");
+    CHECK(r.err.empty());
+    check_no_secret(r);
+
+    auto v = run_cli({"chat", "--base-url", mock.base_url(), "--model", "mock?tokens=3", "-v", "hello"},
+                 {"LLMSTREAM_API_KEY=" + secret});
+    CHECK(v.exit_code == 0);
+    CHECK(v.out == expected_text(3) + "\n");
+    CHECK(v.err.find("ms to first token, 3 tokens") != std::string::npos);
+    CHECK(v.err.find("1 attempt, request id mock-request-id") != std::string::npos);
+    check_no_secret(v);
+}
+
+TEST_CASE("chat: reasoning is shown apart only when asked; --no-stream; the native dialect; stdin", "[cli]") {
+    mock_fixture mock;
+    const std::string model = "mock?tokens=3&reasoning=2";
+    auto plain = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", "k", "--model", model, "q"});
+    CHECK(plain.out == expected_text(3) + "\n");
+    auto shown = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", "k", "--model", model, "--show-reasoning", "q"});
+    CHECK(shown.out == "[reasoning]\n" + expected_text(2) + "\n[/reasoning]\n\n" + expected_text(3) + "\n");
+    auto whole = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", "k", "--model", model, "--no-stream", "q"});
+    CHECK(whole.exit_code == 0);
+    CHECK(whole.out == expected_text(3) + "\n");
+    auto native = run_cli({"chat", "--dialect", "dashscope", "--base-url", mock.native_base_url(), "--api-key", "k",
+                       "--model", "mock?tokens=4", "q"});
+    CHECK(native.exit_code == 0);
+    CHECK(native.out == expected_text(4) + "\n");
+    auto piped = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", "k", "--model", "mock?tokens=2", "-"}, {},
+                     "a prompt from stdin\n");
+    CHECK(piped.exit_code == 0);
+    CHECK(piped.out == expected_text(2) + "\n");
+}
+
+TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli]") {
+    const std::vector<std::vector<std::string>> bad = {
+        {},
+        {"frobnicate"},
+        {"chat", "hello"},                                                  // no --model
+        {"chat", "--model", "m"},                                           // no prompt
+        {"chat", "--model", "m", "--provider", "azure", "hi"},
+        {"chat", "--model", "m", "--dialect", "anthropic", "hi"},
+        {"chat", "--model", "m", "--timeout", "soon", "hi"},
+        {"chat", "--model", "m", "--max-retries", "-1", "hi"},
+        {"chat", "--model", "m", "--base-url", "ftp://example.com", "hi"},
+        {"chat", "--model", "m", "--provider", "openai", "--dialect", "dashscope", "hi"},
+        {"chat", "--model", "m", "--frobnicate", "hi"},
+        {"chat", "--model"},
+        {"doctor", "extra", "words"},
+    };
+    for (const auto& args : bad) {
+        auto r = run_cli(args);
+        INFO("args: " << args.size() << " " << (args.empty() ? "" : args.back()));
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.rfind("llmstream: ", 0) == 0);
+        CHECK(r.err.find("usage:") != std::string::npos);
+        CHECK(r.out.empty());
+    }
+    auto help = run_cli({"--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("exit codes:") != std::string::npos);
+}
+
+TEST_CASE("each error class has its exit code and two lines on stderr; the key is never printed", "[cli]") {
+    mock_fixture mock;
+    struct row {
+        std::string model;
+        std::vector<std::string> extra;
+        int exit_code;
+        std::string cls;
+    };
+    const std::vector<row> rows = {
+        {"mock?status=401&code=invalid_api_key", {}, 3, "authentication"},
+        {"mock?status=403&code=Model.AccessDenied", {"--provider", "dashscope-intl"}, 4, "permission_denied"},
+        {"mock?status=402", {}, 5, "payment_required"},
+        {"mock?status=429&code=insufficient_quota", {}, 5, "payment_required"},
+        {"mock?status=404&code=model_not_found", {}, 6, "not_found"},
+        {"mock?status=400&code=invalid_request_error", {}, 7, "bad_request"},
+        {"mock?status=400&code=data_inspection_failed", {}, 7, "content_filtered"},
+        {"mock?status=429&code=rate_limit_exceeded&retry_after_ms=1", {"--max-retries", "1"}, 8, "rate_limited"},
+        {"mock?status=503&retry_after_ms=1", {"--max-retries", "1"}, 9, "overloaded"},
+        {"mock?status=500&retry_after_ms=1", {"--max-retries", "0"}, 9, "server_error"},
+        {"mock?tokens=10&error_after=3&error_status=500&code=server_error", {}, 9, "server_error"},
+        {"mock?tokens=10&stall_after=2", {"--idle-timeout", "0.2"}, 10, "idle_timeout"},
+        {"mock?tokens=10&reset_after=2", {}, 10, "connection_closed"},
+        {"mock?tokens=10&malformed_after=2", {}, 1, "malformed_response"},
+    };
+    for (const auto& r : rows) {
+        std::vector<std::string> args = {"chat", "--base-url", mock.base_url(), "--model", r.model};
+        args.insert(args.end(), r.extra.begin(), r.extra.end());
+        args.push_back("hello");
+        // The key travels by flag in half the runs and by the environment in the other half.
+        const bool by_flag = r.exit_code % 2 == 0;
+        if (by_flag) args.insert(args.begin() + 1, {"--api-key", secret});
+        std::vector<std::string> env = {"LLMSTREAM_API_KEY=" + secret, "DASHSCOPE_API_KEY=" + secret};
+        auto p = run_cli(args, by_flag ? std::vector<std::string>{} : env);
+        INFO(r.model << "\nstderr: " << p.err);
+        CHECK(p.exit_code == r.exit_code);
+        const auto err = lines(p.err);
+        REQUIRE(err.size() == 2);
+        CHECK(err[0].rfind("llmstream: " + r.cls + ": ", 0) == 0);
+        CHECK(err[0].find("attempt") != std::string::npos);
+        CHECK(err[1].rfind("hint: ", 0) == 0);
+        if (r.model.find("status=") != std::string::npos) {
+            CHECK(err[0].find("HTTP ") != std::string::npos);
+            CHECK(err[0].find("request id mock-request-id") != std::string::npos);
+            CHECK(err[0].find("provider code ") != std::string::npos);
+        }
+        check_no_secret(p);
+    }
+    // Retried classes report their attempts.
+    auto p = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", secret, "--model",
+                  "mock?status=503&retry_after_ms=1", "--max-retries", "2", "hi"});
+    CHECK(p.err.find("3 attempts") != std::string::npos);
+
+    // Nothing listening: a network failure, exit 10.
+    unsigned short closed_port = 0;
+    {
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+        closed_port = a.local_endpoint().port();
+    }
+    auto refused = run_cli({"chat", "--base-url", "http://127.0.0.1:" + std::to_string(closed_port) + "/v1", "--api-key",
+                        secret, "--max-retries", "0", "--model", "m", "hi"});
+    CHECK(refused.exit_code == 10);
+    CHECK(refused.err.rfind("llmstream: network: no HTTP response", 0) == 0);
+    check_no_secret(refused);
+}
+
+TEST_CASE("chat refuses to run without a key for a named provider", "[cli]") {
+    auto r = run_cli({"chat", "--provider", "dashscope-intl", "--model", "qwen-plus", "hi"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("DASHSCOPE_API_KEY") != std::string::npos);
+}
+
+TEST_CASE("doctor explains 403, 401 and 402 with the fix, and passes a healthy setup", "[cli][doctor]") {
+    mock_fixture mock;
+    auto doctor = [&](const std::string& model, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"doctor", "--provider", "dashscope-intl", "--base-url", mock.base_url(),
+                                         "--model", model};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto r = run_cli(args, {"DASHSCOPE_API_KEY=" + secret});
+        check_no_secret(r);
+        return r;
+    };
+    auto healthy = doctor("mock?tokens=1");
+    CHECK(healthy.exit_code == 0);
+    CHECK(healthy.out.find("[ok]   API key: set by DASHSCOPE_API_KEY") != std::string::npos);
+    CHECK(healthy.out.find("[ok]   DNS: 127.0.0.1 resolves") != std::string::npos);
+    CHECK(healthy.out.find("[ok]   request: mock?tokens=1 answered") != std::string::npos);
+    CHECK(healthy.out.find("[FAIL]") == std::string::npos);
+
+    auto denied = doctor("mock?status=403&code=Model.AccessDenied");
+    CHECK(denied.exit_code == 4);
+    CHECK(denied.out.find("[FAIL] request to") != std::string::npos);
+    CHECK(denied.out.find("fix: the workspace of this key lacks model authorization") != std::string::npos);
+
+    auto wrong_key = doctor("mock?status=401&code=InvalidApiKey");
+    CHECK(wrong_key.exit_code == 3);
+    CHECK(wrong_key.out.find("from another region") != std::string::npos);
+
+    auto broke = doctor("mock?status=402");
+    CHECK(broke.exit_code == 5);
+    CHECK(broke.out.find("balance") != std::string::npos);
+
+    auto arrears = doctor("mock?status=400&code=Arrearage");
+    CHECK(arrears.exit_code == 5);
+
+    // No key at all: said first, and the request is not attempted.
+    auto none = run_cli({"doctor", "--provider", "dashscope", "--model", "qwen-plus"});
+    CHECK(none.exit_code == 3);
+    CHECK(none.out.find("[FAIL] API key: not set") != std::string::npos);
+    CHECK(none.out.find("fix: export DASHSCOPE_API_KEY") != std::string::npos);
+    CHECK(none.out.find("request: skipped") != std::string::npos);
+
+    // A key pasted with its quotes.
+    auto quoted = run_cli({"doctor", "--base-url", mock.base_url(), "--api-key", "\"sk-abc\"", "--model", "mock?tokens=1"});
+    CHECK(quoted.exit_code == 3);
+    CHECK(quoted.out.find("quotes") != std::string::npos);
+}
+
+TEST_CASE("option parsing and the endpoint they mean", "[cli][unit]") {
+    using cli::make_endpoint;
+    using cli::parse_arguments;
+    auto parse = [](std::vector<std::string_view> a) { return parse_arguments(a); };
+    const auto env = [](const char* name) -> std::string {
+        if (std::string_view(name) == "DASHSCOPE_API_KEY") return "from-env";
+        return {};
+    };
+
+    auto p = parse({"chat", "--provider=dashscope-intl", "--dialect", "dashscope", "--model", "qwen-plus",
+                    "--timeout", "2.5", "--connect-timeout=0", "--max-retries", "4", "--", "--not-an-option", "x"});
+    REQUIRE(p.error.empty());
+    CHECK(p.opts.prompt == std::vector<std::string>{"--not-an-option", "x"});
+    cli::endpoint ep;
+    REQUIRE(make_endpoint(p.opts, env, ep).empty());
+    CHECK(ep.config.base_url == "https://dashscope-intl.aliyuncs.com/api/v1");
+    CHECK(ep.config.dialect == api_dialect::dashscope_native);
+    CHECK(ep.config.vendor == vendor::dashscope);
+    CHECK(ep.config.api_key == "from-env");
+    CHECK(ep.key_source == "DASHSCOPE_API_KEY");
+    CHECK(ep.config.timeouts.total == std::chrono::milliseconds(2500));
+    CHECK(ep.config.timeouts.connect == std::chrono::milliseconds(0));
+    CHECK(ep.config.retry.max_retries == 4);
+
+    // A custom base URL never picks up a provider's key from the environment.
+    auto q = parse({"chat", "--base-url", "http://127.0.0.1:8080/v1/", "--model", "m", "hi"});
+    REQUIRE(q.error.empty());
+    REQUIRE(make_endpoint(q.opts, env, ep).empty());
+    CHECK(ep.config.base_url == "http://127.0.0.1:8080/v1");
+    CHECK(ep.config.api_key.empty());
+    CHECK_FALSE(ep.key_required);
+
+    // No provider and no base URL: OpenAI.
+    auto o = parse({"chat", "--model", "gpt-4o-mini", "hi"});
+    REQUIRE(make_endpoint(o.opts, env, ep).empty());
+    CHECK(ep.config.base_url == "https://api.openai.com/v1");
+    CHECK(ep.key_variable == "OPENAI_API_KEY");
+}
+
+TEST_CASE("exit codes follow the error classes", "[cli][unit]") {
+    using cli::exit_code_for;
+    CHECK(exit_code_for({}) == 0);
+    CHECK(exit_code_for(api_errc::authentication) == 3);
+    CHECK(exit_code_for(api_errc::permission_denied) == 4);
+    CHECK(exit_code_for(api_errc::payment_required) == 5);
+    CHECK(exit_code_for(api_errc::not_found) == 6);
+    CHECK(exit_code_for(api_errc::bad_request) == 7);
+    CHECK(exit_code_for(api_errc::content_filtered) == 7);
+    CHECK(exit_code_for(api_errc::rate_limited) == 8);
+    CHECK(exit_code_for(api_errc::server_error) == 9);
+    CHECK(exit_code_for(api_errc::overloaded) == 9);
+    CHECK(exit_code_for(errc::connect_timeout) == 10);
+    CHECK(exit_code_for(errc::first_byte_timeout) == 10);
+    CHECK(exit_code_for(errc::deadline_exceeded) == 10);
+    CHECK(exit_code_for(boost::asio::error::connection_refused) == 10);
+    CHECK(exit_code_for(boost::asio::error::host_not_found) == 10);
+    CHECK(exit_code_for(errc::malformed_response) == 1);
+    CHECK(exit_code_for(api_errc::unexpected_status) == 1);
+}
