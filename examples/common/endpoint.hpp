@@ -1,0 +1,59 @@
+// Where the examples send their requests: a real provider when an API key is set, otherwise an
+// llmstream-mock started inside the example, so that every example runs on any machine.
+//
+//   DASHSCOPE_API_KEY  DashScope (region from LLMSTREAM_DASHSCOPE_REGION = cn|intl|us|finance|hongkong,
+//                      default intl)
+//   OPENAI_API_KEY     OpenAI
+//   DEEPSEEK_API_KEY   DeepSeek
+//   LLMSTREAM_MODEL    overrides the model
+#pragma once
+
+#include "mock/mock_server.hpp"
+
+#include <llmstream/client.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+namespace example {
+
+struct endpoint {
+    llmstream::client_config config;
+    std::string model;
+    std::unique_ptr<llmstream::mock::server> mock;  ///< set when no key was found; stop() it when done
+};
+
+/// `mock_model` scripts the embedded mock's reply (see src/mock/mock_server.hpp).
+inline endpoint pick(boost::asio::io_context& io, const std::string& mock_model,
+                     llmstream::api_dialect dialect = llmstream::api_dialect::openai_compatible) {
+    using namespace llmstream::providers;
+    endpoint e;
+    const bool native = dialect == llmstream::api_dialect::dashscope_native;
+    if (auto key = key_from_env("DASHSCOPE_API_KEY"); !key.empty()) {
+        const std::string r = key_from_env("LLMSTREAM_DASHSCOPE_REGION");
+        const region reg = r == "cn" ? region::cn : r == "us" ? region::us : r == "finance" ? region::finance
+                         : r == "hongkong" ? region::hongkong : region::intl;
+        e.config = native ? dashscope_native(reg, key) : dashscope_compatible(reg, key);
+        e.model = "qwen-plus";
+    } else if (key = key_from_env("OPENAI_API_KEY"); !key.empty() && !native) {
+        e.config = openai(key);
+        e.model = "gpt-4o-mini";
+    } else if (key = key_from_env("DEEPSEEK_API_KEY"); !key.empty() && !native) {
+        e.config = deepseek(key);
+        e.model = "deepseek-chat";
+    } else {
+        e.mock = std::make_unique<llmstream::mock::server>(io.get_executor());
+        e.mock->start();
+        const std::string base = "http://127.0.0.1:" + std::to_string(e.mock->port());
+        e.config = custom(native ? base + "/api/v1" : base + "/v1", "mock-key", dialect);
+        e.model = mock_model;
+        std::cerr << "(no API key set: talking to an embedded llmstream-mock)\n";
+    }
+    if (auto m = key_from_env("LLMSTREAM_MODEL"); !m.empty()) e.model = m;
+    return e;
+}
+
+}  // namespace example
