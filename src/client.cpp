@@ -5,6 +5,7 @@
 
 #include "http/connection_pool.hpp"
 #include "http/origin.hpp"
+#include "http/response_reader.hpp"
 #include "protocol/error_classifier.hpp"
 #include "protocol/request_encoder.hpp"
 #include "protocol/response_stream.hpp"
@@ -116,7 +117,7 @@ public:
 };
 
 // One generation. The `run` coroutine produces deltas into `ready_`; async_next consumes them.
-class stream_impl : public std::enable_shared_from_this<stream_impl> {
+class stream_impl : public std::enable_shared_from_this<stream_impl>, private http::response_handler {
 public:
     stream_impl(std::shared_ptr<client_impl> client, chat_request req, bool streaming)
         : client_(std::move(client)),
@@ -286,43 +287,6 @@ private:
         co_return error_code{};
     }
 
-    // Sends the request and reads the response head. A reused connection that the server had
-    // closed fails here before any response byte: that is retried once on a new connection.
-    asio::awaitable<error_code> send(bhttp::request<bhttp::string_body>& req,
-                                     std::optional<bhttp::response_parser<bhttp::buffer_body>>& parser) {
-        for (int round = 0;; ++round) {
-            if (cancelled_) co_return asio::error::operation_aborted;
-            parser.emplace();
-            error_code ec;
-            connection_ = co_await client_->pool->acquire(waiter_, ec);
-            if (ec) co_return ec;
-            if (cancelled_) co_return asio::error::operation_aborted;
-            const bool reused = connection_->connected;
-            if (!reused) {
-                if (auto cec = co_await connect()) co_return cec;
-            }
-            arm(client_->config.timeouts.first_byte, errc::first_byte_timeout);
-            auto [wec, wn] = co_await on_stream([&](auto& s) { return bhttp::async_write(s, req, beast_tuple); });
-            if (!wec) {
-                auto [hec, hn] = co_await on_stream(
-                    [&](auto& s) { return bhttp::async_read_header(s, connection_->buffer, *parser, beast_tuple); });
-                if (!hec) co_return error_code{};
-                wec = hec;
-            }
-            const bool stale = reused && round == 0 && !cancelled_ &&
-                               (wec == asio::error::eof || wec == asio::error::connection_reset ||
-                                wec == asio::error::broken_pipe || wec == bhttp::error::end_of_stream ||
-                                wec == asio::ssl::error::stream_truncated);
-            client_->pool->release(std::move(connection_), false);
-            if (!stale) co_return translate(wec);
-        }
-    }
-
-    static std::string_view header(const bhttp::response_header<>& h, std::string_view name) {
-        auto it = h.find(name);
-        return it == h.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
-    }
-
     // One request: attempts until one succeeds, a failure is final, or the retry policy says stop.
     static asio::awaitable<void> run(std::shared_ptr<stream_impl> self) {
         self->started_ = steady_clock::now();
@@ -395,95 +359,66 @@ private:
         co_return error_code{};
     }
 
-    // One attempt: send the request, read the response into deltas (or a completion).
+    // One attempt: send the request, read the response into deltas (or a completion). A reused
+    // connection that the server had closed fails before any response byte: the request goes
+    // again at once on a new connection, and that is not an attempt.
     asio::awaitable<error_code> attempt() {
         response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor,
                                               encoded_.cumulative_output, client_->config.sse_limits);
         auto req = build_request(encoded_);
-
-        std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_slot;
-        if (auto ec = co_await send(req, parser_slot)) co_return ec;
-        auto& parser = *parser_slot;
-        // An event stream may run as long as the generation; its events are bounded by the SSE
-        // limits. Whole bodies are bounded by max_body_size (read_whole_body).
-        parser.body_limit(boost::none);
-
-        const auto& head = parser.get();
-        const int status = static_cast<int>(head.result_int());
-        diag_.http_status = status;
-        std::string_view request_id = header(head, "x-request-id");
-        if (request_id.empty()) request_id = header(head, "X-DashScope-Request-Id");
-        protocol::set_provider_text(diag_.request_id, request_id);
-
-        const std::string_view content_type = header(head, "Content-Type");
-        const bool event_stream = content_type.find("text/event-stream") != std::string_view::npos;
-        if (status != 200 || !streaming_ || !event_stream) {
-            std::string body;
-            if (auto ec = co_await read_whole_body(parser, body)) co_return ec;
-            reusable_ = parser.keep_alive();
-            if (status < 200 || status > 299) {
-                protocol::response_head h;
-                h.status = status;
-                h.request_id = request_id;
-                h.retry_after = header(head, "Retry-After");
-                h.retry_after_ms = header(head, "retry-after-ms");
-                h.should_retry = header(head, "x-should-retry");
-                co_return protocol::decode_error_response(client_->config.vendor, h, body, diag_);
+        for (int round = 0;; ++round) {
+            if (cancelled_) co_return asio::error::operation_aborted;
+            body_mode_ = body_mode::whole;
+            body_.clear();
+            reader_.emplace(static_cast<http::response_handler&>(*this));
+            error_code ec;
+            connection_ = co_await client_->pool->acquire(waiter_, ec);
+            if (ec) co_return ec;
+            if (cancelled_) co_return asio::error::operation_aborted;
+            const bool reused = connection_->connected;
+            if (!reused) {
+                if (auto cec = co_await connect()) co_return cec;
             }
-            // A 2xx that is not an event stream: a whole completion (or an error object in a 200).
-            completion c;
-            if (auto ec = protocol::decode_completion(client_->config.dialect, client_->config.vendor, status, body, c, diag_))
-                co_return ec;
-            if (streaming_) {
-                delta d;
-                d.content = c.content;
-                d.reasoning_content = c.reasoning_content;
-                d.role = c.role;
-                for (std::size_t i = 0; i < c.tool_calls.size(); ++i)
-                    d.tool_calls.push_back({static_cast<int>(i), c.tool_calls[i].id, c.tool_calls[i].name, c.tool_calls[i].arguments});
-                d.finish = c.finish;
-                d.finish_reason_text = c.finish_reason_text;
-                d.usage = c.usage;
-                d.model = c.model;
-                d.response_id = c.response_id;
-                d.request_id = c.request_id;
-                ready_.push(std::move(d));
-                ++produced_;
-                deliver();
-            } else {
-                completion_ = std::move(c);
+            arm(client_->config.timeouts.first_byte, errc::first_byte_timeout);
+            auto [wec, wn] = co_await on_stream([&](auto& s) { return bhttp::async_write(s, req, beast_tuple); });
+            if (!wec) {
+                if (auto* plain = std::get_if<http::connection::tcp_stream>(&connection_->stream))
+                    wec = co_await read_response(*plain);
+                else
+                    wec = co_await read_response(std::get<http::connection::tls_stream>(connection_->stream));
+                if (!wec) break;
             }
-            co_return error_code{};
+            const bool stale = reused && round == 0 && !cancelled_ && reader_->bytes_received() == 0 &&
+                               (wec == errc::connection_closed || wec == asio::error::connection_reset ||
+                                wec == asio::error::broken_pipe || wec == asio::error::eof ||
+                                wec == asio::ssl::error::stream_truncated);
+            if (!stale) co_return translate(wec);
+            client_->pool->release(std::move(connection_), false);
         }
-
-        // The event stream: one coroutine per request for the read loop, on the concrete stream type.
-        if (auto* plain = std::get_if<http::connection::tcp_stream>(&connection_->stream))
-            co_return co_await read_event_stream(*plain, parser);
-        co_return co_await read_event_stream(std::get<http::connection::tls_stream>(connection_->stream), parser);
+        reusable_ = reader_->reusable();
+        if (body_mode_ == body_mode::events) co_return response_.finish(diag_);
+        co_return finish_whole_body();
     }
 
-    // Body bytes go straight from Beast's parser into the SSE parser.
+    // Reads the response on the concrete stream type until the reader has all of it. The head is
+    // read under the first-byte deadline armed before sending; each later read under the idle one.
     template <class Stream>
-    asio::awaitable<error_code> read_event_stream(Stream& stream, bhttp::response_parser<bhttp::buffer_body>& parser) {
-        char buffer[4096];
-        while (!parser.is_done()) {
-            parser.get().body().data = buffer;
-            parser.get().body().size = sizeof buffer;
-            arm(client_->config.timeouts.idle, errc::idle_timeout);
-            auto [ec, n] = co_await bhttp::async_read_some(stream, connection_->buffer, parser, beast_tuple);
-            if (ec == bhttp::error::need_buffer) ec = {};
-            if (ec) {
-                if (ec == bhttp::error::partial_message || ec == asio::error::eof) co_return errc::connection_closed;
-                co_return translate(ec);
+    asio::awaitable<error_code> read_response(Stream& stream) {
+        while (!reader_->done()) {
+            if (reader_->head_done()) arm(client_->config.timeouts.idle, errc::idle_timeout);
+            const auto space = reader_->read_buffer();
+            auto [ec, n] = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
+            error_code pec;
+            if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_->head_done())) {
+                pec = reader_->commit_eof();  // completes a close-delimited body, or says it was cut
+            } else if (ec) {
+                co_return ec;
+            } else {
+                pec = reader_->commit(n);
             }
-            const std::size_t got = sizeof buffer - parser.get().body().size;
-            if (got == 0) continue;
-            auto fec = response_.feed(std::string_view(buffer, got), [&](const delta& d) {
-                ready_.push(d);
-                ++produced_;
-            }, diag_);
             deliver();
-            if (fec) co_return fec;
+            if (pec) co_return pec;
+            if (ec) break;  // end of file, and the body was complete
             // Backpressure: stop reading while the reader is far behind.
             while (ready_.size() >= client_->config.max_buffered_deltas && !cancelled_) {
                 waiting_for_space_ = true;
@@ -494,28 +429,81 @@ private:
             }
             if (cancelled_) co_return asio::error::operation_aborted;
         }
-        reusable_ = parser.keep_alive();
-        co_return response_.finish(diag_);
+        co_return error_code{};
     }
 
-    asio::awaitable<error_code> read_whole_body(bhttp::response_parser<bhttp::buffer_body>& parser, std::string& body) {
-        char buffer[4096];
-        while (!parser.is_done()) {
-            parser.get().body().data = buffer;
-            parser.get().body().size = sizeof buffer;
-            arm(client_->config.timeouts.idle, errc::idle_timeout);
-            auto [ec, n] = co_await on_stream(
-                [&](auto& s) { return bhttp::async_read_some(s, connection_->buffer, parser, beast_tuple); });
-            if (ec == bhttp::error::need_buffer) ec = {};
-            if (ec == bhttp::error::body_limit) co_return errc::body_too_large;
-            if (ec) {
-                if (ec == bhttp::error::partial_message || ec == asio::error::eof) co_return errc::connection_closed;
-                co_return translate(ec);
-            }
-            body.append(buffer, sizeof buffer - parser.get().body().size);
-            if (body.size() > client_->config.max_body_size) co_return errc::body_too_large;
+    // http::response_handler: the head decides where the body goes.
+    error_code on_head() override {
+        const int status = reader_->status();
+        diag_.http_status = status;
+        std::string_view request_id = reader_->header("x-request-id");
+        if (request_id.empty()) request_id = reader_->header("X-DashScope-Request-Id");
+        protocol::set_provider_text(diag_.request_id, request_id);
+        const bool event_stream = reader_->header("Content-Type").find("text/event-stream") != std::string_view::npos;
+        body_mode_ = status == 200 && streaming_ && event_stream ? body_mode::events : body_mode::whole;
+        return {};
+    }
+
+    error_code on_body(std::string_view bytes) override {
+        if (body_mode_ == body_mode::events) {
+            // An event stream may run as long as the generation; its events are bounded by the SSE limits.
+            return response_.feed(bytes, [&](const delta& d) {
+                ready_.push(d);
+                ++produced_;
+            }, diag_);
         }
-        co_return error_code{};
+        if (bytes.size() > client_->config.max_body_size - std::min(body_.size(), client_->config.max_body_size))
+            return errc::body_too_large;
+        body_.append(bytes);
+        return {};
+    }
+
+    // A whole body: an error response, a non-streaming completion, or a 2xx that is not an event
+    // stream (a whole completion, or an error object in a 200).
+    error_code finish_whole_body() {
+        const int status = reader_->status();
+        if (status < 200 || status > 299) {
+            protocol::response_head h;
+            h.status = status;
+            h.retry_after = reader_->header("Retry-After");
+            h.retry_after_ms = reader_->header("retry-after-ms");
+            h.should_retry = reader_->header("x-should-retry");
+            const std::string request_id = diag_.request_id;
+            h.request_id = request_id;
+            auto ec = protocol::decode_error_response(client_->config.vendor, h, body_, diag_);
+            if (status >= 300 && status < 400) {
+                // Redirects are never followed: the Authorization header must not go to another host.
+                std::string location;
+                protocol::set_provider_text(location, reader_->header("Location"));
+                diag_.hint = "the server redirected" + (location.empty() ? std::string() : " to " + location) +
+                             "; redirects are not followed (the API key must not travel to another host): use the "
+                             "final URL as the base URL";
+            }
+            return ec;
+        }
+        completion c;
+        if (auto ec = protocol::decode_completion(client_->config.dialect, client_->config.vendor, status, body_, c, diag_))
+            return ec;
+        if (streaming_) {
+            delta d;
+            d.content = c.content;
+            d.reasoning_content = c.reasoning_content;
+            d.role = c.role;
+            for (std::size_t i = 0; i < c.tool_calls.size(); ++i)
+                d.tool_calls.push_back({static_cast<int>(i), c.tool_calls[i].id, c.tool_calls[i].name, c.tool_calls[i].arguments});
+            d.finish = c.finish;
+            d.finish_reason_text = c.finish_reason_text;
+            d.usage = c.usage;
+            d.model = c.model;
+            d.response_id = c.response_id;
+            d.request_id = c.request_id;
+            ready_.push(std::move(d));
+            ++produced_;
+            deliver();
+        } else {
+            completion_ = std::move(c);
+        }
+        return {};
     }
 
     std::shared_ptr<client_impl> client_;
@@ -527,6 +515,9 @@ private:
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;
     protocol::encoded_request encoded_;
+    std::optional<http::response_reader> reader_;  // the response of the current attempt
+    enum class body_mode { whole, events } body_mode_ = body_mode::whole;
+    std::string body_;  // a whole (non-event-stream) body
     retry::planner planner_;
     diagnostics diag_;
     std::size_t produced_ = 0;  // deltas pushed to ready_ (across attempts)

@@ -47,6 +47,8 @@ public:
             return "the base URL cannot be used (expected http:// or https:// with a host)";
         case errc::connection_closed:
             return "the server closed the connection before the response was complete";
+        case errc::invalid_http_response:
+            return "the server's response is not valid HTTP/1.1 (status line, header fields, chunk framing or size)";
         }
         return "unknown llmstream error " + std::to_string(value);
     }

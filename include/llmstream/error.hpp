@@ -29,6 +29,7 @@ enum class errc {
     operation_in_progress = 13,  ///< async_next called while another async_next is pending
     invalid_base_url = 14,   ///< the configured base URL cannot be used (scheme, host, port)
     connection_closed = 15,  ///< the server closed the connection before the response was complete
+    invalid_http_response = 16,  ///< not valid HTTP/1.1: status line, header fields, chunk framing, header size, Content-Encoding
 };
 
 /// What a provider said went wrong, by class. Values are stable.

@@ -49,6 +49,7 @@ const char* library_class(errc e) {
     case errc::operation_in_progress: return "operation_in_progress";
     case errc::invalid_base_url: return "invalid_base_url";
     case errc::connection_closed: return "connection_closed";
+    case errc::invalid_http_response: return "invalid_http_response";
     }
     return "error";
 }

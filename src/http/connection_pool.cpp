@@ -37,7 +37,7 @@ bool connection::looks_alive() noexcept {
     // Idle means "nothing to read yet"; EOF, an error or unexpected bytes all mean "do not reuse".
     const bool alive = ec == asio::error::would_block && n == 0;
     socket.non_blocking(false, ec);
-    return alive && buffer.size() == 0;
+    return alive;
 }
 
 connection_pool::connection_pool(asio::any_io_executor ex, pool_settings settings, asio::ssl::context* tls_context)

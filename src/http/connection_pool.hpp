@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -18,8 +17,8 @@
 
 namespace llmstream::http {
 
-/// One connection. Owned by one request at a time; its read buffer travels with it, since bytes
-/// read past one response belong to the next.
+/// One connection. Owned by one request at a time. (A response is read by its own
+/// http::response_reader; a connection with bytes beyond its last response is not reused.)
 struct connection {
     using tcp_stream = boost::beast::tcp_stream;
     using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
@@ -33,7 +32,6 @@ struct connection {
     bool looks_alive() noexcept;
 
     std::variant<tcp_stream, tls_stream> stream;
-    boost::beast::flat_buffer buffer;
     bool connected = false;
     std::chrono::steady_clock::time_point idle_since{};
 };

@@ -245,6 +245,9 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
             return "pool.max_waiting requests were already waiting for a connection: send fewer requests at once";
         case errc::operation_in_progress:
             return "wait for one async_next to complete before calling it again";
+        case errc::invalid_http_response:
+            return "the server (or a proxy in between) sent broken HTTP: check the base URL, and that nothing "
+                   "between here and the provider rewrites or compresses the response";
         case errc::invalid_base_url:
             return "the base URL must be http:// or https:// with a host, e.g. https://api.openai.com/v1";
         }
