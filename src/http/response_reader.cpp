@@ -62,6 +62,7 @@ struct response_reader::impl {
         parser->body_limit(boost::none);  // the handler bounds what it keeps
         parser->get().body().handler = &handler;
         head_seen = false;
+        head_bytes = 0;
     }
 
     // Parses what is buffered. Returns an error, or nothing when more input is needed or the
@@ -69,9 +70,18 @@ struct response_reader::impl {
     error_code parse() {
         while (begin < end && !parser->is_done()) {
             error_code ec;
+            const bool in_head = !parser->is_header_done();
             const std::size_t used = parser->put(boost::asio::buffer(buffer.data() + begin, end - begin), ec);
             begin += used;
-            if (ec == bhttp::error::need_more) return {};
+            if (in_head) head_bytes += used;
+            if (ec == bhttp::error::need_more) {
+                // Beast enforces the header limit only on some paths (it depends on how the
+                // bytes were split): a head that has not ended within the limit is refused here.
+                // (Beast may also have consumed the complete lines of an unfinished head.)
+                if (!parser->is_header_done() && head_bytes + (end - begin) >= lim.header)
+                    return errc::invalid_http_response;
+                return {};
+            }
             if (ec) return translate(ec);
             if (auto hec = after_progress()) return hec;
             if (used == 0) return {};
@@ -81,6 +91,8 @@ struct response_reader::impl {
 
     error_code after_progress() {
         if (!parser->is_header_done() || head_seen) return {};
+        // Beast checks header_limit only when the head arrives in pieces: check it either way.
+        if (head_bytes > lim.header) return errc::invalid_http_response;
         const int status = static_cast<int>(parser->get().result_int());
         if (status >= 100 && status < 200 && status != 101) {
             // An interim response (100 Continue, 103 Early Hints): the real one follows.
@@ -92,7 +104,6 @@ struct response_reader::impl {
         if (encoding != parser->get().end()) {
             const std::string_view v(encoding->value().data(), encoding->value().size());
             if (!v.empty() && v != "identity") {
-                unsupported_encoding = true;
                 return errc::invalid_http_response;
             }
         }
@@ -113,7 +124,8 @@ struct response_reader::impl {
     std::size_t begin = 0;
     std::size_t end = 0;
     bool head_seen = false;
-    bool unsupported_encoding = false;
+    std::size_t head_bytes = 0;  // bytes of the current head so far
+
 };
 
 response_reader::response_reader(response_handler& handler, limits l) : impl_(std::make_unique<impl>(handler, l)) {}

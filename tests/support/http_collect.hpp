@@ -43,8 +43,8 @@ public:
     }
 };
 
-/// Feeds `input` in pieces of the given sizes (the last size repeats), then end of file if
-/// `eof`. Stops at the first error.
+/// Feeds all of `input` in pieces of the given sizes (the last size repeats), then end of file
+/// if `eof`. Stops at the first error.
 inline http_outcome feed_http(std::string_view input, const std::vector<std::size_t>& pieces, bool eof = true,
                               http::response_reader::limits limits = {}) {
     http_outcome out;
@@ -59,8 +59,7 @@ inline http_outcome feed_http(std::string_view input, const std::vector<std::siz
         const std::size_t n = std::min({want, space.size(), input.size() - i});
         std::memcpy(space.data(), input.data() + i, n);
         i += n;
-        out.ec = reader.commit(n);
-        if (reader.done()) break;
+        out.ec = reader.commit(n);  // bytes past a complete response are kept (and make it unusable)
     }
     if (!out.ec && eof && !reader.done()) out.ec = reader.commit_eof();
     out.done = reader.done();

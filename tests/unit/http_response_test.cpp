@@ -105,6 +105,15 @@ TEST_CASE("a header flood stops at the header limit, in bounded memory", "[http]
     const auto r = feed_http(flood, {4096});
     CHECK(r.ec == errc::invalid_http_response);
     CHECK(r.heads == 0);
+    // Found by fuzzing: Beast enforces its header limit only when the head arrives in pieces.
+    // Whole, complete or not, a head over the limit is refused all the same.
+    http::response_reader::limits small;
+    small.header = 256;
+    std::string head = "HTTP/1.1 200 OK\r\n";
+    while (head.size() < 300) head += "X-Pad: 0123456789\r\n";
+    CHECK(feed_http(head, {}, false, small).ec == errc::invalid_http_response);            // unfinished
+    CHECK(feed_http(head + "\r\n", {}, false, small).ec == errc::invalid_http_response);   // complete
+    CHECK(feed_http(head + "\r\n", {7}, false, small).ec == errc::invalid_http_response);
     // A long status line alone too.
     const auto s = feed_http("HTTP/1.1 200 " + std::string(200 * 1024, 'x') + "\r\n\r\n", {4096});
     CHECK(s.ec == errc::invalid_http_response);
@@ -146,4 +155,18 @@ TEST_CASE("headers are found case-insensitively; absent ones are empty", "[http]
     CHECK(reader.header("x-request-id") == "abc");
     CHECK(reader.header("Retry-After-Ms") == "250");
     CHECK(reader.header("Retry-After").empty());
+}
+
+TEST_CASE("regression (fuzz): an unknown transfer coding before a close-delimited body", "[http]") {
+    const std::string input =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\xf0\xf5\r\n2b\r\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n\r\nf\r0\nda chunked\xf0\xf5\r\n2b\r\nd\r\n";
+    // Beast parses a header line by line when it arrives whole, but waits for the blank line
+    // when it arrives in pieces: this garbage is rejected either as broken or as cut short.
+    for (std::size_t split = 1; split <= input.size(); ++split) {
+        const auto r = feed_http(input, {split, input.size()});
+        INFO("split " << split << ": " << r.ec.message());
+        CHECK((r.ec == errc::invalid_http_response || r.ec == errc::connection_closed));
+        CHECK(r.heads == 0);
+    }
 }
