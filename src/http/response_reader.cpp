@@ -1,131 +1,294 @@
+// An HTTP/1.1 response parser after RFC 9112, written for a client that reads provider replies:
+// status line, header fields, framing by Transfer-Encoding: chunked, Content-Length or the end of
+// the connection, interim 1xx responses, trailers. Strict where leniency would hide a broken
+// server (field syntax, framing, sizes), lenient where RFC 9112 allows it (a bare LF ends a line).
 #include "http/response_reader.hpp"
 
 #include <llmstream/error.hpp>
 
-#include <boost/asio/buffer.hpp>
-#include <boost/beast/core/buffers_range.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace llmstream::http {
 
 namespace {
 
-namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
-// A Beast body that hands every de-chunked body piece to the handler instead of storing it.
-struct handler_body {
-    struct value_type {
-        response_handler* handler = nullptr;
-    };
+constexpr std::size_t max_chunk_line = 4096;  // chunk size + extensions
+const error_code invalid = errc::invalid_http_response;
 
-    class reader {
-    public:
-        template <bool isRequest, class Fields>
-        reader(bhttp::header<isRequest, Fields>&, value_type& body) : body_(body) {}
-        void init(const boost::optional<std::uint64_t>&, error_code& ec) { ec = {}; }
-        template <class ConstBufferSequence>
-        std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
-            std::size_t n = 0;
-            for (const auto b : boost::beast::buffers_range_ref(buffers)) {
-                ec = body_.handler->on_body(std::string_view(static_cast<const char*>(b.data()), b.size()));
-                if (ec) return n;
-                n += b.size();
-            }
-            return n;
-        }
-        void finish(error_code& ec) { ec = {}; }
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-    private:
-        value_type& body_;
-    };
-};
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
 
-using parser_type = bhttp::response_parser<handler_body>;
+bool is_tchar(unsigned char c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+}
 
-bool is_parse_error(const error_code& ec) { return ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category(); }
+// VCHAR, obs-text, SP and HTAB: what a field value or reason phrase may hold.
+bool is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// Does the comma-separated list `value` contain `token` (case-insensitive)?
+bool has_token(std::string_view value, std::string_view token) {
+    while (!value.empty()) {
+        const auto comma = value.find(',');
+        if (iequals(trim(value.substr(0, comma)), token)) return true;
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return false;
+}
 
 }  // namespace
 
 struct response_reader::impl {
-    impl(response_handler& h, limits l) : handler(h), lim(l) { reset_parser(); }
+    enum class state { head, length_body, chunk_size, chunk_data, chunk_end, trailers, eof_body, done };
 
-    void reset_parser() {
-        parser.emplace();
-        parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(lim.header, UINT32_MAX)));
-        parser->body_limit(boost::none);  // the handler bounds what it keeps
-        parser->get().body().handler = &handler;
-        head_seen = false;
-        head_bytes = 0;
-    }
-
-    // Parses what is buffered. Returns an error, or nothing when more input is needed or the
-    // message is complete.
-    error_code parse() {
-        while (begin < end && !parser->is_done()) {
-            error_code ec;
-            const bool in_head = !parser->is_header_done();
-            const std::size_t used = parser->put(boost::asio::buffer(buffer.data() + begin, end - begin), ec);
-            begin += used;
-            if (in_head) head_bytes += used;
-            if (ec == bhttp::error::need_more) {
-                // Beast enforces the header limit only on some paths (it depends on how the
-                // bytes were split): a head that has not ended within the limit is refused here.
-                // (Beast may also have consumed the complete lines of an unfinished head.)
-                if (!parser->is_header_done() && head_bytes + (end - begin) >= lim.header)
-                    return errc::invalid_http_response;
-                return {};
-            }
-            if (ec) return translate(ec);
-            if (auto hec = after_progress()) return hec;
-            if (used == 0) return {};
-        }
-        return {};
-    }
-
-    error_code after_progress() {
-        if (!parser->is_header_done() || head_seen) return {};
-        // Beast checks header_limit only when the head arrives in pieces: check it either way.
-        if (head_bytes > lim.header) return errc::invalid_http_response;
-        const int status = static_cast<int>(parser->get().result_int());
-        if (status >= 100 && status < 200 && status != 101) {
-            // An interim response (100 Continue, 103 Early Hints): the real one follows.
-            reset_parser();
-            return {};
-        }
-        head_seen = true;
-        const auto encoding = parser->get().find(bhttp::field::content_encoding);
-        if (encoding != parser->get().end()) {
-            const std::string_view v(encoding->value().data(), encoding->value().size());
-            if (!v.empty() && v != "identity") {
-                return errc::invalid_http_response;
-            }
-        }
-        parser->eager(true);
-        return handler.on_head();
-    }
-
-    static error_code translate(const error_code& ec) {
-        if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream) return errc::connection_closed;
-        if (is_parse_error(ec)) return errc::invalid_http_response;
-        return ec;  // the handler's own error
-    }
+    impl(response_handler& h, limits l) : handler(h), lim(l) {}
 
     response_handler& handler;
     limits lim;
-    std::optional<parser_type> parser;
     std::vector<char> buffer;
     std::size_t begin = 0;
     std::size_t end = 0;
-    bool head_seen = false;
-    std::size_t head_bytes = 0;  // bytes of the current head so far
 
+    state st = state::head;
+    std::size_t scan_from = 0;  // where the search for the end of the head resumes (offset from begin)
+    int status = 0;
+    bool http11 = true;
+    bool keep_alive = true;
+    bool head_seen = false;
+    std::string head;  // the final response's status line and fields, for header()
+    std::vector<std::pair<std::string_view, std::string_view>> fields;  // views into `head`
+    std::uint64_t remaining = 0;  // of a Content-Length body or of the current chunk
+    std::size_t trailer_bytes = 0;
+
+    std::string_view available() const { return {buffer.data() + begin, end - begin}; }
+
+    std::string_view field(std::string_view name) const {
+        for (const auto& [n, v] : fields)
+            if (iequals(n, name)) return v;
+        return {};
+    }
+
+    // Finds the end of one line in `s`: returns the line without its CR LF (or bare LF) and the
+    // bytes it took, or nothing when no LF is there yet.
+    static std::optional<std::pair<std::string_view, std::size_t>> line(std::string_view s) {
+        const auto lf = s.find('\n');
+        if (lf == std::string_view::npos) return std::nullopt;
+        std::string_view l = s.substr(0, lf);
+        if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+        return std::make_pair(l, lf + 1);
+    }
+
+    error_code parse() {
+        for (;;) {
+            const std::string_view in = available();
+            switch (st) {
+            case state::head: {
+                // The head ends at an empty line: LF (CR) LF.
+                std::size_t end_of_head = std::string_view::npos;
+                for (std::size_t i = scan_from; i < in.size(); ++i) {
+                    if (in[i] != '\n') continue;
+                    if (i + 1 >= in.size()) break;  // cannot tell yet
+                    if (in[i + 1] == '\n') {
+                        end_of_head = i + 2;
+                        break;
+                    }
+                    if (in[i + 1] != '\r') continue;
+                    if (i + 2 >= in.size()) break;
+                    if (in[i + 2] == '\n') {
+                        end_of_head = i + 3;
+                        break;
+                    }
+                }
+                if (end_of_head == std::string_view::npos) {
+                    if (in.size() >= lim.header) return invalid;
+                    scan_from = in.size() >= 2 ? in.size() - 2 : 0;
+                    return {};
+                }
+                if (end_of_head > lim.header) return invalid;
+                const std::string_view raw = in.substr(0, end_of_head);
+                begin += end_of_head;
+                scan_from = 0;
+                if (auto ec = read_head(raw)) return ec;
+                if (status >= 100 && status < 200) continue;  // interim: the real response follows
+                head_seen = true;
+                if (auto ec = handler.on_head()) return ec;
+                continue;
+            }
+            case state::length_body:
+            case state::chunk_data:
+            case state::eof_body: {
+                if (st != state::eof_body && remaining == 0) {
+                    st = st == state::length_body ? state::done : state::chunk_end;
+                    continue;
+                }
+                if (in.empty()) return {};
+                std::size_t n = in.size();
+                if (st != state::eof_body) n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, n));
+                begin += n;
+                remaining -= st != state::eof_body ? n : 0;
+                if (auto ec = handler.on_body(in.substr(0, n))) return ec;
+                continue;
+            }
+            case state::chunk_size: {
+                const auto l = line(in.substr(0, max_chunk_line));
+                if (!l) return in.size() >= max_chunk_line ? invalid : error_code{};
+                std::string_view size = l->first.substr(0, l->first.find(';'));
+                const std::string_view ext = l->first.substr(size.size());
+                while (!size.empty() && (size.back() == ' ' || size.back() == '\t')) size.remove_suffix(1);
+                if (size.empty() || size.size() > 15) return invalid;  // 15 hex digits: < 2^60
+                std::uint64_t v = 0;
+                auto [p, ec] = std::from_chars(size.data(), size.data() + size.size(), v, 16);
+                if (ec != std::errc{} || p != size.data() + size.size()) return invalid;
+                for (char c : ext)
+                    if (!is_text(static_cast<unsigned char>(c))) return invalid;
+                begin += l->second;
+                remaining = v;
+                st = v == 0 ? state::trailers : state::chunk_data;
+                continue;
+            }
+            case state::chunk_end: {
+                if (in.empty()) return {};
+                if (in[0] == '\n') {
+                    begin += 1;
+                } else if (in[0] == '\r') {
+                    if (in.size() < 2) return {};
+                    if (in[1] != '\n') return invalid;
+                    begin += 2;
+                } else {
+                    return invalid;
+                }
+                st = state::chunk_size;
+                continue;
+            }
+            case state::trailers: {
+                const auto l = line(in.substr(0, lim.header));
+                if (!l) return in.size() >= lim.header ? invalid : error_code{};
+                trailer_bytes += l->second;
+                if (trailer_bytes > lim.header) return invalid;
+                begin += l->second;
+                if (l->first.empty()) st = state::done;
+                else if (!valid_field_line(l->first)) return invalid;
+                continue;
+            }
+            case state::done:
+                return {};
+            }
+        }
+    }
+
+    static bool valid_field_line(std::string_view l) {
+        const auto colon = l.find(':');
+        if (colon == 0 || colon == std::string_view::npos) return false;
+        for (char c : l.substr(0, colon))
+            if (!is_tchar(static_cast<unsigned char>(c))) return false;
+        for (char c : l.substr(colon + 1))
+            if (!is_text(static_cast<unsigned char>(c))) return false;
+        return true;
+    }
+
+    // The status line and the fields; then how the body is framed.
+    error_code read_head(std::string_view raw) {
+        head.assign(raw);
+        fields.clear();
+        std::string_view rest = head;
+        auto first = line(rest);
+        if (!first) return invalid;
+        rest.remove_prefix(first->second);
+        // HTTP/1.x SP 3DIGIT [SP reason]
+        const std::string_view sl = first->first;
+        if (sl.size() < 12 || sl.substr(0, 7) != "HTTP/1." || (sl[7] != '0' && sl[7] != '1') || sl[8] != ' ')
+            return invalid;
+        http11 = sl[7] == '1';
+        int code = 0;
+        for (int i = 9; i < 12; ++i) {
+            if (sl[static_cast<std::size_t>(i)] < '0' || sl[static_cast<std::size_t>(i)] > '9') return invalid;
+            code = code * 10 + (sl[static_cast<std::size_t>(i)] - '0');
+        }
+        if (code < 100 || (sl.size() > 12 && sl[12] != ' ')) return invalid;
+        for (char c : sl.substr(12))
+            if (!is_text(static_cast<unsigned char>(c))) return invalid;
+        status = code;
+        for (;;) {
+            auto l = line(rest);
+            if (!l) return invalid;
+            rest.remove_prefix(l->second);
+            if (l->first.empty()) break;
+            // obs-fold (a continuation line) and whitespace before the colon are refused.
+            if (!valid_field_line(l->first)) return invalid;
+            const auto colon = l->first.find(':');
+            fields.emplace_back(l->first.substr(0, colon), trim(l->first.substr(colon + 1)));
+        }
+        if (status >= 100 && status < 200) {
+            if (status == 101) return invalid;  // nobody asked to switch protocols
+            return {};
+        }
+        return choose_framing();
+    }
+
+    error_code choose_framing() {
+        const std::string_view connection = field("Connection");
+        keep_alive = http11 ? !has_token(connection, "close") : has_token(connection, "keep-alive");
+        const std::string_view coding = field("Content-Encoding");
+        if (!coding.empty() && !iequals(coding, "identity")) return invalid;  // nothing was asked for
+
+        bool chunked = false;
+        std::optional<std::uint64_t> length;
+        bool any_te = false;
+        for (const auto& [n, v] : fields) {
+            if (iequals(n, "Transfer-Encoding")) {
+                any_te = true;
+                if (!iequals(v, "chunked") || chunked) return invalid;  // only plain, single chunked
+                chunked = true;
+            } else if (iequals(n, "Content-Length")) {
+                // Repeated or listed values must agree.
+                std::string_view list = v;
+                while (true) {
+                    const auto comma = list.find(',');
+                    const std::string_view item = trim(list.substr(0, comma));
+                    std::uint64_t value = 0;
+                    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+                    if (item.empty() || ec != std::errc{} || p != item.data() + item.size()) return invalid;
+                    if (length && *length != value) return invalid;
+                    length = value;
+                    if (comma == std::string_view::npos) break;
+                    list.remove_prefix(comma + 1);
+                }
+            }
+        }
+        if (status == 204 || status == 304) {
+            st = state::done;
+        } else if (any_te) {
+            st = state::chunk_size;
+            if (length) keep_alive = false;  // both: chunked wins (RFC 9112 6.3), and the connection is not reused
+        } else if (length) {
+            remaining = *length;
+            st = state::length_body;
+        } else {
+            st = state::eof_body;  // ends when the server closes the connection
+            keep_alive = false;
+        }
+        return {};
+    }
 };
 
 response_reader::response_reader(response_handler& handler, limits l) : impl_(std::make_unique<impl>(handler, l)) {}
@@ -157,31 +320,24 @@ boost::system::error_code response_reader::commit(std::size_t n) {
 
 boost::system::error_code response_reader::commit_eof() {
     auto& b = *impl_;
-    if (!b.head_seen) return errc::connection_closed;  // closed before (or inside) the head
-    if (b.parser->is_done()) return {};
-    error_code ec;
-    b.parser->put_eof(ec);
-    if (ec) return impl::translate(ec);
-    if (auto hec = b.after_progress()) return hec;
-    return b.parser->is_done() ? error_code{} : error_code(errc::connection_closed);
+    if (b.st == impl::state::eof_body) {
+        b.st = impl::state::done;
+        return {};
+    }
+    return b.st == impl::state::done ? error_code{} : error_code(errc::connection_closed);
 }
 
 bool response_reader::head_done() const noexcept { return impl_->head_seen; }
-bool response_reader::done() const noexcept { return impl_->head_seen && impl_->parser->is_done(); }
+bool response_reader::done() const noexcept { return impl_->st == impl::state::done; }
 
 bool response_reader::reusable() const noexcept {
-    return done() && impl_->parser->keep_alive() && impl_->begin == impl_->end;
+    return done() && impl_->keep_alive && impl_->begin == impl_->end;
 }
 
-int response_reader::status() const noexcept {
-    return impl_->parser->is_header_done() ? static_cast<int>(impl_->parser->get().result_int()) : 0;
-}
+int response_reader::status() const noexcept { return impl_->head_seen ? impl_->status : 0; }
 
 std::string_view response_reader::header(std::string_view name) const noexcept {
-    if (!impl_->parser->is_header_done()) return {};
-    const auto& h = impl_->parser->get();
-    const auto it = h.find(boost::beast::string_view(name.data(), name.size()));
-    return it == h.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+    return impl_->head_seen ? impl_->field(name) : std::string_view{};
 }
 
 }  // namespace llmstream::http

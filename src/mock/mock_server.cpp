@@ -69,6 +69,8 @@ struct scenario {
     bool no_done = false;
     bool close = false;
     bool demo = false;  // tokens are the words of a canned answer instead of word0 word1 ...
+    std::string raw;    // a hostile reply written byte for byte (see write_raw)
+    std::string location;  // raw=redirect: where to
 };
 
 int to_int(std::string_view s, int fallback) {
@@ -114,6 +116,8 @@ scenario parse_scenario(std::string_view model) {
         else if (k == "no_done") s.no_done = v != "0";
         else if (k == "close") s.close = v != "0";
         else if (k == "demo") s.demo = v != "0";
+        else if (k == "raw") s.raw = std::string(v);
+        else if (k == "location") s.location = std::string(v);
     }
     return s;
 }
@@ -266,6 +270,7 @@ private:
             }
         }
         if (s.reset_before_headers) co_return false;
+        if (!s.raw.empty()) co_return co_await write_raw(s);
         if (s.slow_headers_ms > 0 && !co_await sleep(s.slow_headers_ms)) co_return false;
         if (s.status != 200) co_return co_await write_error(d, s, keep_alive);
         if (!stream) co_return co_await write_whole(d, s, keep_alive);
@@ -336,6 +341,62 @@ private:
                                 {"request_id", "mock-request-id"}};
         }
         co_return co_await write_simple(200, "application/json", json::serialize(body), keep_alive);
+    }
+
+    asio::awaitable<bool> write_bytes(std::string_view bytes) {
+        auto [ec, n] = co_await asio::async_write(*socket_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        co_return !ec;
+    }
+
+    // Hostile servers, byte for byte. Each returns false: the connection is dropped afterwards.
+    asio::awaitable<bool> write_raw(const scenario& s) {
+        const std::string sse_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n";
+        if (s.raw == "huge_line") {  // 10 MB of one event-stream line that never ends
+            if (!co_await write_bytes(sse_head + "Transfer-Encoding: chunked\r\n\r\n")) co_return false;
+            std::string piece = "data: ";
+            piece.resize(64 * 1024, 'x');
+            for (int i = 0; i < 160; ++i) {
+                std::string chunk = piece;
+                if (!co_await write_chunk(chunk)) co_return false;
+            }
+            co_await sleep(60'000);
+        } else if (s.raw == "drip_headers") {  // a head that never ends, one byte at a time
+            if (!co_await write_bytes("HTTP/1.1 200 OK\r\n")) co_return false;
+            for (int i = 0; i < 100'000; ++i) {
+                if (!co_await write_bytes(i % 40 == 39 ? "\r\n" : "X")) co_return false;
+                if (!co_await sleep(20)) co_return false;
+            }
+        } else if (s.raw == "bad_chunk") {  // a chunk size that is not hexadecimal
+            co_await write_bytes(sse_head + "Transfer-Encoding: chunked\r\n\r\nzz\r\ndata: x\n\n\r\n");
+            co_await sleep(60'000);
+        } else if (s.raw == "bad_status") {
+            co_await write_bytes("HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n");
+            co_await sleep(60'000);
+        } else if (s.raw == "header_flood") {  // 1 MB of header fields
+            std::string flood = "HTTP/1.1 200 OK\r\n";
+            while (flood.size() < 1024 * 1024) flood += "X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+            co_await write_bytes(flood);
+            co_await sleep(60'000);
+        } else if (s.raw == "endless") {  // a body that never ends: keep-alive comments forever
+            if (!co_await write_bytes(sse_head + "Transfer-Encoding: chunked\r\n\r\n")) co_return false;
+            for (int i = 0; i < 100'000; ++i) {
+                std::string chunk = ": keep-alive\n\n";
+                if (!co_await write_chunk(chunk) || !co_await sleep(20)) co_return false;
+            }
+        } else if (s.raw == "gzip") {  // an encoding nobody asked for
+            co_await write_bytes(sse_head + "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00");
+            co_await sleep(60'000);
+        } else if (s.raw == "http10") {  // HTTP/1.0: the body ends when the connection closes
+            std::string body = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+            body += openai_chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr);
+            for (int i = 0; i < s.tokens; ++i) body += openai_chunk(json::object{{"content", token_text(s, i)}}, nullptr);
+            body += openai_chunk(json::object{}, "stop") + "data: [DONE]\n\n";
+            co_await write_bytes(body);
+        } else if (s.raw == "redirect") {
+            co_await write_bytes("HTTP/1.1 302 Found\r\nLocation: " + s.location + "\r\nContent-Length: 0\r\n\r\n");
+            co_await sleep(60'000);
+        }
+        co_return false;
     }
 
     asio::awaitable<bool> write_chunk(std::string& pending) {
