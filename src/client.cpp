@@ -308,6 +308,9 @@ private:
             if (!(ec = co_await self->wait_before_retry(ec))) protocol::clear_last_attempt(self->diag_);
         }
         if (ec && self->diag_.hint.empty()) self->diag_.hint = protocol::hint_for_failure(ec);
+        // A server (or a proxy) that echoes the request's headers must not put the key in front
+        // of the user: diagnostics never carry it.
+        protocol::redact_secret(self->diag_, self->client_->config.api_key);
         self->finish(ec);
     }
 
@@ -583,6 +586,9 @@ stream client::chat_stream(chat_request req) {
 
 client::executor_type client::get_executor() const noexcept { return impl_->executor; }
 const client_config& client::config() const noexcept { return impl_->config; }
+pool_stats client::pool_stats() const noexcept {
+    return {impl_->pool->open_connections(), impl_->pool->idle_connections(), impl_->pool->waiting_requests()};
+}
 
 // --- providers ---
 

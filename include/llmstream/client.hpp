@@ -69,6 +69,13 @@ struct client_config {
     std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses
 };
 
+/// A snapshot of a client's connection pool, for metrics and leak checks.
+struct pool_stats {
+    std::size_t open = 0;     ///< connections open (in use or idle)
+    std::size_t idle = 0;     ///< open connections waiting for reuse
+    std::size_t waiting = 0;  ///< requests waiting for a connection
+};
+
 namespace providers {
 
 enum class region { cn, intl, finance, us, hongkong };
@@ -119,6 +126,8 @@ public:
 
     executor_type get_executor() const noexcept;
     const client_config& config() const noexcept;
+    /// The pool right now. When no request is in flight, open == idle and waiting == 0.
+    llmstream::pool_stats pool_stats() const noexcept;
 
 private:
     std::shared_ptr<detail::client_impl> impl_;

@@ -66,6 +66,7 @@ public:
 
     std::size_t open_connections() const noexcept { return open_; }
     std::size_t idle_connections() const noexcept { return idle_.size(); }
+    std::size_t waiting_requests() const noexcept { return waiters_.size(); }
 
 private:
     void wake_one();

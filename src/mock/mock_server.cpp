@@ -70,6 +70,7 @@ struct scenario {
     bool close = false;
     bool demo = false;  // tokens are the words of a canned answer instead of word0 word1 ...
     std::string raw;    // a hostile reply written byte for byte (see write_raw)
+    bool echo_auth = false;  // error messages repeat the request's Authorization header (a leaky proxy)
     std::string location;  // raw=redirect: where to
 };
 
@@ -99,6 +100,7 @@ scenario parse_scenario(std::string_view model) {
         else if (k == "status") s.status = to_int(v, 200);
         else if (k == "code") s.code = std::string(v);
         else if (k == "message") s.message = std::string(v);
+        else if (k == "echo_auth") s.echo_auth = v != "0";
         else if (k == "retry_after") s.retry_after = std::string(v);
         else if (k == "retry_after_ms") s.retry_after_ms = std::string(v);
         else if (k == "should_retry") s.should_retry = std::string(v);
@@ -268,6 +270,10 @@ private:
             } else if (s.fail_first > 0 && s.status == 200 && !other_fault) {
                 s.status = 503;
             }
+        }
+        if (s.echo_auth) {
+            const auto auth = req.find(http::field::authorization);
+            s.message = "rejected Authorization: " + std::string(auth->value().data(), auth->value().size());
         }
         if (s.reset_before_headers) co_return false;
         if (!s.raw.empty()) co_return co_await write_raw(s);

@@ -270,6 +270,23 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
     return {};
 }
 
+void redact_secret(diagnostics& diag, std::string_view secret) {
+    if (secret.size() < 4) return;  // too short to recognise, and no real key is that short
+    auto scrub = [&](std::string& s) {
+        for (auto at = s.find(secret); at != std::string::npos; at = s.find(secret, at + 10))
+            s.replace(at, secret.size(), "[redacted]");
+    };
+    scrub(diag.provider_code);
+    scrub(diag.provider_message);
+    scrub(diag.request_id);
+    scrub(diag.hint);
+    scrub(diag.retry_note);
+    for (auto& a : diag.attempt_log) {
+        scrub(a.provider_code);
+        scrub(a.request_id);
+    }
+}
+
 void clear_last_attempt(diagnostics& diag) noexcept {
     diag.http_status = 0;
     diag.provider_code.clear();

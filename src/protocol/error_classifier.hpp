@@ -50,6 +50,9 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
 /// delivered).
 void clear_last_attempt(diagnostics& diag) noexcept;
 
+/// Replaces every occurrence of `secret` (the API key) in `diag`'s text with "[redacted]".
+void redact_secret(diagnostics& diag, std::string_view secret);
+
 /// Provider text is kept, but bounded and stripped of control characters.
 void set_provider_text(std::string& out, std::string_view text);
 

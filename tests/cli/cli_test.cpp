@@ -289,3 +289,53 @@ TEST_CASE("exit codes follow the error classes", "[cli][unit]") {
     CHECK(exit_code_for(errc::malformed_response) == 1);
     CHECK(exit_code_for(api_errc::unexpected_status) == 1);
 }
+
+TEST_CASE("the marked key never appears in any output across the whole fault matrix", "[cli][secrets]") {
+    mock_fixture mock;
+    const std::vector<std::string> models = {
+        "mock?tokens=3",
+        "mock?status=400&code=invalid_request_error",
+        "mock?status=401&code=invalid_api_key",
+        "mock?status=403&code=Model.AccessDenied",
+        "mock?status=402",
+        "mock?status=404",
+        "mock?status=429&code=rate_limit_exceeded&retry_after_ms=1",
+        "mock?status=500&retry_after_ms=1",
+        "mock?status=503&retry_after_ms=1",
+        "mock?status=401&echo_auth=1",  // a server that echoes the key back in its error message
+        "mock?status=429&echo_auth=1&retry_after_ms=1",
+        "mock?tokens=10&reset_after=2",
+        "mock?tokens=10&error_after=2&error_status=429&echo_auth=1",
+        "mock?tokens=10&error_after=0&error_status=429&echo_auth=1",
+        "mock?tokens=10&stall_after=2",
+        "mock?tokens=10&malformed_after=2",
+        "mock?reset_before_headers=1",
+        "mock?raw=bad_chunk",
+        "mock?raw=bad_status",
+        "mock?raw=header_flood",
+        "mock?raw=drip_headers",
+        "mock?raw=endless",
+        "mock?raw=gzip",
+        "mock?raw=huge_line",
+        "mock?raw=redirect&location=http://127.0.0.1:1/v1",
+    };
+    int runs = 0;
+    for (const auto& model : models) {
+        INFO(model);
+        const std::vector<std::string> common = {"--base-url", mock.base_url(), "--model", model, "--max-retries", "1",
+                                                 "--idle-timeout", "0.3", "--timeout", "2"};
+        std::vector<std::vector<std::string>> variants = {
+            {"chat", "-v", "hello"}, {"chat", "--no-stream", "-v", "hello"}, {"doctor"}};
+        for (auto& v : variants) {
+            std::vector<std::string> args = {v[0]};
+            args.insert(args.end(), common.begin(), common.end());
+            args.insert(args.end(), v.begin() + 1, v.end());
+            auto by_flag = args;
+            by_flag.insert(by_flag.begin() + 1, {"--api-key", secret});
+            check_no_secret(run_cli(by_flag));
+            check_no_secret(run_cli(args, {"LLMSTREAM_API_KEY=" + secret}));
+            runs += 2;
+        }
+    }
+    CHECK(runs == static_cast<int>(models.size()) * 6);
+}

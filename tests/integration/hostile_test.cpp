@@ -94,3 +94,21 @@ TEST_CASE("a redirect is reported, never followed, and the key never leaves for 
     CHECK(elsewhere.counters().requests == 0);
     CHECK(elsewhere.counters().connections == 0);
 }
+
+TEST_CASE("a server that echoes the Authorization header does not get the key into diagnostics",
+          "[integration][hostile][secrets]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?status=401&echo_auth=1"));
+        const collected r = co_await collect(s);
+        CHECK(r.ec == api_errc::authentication);
+        CHECK(s.diagnostics().provider_message == "rejected Authorization: Bearer [redacted]");
+        auto in_stream = c.chat_stream(mock_request("mock?tokens=4&error_after=1&error_status=429&echo_auth=1"));
+        const collected x = co_await collect(in_stream);
+        CHECK(x.ec == api_errc::rate_limited);
+        CHECK(in_stream.diagnostics().to_string(x.ec).find("test-key") == std::string::npos);
+        CHECK(in_stream.diagnostics().provider_message.find("[redacted]") != std::string::npos);
+    });
+}

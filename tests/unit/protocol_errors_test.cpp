@@ -212,3 +212,17 @@ TEST_CASE("a 200 body that is an error object decodes as that error", "[errors]"
                                                 dashscope_body("Throttling.RateQuota"), c, diag);
     CHECK(ec == api_errc::rate_limited);
 }
+
+TEST_CASE("an echoed API key is redacted from every diagnostics text", "[errors][secrets]") {
+    const std::string key = "sk-echo-1234567890";
+    llmstream::diagnostics d;
+    d.provider_message = "invalid key " + key + " (and again: " + key + ")";
+    d.provider_code = key;
+    d.hint = "x" + key;
+    d.attempt_log.push_back({{}, 401, key, "id-" + key, {}});
+    llmstream::protocol::redact_secret(d, key);
+    const std::string all = d.provider_message + d.provider_code + d.hint + d.attempt_log[0].provider_code +
+                            d.attempt_log[0].request_id + d.to_string(llmstream::api_errc::authentication);
+    CHECK(all.find(key) == std::string::npos);
+    CHECK(d.provider_message == "invalid key [redacted] (and again: [redacted])");
+}

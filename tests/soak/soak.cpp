@@ -1,0 +1,233 @@
+// llmstream-soak: many requests against an in-process llmstream-mock with about 20% of them
+// faulted across every fault kind, on one client and one thread. Checks that every successful
+// stream's content is exact, that every failure has the right class and was retried per policy
+// (attempt counts from both the client and the server), that nothing outlives its deadline, that
+// the pool is back to idle after each round, and that memory stays flat across rounds.
+//
+//   llmstream-soak [--requests N=100000] [--concurrency C=1000] [--rounds R=10]
+//
+// Prints one JSON object; exits 1 on any violation. The test suite runs a short version.
+#include "mock/mock_server.hpp"
+
+#include <llmstream/client.hpp>
+#include <llmstream/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace llmstream;
+using boost::system::error_code;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+std::string text_of(int tokens) {
+    std::string s;
+    for (int i = 0; i < tokens; ++i) s += (i ? " tok" : "tok") + std::to_string(i);
+    return s;
+}
+
+// One kind of request: how to script it and what must come of it.
+struct kind {
+    const char* name;
+    std::string (*model)(const std::string& key);
+    error_code expected;   // empty: success
+    int attempts;          // client-side attempts (the budget may cut always-failing ones short);
+                           // negative: at most that many, at least 1
+    int server_attempts;   // requests the server saw for the key (0: not counted)
+    int content_tokens;    // exact content delivered, success or not
+};
+
+const kind kinds[] = {
+    {"retry_503", [](const std::string& k) { return "mock?tokens=5&fail_first=1&status=503&key=" + k; }, {}, 2, 2, 5},
+    {"retry_429", [](const std::string& k) { return "mock?tokens=5&fail_first=1&status=429&code=rate_limit_exceeded&retry_after_ms=5&key=" + k; }, {}, 2, 2, 5},
+    // On a reused connection a reset before any byte looks exactly like a stale keep-alive
+    // connection: replaced at once, not an attempt. So the client counts 1 or 2; the server 2.
+    {"reset_before_headers", [](const std::string& k) { return "mock?tokens=5&fail_first=1&reset_before_headers=1&key=" + k; }, {}, -2, 2, 5},
+    {"slow_headers", [](const std::string& k) { return "mock?tokens=5&fail_first=1&slow_headers_ms=600&key=" + k; }, {}, 2, 2, 5},
+    {"denied_403", [](const std::string& k) { return "mock?status=403&code=Model.AccessDenied&key=" + k; }, api_errc::permission_denied, 1, 1, 0},
+    {"auth_401", [](const std::string& k) { return "mock?status=401&code=invalid_api_key&key=" + k; }, api_errc::authentication, 1, 1, 0},
+    {"reset_after_3", [](const std::string& k) { return "mock?tokens=10&reset_after=3&key=" + k; }, errc::connection_closed, 1, 1, 3},
+    {"in_stream_500", [](const std::string& k) { return "mock?tokens=10&error_after=2&error_status=500&code=server_error&key=" + k; }, api_errc::server_error, 1, 1, 2},
+    {"stall", [](const std::string& k) { return "mock?tokens=10&stall_after=2&key=" + k; }, errc::idle_timeout, 1, 1, 2},
+    {"malformed", [](const std::string& k) { return "mock?tokens=10&malformed_after=2&key=" + k; }, errc::malformed_response, 1, 1, 2},
+    {"bad_chunk", [](const std::string& k) { return "mock?raw=bad_chunk&key=" + k; }, errc::invalid_http_response, 1, 1, 0},
+    {"always_503", [](const std::string& k) { return "mock?status=503&key=" + k; }, api_errc::overloaded, 3, 3, 0},
+};
+constexpr int period = 60;  // 48 clean requests, then one of each fault kind: 20% faulted
+
+double rss_mb() {
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+struct tally {
+    long ok = 0;
+    long failed_as_expected = 0;
+    long violations = 0;
+    long budget_cut = 0;  // always-failing requests the retry budget stopped early (allowed)
+    long retries = 0;
+    double max_request_s = 0;
+    std::map<std::string, long> by_kind;
+};
+
+void violation(tally& t, const std::string& what) {
+    if (++t.violations <= 20) std::cerr << "violation: " << what << '\n';
+}
+
+asio::awaitable<void> one(client& c, long index, int round, tally& t, std::vector<std::pair<std::string, int>>& keys) {
+    const std::string key = "r" + std::to_string(round) + "i" + std::to_string(index);
+    const long slot = index % period;
+    const kind* k = slot >= period - static_cast<long>(std::size(kinds)) ? &kinds[slot - (period - std::size(kinds))] : nullptr;
+    const int clean_tokens = 4 + static_cast<int>(index % 9);
+    chat_request req;
+    req.model = k ? k->model(key) : "mock?tokens=" + std::to_string(clean_tokens);
+    req.messages = {{"user", "soak"}};
+    const auto start = steady_clock::now();
+    auto s = c.chat_stream(std::move(req));
+    std::string content;
+    error_code ec;
+    for (;;) {
+        auto [e, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+        if (e || !d) {
+            ec = e;
+            break;
+        }
+        content += d->content;
+    }
+    const double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
+    t.max_request_s = std::max(t.max_request_s, seconds);
+    const auto& diag = s.diagnostics();
+    t.retries += diag.attempts - 1;
+    const std::string name = k ? k->name : "clean";
+    ++t.by_kind[name];
+    const error_code expected = k ? k->expected : error_code{};
+    const std::string expected_content = text_of(k ? k->content_tokens : clean_tokens);
+    if (ec != expected) {
+        violation(t, name + ": expected '" + expected.message() + "', got '" + ec.message() + "' (" + diag.to_string(ec) + ")");
+        co_return;
+    }
+    if (content != expected_content) violation(t, name + ": content '" + content + "'");
+    const int attempts = k ? k->attempts : 1;
+    const bool cut_by_budget = diag.retry_note.find("retry budget") != std::string::npos;
+    const bool attempts_ok = attempts < 0 ? diag.attempts >= 1 && diag.attempts <= -attempts
+                                          : diag.attempts == attempts || (cut_by_budget && diag.attempts < attempts);
+    if (!attempts_ok)
+        violation(t, name + ": " + std::to_string(diag.attempts) + " attempts, expected " + std::to_string(attempts));
+    if (cut_by_budget) ++t.budget_cut;
+    if (k && k->server_attempts > 0) keys.emplace_back(key, cut_by_budget ? diag.attempts : k->server_attempts);
+    if (ec) ++t.failed_as_expected;
+    else ++t.ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    long requests = 100'000, concurrency = 1'000, rounds = 10;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        const long v = std::atol(argv[i + 1]);
+        if (a == "--requests") requests = v;
+        else if (a == "--concurrency") concurrency = v;
+        else if (a == "--rounds") rounds = v;
+        else {
+            std::cerr << "usage: llmstream-soak [--requests N] [--concurrency C] [--rounds R]\n";
+            return 2;
+        }
+    }
+    rounds = std::max(1L, rounds);
+    concurrency = std::max(1L, concurrency);
+
+    asio::io_context server_io;
+    auto work = asio::make_work_guard(server_io);
+    mock::server server(server_io.get_executor());
+    server.start();
+    std::thread server_thread([&] { server_io.run(); });
+
+    asio::io_context io(1);
+    client_config cfg = providers::custom("http://127.0.0.1:" + std::to_string(server.port()) + "/v1", "soak-key");
+    cfg.timeouts.connect = milliseconds(2'000);
+    cfg.timeouts.first_byte = milliseconds(300);
+    cfg.timeouts.idle = milliseconds(300);
+    cfg.timeouts.total = milliseconds(10'000);
+    cfg.retry.initial_backoff = milliseconds(5);
+    cfg.retry.max_backoff = milliseconds(20);
+    cfg.pool.max_connections = static_cast<std::size_t>(concurrency);
+    client c(io.get_executor(), cfg);
+
+    tally t;
+    std::vector<double> rss;
+    bool pool_leak = false;
+    std::vector<std::pair<std::string, int>> keys;
+    const auto start = steady_clock::now();
+    const long per_round = std::max(1L, requests / rounds);
+    for (long round = 0; round < rounds; ++round) {
+        long next = 0;
+        for (long w = 0; w < std::min(concurrency, per_round); ++w) {
+            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+                while (next < per_round) co_await one(c, next++, static_cast<int>(round), t, keys);
+            }, asio::detached);
+        }
+        io.restart();
+        io.run();
+        const auto p = c.pool_stats();
+        if (p.open != p.idle || p.waiting != 0) {
+            pool_leak = true;
+            std::cerr << "pool not idle after round " << round << ": open " << p.open << ", idle " << p.idle
+                      << ", waiting " << p.waiting << '\n';
+        }
+        rss.push_back(rss_mb());
+    }
+    const double wall = std::chrono::duration<double>(steady_clock::now() - start).count();
+
+    // The server's own count of attempts per faulted request.
+    const auto seen = server.counters().attempts;
+    long server_mismatch = 0;
+    for (const auto& [key, expected] : keys) {
+        const auto it = seen.find(key);
+        const long got = it == seen.end() ? 0 : static_cast<long>(it->second);
+        if (got != expected && ++server_mismatch <= 10)
+            std::cerr << "server saw " << got << " attempts for " << key << ", expected " << expected << '\n';
+    }
+    server.stop();
+    work.reset();
+    server_thread.join();
+
+    // Flat memory: compare the last round with the second (the first warms caches and pools).
+    const double growth = rss.size() >= 2 ? rss.back() - rss[std::min<std::size_t>(1, rss.size() - 1)] : 0.0;
+    const bool memory_flat = growth < 16.0;
+    const bool deadline_ok = t.max_request_s < 11.0;
+    const bool pass = t.violations == 0 && server_mismatch == 0 && !pool_leak && memory_flat && deadline_ok &&
+                      t.ok + t.failed_as_expected == per_round * rounds;
+
+    std::printf("{\"requests\": %ld, \"concurrency\": %ld, \"rounds\": %ld, \"ok\": %ld, \"failed_as_expected\": %ld, "
+                "\"violations\": %ld, \"server_attempt_mismatches\": %ld, \"retries\": %ld, \"budget_cut\": %ld, "
+                "\"max_request_s\": %.3f, \"pool_idle_after_each_round\": %s, \"rss_mb_per_round\": [",
+                per_round * rounds, concurrency, rounds, t.ok, t.failed_as_expected, t.violations, server_mismatch,
+                t.retries, t.budget_cut, t.max_request_s, pool_leak ? "false" : "true");
+    for (std::size_t i = 0; i < rss.size(); ++i) std::printf("%s%.1f", i ? ", " : "", rss[i]);
+    std::printf("], \"rss_growth_mb\": %.1f, \"wall_s\": %.2f, \"by_kind\": {", growth, wall);
+    bool first = true;
+    for (const auto& [name, n] : t.by_kind) {
+        std::printf("%s\"%s\": %ld", first ? "" : ", ", name.c_str(), n);
+        first = false;
+    }
+    std::printf("}, \"pass\": %s}\n", pass ? "true" : "false");
+    return pass ? 0 : 1;
+}
