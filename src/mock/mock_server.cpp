@@ -349,6 +349,16 @@ private:
         co_return co_await write_simple(200, "application/json", json::serialize(body), keep_alive);
     }
 
+    // Holds the connection open, reading and discarding, until the client closes it (or the
+    // server stops): a stalled or hostile reply costs nothing once the client has given up.
+    asio::awaitable<void> until_peer_closes() {
+        char sink[512];
+        for (;;) {
+            auto [ec, n] = co_await socket_->async_read_some(asio::buffer(sink), use_tuple);
+            if (ec) co_return;
+        }
+    }
+
     asio::awaitable<bool> write_bytes(std::string_view bytes) {
         auto [ec, n] = co_await asio::async_write(*socket_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
         co_return !ec;
@@ -365,7 +375,7 @@ private:
                 std::string chunk = piece;
                 if (!co_await write_chunk(chunk)) co_return false;
             }
-            co_await sleep(60'000);
+            co_await until_peer_closes();
         } else if (s.raw == "drip_headers") {  // a head that never ends, one byte at a time
             if (!co_await write_bytes("HTTP/1.1 200 OK\r\n")) co_return false;
             for (int i = 0; i < 100'000; ++i) {
@@ -374,15 +384,15 @@ private:
             }
         } else if (s.raw == "bad_chunk") {  // a chunk size that is not hexadecimal
             co_await write_bytes(sse_head + "Transfer-Encoding: chunked\r\n\r\nzz\r\ndata: x\n\n\r\n");
-            co_await sleep(60'000);
+            co_await until_peer_closes();
         } else if (s.raw == "bad_status") {
             co_await write_bytes("HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n");
-            co_await sleep(60'000);
+            co_await until_peer_closes();
         } else if (s.raw == "header_flood") {  // 1 MB of header fields
             std::string flood = "HTTP/1.1 200 OK\r\n";
             while (flood.size() < 1024 * 1024) flood += "X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
             co_await write_bytes(flood);
-            co_await sleep(60'000);
+            co_await until_peer_closes();
         } else if (s.raw == "endless") {  // a body that never ends: keep-alive comments forever
             if (!co_await write_bytes(sse_head + "Transfer-Encoding: chunked\r\n\r\n")) co_return false;
             for (int i = 0; i < 100'000; ++i) {
@@ -391,7 +401,7 @@ private:
             }
         } else if (s.raw == "gzip") {  // an encoding nobody asked for
             co_await write_bytes(sse_head + "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00");
-            co_await sleep(60'000);
+            co_await until_peer_closes();
         } else if (s.raw == "http10") {  // HTTP/1.0: the body ends when the connection closes
             std::string body = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
             body += openai_chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr);
@@ -400,7 +410,7 @@ private:
             co_await write_bytes(body);
         } else if (s.raw == "redirect") {
             co_await write_bytes("HTTP/1.1 302 Found\r\nLocation: " + s.location + "\r\nContent-Length: 0\r\n\r\n");
-            co_await sleep(60'000);
+            co_await until_peer_closes();
         }
         co_return false;
     }
@@ -435,7 +445,7 @@ private:
             if (i == s.reset_after) co_return false;  // drop the connection mid-stream
             if (i == s.stall_after) {
                 if (!co_await write_chunk(pending)) co_return false;
-                co_await sleep(24 * 3600 * 1000);  // until the client gives up
+                co_await until_peer_closes();  // until the client gives up
                 co_return false;
             }
             if (i == s.error_after) {
