@@ -564,7 +564,11 @@ stream& stream::operator=(stream&& other) noexcept {
 stream::~stream() {
     if (impl_) impl_->cancel();
 }
-const diagnostics& stream::diagnostics() const noexcept { return impl_->diag(); }
+const diagnostics& stream::diagnostics() const noexcept {
+    static const llmstream::diagnostics none;
+    return impl_ ? impl_->diag() : none;
+}
+void stream::throw_moved_from() { throw std::logic_error("llmstream::stream: used after it was moved from"); }
 void stream::cancel() {
     if (impl_) impl_->cancel();
 }

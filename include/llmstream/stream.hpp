@@ -35,8 +35,11 @@ public:
     /// stream's own buffer keeps a delta from being moved through every layer of the completion.
     /// Never completes inline. A second call while one is pending fails with
     /// errc::operation_in_progress. Per-operation cancellation (any type) aborts the whole stream.
+    /// A moved-from stream may only be destroyed or assigned to: async_next on it throws
+    /// std::logic_error.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_next(CompletionToken&& token = CompletionToken{}) {
+        if (!impl_) throw_moved_from();
         return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, const delta*)>(
             [](auto handler, std::shared_ptr<detail::stream_impl> impl) {
                 detail::initiate_next(impl, detail::next_handler(std::move(handler)));
@@ -45,6 +48,7 @@ public:
     }
 
     /// What is known about the request: status, provider code and message, request id, hint.
+    /// (Empty for a moved-from stream.)
     const llmstream::diagnostics& diagnostics() const noexcept;
 
     /// Aborts the generation: a pending async_next completes with operation_aborted.
@@ -54,6 +58,7 @@ public:
 
 private:
     friend class client;
+    [[noreturn]] static void throw_moved_from();
     explicit stream(std::shared_ptr<detail::stream_impl> impl);
     std::shared_ptr<detail::stream_impl> impl_;
 };

@@ -377,3 +377,19 @@ TEST_CASE("a second async_next is refused while a ready delta's completion has n
     CHECK(second_ec == errc::operation_in_progress);
     CHECK(first_content.empty());  // the role-only first delta, intact: its slot was not recycled
 }
+
+TEST_CASE("a moved-from stream says so instead of crashing", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    auto s = c.chat_stream(mock_request("mock?tokens=2"));
+    stream t = std::move(s);
+    CHECK(s.diagnostics().attempts == 0);  // NOLINT(bugprone-use-after-move): that is the point
+    s.cancel();
+    CHECK_THROWS_AS(s.async_next([](error_code, const delta*) {}), std::logic_error);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        const collected r = co_await collect(t);
+        CHECK_FALSE(r.ec);
+        CHECK(r.content == expected_text(2));
+    });
+}
