@@ -12,6 +12,8 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 namespace asio = boost::asio;
 
 int main(int argc, char** argv) {
@@ -26,6 +28,9 @@ int main(int argc, char** argv) {
         req.extra = R"({"enable_thinking": true})";  // DashScope's own parameter, passed through untouched
         auto s = client.chat_stream(std::move(req));
         bool thinking = false;
+        const bool tty = ::isatty(STDOUT_FILENO) == 1;  // dim the reasoning only on a terminal
+        const char* dim = tty ? "\x1b[2m" : "";
+        const char* plain = tty ? "\x1b[0m" : "";
         llmstream::completion_accumulator whole;  // the full answer too, as deltas arrive
         for (;;) {
             auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
@@ -39,17 +44,18 @@ int main(int argc, char** argv) {
             }
             whole.add(*d);
             if (!d->reasoning_content.empty()) {
-                if (!thinking) std::fputs("\x1b[2m(thinking) ", stdout);
+                if (!thinking) std::printf("%s(thinking) ", dim);
                 thinking = true;
                 std::fputs(d->reasoning_content.c_str(), stdout);
             }
             if (!d->content.empty()) {
-                if (thinking) std::fputs("\x1b[0m\n\n", stdout);
+                if (thinking) std::printf("%s\n\n", plain);
                 thinking = false;
                 std::fputs(d->content.c_str(), stdout);
             }
             std::fflush(stdout);
         }
+        if (thinking) std::fputs(plain, stdout);  // ended (or failed) while still reasoning
         std::fputc('\n', stdout);
         const auto& c = whole.result();
         std::fprintf(stderr, "(%zu bytes of reasoning, %zu bytes of answer, finish: %s, request id %s)\n",

@@ -1,7 +1,7 @@
 // stream_chat: ask one question and print the answer token by token as it arrives.
-//   stream_chat ["your prompt"]
-// The endpoint comes from the environment (examples/common/endpoint.hpp); without a key the
-// reply comes from an embedded llmstream-mock. Exit code 0 on success, 1 on failure.
+//   stream_chat [--provider openai|deepseek|dashscope|dashscope-intl|dashscope-finance] [--model NAME] ["prompt"]
+// The endpoint comes from the flags or the environment (examples/common/endpoint.hpp); without a
+// key the reply comes from an embedded llmstream-mock. Exit code 0 on success, 1 on failure.
 #include "common/endpoint.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,9 +15,22 @@
 namespace asio = boost::asio;
 
 int main(int argc, char** argv) {
-    const std::string prompt = argc > 1 ? argv[1] : "Who are you?";
+    std::string prompt = "Who are you?", provider, model;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--provider" && i + 1 < argc) provider = argv[++i];
+        else if (a == "--model" && i + 1 < argc) model = argv[++i];
+        else prompt = a;
+    }
     asio::io_context io(1);  // one thread: the hint lets Asio skip locking
-    auto ep = example::pick(io, "mock?demo=1&tokens=38&pace_ms=60");
+    example::endpoint ep;
+    try {
+        ep = example::pick(io, "mock?demo=1&tokens=38&pace_ms=60", llmstream::api_dialect::openai_compatible, provider);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stream_chat: %s\n", e.what());
+        return 1;
+    }
+    if (!model.empty()) ep.model = model;
     llmstream::client client(io.get_executor(), ep.config);
     int exit_code = 1;
 

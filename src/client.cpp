@@ -369,7 +369,7 @@ private:
         response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor,
                                               encoded_.cumulative_output, client_->config.sse_limits);
         auto req = build_request(encoded_);
-        for (int round = 0;; ++round) {
+        for (;;) {
             if (cancelled_) co_return asio::error::operation_aborted;
             body_mode_ = body_mode::whole;
             body_.clear();
@@ -391,7 +391,9 @@ private:
                     wec = co_await read_response(std::get<http::connection::tls_stream>(connection_->stream));
                 if (!wec) break;
             }
-            const bool stale = reused && round == 0 && !cancelled_ && reader_->bytes_received() == 0 &&
+            // Every reused connection may be stale (the pool hands out the most recent first), but
+            // only reused ones: a new connection failing like this is a real failure.
+            const bool stale = reused && !cancelled_ && reader_->bytes_received() == 0 &&
                                (wec == errc::connection_closed || wec == asio::error::connection_reset ||
                                 wec == asio::error::broken_pipe || wec == asio::error::eof ||
                                 wec == asio::ssl::error::stream_truncated);

@@ -2,8 +2,6 @@
 
 #include <boost/asio/error.hpp>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <string>
 #include <string_view>
@@ -117,12 +115,12 @@ bool is_retryable(const boost::system::error_code& ec) noexcept {
             return false;
         }
     }
-    // TLS: a handshake cut short may succeed next time; a certificate that fails verification
-    // (wrong CA, wrong host name) will fail the same way.
+    // TLS: a handshake cut short (the connection dropped) may succeed next time; what OpenSSL
+    // itself reports (a certificate that fails verification, https:// against a plain-HTTP port,
+    // no shared protocol version) fails the same way every time.
     const std::string_view category = ec.category().name();
     if (category == "asio.ssl.stream") return true;
-    if (category == "asio.ssl")
-        return ERR_GET_REASON(static_cast<unsigned long>(ec.value())) != SSL_R_CERTIFICATE_VERIFY_FAILED;
+    if (category == "asio.ssl") return false;
     // Network failures: the connection was refused, reset or dropped.
     namespace ae = boost::asio::error;
     return ec == ae::connection_refused || ec == ae::connection_reset || ec == ae::connection_aborted ||

@@ -16,6 +16,7 @@
 
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace example {
@@ -26,22 +27,35 @@ struct endpoint {
     std::unique_ptr<llmstream::mock::server> mock;  ///< set when no key was found; stop() it when done
 };
 
-/// `mock_model` scripts the embedded mock's reply (see src/mock/mock_server.hpp).
+/// `mock_model` scripts the embedded mock's reply (see src/mock/mock_server.hpp). `provider`
+/// ("openai", "deepseek", "dashscope", "dashscope-intl", "dashscope-finance") picks one provider
+/// instead of the first key found; its key must be set.
 inline endpoint pick(boost::asio::io_context& io, const std::string& mock_model,
-                     llmstream::api_dialect dialect = llmstream::api_dialect::openai_compatible) {
+                     llmstream::api_dialect dialect = llmstream::api_dialect::openai_compatible,
+                     const std::string& provider = {}) {
     using namespace llmstream::providers;
     endpoint e;
     const bool native = dialect == llmstream::api_dialect::dashscope_native;
-    if (auto key = key_from_env("DASHSCOPE_API_KEY"); !key.empty()) {
-        const std::string r = key_from_env("LLMSTREAM_DASHSCOPE_REGION");
+    const bool any = provider.empty();
+    const char* wanted = provider.rfind("dashscope", 0) == 0 ? "DASHSCOPE_API_KEY"
+                         : provider == "openai"             ? "OPENAI_API_KEY"
+                         : provider == "deepseek"           ? "DEEPSEEK_API_KEY"
+                                                            : nullptr;
+    if (!any && (!wanted || key_from_env(wanted).empty()))
+        throw std::runtime_error(wanted ? std::string(wanted) + " is not set" : "unknown provider " + provider);
+    if (auto key = key_from_env("DASHSCOPE_API_KEY"); !key.empty() && (any || provider.rfind("dashscope", 0) == 0)) {
+        std::string r = key_from_env("LLMSTREAM_DASHSCOPE_REGION");
+        if (provider == "dashscope") r = "cn";
+        if (provider == "dashscope-intl") r = "intl";
+        if (provider == "dashscope-finance") r = "finance";
         const region reg = r == "cn" ? region::cn : r == "us" ? region::us : r == "finance" ? region::finance
                          : r == "hongkong" ? region::hongkong : region::intl;
         e.config = native ? dashscope_native(reg, key) : dashscope_compatible(reg, key);
         e.model = "qwen-plus";
-    } else if (key = key_from_env("OPENAI_API_KEY"); !key.empty() && !native) {
+    } else if (key = key_from_env("OPENAI_API_KEY"); !key.empty() && !native && (any || provider == "openai")) {
         e.config = openai(key);
         e.model = "gpt-4o-mini";
-    } else if (key = key_from_env("DEEPSEEK_API_KEY"); !key.empty() && !native) {
+    } else if (key = key_from_env("DEEPSEEK_API_KEY"); !key.empty() && !native && (any || provider == "deepseek")) {
         e.config = deepseek(key);
         e.model = "deepseek-chat";
     } else {

@@ -65,6 +65,10 @@ std::string default_model(const options& o) {
 std::string fix_for(const boost::system::error_code& ec, const diagnostics& d, const endpoint& ep,
                     const std::string& model, std::string_view region) {
     const bool dashscope = ep.config.vendor == vendor::dashscope;
+    const bool generic_denial = d.provider_code.empty() || d.provider_code == "Model.AccessDenied" ||
+                                d.provider_code == "AccessDenied" || d.provider_code == "Workspace.AccessDenied" ||
+                                d.provider_code == "NoPermission";
+    if (ec == api_errc::permission_denied && !generic_denial) return d.hint;  // e.g. FreeTierOnly: its own fix
     if (ec == api_errc::permission_denied) {
         if (dashscope)
             return "the workspace of this key lacks model authorization for " + model +
@@ -136,13 +140,16 @@ int run_doctor(const options& o, const endpoint& ep) {
             addresses = r.size();
             limit.cancel();
         });
+        bool timed_out = false;
         limit.async_wait([&](boost::system::error_code ec) {
-            if (!ec) resolver.cancel();
+            if (ec) return;
+            timed_out = true;
+            resolver.cancel();
         });
         io.run();
         io.restart();
         if (dns_ec) {
-            fail("DNS: " + host_name + " does not resolve (" + dns_ec.message() + ")");
+            fail("DNS: " + host_name + (timed_out ? " did not resolve in time" : " does not resolve (" + dns_ec.message() + ")"));
             fix("check the host name in the base URL, the DNS server and any proxy settings");
             if (code == exit_code::ok) code = exit_code::network;
         } else {

@@ -90,14 +90,18 @@ int exit_code_for(const boost::system::error_code& ec) noexcept {
         default: return exit_code::other;
         }
     }
-    if (ec == boost::asio::error::operation_aborted) return exit_code::other;
-    // Everything else is the network or TLS: DNS, refused, reset, unreachable, handshake.
-    if (is_tls(ec) || ec.category() == boost::system::system_category() ||
-        ec.category() == boost::asio::error::get_netdb_category() ||
-        ec.category() == boost::asio::error::get_addrinfo_category() ||
-        ec.category() == boost::asio::error::get_misc_category())
+    // The network or TLS: DNS, refused, reset, unreachable, handshake.
+    namespace ae = boost::asio::error;
+    if (is_tls(ec) || ec.category() == ae::get_netdb_category() || ec.category() == ae::get_addrinfo_category())
         return exit_code::network;
-    return exit_code::other;
+    const ae::basic_errors network[] = {ae::connection_refused, ae::connection_reset, ae::connection_aborted,
+                                        ae::broken_pipe,        ae::timed_out,        ae::network_unreachable,
+                                        ae::host_unreachable,   ae::network_down,     ae::network_reset,
+                                        ae::shut_down,          ae::not_connected,    ae::address_in_use};
+    for (auto e : network)
+        if (ec == e) return exit_code::network;
+    if (ec == ae::eof) return exit_code::network;
+    return exit_code::other;  // cancelled, out of memory, an internal fault, ...
 }
 
 std::string error_class(const boost::system::error_code& ec) {

@@ -275,6 +275,14 @@ void redact_secret(diagnostics& diag, std::string_view secret) {
     auto scrub = [&](std::string& s) {
         for (auto at = s.find(secret); at != std::string::npos; at = s.find(secret, at + 10))
             s.replace(at, secret.size(), "[redacted]");
+        // Provider text is cut at a bound: a key cut there leaves its start at the very end
+        // (8 characters or more; shorter tails say nothing and would catch innocent text).
+        for (std::size_t k = std::min(s.size(), secret.size() - 1); k >= 8; --k) {
+            if (s.compare(s.size() - k, k, secret.substr(0, k)) == 0) {
+                s.replace(s.size() - k, k, "[redacted]");
+                break;
+            }
+        }
     };
     scrub(diag.provider_code);
     scrub(diag.provider_message);

@@ -50,11 +50,16 @@ bool budget::try_withdraw(clock::time_point now) {
 // --- planner ---
 
 std::string format_seconds(milliseconds ms) {
-    char buf[32];
     const long long v = ms.count();
-    if (v % 1000 == 0) std::snprintf(buf, sizeof buf, "%lld s", v / 1000);
-    else std::snprintf(buf, sizeof buf, "%.3g s", static_cast<double>(v) / 1000.0);
-    return buf;
+    std::string out = std::to_string(v / 1000);
+    if (const long long frac = (v < 0 ? -v : v) % 1000; frac != 0) {
+        char digits[8];
+        std::snprintf(digits, sizeof digits, ".%03lld", frac);
+        std::string f = digits;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    return out + " s";
 }
 
 planner::planner(const retry_policy& policy, random_source random) : policy_(policy), random_(std::move(random)) {}
@@ -96,11 +101,12 @@ decision planner::after_failure(const boost::system::error_code& ec, const diagn
     if (retries_ >= policy_.max_retries) {
         if (policy_.max_retries <= 0) d.note = "not retried: retrying is off (max_retries = 0)";
         else
-            d.note = "retries used up (max_retries = " +
+            d.note = "not retried: retries used up (max_retries = " +
                      std::to_string(policy_.max_retries) + ")";
         return d;
     }
     milliseconds wait{0};
+    bool computed = false;
     if (diag.retry_after) {
         if (*diag.retry_after > policy_.max_retry_after) {
             d.note = "not retried: the server asked to wait " + format_seconds(*diag.retry_after) +
@@ -110,6 +116,7 @@ decision planner::after_failure(const boost::system::error_code& ec, const diagn
         wait = std::max(milliseconds{0}, *diag.retry_after);
     } else {
         wait = backoff();
+        computed = true;
     }
     if (deadline && now + wait >= *deadline) {
         d.note = "not retried: waiting " + format_seconds(wait) + " would pass the request's deadline";
@@ -120,7 +127,7 @@ decision planner::after_failure(const boost::system::error_code& ec, const diagn
         return d;
     }
     ++retries_;
-    previous_ = wait;
+    if (computed) previous_ = wait;  // decorrelated jitter grows from its own waits, not the server's
     d.retry = true;
     d.wait = wait;
     return d;

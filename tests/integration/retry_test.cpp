@@ -162,7 +162,7 @@ TEST_CASE("503, 503, 200 is exactly three attempts; always 503 gives up after th
         CHECK(b.ec == api_errc::overloaded);
         CHECK(bad.diagnostics().attempts == 3);
         CHECK(bad.diagnostics().attempt_log.size() == 2);
-        CHECK(bad.diagnostics().retry_note == "retries used up (max_retries = 2)");
+        CHECK(bad.diagnostics().retry_note == "not retried: retries used up (max_retries = 2)");
         const std::string text = bad.diagnostics().to_string(b.ec);
         CHECK(text.find("3 attempts") != std::string::npos);
         CHECK(text.find("test-key") == std::string::npos);

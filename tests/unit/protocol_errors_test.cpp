@@ -225,4 +225,9 @@ TEST_CASE("an echoed API key is redacted from every diagnostics text", "[errors]
                             d.attempt_log[0].request_id + d.to_string(llmstream::api_errc::authentication);
     CHECK(all.find(key) == std::string::npos);
     CHECK(d.provider_message == "invalid key [redacted] (and again: [redacted])");
+    // Cut off by the length bound: the start of the key at the very end goes too.
+    llmstream::diagnostics cut;
+    cut.provider_message = "echo: " + key.substr(0, 9);
+    llmstream::protocol::redact_secret(cut, key);
+    CHECK(cut.provider_message == "echo: [redacted]");
 }

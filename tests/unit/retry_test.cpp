@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <limits>
 
 using namespace llmstream;
 using time_point = retry::clock::time_point;
@@ -65,7 +66,9 @@ TEST_CASE("full jitter draws each wait uniformly below the exponential ceiling",
     // Out-of-range random values are clamped into [0, 1).
     retry::planner wild(policy(jitter_mode::full), scripted({7.0}));
     CHECK(wild.after_failure(overloaded, {}, t0, std::nullopt, nullptr).wait.count() == 500);
-    retry::planner nan(policy(jitter_mode::full), scripted({-1.0}));
+    retry::planner negative(policy(jitter_mode::full), scripted({-1.0}));
+    CHECK(negative.after_failure(overloaded, {}, t0, std::nullopt, nullptr).wait.count() == 0);
+    retry::planner nan(policy(jitter_mode::full), scripted({std::numeric_limits<double>::quiet_NaN()}));
     CHECK(nan.after_failure(overloaded, {}, t0, std::nullopt, nullptr).wait.count() == 0);
 }
 
@@ -100,7 +103,7 @@ TEST_CASE("max_retries bounds the retries and the note says so", "[retry]") {
     CHECK(p.after_failure(overloaded, {}, t0, std::nullopt, nullptr).retry);
     const auto third = p.after_failure(overloaded, {}, t0, std::nullopt, nullptr);
     CHECK_FALSE(third.retry);
-    CHECK(third.note == "retries used up (max_retries = 2)");
+    CHECK(third.note == "not retried: retries used up (max_retries = 2)");
     CHECK(p.retries_made() == 2);
 
     retry::planner off(policy(jitter_mode::none, 0), scripted({0.5}));
@@ -224,4 +227,20 @@ TEST_CASE("budget windows slide second by second", "[retry][budget]") {
     CHECK(b.try_withdraw(t0 + seconds(1)));
     CHECK(b.try_withdraw(t0 + seconds(1)));
     CHECK_FALSE(b.try_withdraw(t0 + seconds(2)));
+}
+
+TEST_CASE("waits in notes read as seconds with up to three decimals", "[retry]") {
+    CHECK(retry::format_seconds(milliseconds(120'000)) == "120 s");
+    CHECK(retry::format_seconds(milliseconds(120'500)) == "120.5 s");
+    CHECK(retry::format_seconds(milliseconds(1'234'567)) == "1234.567 s");
+    CHECK(retry::format_seconds(milliseconds(50)) == "0.05 s");
+}
+
+TEST_CASE("a Retry-After wait does not steer decorrelated jitter", "[retry]") {
+    diagnostics server;
+    server.retry_after = seconds(30);
+    retry::planner p(policy(jitter_mode::decorrelated), scripted({0.999999}));
+    CHECK(p.after_failure(api_errc::rate_limited, server, t0, std::nullopt, nullptr).wait == seconds(30));
+    // The next computed wait grows from the initial backoff, not from the server's 30 s.
+    CHECK(p.after_failure(overloaded, {}, t0, std::nullopt, nullptr).wait.count() == 1500);
 }
