@@ -105,6 +105,7 @@ private:
 
     std::string line_;        // a line carried over from an earlier chunk
     std::string data_;        // data buffer when it cannot be a view of the input
+    std::size_t data_offset_ = 0;  // where the data starts in data_ (after "data:" when taken from line_)
     std::string_view data_view_;  // data buffer as a view of the current chunk (zero-copy case)
     bool data_is_view_ = false;
     std::size_t data_lines_ = 0;

@@ -10,6 +10,7 @@
 // validate first) and lie in a padded_buffer: 64 readable bytes past the end, the first a NUL.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -63,12 +64,24 @@ public:
     /// Loads `doc` into `buffer` and reads it from there.
     json_cursor(cursor_buffer& buffer, std::string_view doc) : scratch_(nullptr) {
         const std::string_view padded = buffer.load(doc);
-        p_ = padded.data();
+        begin_ = p_ = padded.data();
         end_ = padded.data() + padded.size();
         scratch_ = buffer.scratch();
     }
 
     bool failed() const noexcept { return failed_; }
+
+    /// Where the cursor is (bytes from the start of the document) and how deep in containers.
+    std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+    int depth() const noexcept { return depth_; }
+    /// Continues reading at `offset` as if the cursor had got there itself, `depth` containers
+    /// deep, right after a key's colon (or a member). For replaying a document whose first
+    /// `offset` bytes equal those of one read before (stream_decoder's prefix replay).
+    void resume_at(std::size_t offset, int depth) noexcept {
+        p_ = begin_ + offset;
+        depth_ = depth;
+        first_ = false;
+    }
     /// Marks the document invalid (also for schema errors found by the caller).
     bool fail() noexcept {
         failed_ = true;
@@ -122,7 +135,9 @@ public:
     bool append_string(std::string& out) noexcept {
         skip_ws();
         if (*p_ != '"') return fail();
-        ++p_;
+        // Local cursors: stores through `w` (a char*) could alias p_, which would otherwise be
+        // written back to memory and reloaded on every step.
+        const char* p = p_ + 1;
         char* w = scratch_;
 #if defined(__SSE2__)
         const __m128i quote = _mm_set1_epi8('"');
@@ -132,33 +147,44 @@ public:
         for (;;) {
 #if defined(__SSE2__)
             // Copy 16 bytes, then keep only those before the first quote, backslash or control.
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
             _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
             const __m128i ctrl = _mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space);
             const auto mask = static_cast<unsigned>(_mm_movemask_epi8(
                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), ctrl)));
             if (mask == 0) {
-                p_ += 16;
+                p += 16;
                 w += 16;
                 continue;
             }
             const int at = std::countr_zero(mask);
-            p_ += at;
+            p += at;
             w += at;
 #else
-            while (*p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) *w++ = *p_++;
+            while (*p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) *w++ = *p++;
 #endif
-            if (*p_ == '"') {
-                ++p_;
+            if (*p == '"') {
+                ++p;
                 break;
             }
-            if (*p_ != '\\') return fail();  // a raw control character, or the end of the document
+            if (*p != '\\') {  // a raw control character, or the end of the document
+                p_ = p;
+                return fail();
+            }
+            if (const char simple = simple_escapes[static_cast<unsigned char>(p[1])]) {  // \n, \", ...
+                *w++ = simple;
+                p += 2;
+                continue;
+            }
+            p_ = p;
             unsigned cp = 0;
             char simple = 0;
             if (!escape_code_point(cp, simple)) return false;
             if (simple) *w++ = simple;
             else write_utf8(cp, w);
+            p = p_;
         }
+        p_ = p;
         out.append(scratch_, static_cast<std::size_t>(w - scratch_));
         return true;
     }
@@ -281,6 +307,20 @@ private:
             if (!skip_escape()) return false;
         }
     }
+
+    // What a one-letter escape stands for, or 0 (for 'u' and for letters that are no escape).
+    static constexpr auto simple_escapes = [] {
+        std::array<char, 256> t{};
+        t['"'] = '"';
+        t['\\'] = '\\';
+        t['/'] = '/';
+        t['b'] = '\b';
+        t['f'] = '\f';
+        t['n'] = '\n';
+        t['r'] = '\r';
+        t['t'] = '\t';
+        return t;
+    }();
 
     static int hex(char c) noexcept {
         if (c >= '0' && c <= '9') return c - '0';
@@ -453,6 +493,7 @@ private:
         }
     }
 
+    const char* begin_;
     const char* p_;
     const char* end_;
     char* scratch_;

@@ -47,6 +47,9 @@ public:
 
     bool done() const noexcept { return decoder_.done(); }
     std::size_t events() const noexcept { return events_; }
+    /// See stream_decoder::set_prefix_replay.
+    void set_prefix_replay(bool on) noexcept { decoder_.set_prefix_replay(on); }
+    std::size_t replayed_events() const noexcept { return decoder_.replayed_events(); }
 
     void reset() {
         parser_.reset();

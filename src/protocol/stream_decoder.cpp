@@ -5,8 +5,42 @@
 #include <llmstream/error.hpp>
 
 #include <charconv>
+#include <cstring>
+#include <utility>
 
 namespace llmstream::protocol {
+
+// Decoding an event in full, notes where its first text value starts (the first string value
+// of the first choice's "content" or "reasoning_content") and whether what was read before it
+// can be replayed: identity fields and role only.
+struct replay_marker {
+    replay_state& candidate;
+    const delta& out;
+    const provider_error& error;
+    const bool& has_error;
+    const bool& native_usage_read;
+    bool marked = false;
+    bool replayable = false;
+    std::size_t offset = 0;
+
+    void mark(json_cursor& c, text_field f) {
+        if (marked || c.peek() != json_kind::string) return;
+        marked = true;
+        replayable = !has_error && !native_usage_read && error.code.empty() && error.message.empty() &&
+                     error.type.empty() && error.request_id.empty() && out.content.empty() &&
+                     out.reasoning_content.empty() && out.tool_calls.empty() && out.finish_reason_text.empty() &&
+                     !out.usage;
+        if (!replayable) return;
+        candidate.depth = c.depth();
+        candidate.field = f;
+        offset = c.offset();  // at the opening quote
+        candidate.role = out.role;
+        candidate.model = out.model;
+        candidate.response_id = out.response_id;
+        candidate.request_id = out.request_id;
+    }
+};
+
 namespace {
 
 // Keys are compared raw (escapes undecoded): providers never escape the keys we look for.
@@ -115,45 +149,61 @@ bool read_content(json_cursor& c, std::string& out) {
 }
 
 // A "delta" (OpenAI stream) or "message" (native, non-streaming) object: both dialects share it.
-bool read_message(json_cursor& c, delta& out) {
-    if (c.take_null()) return true;
-    if (!c.enter_object()) return false;
+// `hole` (first choice only) notes where its text value starts, for prefix replay.
+bool read_message_fields(json_cursor& c, delta& out, replay_marker* hole) {
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
-        if (key == "content") ok = read_content(c, out.content);
-        else if (key == "reasoning_content") ok = c.read_string_or_null(out.reasoning_content);
-        else if (key == "role") ok = c.read_string_or_null(out.role);
-        else if (key == "tool_calls") ok = read_tool_calls(c, out);
+        if (key == "content") {
+            if (hole) hole->mark(c, text_field::content);
+            ok = read_content(c, out.content);
+        } else if (key == "reasoning_content") {
+            if (hole) hole->mark(c, text_field::reasoning);
+            ok = c.read_string_or_null(out.reasoning_content);
+        } else if (key == "role") {
+            ok = c.read_string_or_null(out.role);
+        } else if (key == "tool_calls") {
+            ok = read_tool_calls(c, out);
+        } else {
+            ok = c.skip();
+        }
+        if (!ok) return false;
+    }
+    return !c.failed();
+}
+
+bool read_message(json_cursor& c, delta& out, replay_marker* hole) {
+    if (c.take_null()) return true;
+    if (!c.enter_object()) return false;
+    return read_message_fields(c, out, hole);
+}
+
+// The members of the first choice.
+bool read_choice_fields(json_cursor& c, delta& out, replay_marker* hole) {
+    std::string_view key;
+    while (c.next_field(key)) {
+        bool ok;
+        if (key == "delta" || key == "message") ok = read_message(c, out, hole);
+        else if (key == "finish_reason") ok = c.read_string_or_null(out.finish_reason_text);
         else ok = c.skip();
         if (!ok) return false;
     }
     return !c.failed();
 }
 
-// "choices": [...]: only the first choice is read (n > 1 is not supported).
-bool read_choices(json_cursor& c, delta& out) {
+// The choices after the first: n > 1 is not supported, they are skipped.
+bool skip_other_choices(json_cursor& c) {
+    while (c.next_element())
+        if (!c.skip()) return false;
+    return !c.failed();
+}
+
+// "choices": [...]: only the first choice is read.
+bool read_choices(json_cursor& c, delta& out, replay_marker* hole) {
     if (c.take_null()) return true;
     if (!c.enter_array()) return false;
-    bool first = true;
-    while (c.next_element()) {
-        if (!first) {
-            if (!c.skip()) return false;
-            continue;
-        }
-        first = false;
-        if (!c.enter_object()) return false;
-        std::string_view key;
-        while (c.next_field(key)) {
-            bool ok;
-            if (key == "delta" || key == "message") ok = read_message(c, out);
-            else if (key == "finish_reason") ok = c.read_string_or_null(out.finish_reason_text);
-            else ok = c.skip();
-            if (!ok) return false;
-        }
-        if (c.failed()) return false;
-    }
-    return !c.failed();
+    if (!c.next_element()) return !c.failed();
+    return c.enter_object() && read_choice_fields(c, out, hole) && skip_other_choices(c);
 }
 
 bool read_error_value(json_cursor& c, provider_error& e) {
@@ -193,6 +243,8 @@ void stream_decoder::reset() {
     done_ = false;
     finish_seen_ = false;
     native_usage_.reset();
+    replay_.valid = false;
+    replayed_ = 0;
     seen_content_.clear();
     seen_reasoning_.clear();
     seen_arguments_.clear();
@@ -229,19 +281,24 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     }
     if (data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
 
-    json_cursor c(buffer_, data);
     error_ = {};
+    native_usage_read_ = false;
     bool has_error = false;
     bool ok;
     if (ev.type == "error") {  // DashScope: event:error, :HTTP_STATUS/NNN, data:{"code":...}
-        ok = c.enter_object() && read_error_members(c, error_);
+        replay_.valid = false;
+        json_cursor c(buffer_, data);
+        ok = c.enter_object() && read_error_members(c, error_) && c.at_end();
         has_error = true;
-    } else if (dialect_ == api_dialect::openai_compatible) {
-        ok = decode_openai(c, out, error_, has_error);
+    } else if (replay_.valid && data.size() > replay_.prefix.size() &&
+               std::memcmp(data.data(), replay_.prefix.data(), replay_.prefix.size()) == 0) {
+        ok = replay_event(data, out, has_error);
+        ++replayed_;
     } else {
-        ok = decode_native(c, out, error_, has_error);
+        json_cursor c(buffer_, data);
+        ok = decode_event(c, data, out, has_error);
     }
-    if (!ok || !c.at_end()) {
+    if (!ok) {
         out.clear();
         fill_malformed(diag, dialect_);
         return errc::malformed_response;
@@ -273,57 +330,99 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     return {};
 }
 
-bool stream_decoder::decode_openai(json_cursor& c, delta& out, provider_error& error, bool& has_error) {
+// Decodes an event in full and, when it can be replayed, remembers its prefix for the next one.
+bool stream_decoder::decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error) {
+    replay_marker hole{replay_candidate_, out, error_, has_error, native_usage_read_};
+    replay_marker* marker = replay_enabled_ ? &hole : nullptr;
+    const bool ok = c.enter_object() &&
+                    (dialect_ == api_dialect::openai_compatible ? openai_fields(c, out, has_error, marker)
+                                                                : native_fields(c, out, has_error, marker)) &&
+                    c.at_end();
+    if (!replay_enabled_) return ok;
+    if (ok && !has_error && hole.marked && hole.replayable) {
+        replay_candidate_.prefix.assign(data.data(), hole.offset + 1);
+        replay_candidate_.valid = true;
+        std::swap(replay_, replay_candidate_);
+    } else if (!ok || has_error) {
+        replay_.valid = false;
+    }
+    return ok;
+}
+
+// The event starts with the bytes of replay_.prefix: restore what they set, read the text
+// value and everything after it exactly as decode_event would have.
+bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_error) {
+    const std::size_t quote = replay_.prefix.size() - 1;
+    json_cursor c(buffer_, data.substr(quote));
+    c.resume_at(0, replay_.depth);
+    out.role = replay_.role;
+    out.model = replay_.model;
+    out.response_id = replay_.response_id;
+    out.request_id = replay_.request_id;
+    const bool ok = c.read_string(replay_.field == text_field::content ? out.content : out.reasoning_content) &&
+                    read_message_fields(c, out, nullptr) && read_choice_fields(c, out, nullptr) &&
+                    skip_other_choices(c) &&
+                    (dialect_ == api_dialect::openai_compatible
+                         ? openai_fields(c, out, has_error, nullptr)
+                         : native_output_fields(c, out, nullptr) && native_fields(c, out, has_error, nullptr)) &&
+                    c.at_end();
+    if (!ok || has_error) replay_.valid = false;
+    return ok;
+}
+
+bool stream_decoder::openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole) {
     // DashScope's compatible endpoint can also send native error frames after a 200:
     // {"code":"Throttling.RateQuota","message":"...","request_id":"..."}.
-    if (!c.enter_object()) return false;
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
-        if (key == "choices") ok = read_choices(c, out);
+        if (key == "choices") ok = read_choices(c, out, hole);
         else if (key == "usage") ok = c.take_null() || read_usage(c, out.usage.emplace());
         else if (key == "id") ok = c.read_string_or_null(out.response_id);
         else if (key == "model") ok = c.read_string_or_null(out.model);
         else if (key == "request_id") ok = c.read_string_or_null(out.request_id);
         else if (key == "error") {
             has_error = c.peek() != json_kind::null;
-            ok = read_error_value(c, error);
+            ok = read_error_value(c, error_);
         } else if (key == "code") {
-            ok = read_text_value(c, error.code);
-            has_error = has_error || !error.code.empty();
-        } else if (key == "message") ok = read_text_value(c, error.message);
+            ok = read_text_value(c, error_.code);
+            has_error = has_error || !error_.code.empty();
+        } else if (key == "message") ok = read_text_value(c, error_.message);
         else ok = c.skip();
         if (!ok) return false;
     }
     return !c.failed();
 }
 
-bool stream_decoder::decode_native(json_cursor& c, delta& out, provider_error& error, bool& has_error) {
-    if (!c.enter_object()) return false;
+bool stream_decoder::native_output_fields(json_cursor& c, delta& out, replay_marker* hole) {
     std::string_view key;
     while (c.next_field(key)) {
-        bool ok = true;
+        bool ok;
+        if (key == "choices") ok = read_choices(c, out, hole);
+        else if (key == "text") ok = c.read_string_or_null(out.content);  // result_format "text"
+        else if (key == "finish_reason") ok = c.read_string_or_null(out.finish_reason_text);
+        else ok = c.skip();
+        if (!ok) return false;
+    }
+    return !c.failed();
+}
+
+bool stream_decoder::native_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole) {
+    std::string_view key;
+    while (c.next_field(key)) {
+        bool ok;
         if (key == "output") {
-            if (c.take_null()) continue;
-            if (!c.enter_object()) return false;
-            std::string_view okey;
-            while (c.next_field(okey)) {
-                if (okey == "choices") ok = read_choices(c, out);
-                else if (okey == "text") ok = c.read_string_or_null(out.content);  // result_format "text"
-                else if (okey == "finish_reason") ok = c.read_string_or_null(out.finish_reason_text);
-                else ok = c.skip();
-                if (!ok) return false;
-            }
-            ok = !c.failed();
+            ok = c.take_null() || (c.enter_object() && native_output_fields(c, out, hole));
         } else if (key == "usage") {
+            native_usage_read_ = true;
             ok = c.take_null() || read_usage(c, native_usage_.emplace());
         } else if (key == "request_id") {
             ok = c.read_string_or_null(out.request_id);
         } else if (key == "code") {  // an error frame without event:error
-            ok = read_text_value(c, error.code);
-            has_error = has_error || !error.code.empty();
+            ok = read_text_value(c, error_.code);
+            has_error = has_error || !error_.code.empty();
         } else if (key == "message") {
-            ok = read_text_value(c, error.message);
+            ok = read_text_value(c, error_.message);
         } else {
             ok = c.skip();
         }

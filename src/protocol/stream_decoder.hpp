@@ -16,6 +16,25 @@
 
 namespace llmstream::protocol {
 
+enum class text_field : unsigned char { content, reasoning };
+
+/// Prefix replay. Streamed events repeat the same bytes up to their text: OpenAI-compatible
+/// `{"id":...,"model":...,"choices":[{"index":0,"delta":{"content":"` and DashScope native
+/// `{"output":{"choices":[{"message":{"content":"`. Reading JSON left to right, the reader's
+/// state where the text starts depends only on the bytes before it; so an event that starts
+/// with the same bytes as the last one decoded in full is read from its text value on, with
+/// the fields the prefix held restored. What that prefix held is kept here.
+struct replay_state {
+    bool valid = false;
+    std::string prefix;  ///< the event's bytes up to and including the text value's opening quote
+    int depth = 0;       ///< containers open at that point
+    text_field field = text_field::content;
+    // What the prefix set (nothing else may have been set for the prefix to be replayable).
+    std::string role, model, response_id, request_id;
+};
+
+struct replay_marker;  // notes the replay point while an event is decoded in full
+
 class stream_decoder {
 public:
     /// `cumulative_output`: every frame repeats the whole text so far (DashScope native with
@@ -38,9 +57,20 @@ public:
 
     void reset();
 
+    /// Prefix replay is on by default; off, every event is decoded in full (tests compare both).
+    void set_prefix_replay(bool on) noexcept {
+        replay_enabled_ = on;
+        replay_.valid = false;
+    }
+    /// Events decoded by prefix replay since construction or reset() (for tests and benchmarks).
+    std::size_t replayed_events() const noexcept { return replayed_; }
+
 private:
-    bool decode_openai(json_cursor& c, delta& out, provider_error& error, bool& has_error);
-    bool decode_native(json_cursor& c, delta& out, provider_error& error, bool& has_error);
+    bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
+    bool replay_event(std::string_view data, delta& out, bool& has_error);
+    bool openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
+    bool native_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
+    bool native_output_fields(json_cursor& c, delta& out, replay_marker* hole);
     boost::system::error_code in_stream_error(const provider_error& e, diagnostics& diag) const;
     boost::system::error_code make_cumulative_incremental(delta& out, diagnostics& diag);
 
@@ -53,6 +83,10 @@ private:
     bool done_ = false;
     bool finish_seen_ = false;
     std::optional<usage> native_usage_;
+    bool native_usage_read_ = false;  // in the event being decoded
+    bool replay_enabled_ = true;
+    replay_state replay_, replay_candidate_;
+    std::size_t replayed_ = 0;
     std::string last_model_, last_response_id_, last_request_id_;
     // Cumulative mode: the whole text handed out so far.
     std::string seen_content_;

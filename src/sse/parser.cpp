@@ -4,6 +4,7 @@
 #include "utf8.hpp"
 
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 
@@ -39,6 +40,7 @@ void parser::reset() {
 
 void parser::clear_event() {
     data_.clear();
+    data_offset_ = 0;
     data_view_ = {};
     data_is_view_ = false;
     data_lines_ = 0;
@@ -174,7 +176,7 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
             return step::need_more;
         }
         event_.type = type_.empty() ? std::string_view("message") : std::string_view(type_);
-        event_.data = data_is_view_ ? data_view_ : std::string_view(data_);
+        event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
         event_.id = last_event_id_;
         reset_after_dispatch_ = true;
         return step::dispatch;
@@ -187,6 +189,12 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
     }
 
     field_seen_ = true;
+    if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {  // most lines: no search for the colon
+        std::string_view value = line.substr(5);
+        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        append_data(value, in_chunk, ec);
+        return step::need_more;
+    }
     std::string_view name = line;
     std::string_view value;
     if (const auto colon = line.find(':'); colon != std::string_view::npos) {
@@ -221,7 +229,7 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
 void parser::append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec) {
     bool repaired = false;
     const std::string_view v = checked_utf8(value, repaired);
-    const std::size_t current = data_is_view_ ? data_view_.size() : data_.size();
+    const std::size_t current = data_is_view_ ? data_view_.size() : data_.size() - data_offset_;
     const std::size_t separator = data_lines_ > 0 ? 1 : 0;
     if (current + separator + v.size() > limits_.max_event_size) {
         fail(ec, errc::event_too_large);
@@ -230,6 +238,12 @@ void parser::append_data(std::string_view value, bool in_chunk, boost::system::e
     if (data_lines_ == 0 && in_chunk && !repaired) {
         data_view_ = v;  // zero-copy: a view of the caller's chunk
         data_is_view_ = true;
+    } else if (data_lines_ == 0 && !repaired && !in_chunk && !v.empty() && std::less_equal<const char*>{}(line_.data(), v.data()) &&
+               v.data() + v.size() == line_.data() + line_.size()) {
+        // The line was assembled in line_ (it spanned chunks) and its value runs to its end:
+        // take the buffer instead of copying it (long deltas are the lines that span chunks).
+        data_offset_ = static_cast<std::size_t>(v.data() - line_.data());
+        data_.swap(line_);
     } else {
         if (data_is_view_) {
             data_.assign(data_view_);

@@ -1,10 +1,13 @@
 // Fuzzes the streaming response path of both dialects (SSE framing + decoder + accumulator):
 // no crash, no sanitizer finding, bounded memory, and every failure is one of the documented
-// error codes. The first input byte picks dialect, vendor, cumulative mode and chunking.
+// error codes; and prefix replay changes nothing: a second decoder with replay off must hand out
+// the same deltas and end the same way. The first input byte picks dialect, vendor, cumulative
+// mode and chunking.
 #include "protocol/response_stream.hpp"
 
 #include <cstdint>
 #include <cstdlib>
+#include <vector>
 
 using namespace llmstream;
 
@@ -18,12 +21,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     const std::size_t piece = 1 + (mode >> 3);
 
     protocol::response_stream stream(dialect, v, cumulative, {.max_line_size = 4096, .max_event_size = 8192});
+    protocol::response_stream full(dialect, v, cumulative, {.max_line_size = 4096, .max_event_size = 8192});
+    full.set_prefix_replay(false);
     completion_accumulator acc;
-    diagnostics diag;
-    boost::system::error_code ec;
+    diagnostics diag, full_diag;
+    boost::system::error_code ec, full_ec;
+    std::vector<delta> deltas, full_deltas;
     for (std::size_t off = 0; off < body.size() && !ec; off += piece)
-        ec = stream.feed(body.substr(off, piece), [&](const delta& d) { acc.add(d); }, diag);
+        ec = stream.feed(body.substr(off, piece), [&](const delta& d) { acc.add(d); deltas.push_back(d); }, diag);
     if (!ec) ec = stream.finish(diag);
+    for (std::size_t off = 0; off < body.size() && !full_ec; off += piece)
+        full_ec = full.feed(body.substr(off, piece), [&](const delta& d) { full_deltas.push_back(d); }, full_diag);
+    if (!full_ec) full_ec = full.finish(full_diag);
+
+    if (ec != full_ec || deltas.size() != full_deltas.size() || diag.hint != full_diag.hint ||
+        diag.provider_code != full_diag.provider_code || diag.provider_message != full_diag.provider_message)
+        std::abort();
+    for (std::size_t i = 0; i < deltas.size(); ++i) {
+        const delta& a = deltas[i];
+        const delta& b = full_deltas[i];
+        if (a.content != b.content || a.reasoning_content != b.reasoning_content || a.role != b.role ||
+            a.tool_calls != b.tool_calls || a.finish != b.finish || a.finish_reason_text != b.finish_reason_text ||
+            a.usage != b.usage || a.model != b.model || a.response_id != b.response_id || a.request_id != b.request_id)
+            std::abort();
+    }
 
     // Output never exceeds what came in (cumulative mode only ever hands out new text).
     const completion& c = acc.result();

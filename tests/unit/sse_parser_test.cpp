@@ -279,3 +279,51 @@ TEST_CASE("random streams agree with the reference for random chunkings", "[sse]
         REQUIRE(whole.last_event_id == ref.last_event_id);
     }
 }
+
+// The line scanners (portable and AVX2) against a byte-by-byte reference, on random lines of
+// every length up to 300 with CR, LF and non-ASCII bytes at random places.
+#include "sse/line_scan.hpp"
+
+TEST_CASE("line scanners find the first CR or LF and note non-ASCII bytes before it", "[sse]") {
+    using namespace llmstream::sse::detail;
+    auto reference = [](const char* p, std::size_t n) {
+        line_scan r{n, false};
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto c = static_cast<unsigned char>(p[i]);
+            if (c == '\n' || c == '\r') return line_scan{i, r.non_ascii};
+            r.non_ascii = r.non_ascii || c >= 0x80;
+        }
+        return r;
+    };
+    std::mt19937 rng(7);
+    std::string buf;
+    int checked_avx2 = 0;
+    for (int round = 0; round < 20000; ++round) {
+        const std::size_t n = rng() % 300;
+        buf.assign(n, 'a');
+        const int specials = static_cast<int>(rng() % 4);
+        for (int k = 0; k < specials && n > 0; ++k) {
+            static constexpr char kinds[] = {'\n', '\r', '\x80', '\xE4', '\xFF', '"'};
+            buf[rng() % n] = kinds[rng() % sizeof kinds];
+        }
+        const line_scan want = reference(buf.data(), n);
+        const line_scan base = scan_line_baseline(buf.data(), n);
+        INFO("n=" << n << " round=" << round);
+        REQUIRE(base.end == want.end);
+        REQUIRE(base.non_ascii == want.non_ascii);
+#if defined(LLMSTREAM_HAS_AVX2_SCAN)
+        if (cpu_has_avx2) {
+            const line_scan fast = scan_line_avx2(buf.data(), n);
+            REQUIRE(fast.end == want.end);
+            REQUIRE(fast.non_ascii == want.non_ascii);
+            ++checked_avx2;
+        }
+#endif
+        const line_scan chosen = scan_line(buf.data(), n);
+        REQUIRE(chosen.end == want.end);
+        REQUIRE(chosen.non_ascii == want.non_ascii);
+    }
+#if defined(LLMSTREAM_HAS_AVX2_SCAN)
+    if (cpu_has_avx2) CHECK(checked_avx2 == 20000);
+#endif
+}

@@ -1,0 +1,230 @@
+// Prefix replay (stream_decoder) must be invisible: every event decodes to exactly what a full
+// decode gives, including errors. Each case runs the same events through a decoder with replay
+// and one without, compares every delta and error, and checks that replay really happened
+// where the events allow it (so that the comparison is not vacuous).
+#include "protocol/stream_decoder.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace llmstream;
+using protocol::stream_decoder;
+
+namespace {
+
+struct step_result {
+    boost::system::error_code ec;
+    delta out;
+    std::string hint, provider_code, provider_message, request_id;
+    int status = 0;
+};
+
+void require_same(const step_result& a, const step_result& b) {
+    REQUIRE(a.ec == b.ec);
+    REQUIRE(a.out.content == b.out.content);
+    REQUIRE(a.out.reasoning_content == b.out.reasoning_content);
+    REQUIRE(a.out.role == b.out.role);
+    REQUIRE(a.out.tool_calls == b.out.tool_calls);
+    REQUIRE(a.out.finish == b.out.finish);
+    REQUIRE(a.out.finish_reason_text == b.out.finish_reason_text);
+    REQUIRE(a.out.usage == b.out.usage);
+    REQUIRE(a.out.model == b.out.model);
+    REQUIRE(a.out.response_id == b.out.response_id);
+    REQUIRE(a.out.request_id == b.out.request_id);
+    REQUIRE(a.hint == b.hint);
+    REQUIRE(a.provider_code == b.provider_code);
+    REQUIRE(a.provider_message == b.provider_message);
+    REQUIRE(a.request_id == b.request_id);
+    REQUIRE(a.status == b.status);
+}
+
+struct wire_event {
+    std::string type = "message";
+    std::string data;
+};
+
+// Decodes `events` with and without replay; returns how many events were replayed.
+std::size_t compare(api_dialect dialect, const std::vector<wire_event>& events, bool cumulative = false) {
+    const vendor v = dialect == api_dialect::dashscope_native ? vendor::dashscope : vendor::openai;
+    stream_decoder replaying(dialect, v, cumulative);
+    stream_decoder full(dialect, v, cumulative);
+    full.set_prefix_replay(false);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const sse::event ev{events[i].type, events[i].data, {}};
+        step_result a, b;
+        diagnostics da, db;
+        a.ec = replaying.on_event(ev, a.out, da);
+        b.ec = full.on_event(ev, b.out, db);
+        for (auto [r, d] : {std::pair{&a, &da}, std::pair{&b, &db}}) {
+            r->hint = d->hint;
+            r->provider_code = d->provider_code;
+            r->provider_message = d->provider_message;
+            r->request_id = d->request_id;
+            r->status = d->http_status;
+        }
+        INFO("event " << i << ": " << events[i].data);
+        require_same(a, b);
+        REQUIRE(replaying.done() == full.done());
+    }
+    REQUIRE(full.replayed_events() == 0);
+    return replaying.replayed_events();
+}
+
+std::string chunk(std::string_view delta_fields, std::string_view tail = R"(,"logprobs":null,"finish_reason":null}]})") {
+    return std::string(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{)") +
+           std::string(delta_fields) + "}" + std::string(tail);
+}
+
+std::vector<wire_event> sse_events(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::vector<wire_event> events;
+    sse::parser parser;
+    const auto ec = parser.feed(ss.str(), [&](const sse::event& e) { events.push_back({std::string(e.type), std::string(e.data)}); });
+    REQUIRE_FALSE(ec);
+    return events;
+}
+
+}  // namespace
+
+TEST_CASE("prefix replay: a typical OpenAI-compatible stream is replayed and decodes the same") {
+    std::vector<wire_event> events{
+        {"message", chunk(R"("role":"assistant","content":"")")},
+        {"message", chunk(R"("content":"Hello")")},
+        {"message", chunk(R"("content":", \"world\"\n")")},
+        {"message", chunk(R"("content":"\u4f60\ud83d\ude00")")},
+        {"message", chunk(R"("content":"")", R"(,"logprobs":null,"finish_reason":"stop"}]})")},
+        {"message", R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})"},
+        {"message", "[DONE]"},
+    };
+    CHECK(compare(api_dialect::openai_compatible, events) == 3);
+
+    // Servers that repeat the role (and a request id) in every chunk, before the text.
+    std::vector<wire_event> role_every_time;
+    for (const char* text : {"a", "b", "c"})
+        role_every_time.push_back({"message", R"({"request_id":"r-1","choices":[{"delta":{"role":"assistant","content":")" +
+                                                  std::string(text) + R"("}}]})"});
+    CHECK(compare(api_dialect::openai_compatible, role_every_time) == 2);
+}
+
+TEST_CASE("prefix replay: suffixes that differ, repeat keys or carry errors decode the same") {
+    std::vector<wire_event> events{
+        {"message", chunk(R"("content":"a")")},
+        // The same prefix with a different tail: finish reason, usage, extra keys, a second choice.
+        {"message", chunk(R"("content":"b","role":"assistant")")},
+        {"message", chunk(R"("content":"c")", R"(,"finish_reason":"length"},{"index":1,"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}})")},
+        // A repeated key after the text value wins, as in a full decode.
+        {"message", chunk(R"("content":"d","content":"e","reasoning_content":"r")")},
+        {"message", chunk(R"("content":"f")", R"(}],"choices":[{"delta":{"content":"g"}}]})")},
+        // Identity fields after the text value.
+        {"message", chunk(R"("content":"h")", R"(}],"model":"other","id":"chatcmpl-2"})")},
+        // Whitespace after the prefix.
+        {"message", chunk(R"("content":"i"   ,  "role" : "assistant" )")},
+        // An error object after the text value: reported as the error.
+        {"message", chunk(R"("content":"j")", R"(}],"error":{"code":"server_error","message":"boom"}})")},
+    };
+    CHECK(compare(api_dialect::openai_compatible, events) >= 6);
+}
+
+TEST_CASE("prefix replay: malformed events after a matching prefix fail as a full decode does") {
+    const std::vector<std::string> broken_tails{
+        "",                                    // cut off after the text
+        R"(,"logprobs":null)",                 // unclosed objects
+        R"(}]}})",                             // one bracket too many
+        R"(,"finish_reason":nul}]})",          // a broken literal
+        R"(}]} trailing)",                     // bytes after the document
+        R"(,"x":[1,2,}]})",                    // trailing comma
+    };
+    for (const std::string& tail : broken_tails) {
+        std::vector<wire_event> events{{"message", chunk(R"("content":"ok")")},
+                                       {"message", chunk(R"("content":"no")", tail)}};
+        INFO("tail: " << tail);
+        CHECK(compare(api_dialect::openai_compatible, events) == 1);
+    }
+    // A broken text value itself: an invalid escape, a raw control character, no closing quote.
+    for (const std::string& text : {std::string(R"("bad \q")"), std::string("\"tab\there\""), std::string(R"("open)")}) {
+        std::vector<wire_event> events{{"message", chunk(R"("content":"ok")")},
+                                       {"message", chunk(R"("content":)" + text)}};
+        INFO("text: " << text);
+        CHECK(compare(api_dialect::openai_compatible, events) == 1);
+    }
+}
+
+TEST_CASE("prefix replay: prefixes holding more than identity fields are never replayed") {
+    // Usage, tool calls, a finish reason or an error key before the text: not replayable.
+    const std::vector<std::string> prefixes{
+        R"({"usage":{"prompt_tokens":1},"choices":[{"delta":{"content":")",
+        R"({"choices":[{"finish_reason":"stop","delta":{"content":")",
+        R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{"}}],"content":")",
+        R"({"error":{"message":"x"},"error":null,"choices":[{"delta":{"content":")",
+        R"({"message":"note","choices":[{"delta":{"content":")",
+    };
+    for (const std::string& prefix : prefixes) {
+        std::vector<wire_event> events{{"message", prefix + R"(a"}}]})"}, {"message", prefix + R"(b"}}]})"},
+                                       {"message", prefix + R"(c"}}]})"}};
+        INFO("prefix: " << prefix);
+        CHECK(compare(api_dialect::openai_compatible, events) == 0);
+    }
+}
+
+TEST_CASE("prefix replay: DashScope native frames, in-stream errors and cumulative output") {
+    auto frame = [](std::string_view text, int tokens, std::string_view finish = "null") {
+        return R"({"output":{"choices":[{"message":{"content":")" + std::string(text) +
+               R"(","role":"assistant"},"finish_reason":")" + std::string(finish) + R"("}]},"usage":{"total_tokens":)" +
+               std::to_string(10 + tokens) + R"(,"output_tokens":)" + std::to_string(tokens) +
+               R"(,"input_tokens":10},"request_id":"req-1"})";
+    };
+    std::vector<wire_event> events{
+        {"result", frame("你", 1)},
+        {"result", frame("好", 2)},
+        {"result", frame("!", 3)},
+        {"result", frame("", 3, "stop")},
+    };
+    CHECK(compare(api_dialect::dashscope_native, events) == 3);
+
+    std::vector<wire_event> with_error{
+        {"result", frame("a", 1)},
+        {"result", frame("b", 2)},
+        {"error", R"({"code":"Throttling.RateQuota","message":"Requests rate limit exceeded","request_id":"req-1"})"},
+    };
+    CHECK(compare(api_dialect::dashscope_native, with_error) == 1);
+
+    // Usage before output: read in the prefix, so never replayed.
+    std::vector<wire_event> usage_first{
+        {"result", R"({"usage":{"output_tokens":1},"output":{"choices":[{"message":{"content":"a"}}]}})"},
+        {"result", R"({"usage":{"output_tokens":1},"output":{"choices":[{"message":{"content":"b"}}]}})"},
+        {"result", R"({"usage":{"output_tokens":1},"output":{"choices":[{"message":{"content":"c"}}],"finish_reason":"stop"}})"},
+    };
+    CHECK(compare(api_dialect::dashscope_native, usage_first) == 0);
+
+    std::vector<wire_event> cumulative{
+        {"result", frame("Hel", 1)},
+        {"result", frame("Hello", 2)},
+        {"result", frame("Hello, wo", 3)},
+        {"result", frame("Hi", 4)},  // rewrites the text: an error either way
+    };
+    CHECK(compare(api_dialect::dashscope_native, cumulative, true) == 3);
+}
+
+TEST_CASE("prefix replay: the golden streams decode the same with and without replay") {
+    const std::string dir = LLMSTREAM_GOLDEN_DIR;
+    std::size_t replayed = 0;
+    for (const char* name : {"openai_basic.sse", "openai_in_stream_error.sse", "openai_tool_calls.sse", "qwen_thinking_crlf.sse",
+                             "dashscope_compatible_error_frame.sse"}) {
+        INFO(name);
+        replayed += compare(api_dialect::openai_compatible, sse_events(dir + "/" + name));
+    }
+    for (const char* name : {"dashscope_native.sse", "dashscope_native_error.sse", "dashscope_native_tool_calls.sse"}) {
+        INFO(name);
+        replayed += compare(api_dialect::dashscope_native, sse_events(dir + "/" + name));
+    }
+    INFO("dashscope_native_cumulative.sse");
+    replayed += compare(api_dialect::dashscope_native, sse_events(dir + "/dashscope_native_cumulative.sse"), true);
+    CHECK(replayed >= 10);
+}
