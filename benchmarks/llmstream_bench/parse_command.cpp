@@ -1,4 +1,4 @@
-// `llmstream-bench parse FILE [--dialect openai|dashscope] [--repeat N]`
+// `llmstream-bench parse FILE [--dialect openai|dashscope] [--repeat N] [--warmup N]`
 // Feeds a recorded text/event-stream body in 4 KiB pieces (as a socket would) through SSE
 // framing and the dialect's decoder, N times, and prints one JSON object on stdout.
 #include "commands.hpp"
@@ -18,6 +18,7 @@ int parse_command(const std::vector<std::string>& args) {
     std::string file;
     api_dialect dialect = api_dialect::openai_compatible;
     long repeat = 20;
+    long warmup = -1;  // passes before timing; by default at least 3 and 200 ms
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--dialect" && i + 1 < args.size()) {
             const std::string& d = args[++i];
@@ -27,6 +28,9 @@ int parse_command(const std::vector<std::string>& args) {
         } else if (args[i] == "--repeat" && i + 1 < args.size()) {
             repeat = std::strtol(args[++i].c_str(), nullptr, 10);
             if (repeat < 1 || repeat > 1000000) return usage_error("--repeat must be between 1 and 1000000");
+        } else if (args[i] == "--warmup" && i + 1 < args.size()) {
+            warmup = std::strtol(args[++i].c_str(), nullptr, 10);
+            if (warmup < 0 || warmup > 1000000) return usage_error("--warmup must be between 0 and 1000000");
         } else if (file.empty() && args[i].rfind("--", 0) != 0) {
             file = args[i];
         } else {
@@ -70,7 +74,8 @@ int parse_command(const std::vector<std::string>& args) {
     // buffer page faults and the CPU clock settle before anything is timed.
     double ns = 0;
     const auto warm_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-    for (int i = 0; i < 3 || std::chrono::steady_clock::now() < warm_until; ++i)
+    // A fixed --warmup makes the number of passes exact (for instruction counts under valgrind).
+    for (long i = 0; warmup >= 0 ? i < warmup : (i < 3 || std::chrono::steady_clock::now() < warm_until); ++i)
         if (!run_pass(ns)) return 1;
     std::vector<double> pass_ns;
     for (long r = 0; r < repeat; ++r) {

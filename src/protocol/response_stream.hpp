@@ -50,6 +50,7 @@ public:
     /// See stream_decoder::set_prefix_replay.
     void set_prefix_replay(bool on) noexcept { decoder_.set_prefix_replay(on); }
     std::size_t replayed_events() const noexcept { return decoder_.replayed_events(); }
+    std::size_t replayed_suffixes() const noexcept { return decoder_.replayed_suffixes(); }
 
     void reset() {
         parser_.reset();

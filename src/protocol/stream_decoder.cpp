@@ -244,7 +244,10 @@ void stream_decoder::reset() {
     finish_seen_ = false;
     native_usage_.reset();
     replay_.valid = false;
+    suffix_.valid = false;
+    suffix_.misses = 0;
     replayed_ = 0;
+    replayed_suffixes_ = 0;
     seen_content_.clear();
     seen_reasoning_.clear();
     seen_arguments_.clear();
@@ -279,7 +282,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         done_ = true;
         return {};
     }
-    if (data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
+    if ((data.empty() || data.front() != '{') && data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
 
     error_ = {};
     native_usage_read_ = false;
@@ -343,6 +346,8 @@ bool stream_decoder::decode_event(json_cursor& c, std::string_view data, delta& 
         replay_candidate_.prefix.assign(data.data(), hole.offset + 1);
         replay_candidate_.valid = true;
         std::swap(replay_, replay_candidate_);
+        suffix_.valid = false;  // it belonged to the old prefix
+        suffix_.misses = 0;
     } else if (!ok || has_error) {
         replay_.valid = false;
     }
@@ -355,19 +360,75 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
     const std::size_t quote = replay_.prefix.size() - 1;
     json_cursor c(buffer_, data.substr(quote));
     c.resume_at(0, replay_.depth);
+    std::string& text = replay_.field == text_field::content ? out.content : out.reasoning_content;
+    if (!c.read_string(text)) {
+        replay_.valid = false;
+        return false;
+    }
+    const std::string_view rest = data.substr(quote + c.offset());
+    if (suffix_.valid && rest == suffix_.bytes) {
+        ++replayed_suffixes_;
+        suffix_.misses = 0;
+        (replay_.field == text_field::content ? out.reasoning_content : out.content) = suffix_.other_text;
+        out.role = suffix_.role;
+        out.finish_reason_text = suffix_.finish_reason_text;
+        out.model = suffix_.model;
+        out.response_id = suffix_.response_id;
+        out.request_id = suffix_.request_id;
+        out.tool_calls = suffix_.tool_calls;
+        out.usage = suffix_.usage;
+        if (suffix_.native_usage_read) {
+            native_usage_read_ = true;
+            native_usage_ = suffix_.native_usage;
+        }
+        return true;
+    }
     out.role = replay_.role;
     out.model = replay_.model;
     out.response_id = replay_.response_id;
     out.request_id = replay_.request_id;
-    const bool ok = c.read_string(replay_.field == text_field::content ? out.content : out.reasoning_content) &&
-                    read_message_fields(c, out, nullptr) && read_choice_fields(c, out, nullptr) &&
+    const bool ok = read_message_fields(c, out, nullptr) && read_choice_fields(c, out, nullptr) &&
                     skip_other_choices(c) &&
                     (dialect_ == api_dialect::openai_compatible
                          ? openai_fields(c, out, has_error, nullptr)
                          : native_output_fields(c, out, nullptr) && native_fields(c, out, has_error, nullptr)) &&
                     c.at_end();
-    if (!ok || has_error) replay_.valid = false;
+    if (!ok || has_error) {
+        replay_.valid = false;
+        suffix_.valid = false;
+        return ok;
+    }
+    remember_suffix(rest, out, has_error);
     return ok;
+}
+
+void stream_decoder::remember_suffix(std::string_view bytes, const delta& out, bool has_error) {
+    constexpr int give_up_after = 8;
+    if (suffix_.valid && ++suffix_.misses >= give_up_after) return;  // keep the old one; stop copying
+    // A suffix that may set the text field itself (a key "content" or "text" after content,
+    // "reasoning_content" after reasoning) would make the outcome depend on more than its bytes:
+    // such suffixes are decoded every time. Keys are matched raw, so searching the raw bytes
+    // for the quoted name finds every such key.
+    const bool sets_text = replay_.field == text_field::content
+                               ? bytes.find("\"content\"") != std::string_view::npos ||
+                                     bytes.find("\"text\"") != std::string_view::npos
+                               : bytes.find("\"reasoning_content\"") != std::string_view::npos;
+    if (has_error || sets_text) {
+        suffix_.valid = false;
+        return;
+    }
+    suffix_.bytes.assign(bytes);
+    suffix_.other_text = replay_.field == text_field::content ? out.reasoning_content : out.content;
+    suffix_.role = out.role;
+    suffix_.finish_reason_text = out.finish_reason_text;
+    suffix_.model = out.model;
+    suffix_.response_id = out.response_id;
+    suffix_.request_id = out.request_id;
+    suffix_.tool_calls = out.tool_calls;
+    suffix_.usage = out.usage;
+    suffix_.native_usage_read = native_usage_read_;
+    if (native_usage_read_) suffix_.native_usage = native_usage_;
+    suffix_.valid = true;
 }
 
 bool stream_decoder::openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole) {

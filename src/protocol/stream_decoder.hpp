@@ -33,6 +33,24 @@ struct replay_state {
     std::string role, model, response_id, request_id;
 };
 
+/// The second half of prefix replay: what follows an event's text is usually the same bytes
+/// too (`"},"logprobs":null,"finish_reason":null}]}`). The reader's state after the text depends
+/// only on the prefix (so this is kept per prefix and dropped with it), and what those bytes set
+/// does not depend on the text unless they set the text's own field again (such suffixes are
+/// never kept). So an event whose bytes after the text equal these takes the fields they set.
+struct replay_suffix {
+    bool valid = false;
+    std::string bytes;  ///< after the text value's closing quote, to the end of the event
+    // The event's fields other than its text, as the whole event left them.
+    std::string other_text;  ///< reasoning_content when the text is content, and the other way round
+    std::string role, finish_reason_text, model, response_id, request_id;
+    std::vector<tool_call_delta> tool_calls;
+    std::optional<llmstream::usage> usage;
+    bool native_usage_read = false;
+    std::optional<llmstream::usage> native_usage;
+    int misses = 0;  ///< in a row: streams whose suffix changes every time (DashScope's running usage) stop recording
+};
+
 struct replay_marker;  // notes the replay point while an event is decoded in full
 
 class stream_decoder {
@@ -61,13 +79,17 @@ public:
     void set_prefix_replay(bool on) noexcept {
         replay_enabled_ = on;
         replay_.valid = false;
+        suffix_.valid = false;
     }
-    /// Events decoded by prefix replay since construction or reset() (for tests and benchmarks).
+    /// Events decoded by prefix replay since construction or reset(), and those of them whose
+    /// suffix was replayed too (for tests and benchmarks).
     std::size_t replayed_events() const noexcept { return replayed_; }
+    std::size_t replayed_suffixes() const noexcept { return replayed_suffixes_; }
 
 private:
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
     bool replay_event(std::string_view data, delta& out, bool& has_error);
+    void remember_suffix(std::string_view bytes, const delta& out, bool has_error);
     bool openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
     bool native_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
     bool native_output_fields(json_cursor& c, delta& out, replay_marker* hole);
@@ -86,7 +108,8 @@ private:
     bool native_usage_read_ = false;  // in the event being decoded
     bool replay_enabled_ = true;
     replay_state replay_, replay_candidate_;
-    std::size_t replayed_ = 0;
+    replay_suffix suffix_;
+    std::size_t replayed_ = 0, replayed_suffixes_ = 0;
     std::string last_model_, last_response_id_, last_request_id_;
     // Cumulative mode: the whole text handed out so far.
     std::string seen_content_;

@@ -47,7 +47,10 @@ struct wire_event {
     std::string data;
 };
 
-// Decodes `events` with and without replay; returns how many events were replayed.
+std::size_t last_suffixes = 0;  // suffix replays in the last compare()
+
+// Decodes `events` with and without replay; returns how many events were replayed (prefix), and
+// leaves in last_suffixes how many of those had their suffix replayed too.
 std::size_t compare(api_dialect dialect, const std::vector<wire_event>& events, bool cumulative = false) {
     const vendor v = dialect == api_dialect::dashscope_native ? vendor::dashscope : vendor::openai;
     stream_decoder replaying(dialect, v, cumulative);
@@ -71,6 +74,7 @@ std::size_t compare(api_dialect dialect, const std::vector<wire_event>& events, 
         REQUIRE(replaying.done() == full.done());
     }
     REQUIRE(full.replayed_events() == 0);
+    last_suffixes = replaying.replayed_suffixes();
     return replaying.replayed_events();
 }
 
@@ -227,4 +231,80 @@ TEST_CASE("prefix replay: the golden streams decode the same with and without re
     INFO("dashscope_native_cumulative.sse");
     replayed += compare(api_dialect::dashscope_native, sse_events(dir + "/dashscope_native_cumulative.sse"), true);
     CHECK(replayed >= 10);
+}
+
+TEST_CASE("prefix replay: suffixes are replayed only when they cannot set the text field") {
+    // The same suffix every time: replayed after the first.
+    std::vector<wire_event> same;
+    for (const char* text : {"a", "b", "c", "d"}) same.push_back({"message", chunk(R"("content":")" + std::string(text) + "\"")});
+    CHECK(compare(api_dialect::openai_compatible, same) == 3);
+    CHECK(last_suffixes == 2);
+
+    // The other text field, a role, tool calls and usage after the text: kept and restored.
+    std::vector<wire_event> rich;
+    for (const char* text : {"a", "b", "c", "d"})
+        rich.push_back({"message", chunk(R"("content":")" + std::string(text) +
+                                             R"(","reasoning_content":"r","role":"assistant","tool_calls":[{"index":1,"id":"t","function":{"name":"f","arguments":"{}"}}])",
+                                         R"(,"finish_reason":null}],"usage":{"prompt_tokens":1,"completion_tokens":2},"model":"m2"})")});
+    CHECK(compare(api_dialect::openai_compatible, rich) == 3);
+    CHECK(last_suffixes == 2);
+
+    // Reasoning text followed by "content": null: the other field, so replayed.
+    std::vector<wire_event> reasoning;
+    for (const char* text : {"a", "b", "c"})
+        reasoning.push_back({"message", chunk(R"("reasoning_content":")" + std::string(text) + R"(","content":null)")});
+    CHECK(compare(api_dialect::openai_compatible, reasoning) == 2);
+    CHECK(last_suffixes == 1);
+
+    // The text's own field again after it: never a suffix replay, and the last value wins.
+    std::vector<wire_event> again;
+    for (const char* text : {"a", "b", "c", "d"})
+        again.push_back({"message", chunk(R"("content":")" + std::string(text) + R"(","content":"x")")});
+    CHECK(compare(api_dialect::openai_compatible, again) == 3);
+    CHECK(last_suffixes == 0);
+    std::vector<wire_event> again_reasoning;
+    for (const char* text : {"a", "b", "c"})
+        again_reasoning.push_back({"message", chunk(R"("reasoning_content":")" + std::string(text) + R"(","reasoning_content":"y")")});
+    CHECK(compare(api_dialect::openai_compatible, again_reasoning) == 2);
+    CHECK(last_suffixes == 0);
+
+    // Identity fields that change between events with the same prefix and suffix: a different
+    // prefix in between changes the last model handed out, and replay must still restore it.
+    std::vector<wire_event> models{
+        {"message", chunk(R"("content":"a")")},
+        {"message", chunk(R"("content":"b")")},
+        {"message", chunk(R"("content":"c")")},
+        {"message", R"({"id":"chatcmpl-1","model":"other","choices":[],"usage":{"prompt_tokens":1}})"},
+        {"message", chunk(R"("content":"d")")},
+        {"message", chunk(R"("content":"e")")},
+    };
+    CHECK(compare(api_dialect::openai_compatible, models) == 4);
+    CHECK(last_suffixes >= 2);
+
+    // DashScope native frames carry a running usage count after the text: never the same suffix.
+    std::vector<wire_event> native;
+    for (int i = 1; i <= 12; ++i)
+        native.push_back({"result", R"({"output":{"choices":[{"message":{"content":"t)" + std::to_string(i) +
+                                        R"(","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":)" +
+                                        std::to_string(i) + R"(},"request_id":"r"})"});
+    CHECK(compare(api_dialect::dashscope_native, native) == 11);
+    CHECK(last_suffixes == 0);
+    // ... unless it does not change.
+    for (auto& e : native) e.data = R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":5},"request_id":"r"})";
+    CHECK(compare(api_dialect::dashscope_native, native) == 11);
+    CHECK(last_suffixes == 10);
+
+    // A suffix kept while later frames moved the running usage on: replaying it restores the
+    // usage it carried, which the final frame (without usage of its own) hands out.
+    std::vector<wire_event> frozen;
+    auto usage_frame = [](int tokens) {
+        return R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":)" +
+               std::to_string(tokens) + R"(}})";
+    };
+    // Frame 2 keeps its suffix, frames 3-9 replace it (7 misses), frame 10 no longer does.
+    for (int i = 1; i <= 10; ++i) frozen.push_back({"result", usage_frame(i)});
+    frozen.push_back({"result", usage_frame(9)});
+    frozen.push_back({"result", R"({"output":{"choices":[{"message":{"content":"end"},"finish_reason":"stop"}]}})"});
+    CHECK(compare(api_dialect::dashscope_native, frozen) == 11);
+    CHECK(last_suffixes == 1);
 }
