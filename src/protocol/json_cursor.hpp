@@ -114,14 +114,48 @@ public:
     /// The next key (raw: escapes are not decoded; keys we look for have none), or false at the
     /// end of the object or on error.
     bool next_field(std::string_view& key) noexcept {
-        if (!next_member('}')) return false;
-        if (*p_ != '"') return fail();
-        const char* start = ++p_;
-        if (!scan_string()) return false;
-        key = std::string_view(start, static_cast<std::size_t>(p_ - 1 - start));
-        skip_ws();
-        if (*p_++ != ':') return fail();
-        return true;
+#if defined(__SSE2__)
+        // Fast path, on a local pointer: `,"key":` or `"key":` (first member) or `}`, with
+        // whitespace only around the punctuation and a key without escapes. Anything else is left
+        // to the general path, which starts again from p_.
+        if (failed_) return false;
+        const char* p = p_;
+        while (is_ws(*p)) ++p;
+        if (*p == '}') {
+            p_ = p + 1;
+            --depth_;
+            first_ = false;
+            return false;
+        }
+        if (!first_) {
+            if (*p != ',') return next_field_general(key);
+            ++p;
+            while (is_ws(*p)) ++p;
+        }
+        if (*p == '"') {
+            const char* start = p + 1;
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(start));
+            const __m128i below_space = _mm_set1_epi8(0x1F);
+            const __m128i ctrl = _mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space);
+            const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))), ctrl)));
+            if (mask != 0) {
+                const int at = std::countr_zero(mask);
+                const char* q = start + at;
+                if (*q == '"') {  // a key of up to 15 bytes without escapes
+                    ++q;
+                    while (is_ws(*q)) ++q;
+                    if (*q == ':') {
+                        key = std::string_view(start, static_cast<std::size_t>(at));
+                        p_ = q + 1;
+                        first_ = false;
+                        return true;
+                    }
+                }
+            }
+        }
+#endif
+        return next_field_general(key);
     }
 
     bool enter_array() noexcept { return enter('['); }
@@ -197,22 +231,27 @@ public:
         return read_string(out);
     }
 
+    /// An integer (no fraction or exponent), in one pass.
     bool read_int64(std::int64_t& out) noexcept {
         skip_ws();
-        const char* start = p_;
-        if (!scan_number()) return false;
-        const char* q = start;
+        const char* q = p_;
         const bool negative = *q == '-';
         if (negative) ++q;
+        if (!digit(*q)) return fail();
         std::uint64_t v = 0;
-        for (; q < p_; ++q) {
-            if (*q < '0' || *q > '9') return fail();  // fraction or exponent: not an integer
-            if (v > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) return fail();
-            v = v * 10 + static_cast<unsigned>(*q - '0');
+        if (*q == '0') {
+            ++q;
+        } else {
+            for (; digit(*q); ++q) {
+                if (v > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) return fail();
+                v = v * 10 + static_cast<unsigned>(*q - '0');
+            }
         }
+        if (*q == '.' || *q == 'e' || *q == 'E') return fail();  // fraction or exponent: not an integer
         const std::uint64_t limit = negative ? std::uint64_t(std::numeric_limits<std::int64_t>::max()) + 1
                                              : std::uint64_t(std::numeric_limits<std::int64_t>::max());
         if (v > limit) return fail();
+        p_ = q;
         out = negative ? static_cast<std::int64_t>(0 - v) : static_cast<std::int64_t>(v);
         return true;
     }
@@ -237,6 +276,17 @@ public:
 
 private:
     static bool is_ws(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+    bool next_field_general(std::string_view& key) noexcept {
+        if (!next_member('}')) return false;
+        if (*p_ != '"') return fail();
+        const char* start = ++p_;
+        if (!scan_string()) return false;
+        key = std::string_view(start, static_cast<std::size_t>(p_ - 1 - start));
+        skip_ws();
+        if (*p_++ != ':') return fail();
+        return true;
+    }
     void skip_ws() noexcept {
         while (static_cast<unsigned char>(*p_) <= ' ' && is_ws(*p_)) ++p_;
     }

@@ -68,19 +68,33 @@ bool read_detail(json_cursor& c, std::string_view name, std::optional<std::int64
     return !c.failed();
 }
 
+// Usage keys of both dialects, told apart by length first (this runs for every DashScope frame).
 bool read_usage(json_cursor& c, usage& out) {
     out = {};
     if (!c.enter_object()) return false;
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
-        if (key == "prompt_tokens" || key == "input_tokens") ok = read_count(c, out.input_tokens);
-        else if (key == "completion_tokens" || key == "output_tokens") ok = read_count(c, out.output_tokens);
-        else if (key == "total_tokens") ok = read_count(c, out.total_tokens);
-        else if (key == "completion_tokens_details" || key == "output_tokens_details")
-            ok = read_detail(c, "reasoning_tokens", out.reasoning_tokens);
-        else if (key == "prompt_tokens_details") ok = read_detail(c, "cached_tokens", out.cached_tokens);
-        else ok = c.skip();
+        switch (key.size()) {
+        case 12:  // input_tokens, total_tokens
+            if (key == "input_tokens") ok = read_count(c, out.input_tokens);
+            else if (key == "total_tokens") ok = read_count(c, out.total_tokens);
+            else ok = c.skip();
+            break;
+        case 13:  // prompt_tokens, output_tokens
+            if (key == "output_tokens") ok = read_count(c, out.output_tokens);
+            else if (key == "prompt_tokens") ok = read_count(c, out.input_tokens);
+            else ok = c.skip();
+            break;
+        case 17: ok = key == "completion_tokens" ? read_count(c, out.output_tokens) : c.skip(); break;
+        case 21:  // prompt_tokens_details, output_tokens_details
+            if (key == "prompt_tokens_details") ok = read_detail(c, "cached_tokens", out.cached_tokens);
+            else if (key == "output_tokens_details") ok = read_detail(c, "reasoning_tokens", out.reasoning_tokens);
+            else ok = c.skip();
+            break;
+        case 25: ok = key == "completion_tokens_details" ? read_detail(c, "reasoning_tokens", out.reasoning_tokens) : c.skip(); break;
+        default: ok = c.skip();
+        }
         if (!ok) return false;
     }
     if (out.total_tokens == 0) out.total_tokens = out.input_tokens + out.output_tokens;
@@ -372,10 +386,12 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         (replay_.field == text_field::content ? out.reasoning_content : out.content) = suffix_.other_text;
         out.role = suffix_.role;
         out.finish_reason_text = suffix_.finish_reason_text;
-        out.model = suffix_.model;
-        out.response_id = suffix_.response_id;
-        out.request_id = suffix_.request_id;
-        out.tool_calls = suffix_.tool_calls;
+        // Nothing writes these after this point: one equal to the last handed out would only be
+        // emptied again by on_event.
+        if (suffix_.model != last_model_) out.model = suffix_.model;
+        if (suffix_.response_id != last_response_id_) out.response_id = suffix_.response_id;
+        if (suffix_.request_id != last_request_id_) out.request_id = suffix_.request_id;
+        if (!suffix_.tool_calls.empty()) out.tool_calls = suffix_.tool_calls;
         out.usage = suffix_.usage;
         if (suffix_.native_usage_read) {
             native_usage_read_ = true;

@@ -100,6 +100,23 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
             }
         }
 
+        if (line_.empty() && (in.front() == '\n' || in.front() == '\r')) {
+            // A blank line (every event ends with one): what the general path below would do, without the scan.
+            const bool ended_by_cr = in.front() == '\r';
+            in.remove_prefix(1);
+            if (ended_by_cr) {
+                if (in.empty())
+                    skip_lf_ = true;
+                else if (in.front() == '\n')
+                    in.remove_prefix(1);
+            }
+            ascii_line_ = true;
+            const step s = process_line({}, true, want_comments, ec);
+            if (ec) return step::need_more;
+            if (s != step::need_more) return s;
+            continue;
+        }
+
         const char* p = in.data();
         const std::size_t n = in.size();
         const detail::line_scan scan = detail::scan_line(p, n);
