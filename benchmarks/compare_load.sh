@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end streaming load, llmstream vs the official openai Node SDK, against the same local
-# llmstream-mock in one run. Prints one JSON line per client and the CPU-per-event ratio.
+# llmstream-mock in one run, plus the socket floor (`llmstream-bench floor`: plain epoll and recv,
+# no parsing): what any client pays this kernel to receive the same streams. Prints one JSON line
+# per client, the CPU-per-event ratio, and each client's CPU per event over the floor's.
 # Usage: benchmarks/compare_load.sh [build-dir=build] [concurrency=100] [requests=2000] [model=mock?tokens=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,10 @@ url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$log")/v1
 
 ours=$("$build/benchmarks/llmstream-bench" load --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")
 peer=$(cd benchmarks/peers && node load_peer.mjs --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")
+floor=$("$build/benchmarks/llmstream-bench" floor --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")
 echo "{\"client\":\"llmstream\",${ours#\{}"
 echo "{\"client\":\"openai-node\",${peer#\{}"
-node -e 'const [a,b]=process.argv.slice(1).map(JSON.parse); console.log(JSON.stringify({cpu_per_event_ratio:+(b.cpu_ns_per_event/a.cpu_ns_per_event).toFixed(1)}))' "$ours" "$peer"
+echo "{\"client\":\"socket-floor\",${floor#\{}"
+node -e 'const [a,b,f]=process.argv.slice(1).map(JSON.parse); console.log(JSON.stringify({cpu_per_event_ratio:+(b.cpu_ns_per_event/a.cpu_ns_per_event).toFixed(1),
+  llmstream_over_floor:+(a.cpu_ns_per_event/f.cpu_ns_per_event).toFixed(2),
+  best_possible_ratio:+(b.cpu_ns_per_event/f.cpu_ns_per_event).toFixed(1)}))' "$ours" "$peer" "$floor"

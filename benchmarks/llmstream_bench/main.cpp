@@ -8,5 +8,6 @@ int main(int argc, char** argv) {
     args.erase(args.begin());
     if (command == "parse") return llmstream::bench::parse_command(args);
     if (command == "load") return llmstream::bench::load_command(args);
+    if (command == "floor") return llmstream::bench::floor_command(args);
     return llmstream::bench::usage_error("unknown command: " + command);
 }

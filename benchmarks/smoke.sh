@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Smoke test of llmstream-bench's output contracts (run by ctest): `parse` on a golden stream,
+# `load` and `floor` against an llmstream-mock this script starts and stops. Small sizes: this
+# checks that the commands work and print what other tools read, not how fast they are.
+# Usage: benchmarks/smoke.sh BENCH MOCK GOLDEN_DIR
+set -euo pipefail
+bench=$1 mock=$2 golden=$3
+log=$(mktemp)
+"$mock" --port 0 >"$log" 2>&1 &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null; wait $mock_pid 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 1 100); do grep -q listening "$log" && break; sleep 0.05; done
+url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$log")/v1
+[ "$url" != /v1 ] || { echo "llmstream-mock did not start"; cat "$log"; exit 1; }
+
+require() {  # require NAME JSON KEY... : every key present, with a number or string value
+  local name=$1 json=$2; shift 2
+  for key in "$@"; do
+    grep -Eq "\"$key\":(-?[0-9.]+|\"[^\"]*\")" <<<"$json" || { echo "$name: no \"$key\" in $json"; exit 1; }
+  done
+  echo "$name: $json"
+}
+equals() {  # equals NAME JSON KEY VALUE
+  grep -q "\"$3\":$4[,}]" <<<"$2" || { echo "$1: expected \"$3\":$4 in $2"; exit 1; }
+}
+
+out=$(timeout 60 "$bench" parse "$golden/openai_basic.sse" --repeat 3)
+require parse "$out" events bytes content_bytes ns_per_event mb_per_s
+out=$(timeout 60 "$bench" parse "$golden/dashscope_native.sse" --dialect dashscope --repeat 3 --warmup 1)
+require parse-dashscope "$out" events bytes content_bytes ns_per_event mb_per_s
+
+out=$(timeout 60 "$bench" load --base-url "$url" --concurrency 8 --requests 40 --model 'mock?tokens=16')
+require load "$out" requests_ok requests_failed events content_bytes wall_s cpu_s cpu_ns_per_event events_per_s \
+  peak_rss_mb ttft_ms_p50 ttft_ms_p99
+equals load "$out" requests_ok 40
+equals load "$out" requests_failed 0
+
+out=$(timeout 60 "$bench" floor --base-url "$url" --concurrency 8 --requests 40 --model 'mock?tokens=16')
+require floor "$out" requests_ok events wall_s cpu_s cpu_ns_per_event recv_calls
+equals floor "$out" requests_ok 40
