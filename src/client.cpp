@@ -5,6 +5,7 @@
 
 #include "http/connection_pool.hpp"
 #include "http/origin.hpp"
+#include "http/resolve.hpp"
 #include "http/response_reader.hpp"
 #include "protocol/error_classifier.hpp"
 #include "protocol/request_encoder.hpp"
@@ -158,7 +159,7 @@ public:
     void cancel() {
         if (finished_) return;
         cancelled_ = true;
-        if (resolver_) resolver_->cancel();
+        resolver_.cancel();
         if (connection_) connection_->close();
         waiter_->cancelled = true;
         waiter_->timer.cancel();
@@ -220,6 +221,14 @@ private:
     // of the whole-request deadline if that is sooner. Remembers which one it was.
     void arm(milliseconds phase_limit, errc phase_error) {
         auto& tcp = connection_->lowest_layer();
+        const steady_clock::time_point when = phase_deadline(phase_limit, phase_error);
+        if (when == steady_clock::time_point::max()) tcp.expires_never();
+        else tcp.expires_at(when);
+    }
+
+    // When the phase must end: its own limit from now, or the whole-request deadline if sooner
+    // (timeout_error_ says which). time_point::max() when neither is set.
+    steady_clock::time_point phase_deadline(milliseconds phase_limit, errc phase_error) {
         const auto total = client_->config.timeouts.total;
         steady_clock::time_point when = steady_clock::time_point::max();
         timeout_error_ = phase_error;
@@ -228,8 +237,7 @@ private:
             when = started_ + total;
             timeout_error_ = errc::deadline_exceeded;
         }
-        if (when == steady_clock::time_point::max()) tcp.expires_never();
-        else tcp.expires_at(when);
+        return when;
     }
 
     error_code translate(error_code ec) const {
@@ -267,10 +275,10 @@ private:
 
     asio::awaitable<error_code> connect() {
         const auto& origin = client_->origin;
+        // The connect timeout covers the name lookup too (which asio's resolver cannot abandon).
+        const auto deadline = phase_deadline(client_->config.timeouts.connect, errc::connect_timeout);
         arm(client_->config.timeouts.connect, errc::connect_timeout);
-        resolver_.emplace(client_->executor);  // a member, so that cancel() reaches it
-        auto [rec, results] = co_await resolver_->async_resolve(origin.host, origin.port, use_tuple);
-        resolver_.reset();
+        auto [rec, results] = co_await resolver_.resolve(origin.host, origin.port, deadline, timeout_error_);
         if (rec) co_return rec;
         if (cancelled_) co_return asio::error::operation_aborted;
         auto [cec, endpoint] = co_await connection_->lowest_layer().async_connect(results, beast_tuple);
@@ -515,7 +523,7 @@ private:
     chat_request request_;
     bool streaming_;
     std::unique_ptr<http::connection> connection_;
-    std::optional<tcp::resolver> resolver_;
+    http::deadline_resolver resolver_{client_->executor};
     asio::steady_timer timer_;  // backpressure pauses and waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;

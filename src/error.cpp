@@ -28,7 +28,7 @@ public:
         case errc::body_too_large:
             return "response body larger than the configured limit";
         case errc::connect_timeout:
-            return "connect timeout: the server could not be reached within timeouts::connect";
+            return "connect timeout: the server could not be reached within timeouts::connect (name lookup included)";
         case errc::first_byte_timeout:
             return "first-byte timeout: no response within timeouts::first_byte of sending the request";
         case errc::idle_timeout:

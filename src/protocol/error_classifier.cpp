@@ -229,8 +229,8 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
         case errc::body_too_large:
             return "the response body exceeded max_body_size: raise it or ask for less";
         case errc::connect_timeout:
-            return "no connection within timeouts.connect: check the base URL's host and port, the network, a "
-                   "firewall or proxy";
+            return "no connection within timeouts.connect (name lookup, TCP connect and TLS handshake): check the "
+                   "base URL's host and port, DNS, the network, a firewall or proxy";
         case errc::first_byte_timeout:
             return "the server took the request but sent nothing within timeouts.first_byte: the model may be "
                    "overloaded, or a long prompt needs a larger limit";

@@ -110,7 +110,11 @@ __attribute__((target("avx2"))) inline line_scan scan_line_avx2(const char* p, s
     return {i + rest.end, non_ascii || rest.non_ascii};
 }
 
-inline const bool cpu_has_avx2 = __builtin_cpu_supports("avx2");
+// Set during static initialisation, possibly before libgcc's own CPU probe has run: probe first.
+inline const bool cpu_has_avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+}();
 #endif
 
 /// The first CR or LF in [p, p + n), with the fastest scan this CPU has.

@@ -1,0 +1,63 @@
+#include "resolve.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace llmstream::http {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+// Shared by the waiting request and the lookup's handler: whichever finishes last frees it.
+struct deadline_resolver::lookup_state {
+    explicit lookup_state(asio::any_io_executor ex) : wake(std::move(ex)) {}
+    asio::steady_timer wake;  // the request waits on it; the lookup's answer and cancel() wake it
+    bool answered = false;
+    bool cancelled = false;
+    error_code ec;
+    results_type results;
+};
+
+namespace {
+
+void asio_lookup(asio::any_io_executor ex, const std::string& host, const std::string& port,
+                 deadline_resolver::handler_type handler) {
+    auto resolver = std::make_shared<asio::ip::tcp::resolver>(ex);
+    resolver->async_resolve(host, port, [resolver, h = std::move(handler)](error_code ec, deadline_resolver::results_type r) {
+        h(ec, std::move(r));
+    });
+}
+
+}  // namespace
+
+deadline_resolver::deadline_resolver(asio::any_io_executor ex, lookup_fn lookup)
+    : executor_(std::move(ex)), lookup_(lookup ? std::move(lookup) : lookup_fn(asio_lookup)) {}
+
+asio::awaitable<std::tuple<error_code, deadline_resolver::results_type>> deadline_resolver::resolve(
+    std::string host, std::string port, std::chrono::steady_clock::time_point deadline, error_code timeout) {
+    auto state = std::make_shared<lookup_state>(executor_);
+    current_ = state;
+    state->wake.expires_at(deadline);
+    lookup_(executor_, host, port, [state](error_code ec, results_type results) {
+        if (state->answered) return;  // a lookup that answers twice is ignored the second time
+        state->answered = true;
+        state->ec = ec;
+        state->results = std::move(results);
+        state->wake.cancel();
+    });
+    if (!state->answered && !state->cancelled) co_await state->wake.async_wait(asio::as_tuple(asio::deferred));
+    current_.reset();
+    if (state->cancelled) co_return std::tuple{error_code(asio::error::operation_aborted), results_type{}};
+    if (state->answered) co_return std::tuple{state->ec, std::move(state->results)};
+    co_return std::tuple{timeout, results_type{}};
+}
+
+void deadline_resolver::cancel() {
+    if (!current_) return;
+    current_->cancelled = true;
+    current_->wake.cancel();
+}
+
+}  // namespace llmstream::http
