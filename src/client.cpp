@@ -383,7 +383,9 @@ private:
             body_.clear();
             reader_.emplace(static_cast<http::response_handler&>(*this));
             error_code ec;
-            connection_ = co_await client_->pool->acquire(waiter_, ec);
+            const auto total = client_->config.timeouts.total;
+            const auto deadline = total.count() > 0 ? started_ + total : steady_clock::time_point::max();
+            connection_ = co_await client_->pool->acquire(waiter_, ec, deadline);
             if (ec) co_return ec;
             if (cancelled_) co_return asio::error::operation_aborted;
             const bool reused = connection_->connected;

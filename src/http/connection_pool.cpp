@@ -44,14 +44,16 @@ connection_pool::connection_pool(asio::any_io_executor ex, pool_settings setting
     : executor_(std::move(ex)), settings_(settings), tls_context_(tls_context) {}
 
 asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::shared_ptr<pool_waiter> waiter,
-                                                                      boost::system::error_code& ec) {
+                                                                      boost::system::error_code& ec,
+                                                                      std::chrono::steady_clock::time_point deadline) {
+    using clock = std::chrono::steady_clock;
     ec = {};
-    for (;;) {
-        if (waiter->cancelled) {  // cancelled before (or between) waits: do not start one
-            ec = asio::error::operation_aborted;
-            co_return nullptr;
-        }
-        const auto now = std::chrono::steady_clock::now();
+    if (waiter->cancelled) {  // cancelled before the wait: do not start one
+        ec = asio::error::operation_aborted;
+        co_return nullptr;
+    }
+    const auto now = clock::now();
+    if (waiters_.empty()) {  // with requests in line, what frees up is theirs
         while (!idle_.empty()) {
             std::unique_ptr<connection> c = std::move(idle_.back());  // the most recently used is warmest
             idle_.pop_back();
@@ -59,48 +61,79 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
             if (fresh && c->looks_alive()) co_return c;
             c->close();
             --open_;
-            wake_one();  // the freed slot may serve a request already waiting
         }
         if (open_ < settings_.max_connections) {
             ++open_;
             co_return std::make_unique<connection>(executor_, tls_context_);
         }
-        if (waiters_.size() >= settings_.max_waiting) {
-            ec = errc::pool_queue_full;
-            co_return nullptr;
-        }
-        waiter->granted = false;
-        if (settings_.wait_timeout.count() > 0) waiter->timer.expires_after(settings_.wait_timeout);
-        else waiter->timer.expires_at(std::chrono::steady_clock::time_point::max());
-        waiters_.push_back(waiter);
-        co_await waiter->timer.async_wait(asio::as_tuple(asio::deferred));
-        if (!waiter->granted) {
-            waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
-            ec = waiter->cancelled ? boost::system::error_code(asio::error::operation_aborted)
-                                   : boost::system::error_code(errc::pool_wait_timeout);
-            co_return nullptr;
-        }
     }
+    if (waiters_.size() >= settings_.max_waiting) {
+        ec = errc::pool_queue_full;
+        co_return nullptr;
+    }
+    const clock::time_point wait_end =
+        settings_.wait_timeout.count() > 0 ? now + settings_.wait_timeout : clock::time_point::max();
+    waiter->granted = false;
+    waiter->timer.expires_at(std::min(wait_end, deadline));
+    waiters_.push_back(waiter);
+    co_await waiter->timer.async_wait(asio::as_tuple(asio::deferred));
+    if (waiter->granted) {
+        std::unique_ptr<connection> c = take_handed(*waiter);
+        if (!waiter->cancelled) co_return c;
+        const bool live = c->connected;  // cancelled after its turn came: pass it on
+        release(std::move(c), live);
+        ec = asio::error::operation_aborted;
+        co_return nullptr;
+    }
+    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
+    if (waiter->cancelled) ec = asio::error::operation_aborted;
+    else if (deadline < wait_end) ec = errc::deadline_exceeded;
+    else ec = errc::pool_wait_timeout;
+    co_return nullptr;
+}
+
+// What a granted waiter gets: the connection handed to it if it is still good, else a new one in
+// the same slot (which stays counted as open).
+std::unique_ptr<connection> connection_pool::take_handed(pool_waiter& w) {
+    std::unique_ptr<connection> c = std::move(w.handed);
+    w.granted = false;
+    w.slot = false;
+    if (c && c->looks_alive()) return c;
+    if (c) c->close();
+    return std::make_unique<connection>(executor_, tls_context_);
 }
 
 void connection_pool::release(std::unique_ptr<connection> c, bool reusable) {
     if (!c) return;
     if (reusable) {
         c->idle_since = std::chrono::steady_clock::now();
-        idle_.push_back(std::move(c));
-    } else {
-        c->close();
-        --open_;
+        if (auto w = next_waiter()) {
+            w->handed = std::move(c);
+            w->timer.cancel();
+        } else {
+            idle_.push_back(std::move(c));
+        }
+        return;
     }
-    wake_one();
+    c->close();
+    free_slot();
 }
 
-void connection_pool::wake_one() {
-    if (waiters_.empty()) return;
+void connection_pool::free_slot() {
+    if (auto w = next_waiter()) {
+        w->slot = true;  // the slot stays counted: it is the waiter's now
+        w->timer.cancel();
+    } else {
+        --open_;
+    }
+}
+
+std::shared_ptr<pool_waiter> connection_pool::next_waiter() {
+    if (waiters_.empty()) return nullptr;
     auto w = std::move(waiters_.front());
     waiters_.pop_front();
     w->granted = true;
-    w->timer.cancel();
+    return w;
 }
 
 }  // namespace llmstream::http

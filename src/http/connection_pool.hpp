@@ -43,12 +43,17 @@ struct pool_settings {
     std::chrono::milliseconds idle_timeout{50'000};
 };
 
-/// A request waiting for a connection: woken by cancelling its timer with `granted` set.
+/// A request waiting for a connection: woken by cancelling its timer with `granted` set and
+/// either a connection handed over or a slot reserved for it, so that nobody who arrives
+/// between the wake-up and the waiter's turn can take what was freed for it (first come, first
+/// served).
 struct pool_waiter {
     explicit pool_waiter(boost::asio::any_io_executor ex) : timer(ex) {}
     boost::asio::steady_timer timer;
     bool granted = false;
     bool cancelled = false;
+    std::unique_ptr<connection> handed;  // a released keep-alive connection
+    bool slot = false;                   // or room for a new one (already counted as open)
 };
 
 class connection_pool {
@@ -56,12 +61,15 @@ public:
     connection_pool(boost::asio::any_io_executor ex, pool_settings settings, boost::asio::ssl::context* tls_context);
 
     /// A connection to use: an idle one that still looks alive, else a new unconnected one while
-    /// under the limit, else waits (bounded queue, bounded time). `waiter` lets the caller cancel
-    /// the wait. Errors: errc::pool_queue_full, errc::pool_wait_timeout, operation_aborted.
-    boost::asio::awaitable<std::unique_ptr<connection>> acquire(std::shared_ptr<pool_waiter> waiter,
-                                                               boost::system::error_code& ec);
+    /// under the limit, else waits in line (bounded queue; until wait_timeout or `deadline`,
+    /// whichever is sooner). `waiter` lets the caller cancel the wait. Errors:
+    /// errc::pool_queue_full, errc::pool_wait_timeout, errc::deadline_exceeded, operation_aborted.
+    boost::asio::awaitable<std::unique_ptr<connection>> acquire(
+        std::shared_ptr<pool_waiter> waiter, boost::system::error_code& ec,
+        std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
-    /// Returns a connection: kept for reuse when `reusable`, else closed. Wakes one waiter.
+    /// Returns a connection: handed to the first waiter or kept for reuse when `reusable`, else
+    /// closed (and its slot handed to the first waiter).
     void release(std::unique_ptr<connection> c, bool reusable);
 
     std::size_t open_connections() const noexcept { return open_; }
@@ -69,7 +77,9 @@ public:
     std::size_t waiting_requests() const noexcept { return waiters_.size(); }
 
 private:
-    void wake_one();
+    void free_slot();  // a connection closed: its slot goes to the first waiter, else it is free
+    std::shared_ptr<pool_waiter> next_waiter();
+    std::unique_ptr<connection> take_handed(pool_waiter& w);
 
     boost::asio::any_io_executor executor_;
     pool_settings settings_;

@@ -1,0 +1,175 @@
+// http::connection_pool on its own: first come, first served (what is freed goes to the first
+// request in line, not to one that arrives meanwhile), the bounded queue, the wait timeout, the
+// request deadline, and cancellation before and after a request's turn came. The connections are
+// never connected: the pool's bookkeeping is what is tested.
+#include "http/connection_pool.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using llmstream::http::connection;
+using llmstream::http::connection_pool;
+using llmstream::http::pool_settings;
+using llmstream::http::pool_waiter;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+// One acquire running on the io_context; its outcome once it completes.
+struct request {
+    std::shared_ptr<pool_waiter> waiter;
+    std::optional<error_code> ec;
+    std::unique_ptr<connection> conn;
+    clock_type::time_point finished{};
+
+    request(asio::io_context& ioc, connection_pool& pool, clock_type::time_point deadline = clock_type::time_point::max())
+        : waiter(std::make_shared<pool_waiter>(ioc.get_executor())) {
+        asio::co_spawn(ioc, [this, &pool, deadline]() -> asio::awaitable<void> {
+            error_code e;
+            conn = co_await pool.acquire(waiter, e, deadline);
+            ec = e;
+            finished = clock_type::now();
+        }, asio::detached);
+    }
+    bool done() const { return ec.has_value(); }
+};
+
+// Runs handlers until `until` holds or `budget` passes.
+template <class Pred>
+void run_until(asio::io_context& ioc, Pred until, clock_type::duration budget = 5s) {
+    ioc.restart();
+    const auto end = clock_type::now() + budget;
+    while (!until() && clock_type::now() < end) ioc.run_one_for(std::min<clock_type::duration>(end - clock_type::now(), 50ms));
+}
+
+pool_settings one_connection() {
+    pool_settings s;
+    s.max_connections = 1;
+    s.wait_timeout = 10s;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("pool: a freed connection goes to the first request in line, not to one that arrives meanwhile") {
+    asio::io_context ioc;
+    connection_pool pool(ioc.get_executor(), one_connection(), nullptr);
+    request a(ioc, pool);
+    run_until(ioc, [&] { return a.done(); });
+    REQUIRE(a.done());
+    REQUIRE_FALSE(*a.ec);
+    request b(ioc, pool);
+    run_until(ioc, [&] { return pool.waiting_requests() == 1; });
+    REQUIRE(pool.waiting_requests() == 1);
+
+    // A returns its connection as reusable and, in the same handler (before B's wake-up has
+    // run), C asks for one: as a request finishing and the next starting at once would.
+    auto c_waiter = std::make_shared<pool_waiter>(ioc.get_executor());
+    std::optional<error_code> c_ec;
+    std::unique_ptr<connection> c_conn;
+    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+        pool.release(std::move(a.conn), true);
+        error_code e;
+        c_conn = co_await pool.acquire(c_waiter, e);
+        c_ec = e;
+    }, asio::detached);
+    run_until(ioc, [&] { return b.done(); }, 2s);
+    REQUIRE(b.done());
+    CHECK_FALSE(*b.ec);
+    CHECK(b.conn);
+    CHECK_FALSE(c_ec.has_value());  // C waits its turn
+    CHECK(pool.open_connections() == 1);
+    CHECK(pool.waiting_requests() == 1);
+
+    // B's connection is closed, not reused: its slot goes to C.
+    pool.release(std::move(b.conn), false);
+    run_until(ioc, [&] { return c_ec.has_value(); }, 2s);
+    REQUIRE(c_ec.has_value());
+    CHECK_FALSE(*c_ec);
+    CHECK(pool.open_connections() == 1);
+    pool.release(std::move(c_conn), false);
+    CHECK(pool.open_connections() == 0);
+    CHECK(pool.waiting_requests() == 0);
+}
+
+TEST_CASE("pool: waits end at wait_timeout or at the request's deadline, whichever is sooner") {
+    asio::io_context ioc;
+    pool_settings s = one_connection();
+    s.wait_timeout = 150ms;
+    connection_pool pool(ioc.get_executor(), s, nullptr);
+    request holder(ioc, pool);
+    run_until(ioc, [&] { return holder.done(); });
+    REQUIRE(holder.conn);
+
+    const auto start = clock_type::now();
+    request timed_out(ioc, pool);
+    run_until(ioc, [&] { return timed_out.done(); });
+    REQUIRE(timed_out.done());
+    CHECK(*timed_out.ec == llmstream::errc::pool_wait_timeout);
+    CHECK(timed_out.finished - start >= 140ms);
+
+    const auto start2 = clock_type::now();
+    request past_deadline(ioc, pool, clock_type::now() + 50ms);
+    run_until(ioc, [&] { return past_deadline.done(); });
+    REQUIRE(past_deadline.done());
+    CHECK(*past_deadline.ec == llmstream::errc::deadline_exceeded);
+    CHECK(past_deadline.finished - start2 < 140ms);
+    CHECK(pool.waiting_requests() == 0);
+    CHECK(pool.open_connections() == 1);
+}
+
+TEST_CASE("pool: a full queue refuses at once") {
+    asio::io_context ioc;
+    pool_settings s = one_connection();
+    s.max_waiting = 1;
+    connection_pool pool(ioc.get_executor(), s, nullptr);
+    request holder(ioc, pool);
+    request first(ioc, pool);
+    request second(ioc, pool);
+    run_until(ioc, [&] { return holder.done() && second.done(); });
+    REQUIRE(second.done());
+    CHECK(*second.ec == llmstream::errc::pool_queue_full);
+    CHECK_FALSE(first.done());
+    CHECK(pool.waiting_requests() == 1);
+    first.waiter->cancelled = true;
+    first.waiter->timer.cancel();
+    run_until(ioc, [&] { return first.done(); });
+    CHECK(*first.ec == asio::error::operation_aborted);
+    CHECK(pool.waiting_requests() == 0);
+}
+
+TEST_CASE("pool: a request cancelled after its turn came passes the connection on") {
+    asio::io_context ioc;
+    connection_pool pool(ioc.get_executor(), one_connection(), nullptr);
+    request a(ioc, pool);
+    run_until(ioc, [&] { return a.done(); });
+    request b(ioc, pool);
+    request c(ioc, pool);
+    run_until(ioc, [&] { return pool.waiting_requests() == 2; });
+    REQUIRE(pool.waiting_requests() == 2);
+
+    // A's slot is handed to B, and B is cancelled before it runs: C must get the slot.
+    pool.release(std::move(a.conn), false);
+    b.waiter->cancelled = true;
+    b.waiter->timer.cancel();
+    run_until(ioc, [&] { return b.done() && c.done(); });
+    REQUIRE(b.done());
+    CHECK(*b.ec == asio::error::operation_aborted);
+    REQUIRE(c.done());
+    CHECK_FALSE(*c.ec);
+    CHECK(pool.open_connections() == 1);
+    pool.release(std::move(c.conn), false);
+    CHECK(pool.open_connections() == 0);
+}
