@@ -525,7 +525,7 @@ private:
     chat_request request_;
     bool streaming_;
     std::unique_ptr<http::connection> connection_;
-    http::deadline_resolver resolver_{client_->executor};
+    http::deadline_resolver resolver_{client_->executor};  // declared after client_, which it reads
     asio::steady_timer timer_;  // backpressure pauses and waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;

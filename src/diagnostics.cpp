@@ -14,6 +14,16 @@ std::string diagnostics::to_string(const boost::system::error_code& ec) const {
     if (retry_after) out += "; retry after " + std::to_string(retry_after->count()) + " ms";
     if (attempts > 0) out += "; " + std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
     if (retry_wait.count() > 0) out += " (" + std::to_string(retry_wait.count()) + " ms waited between them)";
+    if (!attempt_log.empty()) {  // what the retried attempts met, oldest first
+        out += "; earlier attempts: ";
+        for (std::size_t i = 0; i < attempt_log.size(); ++i) {
+            const attempt_record& a = attempt_log[i];
+            if (i > 0) out += ", ";
+            out += a.http_status != 0 ? "HTTP " + std::to_string(a.http_status) : a.error.message();
+            if (!a.provider_code.empty()) out += " [" + a.provider_code + "]";
+            if (!a.request_id.empty()) out += " request id " + a.request_id;
+        }
+    }
     if (ec && deltas_delivered > 0) out += "; " + std::to_string(deltas_delivered) + " deltas delivered before the failure";
     if (!retry_note.empty()) out += "; " + retry_note;
     if (!hint.empty()) out += ". Hint: " + hint;

@@ -37,7 +37,7 @@ struct diagnostics {
     std::string hint{};               ///< the library's one-line advice on what to do
 
     /// One human-readable paragraph: class, status, provider code and message, request id,
-    /// attempts and the hint. `ec` names the class.
+    /// attempts (with what the earlier ones met) and the hint. `ec` names the class.
     std::string to_string(const boost::system::error_code& ec) const;
 
     void clear() { *this = diagnostics{}; }

@@ -22,12 +22,15 @@ struct deadline_resolver::lookup_state {
 
 namespace {
 
-void asio_lookup(asio::any_io_executor ex, const std::string& host, const std::string& port,
-                 deadline_resolver::handler_type handler) {
+std::function<void()> asio_lookup(asio::any_io_executor ex, const std::string& host, const std::string& port,
+                                  deadline_resolver::handler_type handler) {
     auto resolver = std::make_shared<asio::ip::tcp::resolver>(ex);
     resolver->async_resolve(host, port, [resolver, h = std::move(handler)](error_code ec, deadline_resolver::results_type r) {
         h(ec, std::move(r));
     });
+    return [weak = std::weak_ptr<asio::ip::tcp::resolver>(resolver)] {
+        if (auto r = weak.lock()) r->cancel();
+    };
 }
 
 }  // namespace
@@ -40,7 +43,7 @@ asio::awaitable<std::tuple<error_code, deadline_resolver::results_type>> deadlin
     auto state = std::make_shared<lookup_state>(executor_);
     current_ = state;
     state->wake.expires_at(deadline);
-    lookup_(executor_, host, port, [state](error_code ec, results_type results) {
+    const std::function<void()> cancel_lookup = lookup_(executor_, host, port, [state](error_code ec, results_type results) {
         if (state->answered) return;  // a lookup that answers twice is ignored the second time
         state->answered = true;
         state->ec = ec;
@@ -49,6 +52,7 @@ asio::awaitable<std::tuple<error_code, deadline_resolver::results_type>> deadlin
     });
     if (!state->answered && !state->cancelled) co_await state->wake.async_wait(asio::as_tuple(asio::deferred));
     current_.reset();
+    if (!state->answered && cancel_lookup) cancel_lookup();  // given up on: spare what is queued behind it
     if (state->cancelled) co_return std::tuple{error_code(asio::error::operation_aborted), results_type{}};
     if (state->answered) co_return std::tuple{state->ec, std::move(state->results)};
     co_return std::tuple{timeout, results_type{}};

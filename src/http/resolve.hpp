@@ -5,7 +5,9 @@
 // timeouts (5 s per server and attempt by default), past its connect timeout, its deadline and
 // its cancel(). So the lookup runs detached and the request waits on a timer instead: at the
 // deadline, or on cancel(), it moves on, and the lookup's late answer lands in state that only
-// the lookup still holds.
+// the lookup still holds. Giving up also cancels the lookup, which spares lookups still queued
+// behind it (asio runs one at a time per io_context); the one already inside getaddrinfo runs
+// to its end, and until then io_context::run() has work and does not return.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -25,10 +27,11 @@ class deadline_resolver {
 public:
     using results_type = boost::asio::ip::tcp::resolver::results_type;
     using handler_type = std::function<void(boost::system::error_code, results_type)>;
-    /// Starts a lookup of host:port that calls the handler once, later, on the executor.
-    /// The default one is asio's resolver; tests pass one that answers late or never.
-    using lookup_fn = std::function<void(boost::asio::any_io_executor, const std::string& host,
-                                         const std::string& port, handler_type)>;
+    /// Starts a lookup of host:port that calls the handler once, later, on the executor, and
+    /// returns what cancels it (or nothing). The default one is asio's resolver; tests pass one
+    /// that answers late or never.
+    using lookup_fn = std::function<std::function<void()>(boost::asio::any_io_executor, const std::string& host,
+                                                          const std::string& port, handler_type)>;
 
     explicit deadline_resolver(boost::asio::any_io_executor ex, lookup_fn lookup = {});
 

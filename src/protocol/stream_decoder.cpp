@@ -18,7 +18,7 @@ struct replay_marker {
     const delta& out;
     const provider_error& error;
     const bool& has_error;
-    const bool& native_usage_read;
+    const bool& native_usage_written;
     bool marked = false;
     bool replayable = false;
     std::size_t offset = 0;
@@ -26,7 +26,7 @@ struct replay_marker {
     void mark(json_cursor& c, text_field f) {
         if (marked || c.peek() != json_kind::string) return;
         marked = true;
-        replayable = !has_error && !native_usage_read && error.code.empty() && error.message.empty() &&
+        replayable = !has_error && !native_usage_written && error.code.empty() && error.message.empty() &&
                      error.type.empty() && error.request_id.empty() && out.content.empty() &&
                      out.reasoning_content.empty() && out.tool_calls.empty() && out.finish_reason_text.empty() &&
                      !out.usage;
@@ -299,7 +299,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     if ((data.empty() || data.front() != '{') && data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
 
     error_ = {};
-    native_usage_read_ = false;
+    native_usage_written_ = false;
     bool has_error = false;
     bool ok;
     if (ev.type == "error") {  // DashScope: event:error, :HTTP_STATUS/NNN, data:{"code":...}
@@ -349,7 +349,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
 
 // Decodes an event in full and, when it can be replayed, remembers its prefix for the next one.
 bool stream_decoder::decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error) {
-    replay_marker hole{replay_candidate_, out, error_, has_error, native_usage_read_};
+    replay_marker hole{replay_candidate_, out, error_, has_error, native_usage_written_};
     replay_marker* marker = replay_enabled_ ? &hole : nullptr;
     const bool ok = c.enter_object() &&
                     (dialect_ == api_dialect::openai_compatible ? openai_fields(c, out, has_error, marker)
@@ -393,8 +393,8 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         if (suffix_.request_id != last_request_id_) out.request_id = suffix_.request_id;
         if (!suffix_.tool_calls.empty()) out.tool_calls = suffix_.tool_calls;
         out.usage = suffix_.usage;
-        if (suffix_.native_usage_read) {
-            native_usage_read_ = true;
+        if (suffix_.native_usage_written) {
+            native_usage_written_ = true;
             native_usage_ = suffix_.native_usage;
         }
         return true;
@@ -420,7 +420,8 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
 
 void stream_decoder::remember_suffix(std::string_view bytes, const delta& out, bool has_error) {
     constexpr int give_up_after = 8;
-    if (suffix_.valid && ++suffix_.misses >= give_up_after) return;  // keep the old one; stop copying
+    if (suffix_.valid && (suffix_.misses == give_up_after || ++suffix_.misses == give_up_after))
+        return;  // keep the old one; stop copying (the count stops at the limit)
     // A suffix that may set the text field itself (a key "content" or "text" after content,
     // "reasoning_content" after reasoning) would make the outcome depend on more than its bytes:
     // such suffixes are decoded every time. Keys are matched raw, so searching the raw bytes
@@ -442,8 +443,8 @@ void stream_decoder::remember_suffix(std::string_view bytes, const delta& out, b
     suffix_.request_id = out.request_id;
     suffix_.tool_calls = out.tool_calls;
     suffix_.usage = out.usage;
-    suffix_.native_usage_read = native_usage_read_;
-    if (native_usage_read_) suffix_.native_usage = native_usage_;
+    suffix_.native_usage_written = native_usage_written_;
+    if (native_usage_written_) suffix_.native_usage = native_usage_;
     suffix_.valid = true;
 }
 
@@ -491,8 +492,13 @@ bool stream_decoder::native_fields(json_cursor& c, delta& out, bool& has_error, 
         if (key == "output") {
             ok = c.take_null() || (c.enter_object() && native_output_fields(c, out, hole));
         } else if (key == "usage") {
-            native_usage_read_ = true;
-            ok = c.take_null() || read_usage(c, native_usage_.emplace());
+            // null leaves the running count as it was: only an object writes it.
+            if (c.take_null()) {
+                ok = true;
+            } else {
+                native_usage_written_ = true;
+                ok = read_usage(c, native_usage_.emplace());
+            }
         } else if (key == "request_id") {
             ok = c.read_string_or_null(out.request_id);
         } else if (key == "code") {  // an error frame without event:error

@@ -46,7 +46,7 @@ struct replay_suffix {
     std::string role, finish_reason_text, model, response_id, request_id;
     std::vector<tool_call_delta> tool_calls;
     std::optional<llmstream::usage> usage;
-    bool native_usage_read = false;
+    bool native_usage_written = false;
     std::optional<llmstream::usage> native_usage;
     int misses = 0;  ///< in a row: streams whose suffix changes every time (DashScope's running usage) stop recording
 };
@@ -105,7 +105,7 @@ private:
     bool done_ = false;
     bool finish_seen_ = false;
     std::optional<usage> native_usage_;
-    bool native_usage_read_ = false;  // in the event being decoded
+    bool native_usage_written_ = false;  // a usage object was read in the event being decoded
     bool replay_enabled_ = true;
     replay_state replay_, replay_candidate_;
     replay_suffix suffix_;

@@ -54,21 +54,26 @@ std::optional<outcome> run_resolve(asio::io_context& ioc, deadline_resolver& r, 
 TEST_CASE("resolve: a lookup that never answers ends at the deadline with the timeout code") {
     asio::io_context ioc;
     deadline_resolver::handler_type kept;  // the lookup keeps its handler and never calls it
+    int cancels = 0;
     deadline_resolver r(ioc.get_executor(), [&](auto, const std::string&, const std::string&, deadline_resolver::handler_type h) {
         kept = std::move(h);
+        return std::function<void()>([&cancels] { ++cancels; });
     });
     const auto result = run_resolve(ioc, r, "hangs.example", 5s, clock_type::now() + 200ms);
     REQUIRE(result);
     CHECK(result->ec == llmstream::errc::connect_timeout);
     CHECK(result->took >= 190ms);
     CHECK(result->took < 3s);
+    CHECK(cancels == 1);  // the lookup given up on is cancelled
     REQUIRE(kept);
     kept(error_code{}, {});  // the answer comes after the request moved on: ignored, nothing dangles
 }
 
 TEST_CASE("resolve: cancel() ends a hanging lookup at once") {
     asio::io_context ioc;
-    deadline_resolver r(ioc.get_executor(), [](auto, const std::string&, const std::string&, deadline_resolver::handler_type) {});
+    deadline_resolver r(ioc.get_executor(), [](auto, const std::string&, const std::string&, deadline_resolver::handler_type) {
+        return std::function<void()>();
+    });
     asio::steady_timer later(ioc, 100ms);
     const auto result = run_resolve(ioc, r, "hangs.example", 5s, clock_type::time_point::max(), [&] {
         later.async_wait([&](error_code) { r.cancel(); });
@@ -87,6 +92,7 @@ TEST_CASE("resolve: an answer that comes late but before the deadline is used; a
         timer->async_wait([ex, host, port, h = std::move(h)](error_code) {
             h({}, deadline_resolver::results_type::create(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 80), host, port));
         });
+        return std::function<void()>();  // not cancellable: the late answer must still be harmless
     });
     auto result = run_resolve(ioc, r, "slow.example", 5s, clock_type::now() + 2s);
     REQUIRE(result);

@@ -165,6 +165,8 @@ TEST_CASE("503, 503, 200 is exactly three attempts; always 503 gives up after th
         CHECK(bad.diagnostics().retry_note == "not retried: retries used up (max_retries = 2)");
         const std::string text = bad.diagnostics().to_string(b.ec);
         CHECK(text.find("3 attempts") != std::string::npos);
+        CHECK(text.find("earlier attempts: HTTP 503 [") != std::string::npos);
+        CHECK(text.find("request id mock-request-id-always-1") != std::string::npos);
         CHECK(text.find("test-key") == std::string::npos);
     });
     CHECK(server_attempts(mock, "twice") == 3);

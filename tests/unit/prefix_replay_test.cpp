@@ -307,4 +307,16 @@ TEST_CASE("prefix replay: suffixes are replayed only when they cannot set the te
     frozen.push_back({"result", R"({"output":{"choices":[{"message":{"content":"end"},"finish_reason":"stop"}]}})"});
     CHECK(compare(api_dialect::dashscope_native, frozen) == 11);
     CHECK(last_suffixes == 1);
+
+    // "usage": null leaves the running count alone; replaying a suffix holding it must too
+    // (found by review: the suffix once restored the count it had seen).
+    std::vector<wire_event> null_usage{
+        {"result", R"({"output":{"choices":[{"message":{"content":"a"}}]},"usage":null})"},
+        {"result", R"({"output":{"choices":[{"message":{"content":"b"}}]},"usage":null})"},
+        {"result", R"({"usage":{"input_tokens":5,"output_tokens":7}})"},
+        {"result", R"({"output":{"choices":[{"message":{"content":"c"}}]},"usage":null})"},
+        {"result", R"({"output":{"finish_reason":"stop"}})"},
+    };
+    CHECK(compare(api_dialect::dashscope_native, null_usage) == 2);
+    CHECK(last_suffixes == 1);
 }
