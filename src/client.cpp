@@ -242,8 +242,7 @@ private:
 
     error_code translate(error_code ec) const {
         if (ec == beast::error::timeout) return timeout_error_;
-        if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == asio::error::eof)
-            return errc::connection_closed;
+        if (ec == asio::error::eof) return errc::connection_closed;  // responses are read by our own reader
         return ec;
     }
 

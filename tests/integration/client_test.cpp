@@ -13,6 +13,14 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
 using namespace llmstream;
 using namespace llmstream::testing;
 namespace asio = boost::asio;
@@ -158,6 +166,44 @@ TEST_CASE("each timeout fires with its own code", "[integration][timeouts]") {
             CHECK(r.ec == errc::idle_timeout);
             CHECK(r.content == expected_text(3));
         });
+    }
+    SECTION("connect, against a listener whose accept queue is full") {
+        // A listening socket that never accepts, with backlog 1: once two handshakes fill its
+        // accept queue, Linux drops further SYNs and a connect waits (all on loopback).
+        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(listener >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(listener, 1) == 0);
+        socklen_t len = sizeof addr;
+        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        std::vector<int> fillers;
+        for (int i = 0; i < 4; ++i) {
+            const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            (void)::connect(f, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);  // EINPROGRESS
+            fillers.push_back(f);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the first two complete
+
+        client_config cfg = mock.config();
+        cfg.base_url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1";
+        cfg.timeouts.connect = std::chrono::milliseconds(300);
+        client c(io.get_executor(), cfg);
+        const auto start = std::chrono::steady_clock::now();
+        run_test(io, [&]() -> asio::awaitable<void> {
+            auto s = c.chat_stream(mock_request("mock?tokens=3"));
+            const collected r = co_await collect(s);
+            CHECK(r.ec == errc::connect_timeout);
+            CHECK(is_retryable(r.ec));
+            CHECK(s.diagnostics().hint.find("timeouts.connect") != std::string::npos);
+        });
+        const auto took = std::chrono::steady_clock::now() - start;
+        CHECK(took >= std::chrono::milliseconds(280));
+        CHECK(took < std::chrono::seconds(5));
+        for (const int f : fillers) ::close(f);
+        ::close(listener);
     }
     SECTION("whole-request deadline") {
         client_config cfg = mock.config();
