@@ -381,12 +381,14 @@ private:
             body_mode_ = body_mode::whole;
             body_.clear();
             reader_.emplace(static_cast<http::response_handler&>(*this));
-            error_code ec;
-            const auto total = client_->config.timeouts.total;
-            const auto deadline = total.count() > 0 ? started_ + total : steady_clock::time_point::max();
-            connection_ = co_await client_->pool->acquire(waiter_, ec, deadline);
-            if (ec) co_return ec;
-            if (cancelled_) co_return asio::error::operation_aborted;
+            if (!connection_) {
+                error_code ec;
+                const auto total = client_->config.timeouts.total;
+                const auto deadline = total.count() > 0 ? started_ + total : steady_clock::time_point::max();
+                connection_ = co_await client_->pool->acquire(waiter_, ec, deadline);
+                if (ec) co_return ec;
+                if (cancelled_) co_return asio::error::operation_aborted;
+            }
             const bool reused = connection_->connected;
             if (!reused) {
                 if (auto cec = co_await connect()) co_return cec;
@@ -407,7 +409,7 @@ private:
                                 wec == asio::error::broken_pipe || wec == asio::error::eof ||
                                 wec == asio::ssl::error::stream_truncated);
             if (!stale) co_return translate(wec);
-            client_->pool->release(std::move(connection_), false);
+            connection_ = client_->pool->replace(std::move(connection_));  // same slot, a new connection
         }
         reusable_ = reader_->reusable();
         if (body_mode_ == body_mode::events) co_return response_.finish(diag_);

@@ -63,8 +63,9 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
             --open_;
         }
         if (open_ < settings_.max_connections) {
+            auto c = std::make_unique<connection>(executor_, tls_context_);  // may throw: count after
             ++open_;
-            co_return std::make_unique<connection>(executor_, tls_context_);
+            co_return c;
         }
     }
     if (waiters_.size() >= settings_.max_waiting) {
@@ -78,12 +79,18 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
     waiters_.push_back(waiter);
     co_await waiter->timer.async_wait(asio::as_tuple(asio::deferred));
     if (waiter->granted) {
-        std::unique_ptr<connection> c = take_handed(*waiter);
-        if (!waiter->cancelled) co_return c;
-        const bool live = c->connected;  // cancelled after its turn came: pass it on
-        release(std::move(c), live);
-        ec = asio::error::operation_aborted;
-        co_return nullptr;
+        waiter->granted = false;
+        std::unique_ptr<connection> handed = std::move(waiter->handed);
+        // Cancelled, or past the deadline, after its turn came (the wake-up can race either):
+        // what it was given goes to the next in line, unused.
+        if (waiter->cancelled || clock::now() >= deadline) {
+            if (handed) release(std::move(handed), true);
+            else free_slot();
+            ec = waiter->cancelled ? boost::system::error_code(asio::error::operation_aborted)
+                                   : boost::system::error_code(errc::deadline_exceeded);
+            co_return nullptr;
+        }
+        co_return take_handed(std::move(handed));
     }
     waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
     if (waiter->cancelled) ec = asio::error::operation_aborted;
@@ -94,13 +101,21 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
 
 // What a granted waiter gets: the connection handed to it if it is still good, else a new one in
 // the same slot (which stays counted as open).
-std::unique_ptr<connection> connection_pool::take_handed(pool_waiter& w) {
-    std::unique_ptr<connection> c = std::move(w.handed);
-    w.granted = false;
-    w.slot = false;
+std::unique_ptr<connection> connection_pool::take_handed(std::unique_ptr<connection> c) {
     if (c && c->looks_alive()) return c;
     if (c) c->close();
-    return std::make_unique<connection>(executor_, tls_context_);
+    try {
+        return std::make_unique<connection>(executor_, tls_context_);
+    } catch (...) {
+        free_slot();  // the slot must not stay counted for a connection that does not exist
+        throw;
+    }
+}
+
+std::unique_ptr<connection> connection_pool::replace(std::unique_ptr<connection> stale) {
+    stale->close();
+    stale.reset();
+    return take_handed(nullptr);
 }
 
 void connection_pool::release(std::unique_ptr<connection> c, bool reusable) {
@@ -121,7 +136,7 @@ void connection_pool::release(std::unique_ptr<connection> c, bool reusable) {
 
 void connection_pool::free_slot() {
     if (auto w = next_waiter()) {
-        w->slot = true;  // the slot stays counted: it is the waiter's now
+        // No connection handed over: the slot stays counted and is the waiter's now.
         w->timer.cancel();
     } else {
         --open_;

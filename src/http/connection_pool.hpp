@@ -52,8 +52,8 @@ struct pool_waiter {
     boost::asio::steady_timer timer;
     bool granted = false;
     bool cancelled = false;
-    std::unique_ptr<connection> handed;  // a released keep-alive connection
-    bool slot = false;                   // or room for a new one (already counted as open)
+    std::unique_ptr<connection> handed;  // a released keep-alive connection, or none: then room
+                                         // for a new one (already counted as open)
 };
 
 class connection_pool {
@@ -72,6 +72,10 @@ public:
     /// closed (and its slot handed to the first waiter).
     void release(std::unique_ptr<connection> c, bool reusable);
 
+    /// Closes a connection found stale and gives a new unconnected one in its slot: the request
+    /// that held it keeps its place instead of queueing again behind later ones.
+    std::unique_ptr<connection> replace(std::unique_ptr<connection> stale);
+
     std::size_t open_connections() const noexcept { return open_; }
     std::size_t idle_connections() const noexcept { return idle_.size(); }
     std::size_t waiting_requests() const noexcept { return waiters_.size(); }
@@ -79,7 +83,7 @@ public:
 private:
     void free_slot();  // a connection closed: its slot goes to the first waiter, else it is free
     std::shared_ptr<pool_waiter> next_waiter();
-    std::unique_ptr<connection> take_handed(pool_waiter& w);
+    std::unique_ptr<connection> take_handed(std::unique_ptr<connection> c);
 
     boost::asio::any_io_executor executor_;
     pool_settings settings_;

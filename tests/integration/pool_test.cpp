@@ -15,6 +15,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <thread>
 
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -172,4 +173,46 @@ TEST_CASE("pool: a request cancelled after its turn came passes the connection o
     CHECK(pool.open_connections() == 1);
     pool.release(std::move(c.conn), false);
     CHECK(pool.open_connections() == 0);
+}
+
+TEST_CASE("pool: a request whose connection was stale keeps its slot instead of queueing again") {
+    asio::io_context ioc;
+    connection_pool pool(ioc.get_executor(), one_connection(), nullptr);
+    request a(ioc, pool);
+    run_until(ioc, [&] { return a.done(); });
+    request b(ioc, pool);
+    run_until(ioc, [&] { return pool.waiting_requests() == 1; });
+    REQUIRE(pool.waiting_requests() == 1);
+    a.conn->connected = true;  // as a reused keep-alive connection would be
+    a.conn = pool.replace(std::move(a.conn));
+    REQUIRE(a.conn);
+    CHECK_FALSE(a.conn->connected);  // a new, unconnected one
+    CHECK(pool.open_connections() == 1);
+    run_until(ioc, [&] { return b.done(); }, 300ms);
+    CHECK_FALSE(b.done());  // B still waits: A kept its slot
+    pool.release(std::move(a.conn), false);
+    run_until(ioc, [&] { return b.done(); });
+    CHECK(b.done());
+    pool.release(std::move(b.conn), false);
+    CHECK(pool.open_connections() == 0);
+}
+
+TEST_CASE("pool: a waiter whose deadline passed before its turn came passes the connection on") {
+    asio::io_context ioc;
+    connection_pool pool(ioc.get_executor(), one_connection(), nullptr);
+    request a(ioc, pool);
+    run_until(ioc, [&] { return a.done(); });
+    request late(ioc, pool, clock_type::now() + 50ms);
+    run_until(ioc, [&] { return pool.waiting_requests() == 1; });
+    REQUIRE(pool.waiting_requests() == 1);
+    // The deadline passes while nothing runs; then the connection comes back, before the late
+    // waiter's timer was processed: it is granted, but must not use it.
+    std::this_thread::sleep_for(100ms);
+    pool.release(std::move(a.conn), true);
+    run_until(ioc, [&] { return late.done(); });
+    REQUIRE(late.done());
+    CHECK(*late.ec == llmstream::errc::deadline_exceeded);
+    CHECK_FALSE(late.conn);
+    CHECK(pool.idle_connections() == 1);  // passed on, unused
+    CHECK(pool.open_connections() == 1);
 }
