@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/resource.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,6 +15,14 @@ inline int usage_error(const std::string& what) {
               << "                            [--model M] [--api-key K]\n"
               << "       llmstream-bench floor --base-url http://HOST:PORT/PREFIX --concurrency C --requests N [--model M]\n";
     return 2;
+}
+
+/// This process's user + system CPU time so far, in seconds.
+inline double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 int parse_command(const std::vector<std::string>& args);

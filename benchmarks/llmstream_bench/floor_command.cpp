@@ -25,13 +25,6 @@
 namespace llmstream::bench {
 namespace {
 
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 struct connection {
     int fd = -1;
     char last = 0;      // last byte received (a blank line may straddle two reads)

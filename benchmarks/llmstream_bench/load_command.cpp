@@ -26,13 +26,6 @@
 namespace llmstream::bench {
 namespace {
 
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 double peak_rss_mb() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
