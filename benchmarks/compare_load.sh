@@ -14,13 +14,9 @@ model=${4:-mock?tokens=64}
 command -v node >/dev/null || { echo "node and npm are needed for the peer" >&2; exit 2; }
 (cd benchmarks/peers && npm ci --no-audit --no-fund --silent >/dev/null 2>&1 || npm install --no-audit --no-fund --silent >/dev/null)
 
-log=$(mktemp)
-"$build/llmstream-mock" --port 0 >"$log" 2>&1 &
-mock=$!
-trap 'kill $mock 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do grep -q listening "$log" && break; sleep 0.05; done
-url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$log")/v1
-[ -n "$url" ] || { echo "llmstream-mock did not start" >&2; cat "$log" >&2; exit 1; }
+. benchmarks/start_mock.sh
+start_mock "$build/llmstream-mock"
+url=$mock_url
 
 ours=$("$build/benchmarks/llmstream-bench" load --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")
 peer=$(cd benchmarks/peers && node load_peer.mjs --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model "$model")

@@ -5,13 +5,9 @@
 # Usage: benchmarks/smoke.sh BENCH MOCK GOLDEN_DIR
 set -euo pipefail
 bench=$1 mock=$2 golden=$3
-log=$(mktemp)
-"$mock" --port 0 >"$log" 2>&1 &
-mock_pid=$!
-trap 'kill $mock_pid 2>/dev/null; wait $mock_pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do grep -q listening "$log" && break; sleep 0.05; done
-url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$log")/v1
-[ "$url" != /v1 ] || { echo "llmstream-mock did not start"; cat "$log"; exit 1; }
+. "$(dirname "$0")/start_mock.sh"
+start_mock "$mock"
+url=$mock_url
 
 require() {  # require NAME JSON KEY... : every key present, with a number or string value
   local name=$1 json=$2; shift 2
