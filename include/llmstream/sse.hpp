@@ -109,7 +109,8 @@ private:
     std::string_view data_view_;  // data buffer as a view of the current chunk (zero-copy case)
     bool data_is_view_ = false;
     std::size_t data_lines_ = 0;
-    std::string type_;        // event type buffer
+    std::string type_;        // event type buffer (when type_set_; else empty, bytes kept for reuse)
+    bool type_set_ = false;
     std::string id_;          // last event ID buffer
     std::string last_event_id_;
     std::string repaired_;    // scratch for a value with invalid UTF-8 replaced by U+FFFD
@@ -122,9 +123,9 @@ private:
     bool skip_lf_ = false;        // the previous chunk ended with CR: a leading LF belongs to it
     bool reset_after_dispatch_ = false;
     bool release_line_ = false;
-    bool field_seen_ = false;
+    bool field_seen_ = false;     // a field line arrived since the last blank line
     bool line_non_ascii_ = false; // line_ holds a byte >= 0x80
-    bool ascii_line_ = false;     // the line being processed is pure ASCII (valid UTF-8)     // a field line arrived since the last blank line
+    bool ascii_line_ = false;     // the line being processed is pure ASCII (valid UTF-8)
 };
 
 }  // namespace llmstream::sse

@@ -24,6 +24,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "json_unescape.hpp"
+
 namespace llmstream::protocol {
 
 /// Owns a copy of a document with the padding json_cursor needs, and scratch space for decoding
@@ -45,8 +47,8 @@ public:
         return {document_.get(), doc.size()};
     }
 
-    /// At least the loaded document's size plus 16 bytes: a decoded string is never longer than
-    /// its source, and 16-byte stores may overshoot the end by up to 15.
+    /// At least the loaded document's size plus 32 bytes: a decoded string is never longer than
+    /// its source, and the block stores of append_string may overshoot its end by up to 32.
     char* scratch() noexcept { return scratch_.get(); }
 
 private:
@@ -76,11 +78,13 @@ public:
     int depth() const noexcept { return depth_; }
     /// Continues reading at `offset` as if the cursor had got there itself, `depth` containers
     /// deep, right after a key's colon (or a member). For replaying a document whose first
-    /// `offset` bytes equal those of one read before (stream_decoder's prefix replay).
+    /// `offset` bytes equal those of one read before (stream_decoder's prefix replay). Clears
+    /// an earlier failure: what was read after `offset` no longer counts.
     void resume_at(std::size_t offset, int depth) noexcept {
         p_ = begin_ + offset;
         depth_ = depth;
         first_ = false;
+        failed_ = false;
     }
     /// Marks the document invalid (also for schema errors found by the caller).
     bool fail() noexcept {
@@ -205,6 +209,14 @@ public:
                 p_ = p;
                 return fail();
             }
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+            if (llmstream::detail::cpu_has_avx2) {  // escapes may be dense: decode by blocks
+                const detail::unescape_stop stop = detail::unescape_avx2(p, w);
+                p = stop.src;
+                w = stop.dst;
+                if (*p != '\\') continue;  // the closing quote or a control character: see above
+            }
+#endif
             if (const char simple = simple_escapes[static_cast<unsigned char>(p[1])]) {  // \n, \", ...
                 *w++ = simple;
                 p += 2;

@@ -68,25 +68,48 @@ bool read_detail(json_cursor& c, std::string_view name, std::optional<std::int64
     return !c.failed();
 }
 
+// A count into `out.*field`, noting in `layout` (when given) where an integer count lies.
+bool read_count_at(json_cursor& c, usage& out, std::int64_t usage::*field, usage_layout* layout) {
+    if (!layout) return read_count(c, out.*field);
+    if (c.peek() != json_kind::number || layout->count == usage_layout::max_slots) {
+        layout->usable = false;
+        return read_count(c, out.*field);
+    }
+    usage_layout::slot& s = layout->slots[layout->count++];
+    s.begin = c.offset();
+    s.field = field;
+    const bool ok = c.read_int64(out.*field);
+    s.end = c.offset();
+    return ok;
+}
+
+// The total when the object gave none, as both dialects' readers expect.
+void derive_total(usage& u) noexcept {
+    if (u.total_tokens == 0) u.total_tokens = u.input_tokens + u.output_tokens;
+}
+
 // Usage keys of both dialects, told apart by length first (this runs for every DashScope frame).
-bool read_usage(json_cursor& c, usage& out) {
+// `layout`, when given, is told where the counts lie (usage_layout).
+bool read_usage(json_cursor& c, usage& out, usage_layout* layout = nullptr) {
     out = {};
+    if (layout) *layout = {};
     if (!c.enter_object()) return false;
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
+        const std::size_t slots_before = layout ? layout->count : 0;
         switch (key.size()) {
         case 12:  // input_tokens, total_tokens
-            if (key == "input_tokens") ok = read_count(c, out.input_tokens);
-            else if (key == "total_tokens") ok = read_count(c, out.total_tokens);
+            if (key == "input_tokens") ok = read_count_at(c, out, &usage::input_tokens, layout);
+            else if (key == "total_tokens") ok = read_count_at(c, out, &usage::total_tokens, layout);
             else ok = c.skip();
             break;
         case 13:  // prompt_tokens, output_tokens
-            if (key == "output_tokens") ok = read_count(c, out.output_tokens);
-            else if (key == "prompt_tokens") ok = read_count(c, out.input_tokens);
+            if (key == "output_tokens") ok = read_count_at(c, out, &usage::output_tokens, layout);
+            else if (key == "prompt_tokens") ok = read_count_at(c, out, &usage::input_tokens, layout);
             else ok = c.skip();
             break;
-        case 17: ok = key == "completion_tokens" ? read_count(c, out.output_tokens) : c.skip(); break;
+        case 17: ok = key == "completion_tokens" ? read_count_at(c, out, &usage::output_tokens, layout) : c.skip(); break;
         case 21:  // prompt_tokens_details, output_tokens_details
             if (key == "prompt_tokens_details") ok = read_detail(c, "cached_tokens", out.cached_tokens);
             else if (key == "output_tokens_details") ok = read_detail(c, "reasoning_tokens", out.reasoning_tokens);
@@ -95,9 +118,10 @@ bool read_usage(json_cursor& c, usage& out) {
         case 25: ok = key == "completion_tokens_details" ? read_detail(c, "reasoning_tokens", out.reasoning_tokens) : c.skip(); break;
         default: ok = c.skip();
         }
+        if (layout && layout->count == slots_before) layout->usable = false;  // not an integer count
         if (!ok) return false;
     }
-    if (out.total_tokens == 0) out.total_tokens = out.input_tokens + out.output_tokens;
+    derive_total(out);
     return !c.failed();
 }
 
@@ -300,6 +324,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
 
     error_ = {};
     native_usage_written_ = false;
+    native_usage_read_.count = 0;
     bool has_error = false;
     bool ok;
     if (ev.type == "error") {  // DashScope: event:error, :HTTP_STATUS/NNN, data:{"code":...}
@@ -379,8 +404,9 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         replay_.valid = false;
         return false;
     }
-    const std::string_view rest = data.substr(quote + c.offset());
-    if (suffix_.valid && rest == suffix_.bytes) {
+    const std::size_t text_end = c.offset();
+    const std::string_view rest = data.substr(quote + text_end);
+    if (suffix_.valid && replay_suffix_bytes(c, text_end, rest)) {
         ++replayed_suffixes_;
         suffix_.misses = 0;
         (replay_.field == text_field::content ? out.reasoning_content : out.content) = suffix_.other_text;
@@ -393,12 +419,13 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         if (suffix_.request_id != last_request_id_) out.request_id = suffix_.request_id;
         if (!suffix_.tool_calls.empty()) out.tool_calls = suffix_.tool_calls;
         out.usage = suffix_.usage;
-        if (suffix_.native_usage_written) {
+        if (suffix_.native_usage_written && !suffix_.usage_hole) {
             native_usage_written_ = true;
             native_usage_ = suffix_.native_usage;
         }
         return true;
     }
+    c.resume_at(text_end, replay_.depth);
     out.role = replay_.role;
     out.model = replay_.model;
     out.response_id = replay_.response_id;
@@ -414,11 +441,64 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         suffix_.valid = false;
         return ok;
     }
-    remember_suffix(rest, out, has_error);
+    remember_suffix(rest, text_end, out, has_error);
     return ok;
 }
 
-void stream_decoder::remember_suffix(std::string_view bytes, const delta& out, bool has_error) {
+// Whether `rest` (the event after its text, which ended at `text_end` of `c`) equals the kept
+// suffix; across a usage hole, the usage read there becomes the running count, as a full read
+// of the same bytes would make it. On false nothing was changed but `c`'s position.
+bool stream_decoder::replay_suffix_bytes(json_cursor& c, std::size_t text_end, std::string_view rest) {
+    const std::string_view kept = suffix_.bytes;
+    if (!suffix_.usage_hole) return rest == kept;
+    if (suffix_.layout.usable && match_usage_slots(rest)) return true;
+    const std::size_t begin = suffix_.usage_begin;
+    if (rest.substr(0, begin) != kept.substr(0, begin)) return false;
+    c.resume_at(text_end + begin, suffix_.usage_depth);
+    usage fresh;
+    if (!read_usage(c, fresh)) return false;  // the full read that follows fails alike
+    if (rest.substr(c.offset() - text_end) != kept.substr(suffix_.usage_end)) return false;
+    native_usage_written_ = true;
+    native_usage_ = fresh;
+    return true;
+}
+
+// The fast way across the usage hole: `rest` is the kept suffix with other integers in the
+// usage object's count slots. A full read of such bytes reads the same keys in the same order,
+// each an integer token, so it sets exactly these counts.
+bool stream_decoder::match_usage_slots(std::string_view rest) {
+    const std::string_view kept = suffix_.bytes;
+    const usage_layout& layout = suffix_.layout;
+    usage fresh;
+    std::size_t from = 0;  // in kept
+    std::size_t at = 0;    // in rest
+    for (std::size_t i = 0; i < layout.count; ++i) {
+        const usage_layout::slot& s = layout.slots[i];
+        const std::string_view fixed = kept.substr(from, s.begin - from);
+        if (rest.substr(at, fixed.size()) != fixed) return false;
+        at += fixed.size();
+        // An integer token: 0, or up to 18 digits not starting with 0 (no sign: a negative count
+        // goes the slow way). The fixed text after it starts with a byte that cannot continue a
+        // number (the integer read before ended there), so a longer number fails to match it.
+        const char* const first = rest.data() + at;
+        const char* const end = rest.data() + rest.size();
+        const char* p = first;
+        std::uint64_t value = 0;  // unsigned: too many digits wrap harmlessly and are refused below
+        for (; p != end && static_cast<unsigned char>(*p - '0') < 10; ++p) value = value * 10 + static_cast<unsigned>(*p - '0');
+        const auto digits = p - first;
+        if (digits == 0 || digits > 18 || (*first == '0' && digits > 1)) return false;
+        at += static_cast<std::size_t>(digits);
+        fresh.*s.field = static_cast<std::int64_t>(value);
+        from = s.end;
+    }
+    if (rest.substr(at) != kept.substr(from)) return false;
+    derive_total(fresh);
+    native_usage_written_ = true;
+    native_usage_ = fresh;
+    return true;
+}
+
+void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error) {
     constexpr int give_up_after = 8;
     if (suffix_.valid && (suffix_.misses == give_up_after || ++suffix_.misses == give_up_after))
         return;  // keep the old one; stop copying (the count stops at the limit)
@@ -445,6 +525,18 @@ void stream_decoder::remember_suffix(std::string_view bytes, const delta& out, b
     suffix_.usage = out.usage;
     suffix_.native_usage_written = native_usage_written_;
     if (native_usage_written_) suffix_.native_usage = native_usage_;
+    // One usage object, read after the text (the prefix reads none): a hole in the comparison.
+    suffix_.usage_hole = native_usage_read_.count == 1;
+    if (suffix_.usage_hole) {
+        suffix_.usage_begin = native_usage_read_.begin - text_end;
+        suffix_.usage_end = native_usage_read_.end - text_end;
+        suffix_.usage_depth = native_usage_read_.depth;
+        suffix_.layout = native_usage_read_.layout;
+        for (std::size_t i = 0; i < suffix_.layout.count; ++i) {
+            suffix_.layout.slots[i].begin -= text_end;
+            suffix_.layout.slots[i].end -= text_end;
+        }
+    }
     suffix_.valid = true;
 }
 
@@ -497,7 +589,11 @@ bool stream_decoder::native_fields(json_cursor& c, delta& out, bool& has_error, 
                 ok = true;
             } else {
                 native_usage_written_ = true;
-                ok = read_usage(c, native_usage_.emplace());
+                native_usage_read_.begin = c.offset();
+                native_usage_read_.depth = c.depth();
+                ok = read_usage(c, native_usage_.emplace(), &native_usage_read_.layout);
+                native_usage_read_.end = c.offset();
+                ++native_usage_read_.count;
             }
         } else if (key == "request_id") {
             ok = c.read_string_or_null(out.request_id);

@@ -11,6 +11,8 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,20 @@ struct replay_state {
     std::string role, model, response_id, request_id;
 };
 
+/// Where the counts of a usage object lie in its bytes: `{"total_tokens":30,"output_tokens":1}`
+/// is fixed text with integer slots. Recorded when the object holds integer counts and nothing
+/// else; then another object with the same fixed text sets the same fields from its slots.
+struct usage_layout {
+    struct slot {
+        std::size_t begin = 0, end = 0;  ///< the integer's bytes
+        std::int64_t llmstream::usage::*field = nullptr;
+    };
+    static constexpr std::size_t max_slots = 8;
+    std::array<slot, max_slots> slots{};
+    std::size_t count = 0;
+    bool usable = true;
+};
+
 /// The second half of prefix replay: what follows an event's text is usually the same bytes
 /// too (`"},"logprobs":null,"finish_reason":null}]}`). The reader's state after the text depends
 /// only on the prefix (so this is kept per prefix and dropped with it), and what those bytes set
@@ -48,6 +64,13 @@ struct replay_suffix {
     std::optional<llmstream::usage> usage;
     bool native_usage_written = false;
     std::optional<llmstream::usage> native_usage;
+    // DashScope's running usage changes every frame: when the suffix read exactly one usage
+    // object (nothing else writes the running count), its bytes are a hole in the comparison,
+    // [usage_begin, usage_end) of `bytes`, read afresh each time.
+    bool usage_hole = false;
+    std::size_t usage_begin = 0, usage_end = 0;
+    int usage_depth = 0;
+    usage_layout layout;  ///< slots relative to `bytes`; usable when the object is counts only
     int misses = 0;  ///< in a row: streams whose suffix changes every time (DashScope's running usage) stop recording
 };
 
@@ -89,7 +112,9 @@ public:
 private:
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
     bool replay_event(std::string_view data, delta& out, bool& has_error);
-    void remember_suffix(std::string_view bytes, const delta& out, bool has_error);
+    bool replay_suffix_bytes(json_cursor& c, std::size_t text_end, std::string_view rest);
+    bool match_usage_slots(std::string_view rest);
+    void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
     bool openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
     bool native_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
     bool native_output_fields(json_cursor& c, delta& out, replay_marker* hole);
@@ -106,6 +131,12 @@ private:
     bool finish_seen_ = false;
     std::optional<usage> native_usage_;
     bool native_usage_written_ = false;  // a usage object was read in the event being decoded
+    struct usage_read {                  // where the native usage objects of this event were
+        int count = 0;
+        std::size_t begin = 0, end = 0;  // cursor offsets of the last one
+        int depth = 0;
+        usage_layout layout;             // of the last one
+    } native_usage_read_;
     bool replay_enabled_ = true;
     replay_state replay_, replay_candidate_;
     replay_suffix suffix_;

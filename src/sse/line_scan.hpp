@@ -10,10 +10,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define LLMSTREAM_HAS_AVX2_SCAN 1
-#endif
+#include "cpu_features.hpp"
 
 namespace llmstream::sse::detail {
 
@@ -82,7 +79,7 @@ inline line_scan scan_line_baseline(const char* p, std::size_t n) noexcept {
     return {n, non_ascii};
 }
 
-#if defined(LLMSTREAM_HAS_AVX2_SCAN)
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
 // 64 bytes per step with AVX2 (the build targets baseline x86-64; this is chosen at run time).
 __attribute__((target("avx2"))) inline line_scan scan_line_avx2(const char* p, std::size_t n) noexcept {
     std::size_t i = 0;
@@ -110,17 +107,12 @@ __attribute__((target("avx2"))) inline line_scan scan_line_avx2(const char* p, s
     return {i + rest.end, non_ascii || rest.non_ascii};
 }
 
-// Set during static initialisation, possibly before libgcc's own CPU probe has run: probe first.
-inline const bool cpu_has_avx2 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-}();
 #endif
 
 /// The first CR or LF in [p, p + n), with the fastest scan this CPU has.
 inline line_scan scan_line(const char* p, std::size_t n) noexcept {
-#if defined(LLMSTREAM_HAS_AVX2_SCAN)
-    if (cpu_has_avx2) return scan_line_avx2(p, n);
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+    if (llmstream::detail::cpu_has_avx2) return scan_line_avx2(p, n);
 #endif
     return scan_line_baseline(p, n);
 }

@@ -44,7 +44,7 @@ void parser::clear_event() {
     data_view_ = {};
     data_is_view_ = false;
     data_lines_ = 0;
-    type_.clear();
+    type_set_ = false;  // type_ keeps its bytes: the next event's type is usually the same
 }
 
 void parser::fail(boost::system::error_code& ec, errc e) {
@@ -192,7 +192,7 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
             clear_event();
             return step::need_more;
         }
-        event_.type = type_.empty() ? std::string_view("message") : std::string_view(type_);
+        event_.type = !type_set_ || type_.empty() ? std::string_view("message") : std::string_view(type_);
         event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
         event_.id = last_event_id_;
         reset_after_dispatch_ = true;
@@ -206,25 +206,31 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
     }
 
     field_seen_ = true;
-    if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {  // most lines: no search for the colon
-        std::string_view value = line.substr(5);
-        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        append_data(value, in_chunk, ec);
-        return step::need_more;
+    // The field names streams use, told apart without a search for the colon.
+    std::string_view name, value;
+    auto field = [&](std::string_view with_colon) {
+        if (line.size() < with_colon.size() || std::memcmp(line.data(), with_colon.data(), with_colon.size()) != 0)
+            return false;
+        name = with_colon.substr(0, with_colon.size() - 1);
+        value = line.substr(with_colon.size());
+        return true;
+    };
+    if (!(field("data:") || field("event:") || field("id:"))) {
+        name = line;
+        if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+            name = line.substr(0, colon);
+            value = line.substr(colon + 1);
+        }
     }
-    std::string_view name = line;
-    std::string_view value;
-    if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-        name = line.substr(0, colon);
-        value = line.substr(colon + 1);
-        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    }
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
 
     bool repaired = false;
     if (name == "data") {
         append_data(value, in_chunk, ec);
     } else if (name == "event") {
-        type_.assign(checked_utf8(value, repaired));
+        const std::string_view type = checked_utf8(value, repaired);
+        if (std::string_view(type_) != type) type_.assign(type);
+        type_set_ = true;
     } else if (name == "id") {
         if (value.find('\0') == std::string_view::npos) id_.assign(checked_utf8(value, repaired));
     } else if (name == "retry") {

@@ -281,24 +281,74 @@ TEST_CASE("prefix replay: suffixes are replayed only when they cannot set the te
     CHECK(compare(api_dialect::openai_compatible, models) == 4);
     CHECK(last_suffixes >= 2);
 
-    // DashScope native frames carry a running usage count after the text: never the same suffix.
+    // DashScope native frames carry a running usage count after the text: the suffix is the same
+    // but for the usage object, which is read afresh in each frame (the usage hole).
     std::vector<wire_event> native;
     for (int i = 1; i <= 12; ++i)
         native.push_back({"result", R"({"output":{"choices":[{"message":{"content":"t)" + std::to_string(i) +
                                         R"(","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":)" +
-                                        std::to_string(i) + R"(},"request_id":"r"})"});
-    CHECK(compare(api_dialect::dashscope_native, native) == 11);
-    CHECK(last_suffixes == 0);
-    // ... unless it does not change.
-    for (auto& e : native) e.data = R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":5},"request_id":"r"})";
-    CHECK(compare(api_dialect::dashscope_native, native) == 11);
+                                        std::to_string(i * 7) + R"(},"request_id":"r"})"});
+    native.push_back({"result", R"({"output":{"choices":[{"message":{"content":"","role":"assistant"},"finish_reason":"stop"}]},"usage":{"output_tokens":99,"input_tokens":3},"request_id":"r"})"});
+    CHECK(compare(api_dialect::dashscope_native, native) == 12);
     CHECK(last_suffixes == 10);
+    // ... or does not change at all.
+    for (auto& e : native) e.data = R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":5},"request_id":"r"})";
+    CHECK(compare(api_dialect::dashscope_native, native) == 12);
+    CHECK(last_suffixes == 11);
 
-    // A suffix kept while later frames moved the running usage on: replaying it restores the
-    // usage it carried, which the final frame (without usage of its own) hands out.
+    // Across the usage hole: a usage object of another shape, whitespace, null, a malformed or
+    // non-integer count, other bytes before or after the hole, and what follows the hole setting
+    // fields. Each frame must decode as a full decode does.
+    auto hole_frame = [](std::string_view usage, std::string_view after = R"(,"request_id":"r"})",
+                         std::string_view before = R"(","role":"assistant"},"finish_reason":"null"}]},"usage":)") {
+        return R"({"output":{"choices":[{"message":{"content":"t)" + std::string(before) + std::string(usage) +
+               std::string(after);
+    };
+    const std::vector<std::string> odd_frames{
+        hole_frame(R"({"input_tokens":4,"output_tokens":3,"total_tokens":100})"),
+        hole_frame(R"( { "output_tokens" : 4 } )"),
+        hole_frame(R"({"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2}})"),
+        hole_frame("null"),
+        hole_frame(R"({"output_tokens":6})", R"(,"request_id":"other"})"),
+        hole_frame(R"({"output_tokens":7})", R"(,"request_id":"r","usage":{"output_tokens":70}})"),
+        hole_frame(R"({"output_tokens":8})", R"(,"request_id":"r","code":"Throttling"})"),
+        hole_frame(R"({"output_tokens":10})", R"(,"request_id":"r")"),  // unterminated
+        hole_frame(R"({"output_tokens":1.5})"),
+        hole_frame(R"({"output_tokens":-1})"),
+        hole_frame(R"({"output_tokens":13)"),
+        hole_frame(R"({"output_tokens":013})"),
+        hole_frame(R"({"output_tokens":})"),
+        hole_frame(R"({"output_tokens":"5"})"),
+        hole_frame(R"({"output_tokens":12345678901234567890})"),
+        hole_frame(R"({"output_tokens":1234567890123456789})"),
+        hole_frame(R"({"output_tokens":2e3})"),
+        hole_frame(R"({"output_tokens":3,"total_tokens":9})"),
+        hole_frame(R"({"output_tokens":15})", R"(,"request_id":"r"})", R"(","role":"assistant"},"finish_reason":"stop"}]},"usage":)"),
+    };
+    // Each odd frame follows three plain ones, so that it meets a kept suffix with a usage hole.
+    std::vector<wire_event> holes;
+    int tokens = 1;
+    for (const std::string& odd : odd_frames) {
+        for (int i = 0; i < 3; ++i) holes.push_back({"result", hole_frame(R"({"output_tokens":)" + std::to_string(tokens++) + "}")});
+        holes.push_back({"result", odd});
+    }
+    holes.push_back({"result", R"({"output":{"choices":[{"message":{"content":"end"},"finish_reason":"stop"}]}})"});
+    compare(api_dialect::dashscope_native, holes);
+    CHECK(last_suffixes >= odd_frames.size());  // at least the third plain frame of each group
+    // The final frame hands out the running usage, here read across the hole (its total derived).
+    std::vector<wire_event> handed_out;
+    for (int i = 1; i <= 5; ++i) handed_out.push_back({"result", hole_frame(R"({"input_tokens":7,"output_tokens":)" + std::to_string(i * 11) + "}")});
+    handed_out.push_back({"result", R"({"output":{"choices":[{"message":{"content":""},"finish_reason":"stop"}]}})"});
+    compare(api_dialect::dashscope_native, handed_out);
+    CHECK(last_suffixes == 3);
+
+    // A suffix with two usage objects has no hole (the later one wins): it is kept as it is,
+    // usage included, and streams whose suffix changes every time stop recording. A suffix kept
+    // while later frames moved the running usage on restores the usage it carried, which the
+    // final frame (without usage of its own) hands out.
     std::vector<wire_event> frozen;
     auto usage_frame = [](int tokens) {
-        return R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":)" +
+        return R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":1},"usage":{"output_tokens":)" +
                std::to_string(tokens) + R"(}})";
     };
     // Frame 2 keeps its suffix, frames 3-9 replace it (7 misses), frame 10 no longer does.

@@ -311,8 +311,8 @@ TEST_CASE("line scanners find the first CR or LF and note non-ASCII bytes before
         INFO("n=" << n << " round=" << round);
         REQUIRE(base.end == want.end);
         REQUIRE(base.non_ascii == want.non_ascii);
-#if defined(LLMSTREAM_HAS_AVX2_SCAN)
-        if (cpu_has_avx2) {
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+        if (llmstream::detail::cpu_has_avx2) {
             const line_scan fast = scan_line_avx2(buf.data(), n);
             REQUIRE(fast.end == want.end);
             REQUIRE(fast.non_ascii == want.non_ascii);
@@ -323,7 +323,7 @@ TEST_CASE("line scanners find the first CR or LF and note non-ASCII bytes before
         REQUIRE(chosen.end == want.end);
         REQUIRE(chosen.non_ascii == want.non_ascii);
     }
-#if defined(LLMSTREAM_HAS_AVX2_SCAN)
-    if (cpu_has_avx2) CHECK(checked_avx2 == 20000);
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+    if (llmstream::detail::cpu_has_avx2) CHECK(checked_avx2 == 20000);
 #endif
 }

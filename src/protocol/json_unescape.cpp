@@ -1,0 +1,123 @@
+#include "json_unescape.hpp"
+
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+namespace llmstream::protocol::detail {
+namespace {
+
+// For each 8-bit mask of bytes to keep, the pshufb control that packs those bytes to the front.
+constexpr auto pack_controls = [] {
+    std::array<std::array<std::uint8_t, 8>, 256> t{};
+    for (unsigned keep = 0; keep < 256; ++keep) {
+        unsigned n = 0;
+        for (unsigned i = 0; i < 8; ++i)
+            if (keep & (1u << i)) t[keep][n++] = static_cast<std::uint8_t>(i);
+        for (; n < 8; ++n) t[keep][n] = 0x80;  // zero fill (never counted as output)
+    }
+    return t;
+}();
+
+// Which bytes of a 32-byte block are escaped by a backslash before them, given the bitmask of
+// backslashes and that the block does not start inside an escape. In a run of backslashes the
+// second, fourth, ... are escaped, and the byte after the run too when the run is odd. A run's
+// parity is found without a loop: adding the run's lowest bit to the run carries past its end,
+// and whether that carry lands on an even or odd bit tells the parity of where the run started.
+inline std::uint64_t escaped_bytes(std::uint32_t backslashes) noexcept {
+    constexpr std::uint64_t even = 0x5555'5555'5555'5555ULL;
+    const std::uint64_t b = backslashes;
+    const std::uint64_t follows = b << 1;                        // bytes right after a backslash
+    const std::uint64_t odd_starts = b & ~even & ~follows;        // runs starting on an odd bit
+    const std::uint64_t even_run_ends = (odd_starts + b) << 1;   // carries out of odd-start runs...
+    return (even ^ even_run_ends) & follows;                     // ...flip which bits are escaped
+}
+
+__attribute__((target("avx2,bmi,popcnt"))) inline __m256i bits_to_bytes(std::uint32_t mask) noexcept {
+    // Byte i becomes 0xFF when bit i of `mask` is set.
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(mask)),
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                         2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040'2010'0804'0201ULL));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+__attribute__((target("avx2,bmi,popcnt"))) inline char* pack8(__m128i bytes, unsigned keep, char* dst) noexcept {
+    const __m128i control = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pack_controls[keep].data()));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm_shuffle_epi8(bytes, control));
+    return dst + std::popcount(keep);
+}
+
+}  // namespace
+
+__attribute__((target("avx2,bmi,popcnt"))) unescape_stop unescape_avx2(const char* src, char* dst) noexcept {
+    const __m256i quote = _mm256_set1_epi8('"');
+    const __m256i backslash = _mm256_set1_epi8('\\');
+    const __m256i below_space = _mm256_set1_epi8(0x1F);
+    for (;;) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+        const auto backslashes = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)));
+        const __m256i ctrl = _mm256_cmpeq_epi8(_mm256_max_epu8(v, below_space), below_space);
+        const auto enders = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote), ctrl)));
+        if (backslashes == 0) {
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v);
+            if (enders == 0) {
+                src += 32;
+                dst += 32;
+                continue;
+            }
+            const int at = std::countr_zero(enders);
+            return {src + at, dst + at};
+        }
+
+        const std::uint64_t escaped_all = escaped_bytes(backslashes);
+        const auto escaped = static_cast<std::uint32_t>(escaped_all);
+        const std::uint32_t escapes = backslashes & ~escaped;  // backslashes that start an escape
+
+        // The one-letter escapes and what they decode to: the letter XOR a per-letter value.
+        const __m256i is_b_or_f = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('b')),
+                                                  _mm256_cmpeq_epi8(v, _mm256_set1_epi8('f')));
+        const __m256i is_n = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('n'));
+        const __m256i is_r = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('r'));
+        const __m256i is_t = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('t'));
+        const __m256i is_self = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
+            _mm256_cmpeq_epi8(v, _mm256_set1_epi8('/')));
+        const auto letters = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_or_si256(is_b_or_f, is_n), _mm256_or_si256(_mm256_or_si256(is_r, is_t), is_self))));
+        const __m256i flip = _mm256_or_si256(
+            _mm256_or_si256(_mm256_and_si256(is_b_or_f, _mm256_set1_epi8('b' ^ '\b')),  // 'f' ^ '\f' is the same
+                            _mm256_and_si256(is_n, _mm256_set1_epi8('n' ^ '\n'))),
+            _mm256_or_si256(_mm256_and_si256(is_r, _mm256_set1_epi8('r' ^ '\r')),
+                            _mm256_and_si256(is_t, _mm256_set1_epi8('t' ^ '\t'))));
+        const __m256i decoded = _mm256_xor_si256(v, _mm256_and_si256(flip, bits_to_bytes(escaped)));
+
+        // Where this block's work ends: at an unescaped quote or control character, or at the
+        // backslash of an escape that is not one letter (left to the caller); else at the block's
+        // end, or one byte before it when the last byte starts an escape whose letter is in the
+        // next block.
+        const std::uint32_t stops = (enders & ~escaped) | ((escaped & ~letters) >> 1);
+        unsigned take = (escaped_all >> 32) != 0 ? 31u : 32u;
+        const bool stopped = stops != 0 && static_cast<unsigned>(std::countr_zero(stops)) < take;
+        if (stopped) take = static_cast<unsigned>(std::countr_zero(stops));
+        const std::uint32_t in_block = take == 32 ? ~0u : (1u << take) - 1u;
+        const std::uint32_t keep = ~escapes & in_block;
+
+        const __m128i low = _mm256_castsi256_si128(decoded);
+        const __m128i high = _mm256_extracti128_si256(decoded, 1);
+        char* out = dst;
+        out = pack8(low, keep & 0xFF, out);
+        out = pack8(_mm_srli_si128(low, 8), (keep >> 8) & 0xFF, out);
+        out = pack8(high, (keep >> 16) & 0xFF, out);
+        out = pack8(_mm_srli_si128(high, 8), keep >> 24, out);
+        src += take;
+        dst = out;
+        if (stopped) return {src, dst};
+    }
+}
+
+}  // namespace llmstream::protocol::detail
+#endif

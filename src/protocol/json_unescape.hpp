@@ -1,0 +1,25 @@
+// Decoding of JSON string bodies dense in escapes (code, or prose with many line breaks), 32 bytes
+// per step: json_cursor::append_string hands over here at its first backslash when the CPU has
+// AVX2. One escape per loop turn costs a mispredicted branch or two per escape; this path has no
+// per-escape branch at all.
+#pragma once
+
+#include "cpu_features.hpp"
+
+namespace llmstream::protocol::detail {
+
+struct unescape_stop {
+    const char* src;  // at the closing quote, a control character, or a backslash this path leaves
+    char* dst;        // to the caller (\u escapes and invalid ones)
+};
+
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+/// Decodes the string body at `src` (not in the middle of an escape) into `dst`: plain bytes are
+/// copied and the one-letter escapes (\" \\ \/ \b \f \n \r \t) decoded, until the first byte it
+/// does not take: the closing quote, a raw control character (the document's NUL sentinel too),
+/// or the backslash of a \u or invalid escape. Reads up to 31 bytes past that stop and writes up to
+/// 32 bytes past the decoded end. Call only when llmstream::detail::cpu_has_avx2.
+unescape_stop unescape_avx2(const char* src, char* dst) noexcept;
+#endif
+
+}  // namespace llmstream::protocol::detail
