@@ -177,6 +177,7 @@ public:
         // written back to memory and reloaded on every step.
         const char* p = p_ + 1;
         char* w = scratch_;
+        [[maybe_unused]] int escapes = 0;
 #if defined(__SSE2__)
         const __m128i quote = _mm_set1_epi8('"');
         const __m128i backslash = _mm_set1_epi8('\\');
@@ -210,7 +211,9 @@ public:
                 return fail();
             }
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)
-            if (llmstream::detail::cpu_has_avx2) {  // escapes may be dense: decode by blocks
+            // A third escape: they are dense here (code, prose with line breaks), decode by blocks.
+            // Short tokens with an escape or two stay on this loop, which is cheaper for them.
+            if (++escapes > 2 && llmstream::detail::cpu_has_avx2) {
                 const detail::unescape_stop stop = detail::unescape_avx2(p, w);
                 p = stop.src;
                 w = stop.dst;

@@ -59,9 +59,11 @@ __attribute__((target("avx2,bmi,popcnt"))) unescape_stop unescape_avx2(const cha
     const __m256i below_space = _mm256_set1_epi8(0x1F);
     for (;;) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
-        const auto backslashes = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)));
+        const __m256i is_backslash = _mm256_cmpeq_epi8(v, backslash);
+        const __m256i is_quote = _mm256_cmpeq_epi8(v, quote);
+        const auto backslashes = static_cast<std::uint32_t>(_mm256_movemask_epi8(is_backslash));
         const __m256i ctrl = _mm256_cmpeq_epi8(_mm256_max_epu8(v, below_space), below_space);
-        const auto enders = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote), ctrl)));
+        const auto enders = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(is_quote, ctrl)));
         if (backslashes == 0) {
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v);
             if (enders == 0) {
@@ -77,23 +79,22 @@ __attribute__((target("avx2,bmi,popcnt"))) unescape_stop unescape_avx2(const cha
         const auto escaped = static_cast<std::uint32_t>(escaped_all);
         const std::uint32_t escapes = backslashes & ~escaped;  // backslashes that start an escape
 
-        // The one-letter escapes and what they decode to: the letter XOR a per-letter value.
-        const __m256i is_b_or_f = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('b')),
-                                                  _mm256_cmpeq_epi8(v, _mm256_set1_epi8('f')));
-        const __m256i is_n = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('n'));
-        const __m256i is_r = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('r'));
-        const __m256i is_t = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('t'));
-        const __m256i is_self = _mm256_or_si256(
-            _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
-            _mm256_cmpeq_epi8(v, _mm256_set1_epi8('/')));
-        const auto letters = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
-            _mm256_or_si256(is_b_or_f, is_n), _mm256_or_si256(_mm256_or_si256(is_r, is_t), is_self))));
-        const __m256i flip = _mm256_or_si256(
-            _mm256_or_si256(_mm256_and_si256(is_b_or_f, _mm256_set1_epi8('b' ^ '\b')),  // 'f' ^ '\f' is the same
-                            _mm256_and_si256(is_n, _mm256_set1_epi8('n' ^ '\n'))),
-            _mm256_or_si256(_mm256_and_si256(is_r, _mm256_set1_epi8('r' ^ '\r')),
-                            _mm256_and_si256(is_t, _mm256_set1_epi8('t' ^ '\t'))));
-        const __m256i decoded = _mm256_xor_si256(v, _mm256_and_si256(flip, bits_to_bytes(escaped)));
+        // The one-letter escapes. \b \f \n \r \t are looked up by ((c - 'b') >> 1) & 15, which
+        // tells those five apart; a byte is one of them when the table's letter at its index is
+        // the byte itself (unused entries hold 'b', whose own index is 0, so nothing else
+        // matches). \" \\ \/ decode to themselves.
+        const __m256i index = _mm256_and_si256(_mm256_srli_epi16(_mm256_sub_epi8(v, _mm256_set1_epi8('b')), 1),
+                                               _mm256_set1_epi8(0x0F));
+        const __m256i letter_at = _mm256_setr_epi8('b', 'b', 'f', 'b', 'b', 'b', 'n', 'b', 'r', 't', 'b', 'b', 'b', 'b', 'b', 'b',  //
+                                                   'b', 'b', 'f', 'b', 'b', 'b', 'n', 'b', 'r', 't', 'b', 'b', 'b', 'b', 'b', 'b');
+        const __m256i control_at = _mm256_setr_epi8('\b', 0, '\f', 0, 0, 0, '\n', 0, '\r', '\t', 0, 0, 0, 0, 0, 0,  //
+                                                    '\b', 0, '\f', 0, 0, 0, '\n', 0, '\r', '\t', 0, 0, 0, 0, 0, 0);
+        const __m256i is_control_letter = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(letter_at, index), v);
+        const __m256i is_self = _mm256_or_si256(_mm256_or_si256(is_quote, is_backslash),
+                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('/')));
+        const auto letters = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(is_control_letter, is_self)));
+        const __m256i decoded = _mm256_blendv_epi8(v, _mm256_shuffle_epi8(control_at, index),
+                                                   _mm256_and_si256(is_control_letter, bits_to_bytes(escaped)));
 
         // Where this block's work ends: at an unescaped quote or control character, or at the
         // backslash of an escape that is not one letter (left to the caller); else at the block's

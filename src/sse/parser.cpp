@@ -206,7 +206,13 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
     }
 
     field_seen_ = true;
-    // The field names streams use, told apart without a search for the colon.
+    if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {  // most lines
+        std::string_view value = line.substr(5);
+        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        append_data(value, in_chunk, ec);
+        return step::need_more;
+    }
+    // The other field names streams use, told apart without a search for the colon.
     std::string_view name, value;
     auto field = [&](std::string_view with_colon) {
         if (line.size() < with_colon.size() || std::memcmp(line.data(), with_colon.data(), with_colon.size()) != 0)
@@ -215,7 +221,7 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
         value = line.substr(with_colon.size());
         return true;
     };
-    if (!(field("data:") || field("event:") || field("id:"))) {
+    if (!(field("event:") || field("id:"))) {
         name = line;
         if (const auto colon = line.find(':'); colon != std::string_view::npos) {
             name = line.substr(0, colon);
