@@ -322,7 +322,10 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     }
     if ((data.empty() || data.front() != '{') && data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
 
-    error_ = {};
+    error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
+    error_.message.clear();
+    error_.type.clear();
+    error_.request_id.clear();
     native_usage_written_ = false;
     native_usage_read_.count = 0;
     bool has_error = false;
@@ -409,9 +412,11 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
     if (suffix_.valid && replay_suffix_bytes(c, text_end, rest)) {
         ++replayed_suffixes_;
         suffix_.misses = 0;
-        (replay_.field == text_field::content ? out.reasoning_content : out.content) = suffix_.other_text;
-        out.role = suffix_.role;
-        out.finish_reason_text = suffix_.finish_reason_text;
+        // `out` was cleared by on_event and only the text written since: empty fields stay as they are.
+        if (!suffix_.other_text.empty())
+            (replay_.field == text_field::content ? out.reasoning_content : out.content) = suffix_.other_text;
+        if (!suffix_.role.empty()) out.role = suffix_.role;
+        if (!suffix_.finish_reason_text.empty()) out.finish_reason_text = suffix_.finish_reason_text;
         // Nothing writes these after this point: one equal to the last handed out would only be
         // emptied again by on_event.
         if (suffix_.model != last_model_) out.model = suffix_.model;

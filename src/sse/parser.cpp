@@ -209,6 +209,13 @@ parser::step parser::process_line(std::string_view line, bool in_chunk, bool wan
     if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {  // most lines
         std::string_view value = line.substr(5);
         if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        if (data_lines_ == 0 && in_chunk && value.size() <= limits_.max_event_size &&
+            (ascii_line_ || detail::is_valid_utf8(value))) {
+            data_view_ = value;  // the usual event: one valid data line, a view of the chunk (as append_data would)
+            data_is_view_ = true;
+            data_lines_ = 1;
+            return step::need_more;
+        }
         append_data(value, in_chunk, ec);
         return step::need_more;
     }
