@@ -109,6 +109,24 @@ __attribute__((target("avx2"))) inline line_scan scan_line_avx2(const char* p, s
 
 #endif
 
+/// For lines expected to be short (`id:7`, `event:result`, `:HTTP_STATUS/200`): one 16-byte look,
+/// inline. False when the line does not end within it (then use scan_line).
+inline bool scan_short_line([[maybe_unused]] const char* p, [[maybe_unused]] std::size_t n,
+                            [[maybe_unused]] line_scan& out) noexcept {
+#if defined(__SSE2__)
+    if (n < 16) return false;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto eol = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')))));
+    if (eol == 0) return false;
+    const unsigned at = static_cast<unsigned>(std::countr_zero(eol));
+    out = {at, (static_cast<unsigned>(_mm_movemask_epi8(v)) & ((1u << at) - 1u)) != 0};
+    return true;
+#else
+    return false;
+#endif
+}
+
 /// The first CR or LF in [p, p + n), with the fastest scan this CPU has.
 inline line_scan scan_line(const char* p, std::size_t n) noexcept {
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)

@@ -119,7 +119,9 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
 
         const char* p = in.data();
         const std::size_t n = in.size();
-        const detail::line_scan scan = detail::scan_line(p, n);
+        detail::line_scan scan;
+        if (!(*p != 'd' && detail::scan_short_line(p, n, scan)))  // data lines are the long ones
+            scan = detail::scan_line(p, n);
         const std::size_t end = scan.end;
 
         if (line_.size() + end > limits_.max_line_size) {

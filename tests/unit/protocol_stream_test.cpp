@@ -161,6 +161,29 @@ TEST_CASE("DashScope native event:error takes the real status from :HTTP_STATUS"
     CHECK(o.result.content == "Hel");
 }
 
+TEST_CASE(":HTTP_STATUS comments give the status of the error after them only when they are one", "[protocol]") {
+    const auto status_after = [](std::string_view comment) {
+        protocol::stream_decoder d(api_dialect::dashscope_native, vendor::dashscope);
+        d.on_comment("HTTP_STATUS/503");
+        d.on_comment(comment);
+        const sse::event ev{"error", R"({"code":"Throttling","message":"m"})", {}};
+        delta out;
+        diagnostics diag;
+        CHECK(d.on_event(ev, out, diag));
+        return diag.http_status;
+    };
+    CHECK(status_after("HTTP_STATUS/429") == 429);
+    CHECK(status_after("HTTP_STATUS/200") == 200);
+    CHECK(status_after("HTTP_STATUS/599") == 599);
+    CHECK(status_after("HTTP_STATUS/100") == 100);
+    for (std::string_view not_a_status : {"HTTP_STATUS/600", "HTTP_STATUS/999", "HTTP_STATUS/099", "HTTP_STATUS/4x9",
+                                          "HTTP_STATUS/4290", "HTTP_STATUS/42", "HTTP_STATUS/", "HTTP_STATUS/ 429",
+                                          "HTTP_STATUS/-42", "HTTP_STATUS", " HTTP_STATUS/429"}) {
+        INFO(not_a_status);
+        CHECK(status_after(not_a_status) == 503);
+    }
+}
+
 TEST_CASE("DashScope native tool calls merge by index", "[protocol][golden]") {
     const auto o = decode_every_way("dashscope_native_tool_calls.sse", api_dialect::dashscope_native, vendor::dashscope);
     CHECK_FALSE(o.ec);

@@ -297,7 +297,7 @@ TEST_CASE("line scanners find the first CR or LF and note non-ASCII bytes before
     };
     std::mt19937 rng(7);
     std::string buf;
-    int checked_avx2 = 0;
+    int checked_avx2 = 0, checked_short = 0;
     for (int round = 0; round < 20000; ++round) {
         const std::size_t n = rng() % 300;
         buf.assign(n, 'a');
@@ -319,11 +319,22 @@ TEST_CASE("line scanners find the first CR or LF and note non-ASCII bytes before
             ++checked_avx2;
         }
 #endif
+        line_scan quick{};
+        if (scan_short_line(buf.data(), n, quick)) {
+            REQUIRE(quick.end == want.end);
+            REQUIRE(quick.non_ascii == want.non_ascii);
+            ++checked_short;
+        } else {
+            REQUIRE((n < 16 || want.end >= 16));
+        }
         const line_scan chosen = scan_line(buf.data(), n);
         REQUIRE(chosen.end == want.end);
         REQUIRE(chosen.non_ascii == want.non_ascii);
     }
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)
     if (llmstream::detail::cpu_has_avx2) CHECK(checked_avx2 == 20000);
+#endif
+#if defined(__SSE2__)
+    CHECK(checked_short > 1000);
 #endif
 }
