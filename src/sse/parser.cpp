@@ -59,6 +59,16 @@ void parser::fail(boost::system::error_code& ec, errc e) {
     field_seen_ = false;
 }
 
+// Inline: most lines are ASCII, and this runs for several lines of every event.
+inline std::string_view parser::checked_utf8(std::string_view value, bool& repaired) {
+    repaired = false;
+    if (ascii_line_ || detail::is_valid_utf8(value)) return value;
+    repaired = true;
+    repaired_.clear();
+    detail::append_replacing_invalid_utf8(value, repaired_);
+    return repaired_;
+}
+
 parser::step parser::advance(std::string_view& in, boost::system::error_code& ec, bool want_comments) {
     if (failed_) {
         ec = failed_;
@@ -174,16 +184,6 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
     return step::need_more;
 }
 
-std::string_view parser::checked_utf8(std::string_view value, bool& repaired) {
-    if (ascii_line_ || detail::is_valid_utf8(value)) {
-        repaired = false;
-        return value;
-    }
-    repaired = true;
-    repaired_.clear();
-    detail::append_replacing_invalid_utf8(value, repaired_);
-    return repaired_;
-}
 
 parser::step parser::process_line(std::string_view line, bool in_chunk, bool want_comments,
                                   boost::system::error_code& ec) {
