@@ -5,13 +5,18 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define LLMSTREAM_HAS_AVX2_PATHS 1
+/// What the AVX2 paths are compiled for: `__attribute__((target(LLMSTREAM_AVX2_TARGET)))`.
+#define LLMSTREAM_AVX2_TARGET "avx2,bmi,popcnt"
 
 namespace llmstream::detail {
 
-// Set during static initialisation, possibly before libgcc's own CPU probe has run: probe first.
+/// The CPU runs code built for LLMSTREAM_AVX2_TARGET. Every AVX2 CPU has BMI1 and POPCNT, but
+/// some virtual machines hide them, so all three are checked. Set during static
+/// initialisation, possibly before libgcc's own CPU probe has run: probe first.
 inline const bool cpu_has_avx2 = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("bmi") != 0 &&
+           __builtin_cpu_supports("popcnt") != 0;
 }();
 
 }  // namespace llmstream::detail

@@ -35,7 +35,7 @@ inline std::uint64_t escaped_bytes(std::uint32_t backslashes) noexcept {
     return (even ^ even_run_ends) & follows;                     // ...flip which bits are escaped
 }
 
-__attribute__((target("avx2,bmi,popcnt"))) inline __m256i bits_to_bytes(std::uint32_t mask) noexcept {
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) inline __m256i bits_to_bytes(std::uint32_t mask) noexcept {
     // Byte i becomes 0xFF when bit i of `mask` is set.
     const __m256i spread = _mm256_shuffle_epi8(
         _mm256_set1_epi32(static_cast<int>(mask)),
@@ -45,7 +45,7 @@ __attribute__((target("avx2,bmi,popcnt"))) inline __m256i bits_to_bytes(std::uin
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
-__attribute__((target("avx2,bmi,popcnt"))) inline char* pack8(__m128i bytes, unsigned keep, char* dst) noexcept {
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) inline char* pack8(__m128i bytes, unsigned keep, char* dst) noexcept {
     const __m128i control = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pack_controls[keep].data()));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm_shuffle_epi8(bytes, control));
     return dst + std::popcount(keep);
@@ -53,7 +53,7 @@ __attribute__((target("avx2,bmi,popcnt"))) inline char* pack8(__m128i bytes, uns
 
 }  // namespace
 
-__attribute__((target("avx2,bmi,popcnt"))) unescape_stop unescape_avx2(const char* src, char* dst) noexcept {
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) unescape_stop unescape_avx2(const char* src, char* dst) noexcept {
     const __m256i quote = _mm256_set1_epi8('"');
     const __m256i backslash = _mm256_set1_epi8('\\');
     const __m256i below_space = _mm256_set1_epi8(0x1F);

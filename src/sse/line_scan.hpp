@@ -81,7 +81,7 @@ inline line_scan scan_line_baseline(const char* p, std::size_t n) noexcept {
 
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)
 // 64 bytes per step with AVX2 (the build targets baseline x86-64; this is chosen at run time).
-__attribute__((target("avx2"))) inline line_scan scan_line_avx2(const char* p, std::size_t n) noexcept {
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) inline line_scan scan_line_avx2(const char* p, std::size_t n) noexcept {
     std::size_t i = 0;
     bool non_ascii = false;
     const __m256i lf = _mm256_set1_epi8('\n');
