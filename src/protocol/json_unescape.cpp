@@ -22,17 +22,19 @@ constexpr auto pack_controls = [] {
 }();
 
 // Which bytes of a 32-byte block are escaped by a backslash before them, given the bitmask of
-// backslashes and that the block does not start inside an escape. In a run of backslashes the
-// second, fourth, ... are escaped, and the byte after the run too when the run is odd. A run's
-// parity is found without a loop: adding the run's lowest bit to the run carries past its end,
-// and whether that carry lands on an even or odd bit tells the parity of where the run started.
+// backslashes and that the block does not start inside an escape (bit 32 of the result: the
+// next block's first byte). In a run of backslashes the second, fourth, ... are escaped, and the
+// byte after the run too when the run is odd: among the bytes after a backslash, the odd bits for
+// a run starting on an even bit, the even bits for one starting on an odd bit. One addition sorts
+// the runs: adding the first bit of each odd-start run carries through it and clears it, leaving
+// set (once shifted by one) exactly the bits where the even/odd choice flips.
 inline std::uint64_t escaped_bytes(std::uint32_t backslashes) noexcept {
     constexpr std::uint64_t even = 0x5555'5555'5555'5555ULL;
     const std::uint64_t b = backslashes;
     const std::uint64_t follows = b << 1;                        // bytes right after a backslash
     const std::uint64_t odd_starts = b & ~even & ~follows;        // runs starting on an odd bit
-    const std::uint64_t even_run_ends = (odd_starts + b) << 1;   // carries out of odd-start runs...
-    return (even ^ even_run_ends) & follows;                     // ...flip which bits are escaped
+    const std::uint64_t flips = (odd_starts + b) << 1;
+    return (even ^ flips) & follows;
 }
 
 __attribute__((target(LLMSTREAM_AVX2_TARGET))) inline __m256i bits_to_bytes(std::uint32_t mask) noexcept {

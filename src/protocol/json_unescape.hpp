@@ -1,16 +1,18 @@
 // Decoding of JSON string bodies dense in escapes (code, or prose with many line breaks), 32 bytes
-// per step: json_cursor::append_string hands over here at its first backslash when the CPU has
-// AVX2. One escape per loop turn costs a mispredicted branch or two per escape; this path has no
-// per-escape branch at all.
+// per step: json_cursor::append_string hands over here at a string's third escape when the CPU
+// has AVX2. One escape per loop turn costs a mispredicted branch or two per escape; this path has
+// no per-escape branch at all.
 #pragma once
 
 #include "cpu_features.hpp"
 
 namespace llmstream::protocol::detail {
 
+/// Where decoding stopped: `src` at the closing quote, a control character, or the backslash of
+/// an escape left to the caller (\u and invalid ones); `dst` after the last byte written.
 struct unescape_stop {
-    const char* src;  // at the closing quote, a control character, or a backslash this path leaves
-    char* dst;        // to the caller (\u escapes and invalid ones)
+    const char* src;
+    char* dst;
 };
 
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)

@@ -489,8 +489,9 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
         if (rest.substr(at, fixed.size()) != fixed) return false;
         at += fixed.size();
         // An integer token: 0, or up to 18 digits not starting with 0 (no sign: a negative count
-        // goes the slow way). The fixed text after it starts with a byte that cannot continue a
-        // number (the integer read before ended there), so a longer number fails to match it.
+        // goes the slow way). A fraction or exponent after the digits fails to match the fixed
+        // text that follows: the integer read before ended there, so that text starts with none
+        // of `.eE`.
         const char* const first = rest.data() + at;
         const char* const end = rest.data() + rest.size();
         const char* p = first;

@@ -71,7 +71,7 @@ struct replay_suffix {
     std::size_t usage_begin = 0, usage_end = 0;
     int usage_depth = 0;
     usage_layout layout;  ///< slots relative to `bytes`; usable when the object is counts only
-    int misses = 0;  ///< in a row: streams whose suffix changes every time (DashScope's running usage) stop recording
+    int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
 };
 
 struct replay_marker;  // notes the replay point while an event is decoded in full

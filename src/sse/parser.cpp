@@ -184,7 +184,6 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
     return step::need_more;
 }
 
-
 parser::step parser::process_line(std::string_view line, bool in_chunk, bool want_comments,
                                   boost::system::error_code& ec) {
     if (line.empty()) {  // blank line: dispatch
