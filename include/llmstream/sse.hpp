@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,7 +59,7 @@ public:
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
 
     /// The stream's last event ID: the ID buffer as of the most recent blank line.
-    std::string_view last_event_id() const noexcept { return last_event_id_; }
+    std::string_view last_event_id() const noexcept { return {ids_[last_id_].data(), id_sizes_[last_id_]}; }
 
     /// True when a line or an event has been started but not finished. At end of stream such an
     /// event is discarded (as the standard requires); callers may report it as truncation.
@@ -75,8 +76,16 @@ private:
 
     // Consumes input until it can report an event or a comment, or the input is exhausted.
     step advance(std::string_view& in, boost::system::error_code& ec, bool want_comments);
+    // The length of the line starting at `p` (up to its CR or LF, or `end`); `non_ascii` tells
+    // whether it holds a byte >= 0x80.
+    std::size_t line_length(const char* p, const char* end, bool& non_ascii) noexcept;
+    std::size_t line_length_from_new_block(const char* p, const char* end, bool& non_ascii) noexcept;
     step process_line(std::string_view line, bool in_chunk, bool want_comments,
                       boost::system::error_code& ec);
+    step end_of_event();
+    void other_field(std::string_view line, bool in_chunk, boost::system::error_code& ec);
+    void set_id(std::string_view value);
+    void set_type(std::string_view value);
     void append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec);
     std::string_view checked_utf8(std::string_view value, bool& repaired);
     void clear_event();
@@ -86,6 +95,7 @@ private:
     boost::system::error_code run(std::string_view chunk, OnEvent& on_event, OnComment& on_comment,
                                   bool want_comments) {
         boost::system::error_code ec;
+        mask_at_ = nullptr;  // the masks described the previous chunk
         for (;;) {
             switch (advance(chunk, ec, want_comments)) {
             case step::need_more:
@@ -111,13 +121,24 @@ private:
     std::size_t data_lines_ = 0;
     std::string type_;        // event type buffer (when type_set_; else empty, bytes kept for reuse)
     bool type_set_ = false;
-    std::string id_;          // last event ID buffer
-    std::string last_event_id_;
+    // Two ID texts: ids_[last_id_] is the last event ID; an `id:` line fills the other one and
+    // the blank line makes it the last (no copy per event). The standard's last event ID buffer
+    // is the other one while id_pending_, else the last. A text's bytes are the first
+    // id_sizes_[k] of ids_[k] (its size only grows, so that a new ID is one memcpy).
+    std::string ids_[2];
+    std::size_t id_sizes_[2] = {0, 0};
+    int last_id_ = 0;
+    bool id_pending_ = false;
     std::string repaired_;    // scratch for a value with invalid UTF-8 replaced by U+FFFD
     std::optional<std::chrono::milliseconds> retry_;
 
     event event_;             // what the last dispatch handed out
     std::string_view comment_;
+
+    // Line-end and non-ASCII masks of the 64 bytes at mask_at_ in the chunk being fed (null: none).
+    const char* mask_at_ = nullptr;
+    std::uint64_t mask_eol_ = 0;
+    std::uint64_t mask_high_ = 0;
 
     bool bom_decided_ = false;
     bool skip_lf_ = false;        // the previous chunk ended with CR: a leading LF belongs to it

@@ -3,6 +3,7 @@
 #include "line_scan.hpp"
 #include "utf8.hpp"
 
+#include <bit>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -25,8 +26,9 @@ void parser::reset() {
     line_non_ascii_ = false;
     ascii_line_ = false;
     clear_event();
-    id_.clear();
-    last_event_id_.clear();
+    id_sizes_[0] = id_sizes_[1] = 0;
+    id_pending_ = false;
+    mask_at_ = nullptr;
     repaired_.clear();
     retry_.reset();
     event_ = {};
@@ -69,6 +71,50 @@ inline std::string_view parser::checked_utf8(std::string_view value, bool& repai
     return repaired_;
 }
 
+// Finds line ends with one 64-byte mask for several short lines: a DashScope frame's
+// `id:`, `event:` and comment lines usually share a block, and a long data line is scanned
+// 64 bytes per step.
+inline std::size_t parser::line_length(const char* p, const char* end, bool& non_ascii) noexcept {
+    // Inline for the usual short line: it ends in the block already masked.
+    const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
+    if (mask_at_ != nullptr && shift < 64) {
+        if (const std::uint64_t eol = mask_eol_ >> shift; eol != 0) {
+            const int at = std::countr_zero(eol);
+            non_ascii = ((mask_high_ >> shift) & ((std::uint64_t{1} << at) - 1u)) != 0;
+            return static_cast<std::size_t>(at);
+        }
+    }
+    return line_length_from_new_block(p, end, non_ascii);
+}
+
+// The line does not end in the masked block: mask 64 bytes at a time from p (or from the end
+// of that block) until it does or the chunk ends.
+std::size_t parser::line_length_from_new_block(const char* p, const char* end, bool& non_ascii) noexcept {
+    const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
+    const char* block = p;
+    bool seen_high = false;
+    if (mask_at_ != nullptr && shift < 64) {  // the rest of the masked block holds no line end
+        seen_high = (mask_high_ >> shift) != 0;
+        block = mask_at_ + 64;
+    }
+    if (block >= end) {
+        non_ascii = seen_high;
+        return static_cast<std::size_t>(end - p);
+    }
+    const detail::eol_block found = detail::find_eol_block(block, end);
+    mask_at_ = found.at;
+    mask_eol_ = found.masks.eol;
+    mask_high_ = found.masks.high;
+    seen_high = seen_high || found.high_before;
+    if (found.masks.eol == 0) {
+        non_ascii = seen_high || found.masks.high != 0;
+        return static_cast<std::size_t>(end - p);
+    }
+    const int at = std::countr_zero(found.masks.eol);
+    non_ascii = seen_high || (found.masks.high & ((std::uint64_t{1} << at) - 1u)) != 0;
+    return static_cast<std::size_t>(found.at + at - p);
+}
+
 parser::step parser::advance(std::string_view& in, boost::system::error_code& ec, bool want_comments) {
     if (failed_) {
         ec = failed_;
@@ -85,96 +131,93 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         release_line_ = false;
     }
 
-    while (!in.empty()) {
+    const char* p = in.data();
+    const char* const end = p + in.size();
+    auto past_terminator = [&](const char* eol) {  // eol points at a CR or LF
+        const bool cr = *eol == '\r';
+        ++eol;
+        if (cr) {
+            if (eol == end)
+                skip_lf_ = true;
+            else if (*eol == '\n')
+                ++eol;
+        }
+        return eol;
+    };
+
+    while (p != end) {
         if (!bom_decided_) {
             // line_ holds the bytes of a leading EF BB BF matched so far; on a mismatch they are
             // simply the start of the first line.
             static constexpr std::string_view bom = "\xEF\xBB\xBF";
-            while (!in.empty() && line_.size() < bom.size() && in.front() == bom[line_.size()]) {
-                line_.push_back(in.front());
-                in.remove_prefix(1);
-            }
+            while (p != end && line_.size() < bom.size() && *p == bom[line_.size()]) line_.push_back(*p++);
             if (line_.size() == bom.size()) {
                 line_.clear();
                 bom_decided_ = true;
-            } else if (!in.empty()) {
+            } else if (p != end) {
                 bom_decided_ = true;
             }
             continue;
         }
         if (skip_lf_) {
             skip_lf_ = false;
-            if (in.front() == '\n') {
-                in.remove_prefix(1);
+            if (*p == '\n') {
+                ++p;
                 continue;
             }
         }
 
-        if (line_.empty() && (in.front() == '\n' || in.front() == '\r')) {
-            // A blank line (every event ends with one): what the general path below would do, without the scan.
-            const bool ended_by_cr = in.front() == '\r';
-            in.remove_prefix(1);
-            if (ended_by_cr) {
-                if (in.empty())
-                    skip_lf_ = true;
-                else if (in.front() == '\n')
-                    in.remove_prefix(1);
+        const bool in_chunk = line_.empty();
+        if (in_chunk && (*p == '\n' || *p == '\r')) {  // a blank line (every event ends with one)
+            p = past_terminator(p);
+            if (end_of_event() == step::dispatch) {
+                in = std::string_view(p, static_cast<std::size_t>(end - p));
+                return step::dispatch;
             }
-            ascii_line_ = true;
-            const step s = process_line({}, true, want_comments, ec);
-            if (ec) return step::need_more;
-            if (s != step::need_more) return s;
             continue;
         }
 
-        const char* p = in.data();
-        const std::size_t n = in.size();
-        detail::line_scan scan;
-        if (!(*p != 'd' && detail::scan_short_line(p, n, scan)))  // data lines are the long ones
-            scan = detail::scan_line(p, n);
-        const std::size_t end = scan.end;
-
-        if (line_.size() + end > limits_.max_line_size) {
+        bool non_ascii = false;
+        const std::size_t length = line_length(p, end, non_ascii);
+        if (line_.size() + length > limits_.max_line_size) {
             fail(ec, errc::line_too_long);
+            in = {};
             return step::need_more;
         }
-        if (end == n) {  // no terminator yet: keep the partial line for the next chunk
-            line_.append(p, n);
-            line_non_ascii_ = line_non_ascii_ || scan.non_ascii;
-            in = {};
+        if (p + length == end) {  // no terminator yet: keep the partial line for the next chunk
+            line_.append(p, length);
+            line_non_ascii_ = line_non_ascii_ || non_ascii;
+            p = end;
             break;
         }
 
-        std::string_view line;
-        const bool in_chunk = line_.empty();
-        ascii_line_ = !scan.non_ascii;
-        if (in_chunk) {
-            line = in.substr(0, end);
-        } else {
-            line_.append(p, end);
+        std::string_view line(p, length);
+        ascii_line_ = !non_ascii;
+        if (!in_chunk) {
+            line_.append(p, length);
             line = line_;
             ascii_line_ = ascii_line_ && !line_non_ascii_;
             line_non_ascii_ = false;
             release_line_ = true;
         }
-        const bool ended_by_cr = p[end] == '\r';
-        in.remove_prefix(end + 1);
-        if (ended_by_cr) {
-            if (in.empty())
-                skip_lf_ = true;
-            else if (in.front() == '\n')
-                in.remove_prefix(1);
-        }
+        p = past_terminator(p + length);
 
-        const step s = process_line(line, in_chunk, want_comments, ec);
-        if (ec) return step::need_more;
-        if (s != step::need_more) return s;
+        const step s = line.empty() ? end_of_event() : process_line(line, in_chunk, want_comments, ec);
+        if (ec) {
+            in = {};
+            return step::need_more;
+        }
+        if (s != step::need_more) {
+            in = std::string_view(p, static_cast<std::size_t>(end - p));
+            return s;
+        }
         if (release_line_) {
             line_.clear();
             release_line_ = false;
         }
     }
 
+    in = {};
     // The chunk goes away when feed returns: an event still being built must not point into it.
     if (data_is_view_) {
         data_.assign(data_view_);
@@ -184,83 +227,129 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
     return step::need_more;
 }
 
-parser::step parser::process_line(std::string_view line, bool in_chunk, bool want_comments,
-                                  boost::system::error_code& ec) {
-    if (line.empty()) {  // blank line: dispatch
-        last_event_id_.assign(id_);
-        field_seen_ = false;
-        if (data_lines_ == 0) {
-            clear_event();
+// A blank line: the standard's "dispatch the event".
+parser::step parser::end_of_event() {
+    if (id_pending_) {
+        last_id_ ^= 1;
+        id_pending_ = false;
+    }
+    field_seen_ = false;
+    if (data_lines_ == 0) {
+        clear_event();
+        return step::need_more;
+    }
+    event_.type = !type_set_ || type_.empty() ? std::string_view("message") : std::string_view(type_);
+    event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
+    event_.id = last_event_id();
+    reset_after_dispatch_ = true;
+    return step::dispatch;
+}
+
+inline void parser::set_id(std::string_view value) {
+    // An ID with a NUL is ignored, as the standard requires. IDs are short: look inline.
+    if (value.size() <= 16) {
+        for (const char c : value)
+            if (c == '\0') return;
+    } else if (value.find('\0') != std::string_view::npos) {
+        return;
+    }
+    bool repaired = false;
+    const std::string_view id = checked_utf8(value, repaired);
+    const int k = last_id_ ^ 1;
+    if (ids_[k].size() < id.size()) ids_[k].resize(id.size());
+    if (!id.empty()) std::memcpy(ids_[k].data(), id.data(), id.size());
+    id_sizes_[k] = id.size();
+    id_pending_ = true;
+}
+
+inline void parser::set_type(std::string_view value) {
+    bool repaired = false;
+    const std::string_view type = checked_utf8(value, repaired);
+    if (std::string_view(type_) != type) type_.assign(type);
+    type_set_ = true;
+}
+
+// A non-blank line. The fields streams send are told apart by their first byte, without a
+// search for the colon; anything else goes to other_field.
+[[gnu::always_inline]] inline parser::step parser::process_line(std::string_view line, bool in_chunk, bool want_comments,
+                                         boost::system::error_code& ec) {
+    switch (line.front()) {
+    case 'd':
+        if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {
+            field_seen_ = true;
+            std::string_view value = line.substr(5);
+            if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            if (data_lines_ == 0 && in_chunk && value.size() <= limits_.max_event_size &&
+                (ascii_line_ || detail::is_valid_utf8(value))) {
+                data_view_ = value;  // the usual event: one valid data line, a view of the chunk (as append_data would)
+                data_is_view_ = true;
+                data_lines_ = 1;
+                return step::need_more;
+            }
+            append_data(value, in_chunk, ec);
             return step::need_more;
         }
-        event_.type = !type_set_ || type_.empty() ? std::string_view("message") : std::string_view(type_);
-        event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
-        event_.id = last_event_id_;
-        reset_after_dispatch_ = true;
-        return step::dispatch;
-    }
-    if (line.front() == ':') {
+        break;
+    case ':': {
         if (!want_comments) return step::need_more;
         bool repaired = false;
         comment_ = checked_utf8(line.substr(1), repaired);
         return step::comment;
     }
-
-    field_seen_ = true;
-    if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {  // most lines
-        std::string_view value = line.substr(5);
-        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        if (data_lines_ == 0 && in_chunk && value.size() <= limits_.max_event_size &&
-            (ascii_line_ || detail::is_valid_utf8(value))) {
-            data_view_ = value;  // the usual event: one valid data line, a view of the chunk (as append_data would)
-            data_is_view_ = true;
-            data_lines_ = 1;
+    case 'i':
+        if (line.size() >= 3 && std::memcmp(line.data(), "id:", 3) == 0) {
+            field_seen_ = true;
+            std::string_view value = line.substr(3);
+            if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            set_id(value);
             return step::need_more;
         }
-        append_data(value, in_chunk, ec);
-        return step::need_more;
-    }
-    // The other field names streams use, told apart without a search for the colon.
-    std::string_view name, value;
-    auto field = [&](std::string_view with_colon) {
-        if (line.size() < with_colon.size() || std::memcmp(line.data(), with_colon.data(), with_colon.size()) != 0)
-            return false;
-        name = with_colon.substr(0, with_colon.size() - 1);
-        value = line.substr(with_colon.size());
-        return true;
-    };
-    if (!(field("event:") || field("id:"))) {
-        name = line;
-        if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-            name = line.substr(0, colon);
-            value = line.substr(colon + 1);
+        break;
+    case 'e':
+        if (line.size() >= 6 && std::memcmp(line.data(), "event:", 6) == 0) {
+            field_seen_ = true;
+            std::string_view value = line.substr(6);
+            if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            set_type(value);
+            return step::need_more;
         }
+        break;
+    default:
+        break;
+    }
+    field_seen_ = true;
+    other_field(line, in_chunk, ec);
+    return step::need_more;
+}
+
+// The general field rule: the name runs to the first colon (or is the whole line).
+void parser::other_field(std::string_view line, bool in_chunk, boost::system::error_code& ec) {
+    std::string_view name = line, value;
+    if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+        name = line.substr(0, colon);
+        value = line.substr(colon + 1);
     }
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
 
-    bool repaired = false;
     if (name == "data") {
         append_data(value, in_chunk, ec);
     } else if (name == "event") {
-        const std::string_view type = checked_utf8(value, repaired);
-        if (std::string_view(type_) != type) type_.assign(type);
-        type_set_ = true;
+        set_type(value);
     } else if (name == "id") {
-        if (value.find('\0') == std::string_view::npos) id_.assign(checked_utf8(value, repaired));
+        set_id(value);
     } else if (name == "retry") {
-        if (value.empty()) return step::need_more;
+        if (value.empty()) return;
         using rep = std::chrono::milliseconds::rep;
         constexpr rep max = std::numeric_limits<rep>::max();
         rep ms = 0;
         for (const char c : value) {
-            if (c < '0' || c > '9') return step::need_more;
+            if (c < '0' || c > '9') return;
             const rep digit = c - '0';
             ms = ms > (max - digit) / 10 ? max : ms * 10 + digit;  // saturate absurd values
         }
         retry_ = std::chrono::milliseconds(ms);
     }
     // Any other field name is ignored, as the standard requires.
-    return step::need_more;
 }
 
 void parser::append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec) {

@@ -280,61 +280,93 @@ TEST_CASE("random streams agree with the reference for random chunkings", "[sse]
     }
 }
 
-// The line scanners (portable and AVX2) against a byte-by-byte reference, on random lines of
-// every length up to 300 with CR, LF and non-ASCII bytes at random places.
+// The block scanners (portable and AVX2) against a byte-by-byte reference, on random buffers
+// of every length up to 300 with CR, LF and non-ASCII bytes at random places, from every kind
+// of start offset.
 #include "sse/line_scan.hpp"
 
-TEST_CASE("line scanners find the first CR or LF and note non-ASCII bytes before it", "[sse]") {
+TEST_CASE("block scanners find the first block with a CR or LF and note non-ASCII bytes", "[sse]") {
     using namespace llmstream::sse::detail;
-    auto reference = [](const char* p, std::size_t n) {
-        line_scan r{n, false};
-        for (std::size_t i = 0; i < n; ++i) {
-            const auto c = static_cast<unsigned char>(p[i]);
-            if (c == '\n' || c == '\r') return line_scan{i, r.non_ascii};
-            r.non_ascii = r.non_ascii || c >= 0x80;
-        }
-        return r;
-    };
     std::mt19937 rng(7);
     std::string buf;
-    int checked_avx2 = 0, checked_short = 0;
+    int checked_avx2 = 0;
     for (int round = 0; round < 20000; ++round) {
-        const std::size_t n = rng() % 300;
+        const std::size_t n = 1 + rng() % 300;
         buf.assign(n, 'a');
-        const int specials = static_cast<int>(rng() % 4);
-        for (int k = 0; k < specials && n > 0; ++k) {
-            static constexpr char kinds[] = {'\n', '\r', '\x80', '\xE4', '\xFF', '"'};
+        const int specials = static_cast<int>(rng() % 5);
+        for (int k = 0; k < specials; ++k) {
+            static constexpr char kinds[] = {'\n', '\r', '\x80', '\xE4', '\xFF', '"', '\0'};
             buf[rng() % n] = kinds[rng() % sizeof kinds];
         }
-        const line_scan want = reference(buf.data(), n);
-        const line_scan base = scan_line_baseline(buf.data(), n);
+        const char* const begin = buf.data();
+        const char* const end = begin + n;
+        // Expected: the block (64-byte steps from begin) holding the first CR or LF, else the
+        // last block; its masks over the bytes before end; any non-ASCII byte in earlier blocks.
+        std::size_t first_eol = n;
+        for (std::size_t i = 0; i < n; ++i)
+            if (buf[i] == '\n' || buf[i] == '\r') {
+                first_eol = i;
+                break;
+            }
+        const std::size_t block = first_eol < n ? first_eol / 64 * 64 : (n - 1) / 64 * 64;
+        block_masks want{0, 0};
+        bool high_before = false;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto c = static_cast<unsigned char>(buf[i]);
+            if (i < block) high_before = high_before || c >= 0x80;
+            if (i >= block && i < block + 64) {
+                want.eol |= std::uint64_t{c == '\n' || c == '\r'} << (i - block);
+                want.high |= std::uint64_t{c >= 0x80} << (i - block);
+            }
+        }
         INFO("n=" << n << " round=" << round);
-        REQUIRE(base.end == want.end);
-        REQUIRE(base.non_ascii == want.non_ascii);
+        auto check = [&](const eol_block& got) {
+            REQUIRE(got.at == begin + block);
+            REQUIRE(got.masks.eol == want.eol);
+            REQUIRE(got.masks.high == want.high);
+            REQUIRE(got.high_before == high_before);
+        };
+        check(find_eol_block(begin, end));
+        check(find_eol_block_with<block_masks_baseline>(begin, end));
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)
         if (llmstream::detail::cpu_has_avx2) {
-            const line_scan fast = scan_line_avx2(buf.data(), n);
-            REQUIRE(fast.end == want.end);
-            REQUIRE(fast.non_ascii == want.non_ascii);
+            check(find_eol_block_avx2(begin, end));
             ++checked_avx2;
         }
 #endif
-        line_scan quick{};
-        if (scan_short_line(buf.data(), n, quick)) {
-            REQUIRE(quick.end == want.end);
-            REQUIRE(quick.non_ascii == want.non_ascii);
-            ++checked_short;
-        } else {
-            REQUIRE((n < 16 || want.end >= 16));
-        }
-        const line_scan chosen = scan_line(buf.data(), n);
-        REQUIRE(chosen.end == want.end);
-        REQUIRE(chosen.non_ascii == want.non_ascii);
     }
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)
     if (llmstream::detail::cpu_has_avx2) CHECK(checked_avx2 == 20000);
 #endif
-#if defined(__SSE2__)
-    CHECK(checked_short > 1000);
-#endif
+}
+
+TEST_CASE("random streams of long and short lines agree with the reference for random chunkings", "[sse][random]") {
+    // Lines of 0 to 200 bytes, several per 64-byte block or spanning several blocks, so that
+    // line ends are found in a block masked for an earlier line, at block edges and at chunk ends.
+    std::mt19937 rng(20261126);
+    const std::vector<std::string> starts{"data:", "data: ", "id:", "id: ", "event:", "event: ", ":", "retry:", "x:", ""};
+    const std::vector<std::string> ends{"\n", "\r", "\r\n", "\n\n", "\r\n\r\n"};
+    for (int round = 0; round < 3000; ++round) {
+        std::string input;
+        const int lines = std::uniform_int_distribution<int>(0, 30)(rng);
+        for (int i = 0; i < lines; ++i) {
+            input += starts[rng() % starts.size()];
+            const std::size_t length = rng() % 4 == 0 ? rng() % 200 : rng() % 12;
+            for (std::size_t k = 0; k < length; ++k) {
+                const unsigned r = rng() % 40;
+                input += r == 0 ? "\xE4\xBD\xA0" : r == 1 ? "\xFF" : r == 2 ? "\x80" : std::string(1, static_cast<char>('a' + r % 26));
+            }
+            input += ends[rng() % ends.size()];
+        }
+        std::vector<std::size_t> cuts;
+        for (std::size_t i = 1; i < input.size(); ++i)
+            if (rng() % 40 == 0) cuts.push_back(i);
+        INFO("round " << round);
+        const auto whole = parse_whole(input);
+        REQUIRE(parse_pieces(input, cuts) == whole);
+        const auto ref = reference_parse(input);
+        REQUIRE(whole.events == ref.events);
+        REQUIRE(whole.retry_ms == ref.retry_ms);
+        REQUIRE(whole.last_event_id == ref.last_event_id);
+    }
 }
