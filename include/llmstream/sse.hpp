@@ -76,10 +76,16 @@ private:
 
     // Consumes input until it can report an event or a comment, or the input is exhausted.
     step advance(std::string_view& in, boost::system::error_code& ec, bool want_comments);
-    // The length of the line starting at `p` (up to its CR or LF, or `end`); `non_ascii` tells
-    // whether it holds a byte >= 0x80.
-    std::size_t line_length(const char* p, const char* end, bool& non_ascii) noexcept;
-    std::size_t line_length_from_new_block(const char* p, const char* end, bool& non_ascii) noexcept;
+    // Where a line's bytes >= 0x80 lie: all within [first, last]; null when it has none.
+    struct high_bytes {
+        const char* first = nullptr;
+        const char* last = nullptr;
+    };
+    // The length of the line starting at `p` (up to its CR or LF, or `end`), and its high bytes.
+    std::size_t line_length(const char* p, const char* end, high_bytes& high) noexcept;
+    std::size_t line_length_from_new_block(const char* p, const char* end, high_bytes& high) noexcept;
+    static void note_high(high_bytes& high, const char* at, std::uint64_t mask) noexcept;
+    bool is_valid_utf8(std::string_view value) const noexcept;
     step process_line(std::string_view line, bool in_chunk, bool want_comments,
                       boost::system::error_code& ec);
     step end_of_event();
@@ -146,7 +152,7 @@ private:
     bool release_line_ = false;
     bool field_seen_ = false;     // a field line arrived since the last blank line
     bool line_non_ascii_ = false; // line_ holds a byte >= 0x80
-    bool ascii_line_ = false;     // the line being processed is pure ASCII (valid UTF-8)
+    high_bytes line_high_;        // of the line being processed: UTF-8 is validated only there
 };
 
 }  // namespace llmstream::sse

@@ -3,6 +3,7 @@
 // short lines in it: a DashScope frame's `id:`, `event:` and comment lines usually share one.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -60,27 +61,33 @@ __attribute__((target(LLMSTREAM_AVX2_TARGET))) inline block_masks block_masks_av
 #endif
 
 /// The first 64-byte block from `block` on (blocks step by 64 up to `end`) holding a CR or LF,
-/// with its masks, or the last block (eol == 0) when no line ends before `end`. `high_before`:
-/// some block before it holds a byte >= 0x80. Bytes past `end` count as neither.
+/// with its masks, or the last block (eol == 0) when no line ends before `end`. `first_high` and
+/// `last_high`: the first and last byte >= 0x80 in the blocks before it (null when none). Bytes
+/// past `end` count as neither.
 struct eol_block {
     const char* at;
     block_masks masks;
-    bool high_before;
+    const char* first_high;
+    const char* last_high;
 };
 
 template <block_masks (*Masks)(const char*)>
 [[gnu::always_inline]] inline eol_block find_eol_block_with(const char* block, const char* end) noexcept {
-    bool high_before = false;
+    const char* first_high = nullptr;
+    const char* last_high = nullptr;
     for (; end - block > 64; block += 64) {
         const block_masks m = Masks(block);
-        if (m.eol != 0) return {block, m, high_before};
-        high_before = high_before || m.high != 0;
+        if (m.eol != 0) return {block, m, first_high, last_high};
+        if (m.high != 0) {
+            if (first_high == nullptr) first_high = block + std::countr_zero(m.high);
+            last_high = block + 63 - std::countl_zero(m.high);
+        }
     }
     // The last block, 1 to 64 bytes: never read past them.
-    if (end - block == 64) return {block, Masks(block), high_before};
+    if (end - block == 64) return {block, Masks(block), first_high, last_high};
     char padded[64] = {};
     std::memcpy(padded, block, static_cast<std::size_t>(end - block));
-    return {block, Masks(padded), high_before};
+    return {block, Masks(padded), first_high, last_high};
 }
 
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)

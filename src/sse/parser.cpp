@@ -3,6 +3,7 @@
 #include "line_scan.hpp"
 #include "utf8.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <functional>
@@ -24,7 +25,7 @@ void parser::reset() {
     failed_ = {};
     line_.clear();
     line_non_ascii_ = false;
-    ascii_line_ = false;
+    line_high_ = {};
     clear_event();
     id_sizes_[0] = id_sizes_[1] = 0;
     id_pending_ = false;
@@ -64,7 +65,7 @@ void parser::fail(boost::system::error_code& ec, errc e) {
 // Inline: most lines are ASCII, and this runs for several lines of every event.
 inline std::string_view parser::checked_utf8(std::string_view value, bool& repaired) {
     repaired = false;
-    if (ascii_line_ || detail::is_valid_utf8(value)) return value;
+    if (is_valid_utf8(value)) return value;
     repaired = true;
     repaired_.clear();
     detail::append_replacing_invalid_utf8(value, repaired_);
@@ -74,44 +75,62 @@ inline std::string_view parser::checked_utf8(std::string_view value, bool& repai
 // Finds line ends with one 64-byte mask for several short lines: a DashScope frame's
 // `id:`, `event:` and comment lines usually share a block, and a long data line is scanned
 // 64 bytes per step.
-inline std::size_t parser::line_length(const char* p, const char* end, bool& non_ascii) noexcept {
+// `value` lies in the line being processed. Its bytes outside line_high_ are ASCII, which is
+// valid UTF-8 on its own and cannot complete a sequence: only the span from its first to its
+// last high byte needs a look (a few bytes of Chinese text in a 250-byte JSON line).
+inline bool parser::is_valid_utf8(std::string_view value) const noexcept {
+    if (line_high_.first == nullptr || value.empty()) return true;
+    const char* first = std::max(line_high_.first, value.data());
+    const char* last = std::min(line_high_.last, value.data() + value.size() - 1);
+    return first > last || detail::is_valid_utf8({first, static_cast<std::size_t>(last - first + 1)});
+}
+
+// The high bytes of `mask` (bit i: byte at + i), merged into `high`.
+inline void parser::note_high(high_bytes& high, const char* at, std::uint64_t mask) noexcept {
+    if (mask == 0) return;
+    if (high.first == nullptr) high.first = at + std::countr_zero(mask);
+    high.last = at + 63 - std::countl_zero(mask);
+}
+
+inline std::size_t parser::line_length(const char* p, const char* end, high_bytes& high) noexcept {
     // Inline for the usual short line: it ends in the block already masked.
     const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
     if (mask_at_ != nullptr && shift < 64) {
         if (const std::uint64_t eol = mask_eol_ >> shift; eol != 0) {
             const int at = std::countr_zero(eol);
-            non_ascii = ((mask_high_ >> shift) & ((std::uint64_t{1} << at) - 1u)) != 0;
+            high = {};
+            note_high(high, p, (mask_high_ >> shift) & ((std::uint64_t{1} << at) - 1u));
             return static_cast<std::size_t>(at);
         }
     }
-    return line_length_from_new_block(p, end, non_ascii);
+    return line_length_from_new_block(p, end, high);
 }
 
 // The line does not end in the masked block: mask 64 bytes at a time from p (or from the end
 // of that block) until it does or the chunk ends.
-std::size_t parser::line_length_from_new_block(const char* p, const char* end, bool& non_ascii) noexcept {
+std::size_t parser::line_length_from_new_block(const char* p, const char* end, high_bytes& high) noexcept {
     const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
     const char* block = p;
-    bool seen_high = false;
+    high = {};
     if (mask_at_ != nullptr && shift < 64) {  // the rest of the masked block holds no line end
-        seen_high = (mask_high_ >> shift) != 0;
+        note_high(high, p, mask_high_ >> shift);
         block = mask_at_ + 64;
     }
-    if (block >= end) {
-        non_ascii = seen_high;
-        return static_cast<std::size_t>(end - p);
-    }
+    if (block >= end) return static_cast<std::size_t>(end - p);
     const detail::eol_block found = detail::find_eol_block(block, end);
     mask_at_ = found.at;
     mask_eol_ = found.masks.eol;
     mask_high_ = found.masks.high;
-    seen_high = seen_high || found.high_before;
+    if (found.first_high != nullptr) {
+        if (high.first == nullptr) high.first = found.first_high;
+        high.last = found.last_high;
+    }
     if (found.masks.eol == 0) {
-        non_ascii = seen_high || found.masks.high != 0;
+        note_high(high, found.at, found.masks.high);
         return static_cast<std::size_t>(end - p);
     }
     const int at = std::countr_zero(found.masks.eol);
-    non_ascii = seen_high || (found.masks.high & ((std::uint64_t{1} << at) - 1u)) != 0;
+    note_high(high, found.at, found.masks.high & ((std::uint64_t{1} << at) - 1u));
     return static_cast<std::size_t>(found.at + at - p);
 }
 
@@ -156,6 +175,7 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
                 bom_decided_ = true;
             } else if (p != end) {
                 bom_decided_ = true;
+                line_non_ascii_ = !line_.empty();  // a partial mark starts the first line
             }
             continue;
         }
@@ -177,8 +197,8 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
             continue;
         }
 
-        bool non_ascii = false;
-        const std::size_t length = line_length(p, end, non_ascii);
+        high_bytes high;
+        const std::size_t length = line_length(p, end, high);
         if (line_.size() + length > limits_.max_line_size) {
             fail(ec, errc::line_too_long);
             in = {};
@@ -186,17 +206,17 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
         if (p + length == end) {  // no terminator yet: keep the partial line for the next chunk
             line_.append(p, length);
-            line_non_ascii_ = line_non_ascii_ || non_ascii;
+            line_non_ascii_ = line_non_ascii_ || high.first != nullptr;
             p = end;
             break;
         }
 
         std::string_view line(p, length);
-        ascii_line_ = !non_ascii;
+        line_high_ = high;
         if (!in_chunk) {
             line_.append(p, length);
             line = line_;
-            ascii_line_ = ascii_line_ && !line_non_ascii_;
+            if (line_non_ascii_ || high.first != nullptr) line_high_ = {line.data(), line.data() + line.size() - 1};
             line_non_ascii_ = false;
             release_line_ = true;
         }
@@ -280,7 +300,7 @@ inline void parser::set_type(std::string_view value) {
             std::string_view value = line.substr(5);
             if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
             if (data_lines_ == 0 && in_chunk && value.size() <= limits_.max_event_size &&
-                (ascii_line_ || detail::is_valid_utf8(value))) {
+                is_valid_utf8(value)) {
                 data_view_ = value;  // the usual event: one valid data line, a view of the chunk (as append_data would)
                 data_is_view_ = true;
                 data_lines_ = 1;

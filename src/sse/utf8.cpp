@@ -4,7 +4,47 @@
 
 namespace llmstream::sse::detail {
 
+namespace {
+
+// Byte by byte, by the table of well-formed sequences (Unicode 15, table 3-7).
+bool is_valid_utf8_scalar(const unsigned char* s, std::size_t n) noexcept {
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned lead = s[i];
+        if (lead < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t needed;
+        unsigned lower = 0x80, upper = 0xBF;  // of the second byte
+        if (lead >= 0xC2 && lead <= 0xDF) {
+            needed = 1;
+        } else if (lead >= 0xE0 && lead <= 0xEF) {
+            needed = 2;
+            if (lead == 0xE0) lower = 0xA0;
+            if (lead == 0xED) upper = 0x9F;
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
+            needed = 3;
+            if (lead == 0xF0) lower = 0x90;
+            if (lead == 0xF4) upper = 0x8F;
+        } else {
+            return false;
+        }
+        if (n - i - 1 < needed) return false;
+        if (s[i + 1] < lower || s[i + 1] > upper) return false;
+        for (std::size_t k = 2; k <= needed; ++k)
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+        i += needed + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
 bool is_valid_utf8(std::string_view s) noexcept {
+    // simdjson pads short inputs to a 64-byte block and costs some 200 instructions whatever the
+    // length; the few Chinese characters of a streamed token are cheaper byte by byte.
+    if (s.size() < 32) return is_valid_utf8_scalar(reinterpret_cast<const unsigned char*>(s.data()), s.size());
     return simdjson::validate_utf8(s.data(), s.size());
 }
 

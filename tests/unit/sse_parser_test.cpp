@@ -293,7 +293,7 @@ TEST_CASE("block scanners find the first block with a CR or LF and note non-ASCI
     for (int round = 0; round < 20000; ++round) {
         const std::size_t n = 1 + rng() % 300;
         buf.assign(n, 'a');
-        const int specials = static_cast<int>(rng() % 5);
+        const int specials = static_cast<int>(rng() % 7);
         for (int k = 0; k < specials; ++k) {
             static constexpr char kinds[] = {'\n', '\r', '\x80', '\xE4', '\xFF', '"', '\0'};
             buf[rng() % n] = kinds[rng() % sizeof kinds];
@@ -310,10 +310,14 @@ TEST_CASE("block scanners find the first block with a CR or LF and note non-ASCI
             }
         const std::size_t block = first_eol < n ? first_eol / 64 * 64 : (n - 1) / 64 * 64;
         block_masks want{0, 0};
-        bool high_before = false;
+        const char* first_high = nullptr;
+        const char* last_high = nullptr;
         for (std::size_t i = 0; i < n; ++i) {
             const auto c = static_cast<unsigned char>(buf[i]);
-            if (i < block) high_before = high_before || c >= 0x80;
+            if (i < block && c >= 0x80) {
+                if (first_high == nullptr) first_high = begin + i;
+                last_high = begin + i;
+            }
             if (i >= block && i < block + 64) {
                 want.eol |= std::uint64_t{c == '\n' || c == '\r'} << (i - block);
                 want.high |= std::uint64_t{c >= 0x80} << (i - block);
@@ -324,7 +328,8 @@ TEST_CASE("block scanners find the first block with a CR or LF and note non-ASCI
             REQUIRE(got.at == begin + block);
             REQUIRE(got.masks.eol == want.eol);
             REQUIRE(got.masks.high == want.high);
-            REQUIRE(got.high_before == high_before);
+            REQUIRE(got.first_high == first_high);
+            REQUIRE(got.last_high == last_high);
         };
         check(find_eol_block(begin, end));
         check(find_eol_block_with<block_masks_baseline>(begin, end));
@@ -369,4 +374,38 @@ TEST_CASE("random streams of long and short lines agree with the reference for r
         REQUIRE(whole.retry_ms == ref.retry_ms);
         REQUIRE(whole.last_event_id == ref.last_event_id);
     }
+}
+
+// Short spans are validated byte by byte, longer ones by simdjson: both must agree with simdjson
+// on every string of one or two bytes, and on random strings of valid and broken sequences
+// (overlong forms, surrogates, values past U+10FFFF, cut and stray continuation bytes).
+#include "sse/utf8.hpp"
+
+#include <simdjson.h>
+
+TEST_CASE("UTF-8 validation of short spans agrees with simdjson", "[sse][utf8]") {
+    using llmstream::sse::detail::is_valid_utf8;
+    auto same = [](const std::string& s) {
+        INFO("bytes " << s.size());
+        REQUIRE(is_valid_utf8(s) == simdjson::validate_utf8(s.data(), s.size()));
+    };
+    std::string s;
+    for (int a = 0; a < 256; ++a) {
+        same(std::string(1, static_cast<char>(a)));
+        for (int b = 0; b < 256; ++b) same({static_cast<char>(a), static_cast<char>(b)});
+    }
+    const std::vector<std::string> pieces{"a", "\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xE0\x9F\xBF", "\xED\x9F\xBF",
+                                          "\xED\xA0\x80", "\xEF\xBF\xBF", "\xF0\x90\x80\x80", "\xF0\x8F\xBF\xBF",
+                                          "\xF4\x8F\xBF\xBF", "\xF4\x90\x80\x80", "\xC0\x80", "\xC1\xBF", "\xF5\x80\x80\x80",
+                                          "\x80", "\xBF", "\xE4\xBD", "\xF0\x9F\x98", "\xE4\xBD\xA0", "\xFF"};
+    std::mt19937 rng(11);
+    int valid = 0;
+    for (int round = 0; round < 50000; ++round) {
+        s.clear();
+        const int n = static_cast<int>(rng() % 12);
+        for (int i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+        same(s);
+        valid += simdjson::validate_utf8(s.data(), s.size()) ? 1 : 0;
+    }
+    CHECK(valid > 1000);  // both outcomes were exercised
 }
