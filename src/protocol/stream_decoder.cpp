@@ -478,32 +478,32 @@ bool stream_decoder::replay_suffix_bytes(json_cursor& c, std::size_t text_end, s
 // usage object's count slots. A full read of such bytes reads the same keys in the same order,
 // each an integer token, so it sets exactly these counts.
 bool stream_decoder::match_usage_slots(std::string_view rest) {
-    const std::string_view kept = suffix_.bytes;
+    const char* const kept = suffix_.bytes.data();
+    const std::size_t kept_size = suffix_.bytes.size();
     const usage_layout& layout = suffix_.layout;
     usage fresh;
+    const char* r = rest.data();  // where rest is matched up to
+    const char* const end = rest.data() + rest.size();
     std::size_t from = 0;  // in kept
-    std::size_t at = 0;    // in rest
     for (std::size_t i = 0; i < layout.count; ++i) {
         const usage_layout::slot& s = layout.slots[i];
-        const std::string_view fixed = kept.substr(from, s.begin - from);
-        if (rest.substr(at, fixed.size()) != fixed) return false;
-        at += fixed.size();
+        const std::size_t fixed = s.begin - from;
+        if (static_cast<std::size_t>(end - r) < fixed || std::memcmp(r, kept + from, fixed) != 0) return false;
+        r += fixed;
         // An integer token: 0, or up to 18 digits not starting with 0 (no sign: a negative count
         // goes the slow way). A fraction or exponent after the digits fails to match the fixed
         // text that follows: the integer read before ended there, so that text starts with none
         // of `.eE`.
-        const char* const first = rest.data() + at;
-        const char* const end = rest.data() + rest.size();
-        const char* p = first;
+        const char* const first = r;
         std::uint64_t value = 0;  // unsigned: too many digits wrap harmlessly and are refused below
-        for (; p != end && static_cast<unsigned char>(*p - '0') < 10; ++p) value = value * 10 + static_cast<unsigned>(*p - '0');
-        const auto digits = p - first;
+        for (; r != end && static_cast<unsigned char>(*r - '0') < 10; ++r) value = value * 10 + static_cast<unsigned>(*r - '0');
+        const auto digits = r - first;
         if (digits == 0 || digits > 18 || (*first == '0' && digits > 1)) return false;
-        at += static_cast<std::size_t>(digits);
         fresh.*s.field = static_cast<std::int64_t>(value);
         from = s.end;
     }
-    if (rest.substr(at) != kept.substr(from)) return false;
+    const std::size_t tail = kept_size - from;
+    if (static_cast<std::size_t>(end - r) != tail || std::memcmp(r, kept + from, tail) != 0) return false;
     derive_total(fresh);
     native_usage_written_ = true;
     native_usage_ = fresh;
