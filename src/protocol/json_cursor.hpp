@@ -7,7 +7,8 @@
 // grammar (tests/fuzz/json_cursor_fuzz.cpp checks it against simdjson) at a fraction of that.
 //
 // Contract: the document must be valid UTF-8 (the SSE layer guarantees it; other callers
-// validate first) and lie in a padded_buffer: 64 readable bytes past the end, the first a NUL.
+// validate first) and lie in a cursor_buffer: 64 readable bytes past the end, the first a NUL.
+// One read also works in place, without that copy: read_string_in_place.
 #pragma once
 
 #include <array>
@@ -51,6 +52,16 @@ public:
     /// its source, and the block stores of append_string may overshoot its end by up to 32.
     char* scratch() noexcept { return scratch_.get(); }
 
+    /// Scratch space for strings of a document of `size` bytes read in place (not loaded).
+    char* scratch_for(std::size_t size) {
+        if (capacity_ < size + padding) {
+            capacity_ = size + padding + (size + padding) / 2;
+            document_ = std::make_unique<char[]>(capacity_);
+            scratch_ = std::make_unique<char[]>(capacity_);
+        }
+        return scratch_.get();
+    }
+
 private:
     std::unique_ptr<char[]> document_;
     std::unique_ptr<char[]> scratch_;
@@ -68,7 +79,25 @@ public:
         const std::string_view padded = buffer.load(doc);
         begin_ = p_ = padded.data();
         end_ = padded.data() + padded.size();
+        read_end_ = end_ + cursor_buffer::padding;
         scratch_ = buffer.scratch();
+    }
+
+    /// What read_string_in_place found.
+    struct in_place_string {
+        enum { ok, malformed, near_end } outcome;
+        std::size_t end;  ///< when ok: the offset just past the closing quote
+    };
+    /// Reads the string that starts `doc` (its first byte must be the opening quote) without the
+    /// padded copy, appending its decoded text to `out`; reads no byte at or past the end of
+    /// `doc`. `near_end` when the string does not close at least 16 bytes before that end: then
+    /// `out` holds part of it, and a loaded cursor must read it. `malformed` is what a loaded
+    /// cursor would find too. `scratch`: cursor_buffer::scratch_for(doc.size()).
+    static in_place_string read_string_in_place(std::string_view doc, char* scratch, std::string& out) noexcept {
+        if (doc.empty() || doc.front() != '"') return {in_place_string::near_end, 0};  // the loaded cursor decides
+        json_cursor c(doc, scratch);
+        if (c.append_string(out)) return {in_place_string::ok, c.offset()};
+        return {c.near_end_ ? in_place_string::near_end : in_place_string::malformed, 0};
     }
 
     bool failed() const noexcept { return failed_; }
@@ -184,6 +213,7 @@ public:
         const __m128i below_space = _mm_set1_epi8(0x1F);
 #endif
         for (;;) {
+            if (read_end_ - p < 16) return stop_near_end();  // never in a loaded document
 #if defined(__SSE2__)
             // Copy 16 bytes, then keep only those before the first quote, backslash or control.
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -214,12 +244,14 @@ public:
             // A third escape: they are dense here (code, prose with line breaks), decode by blocks.
             // Short tokens with an escape or two stay on this loop, which is cheaper for them.
             if (++escapes > 2 && llmstream::detail::cpu_has_avx2) {
-                const detail::unescape_stop stop = detail::unescape_avx2(p, w);
+                const detail::unescape_stop stop = detail::unescape_avx2(p, read_end_, w);
                 p = stop.src;
                 w = stop.dst;
+                if (read_end_ - p < 16) return stop_near_end();
                 if (*p != '\\') continue;  // the closing quote or a control character: see above
             }
 #endif
+            if (read_end_ - p < 16) return stop_near_end();  // an escape reads up to 12 bytes
             if (const char simple = simple_escapes[static_cast<unsigned char>(p[1])]) {  // \n, \", ...
                 *w++ = simple;
                 p += 2;
@@ -558,13 +590,26 @@ private:
         }
     }
 
+    // In place, for read_string_in_place only: no sentinel and no padding, so that every read
+    // but append_string's (which stops 16 bytes before read_end_) could run past the end.
+    json_cursor(std::string_view doc, char* scratch) noexcept
+        : begin_(doc.data()), p_(doc.data()), end_(doc.data() + doc.size()), read_end_(end_), scratch_(scratch) {}
+
+    bool stop_near_end() noexcept {
+        near_end_ = true;
+        failed_ = true;
+        return false;
+    }
+
     const char* begin_;
     const char* p_;
     const char* end_;
+    const char* read_end_;  // no byte at or past it is read: end_ + padding when loaded
     char* scratch_;
     int depth_ = 0;
     bool first_ = false;
     bool failed_ = false;
+    bool near_end_ = false;
 };
 
 }  // namespace llmstream::protocol

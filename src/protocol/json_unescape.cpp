@@ -55,11 +55,13 @@ __attribute__((target(LLMSTREAM_AVX2_TARGET))) inline char* pack8(__m128i bytes,
 
 }  // namespace
 
-__attribute__((target(LLMSTREAM_AVX2_TARGET))) unescape_stop unescape_avx2(const char* src, char* dst) noexcept {
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) unescape_stop unescape_avx2(const char* src, const char* src_end,
+                                                                              char* dst) noexcept {
     const __m256i quote = _mm256_set1_epi8('"');
     const __m256i backslash = _mm256_set1_epi8('\\');
     const __m256i below_space = _mm256_set1_epi8(0x1F);
     for (;;) {
+        if (src_end - src < 32) return {src, dst};
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
         const __m256i is_backslash = _mm256_cmpeq_epi8(v, backslash);
         const __m256i is_quote = _mm256_cmpeq_epi8(v, quote);

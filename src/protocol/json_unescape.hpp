@@ -19,9 +19,11 @@ struct unescape_stop {
 /// Decodes the string body at `src` (not in the middle of an escape) into `dst`: plain bytes are
 /// copied and the one-letter escapes (\" \\ \/ \b \f \n \r \t) decoded, until the first byte it
 /// does not take: the closing quote, a raw control character (the document's NUL sentinel too),
-/// or the backslash of a \u or invalid escape. Reads up to 31 bytes past that stop and writes up to
-/// 32 bytes past the decoded end. Call only when llmstream::detail::cpu_has_avx2.
-unescape_stop unescape_avx2(const char* src, char* dst) noexcept;
+/// or the backslash of a \u or invalid escape. Reads up to 31 bytes past that stop, and nothing at
+/// or past `src_end`: it also stops (not inside an escape) where fewer than 32 bytes remain before
+/// `src_end`. Writes up to 32 bytes past the decoded end. Call only when
+/// llmstream::detail::cpu_has_avx2.
+unescape_stop unescape_avx2(const char* src, const char* src_end, char* dst) noexcept;
 #endif
 
 }  // namespace llmstream::protocol::detail

@@ -406,16 +406,27 @@ bool stream_decoder::decode_event(json_cursor& c, std::string_view data, delta& 
 // value and everything after it exactly as decode_event would have.
 bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_error) {
     const std::size_t quote = replay_.prefix.size() - 1;
-    json_cursor c(buffer_, data.substr(quote));
-    c.resume_at(0, replay_.depth);
+    const std::string_view doc = data.substr(quote);  // from the text's opening quote on
     std::string& text = replay_.field == text_field::content ? out.content : out.reasoning_content;
-    if (!c.read_string(text)) {
+    // The text is read in place: only an event read on past it needs the padded copy.
+    text.clear();
+    const auto in_place = json_cursor::read_string_in_place(doc, buffer_.scratch_for(doc.size()), text);
+    std::size_t text_end = in_place.end;
+    if (in_place.outcome == json_cursor::in_place_string::malformed) {
         replay_.valid = false;
         return false;
     }
-    const std::size_t text_end = c.offset();
-    const std::string_view rest = data.substr(quote + text_end);
-    if (suffix_.valid && replay_suffix_bytes(c, text_end, rest)) {
+    if (in_place.outcome == json_cursor::in_place_string::near_end) {
+        json_cursor c(buffer_, doc);
+        c.resume_at(0, replay_.depth);
+        if (!c.read_string(text)) {
+            replay_.valid = false;
+            return false;
+        }
+        text_end = c.offset();
+    }
+    const std::string_view rest = doc.substr(text_end);
+    if (suffix_.valid && replay_suffix_bytes(doc, text_end, rest)) {
         ++replayed_suffixes_;
         suffix_.misses = 0;
         // `out` was cleared by on_event and only the text written since: empty fields stay as they are.
@@ -436,6 +447,7 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         }
         return true;
     }
+    json_cursor c(buffer_, doc);
     c.resume_at(text_end, replay_.depth);
     out.role = replay_.role;
     out.model = replay_.model;
@@ -456,15 +468,16 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
     return ok;
 }
 
-// Whether `rest` (the event after its text, which ended at `text_end` of `c`) equals the kept
+// Whether `rest` (the event after its text, which ended at `text_end` of `doc`) equals the kept
 // suffix; across a usage hole, the usage read there becomes the running count, as a full read
-// of the same bytes would make it. On false nothing was changed but `c`'s position.
-bool stream_decoder::replay_suffix_bytes(json_cursor& c, std::size_t text_end, std::string_view rest) {
+// of the same bytes would make it. On false nothing was changed.
+bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest) {
     const std::string_view kept = suffix_.bytes;
     if (!suffix_.usage_hole) return rest == kept;
     if (suffix_.layout.usable && match_usage_slots(rest)) return true;
     const std::size_t begin = suffix_.usage_begin;
     if (rest.substr(0, begin) != kept.substr(0, begin)) return false;
+    json_cursor c(buffer_, doc);
     c.resume_at(text_end + begin, suffix_.usage_depth);
     usage fresh;
     if (!read_usage(c, fresh)) return false;  // the full read that follows fails alike

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -112,12 +114,76 @@ TEST_CASE("the AVX2 block decoder stops where it must and decodes what it took",
         std::string padded = body + "\"";
         padded.append(64, '\0');
         std::string out(body.size() + 64, '?');
-        const auto r = unescape_avx2(padded.data(), out.data());
+        const auto r = unescape_avx2(padded.data(), padded.data() + padded.size(), out.data());
         INFO("round " << round << ": " << body);
         REQUIRE(static_cast<std::size_t>(r.src - padded.data()) == stop);
         const boost::json::string want = boost::json::parse("\"" + body.substr(0, stop) + "\"").as_string();
         REQUIRE(std::string_view(out.data(), static_cast<std::size_t>(r.dst - out.data())) ==
                 std::string_view(want.data(), want.size()));
+
+        // With a read limit: it stops earlier, where fewer than 32 bytes remain, never inside an
+        // escape, having decoded exactly what it took.
+        const std::size_t limit = rng() % (padded.size() + 1);
+        const auto cut = unescape_avx2(padded.data(), padded.data() + limit, out.data());
+        const auto took = static_cast<std::size_t>(cut.src - padded.data());
+        INFO("took " << took << " of " << stop << ", limit " << limit);
+        REQUIRE(took <= stop);
+        if (took < stop) REQUIRE(limit - took < 32);
+        // The cut may split a multi-byte character (its bytes are copied as they are): compare
+        // up to the end of that character.
+        std::size_t whole = took;
+        while (whole < body.size() && (static_cast<unsigned char>(body[whole]) & 0xC0) == 0x80) ++whole;
+        const boost::json::string part = boost::json::parse("\"" + body.substr(0, whole) + "\"").as_string();
+        REQUIRE(std::string(out.data(), static_cast<std::size_t>(cut.dst - out.data())) + body.substr(took, whole - took) ==
+                std::string_view(part.data(), part.size()));
     }
 }
 #endif
+
+// Reading in place (prefix replay reads an event's text where the SSE parser left it): the
+// document sits in a heap block of exactly its size, so that a sanitizer build catches any read
+// past it. Valid strings followed by tails of every length decode as Boost.JSON decodes them, or
+// report near_end only when the closing quote is within 16 bytes of the end; poisoned ones are
+// malformed exactly when a loaded cursor rejects them before that point.
+TEST_CASE("json strings read in place never read past the document and agree with a loaded read", "[json][unescape]") {
+    std::mt19937 rng(20261126);
+    cursor_buffer buffer;
+    int ok = 0, near_end = 0, malformed = 0;
+    const std::vector<std::string> poisons = {std::string("\x01", 1), "\\x", "\\u12G4", "\\ud800x", ""};
+    for (int round = 0; round < 20000; ++round) {
+        std::string body = make_body(rng, round % 2 == 0);
+        const std::string& poison = poisons[rng() % poisons.size()];
+        if (!poison.empty()) body.insert(body.size() / 2 * (rng() % 2), poison);
+        const std::string tail = std::string(rng() % 40, ' ') + (rng() % 2 ? "}" : "");
+        const std::string text = "\"" + body + "\"" + tail;
+        const auto exact = std::make_unique<char[]>(text.size());
+        std::memcpy(exact.get(), text.data(), text.size());
+        const std::string_view doc(exact.get(), text.size());
+
+        std::string got = "stale";
+        const auto r = json_cursor::read_string_in_place(doc, buffer.scratch_for(doc.size()), got);
+        std::string want;
+        json_cursor loaded(buffer, doc);
+        const bool valid = loaded.read_string(want);
+        INFO("round " << round << ": " << text);
+        if (valid) {
+            // In place gives up on valid text only near the end: the closing quote less than 16
+            // bytes before it.
+            const std::size_t quote = loaded.offset() - 1;
+            if (doc.size() - quote >= 16) REQUIRE(r.outcome == json_cursor::in_place_string::ok);
+            else REQUIRE(r.outcome != json_cursor::in_place_string::malformed);
+        } else {
+            REQUIRE(r.outcome != json_cursor::in_place_string::ok);
+        }
+        if (r.outcome == json_cursor::in_place_string::ok) {
+            ++ok;
+            REQUIRE(r.end == loaded.offset());
+            REQUIRE(got == "stale" + want);  // appended
+        }
+        near_end += r.outcome == json_cursor::in_place_string::near_end ? 1 : 0;
+        malformed += r.outcome == json_cursor::in_place_string::malformed ? 1 : 0;
+    }
+    CHECK(ok > 2000);
+    CHECK(near_end > 500);
+    CHECK(malformed > 500);
+}
