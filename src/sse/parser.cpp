@@ -134,6 +134,24 @@ std::size_t parser::line_length_from_new_block(const char* p, const char* end, h
     return static_cast<std::size_t>(found.at + at - p);
 }
 
+// A blank line: the standard's "dispatch the event".
+inline parser::step parser::end_of_event() {
+    if (id_pending_) {
+        last_id_ ^= 1;
+        id_pending_ = false;
+    }
+    field_seen_ = false;
+    if (data_lines_ == 0) {
+        clear_event();
+        return step::need_more;
+    }
+    event_.type = !type_set_ || type_.empty() ? std::string_view("message") : std::string_view(type_);
+    event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
+    event_.id = last_event_id();
+    reset_after_dispatch_ = true;
+    return step::dispatch;
+}
+
 parser::step parser::advance(std::string_view& in, boost::system::error_code& ec, bool want_comments) {
     if (failed_) {
         ec = failed_;
@@ -245,24 +263,6 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         data_is_view_ = false;
     }
     return step::need_more;
-}
-
-// A blank line: the standard's "dispatch the event".
-parser::step parser::end_of_event() {
-    if (id_pending_) {
-        last_id_ ^= 1;
-        id_pending_ = false;
-    }
-    field_seen_ = false;
-    if (data_lines_ == 0) {
-        clear_event();
-        return step::need_more;
-    }
-    event_.type = !type_set_ || type_.empty() ? std::string_view("message") : std::string_view(type_);
-    event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
-    event_.id = last_event_id();
-    reset_after_dispatch_ = true;
-    return step::dispatch;
 }
 
 inline void parser::set_id(std::string_view value) {
