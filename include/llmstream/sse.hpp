@@ -66,7 +66,9 @@ public:
     /// False after an error: a failed parser holds nothing.
     bool has_partial_event() const noexcept;
 
-    /// Returns the parser to its freshly constructed state (same limits).
+    /// Returns the parser to its freshly constructed state (same limits): bytes fed after it are
+    /// the start of a new stream (a leading byte order mark is skipped again, and an LF is not
+    /// joined to a CR fed before the reset). May be called from inside a callback.
     void reset();
 
     const limits& get_limits() const noexcept { return limits_; }

@@ -230,7 +230,10 @@ public:
             p += at;
             w += at;
 #else
-            while (*p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) *w++ = *p++;
+            while (*p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) {
+                *w++ = *p++;
+                if (read_end_ - p < 16) return stop_near_end();  // loaded: the NUL at end_ stops first
+            }
 #endif
             if (*p == '"') {
                 ++p;

@@ -235,6 +235,19 @@ TEST_CASE("reset forgets the id, retry and a partial line", "[sse]") {
     CHECK(data == std::vector<std::string>{"x"});  // a BOM is skipped again after reset
 }
 
+TEST_CASE("reset inside a callback starts a new stream with the rest of the chunk", "[sse]") {
+    parser p;
+    std::vector<std::string> seen;
+    bool first = true;
+    CHECK_FALSE(p.feed("id: 7\ndata: a\n\n\xEF\xBB\xBF" "event: e\ndata: b\n\ndata: c\n\n", [&](const auto& e) {
+        seen.push_back(std::string(e.type) + "/" + std::string(e.data) + "/" + std::string(e.id));
+        if (first) p.reset();  // the ID is forgotten, and the BOM starts the new stream
+        first = false;
+    }));
+    CHECK(seen == std::vector<std::string>{"message/a/7", "e/b/", "message/c/"});
+    CHECK(p.last_event_id().empty());
+}
+
 TEST_CASE("zero limits are rejected", "[sse][limits]") {
     CHECK_THROWS_AS(parser(limits{.max_line_size = 0}), std::invalid_argument);
     CHECK_THROWS_AS(parser(limits{.max_event_size = 0}), std::invalid_argument);
