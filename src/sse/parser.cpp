@@ -72,9 +72,6 @@ inline std::string_view parser::checked_utf8(std::string_view value, bool& repai
     return repaired_;
 }
 
-// Finds line ends with one 64-byte mask for several short lines: a DashScope frame's
-// `id:`, `event:` and comment lines usually share a block, and a long data line is scanned
-// 64 bytes per step.
 // `value` lies in the line being processed. Its bytes outside line_high_ are ASCII, which is
 // valid UTF-8 on its own and cannot complete a sequence: only the span from its first to its
 // last high byte needs a look (a few bytes of Chinese text in a 250-byte JSON line).
@@ -92,8 +89,10 @@ inline void parser::note_high(high_bytes& high, const char* at, std::uint64_t ma
     high.last = at + 63 - std::countl_zero(mask);
 }
 
+// Line ends come from one 64-byte mask for several short lines (a DashScope frame's `id:`,
+// `event:` and comment lines usually share a block); a long data line is scanned 64 bytes per
+// step. Inline for the usual short line: it ends in the block already masked.
 inline std::size_t parser::line_length(const char* p, const char* end, high_bytes& high) noexcept {
-    // Inline for the usual short line: it ends in the block already masked.
     const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
     if (mask_at_ != nullptr && shift < 64) {
         if (const std::uint64_t eol = mask_eol_ >> shift; eol != 0) {
