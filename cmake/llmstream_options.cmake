@@ -5,6 +5,12 @@ function(llmstream_project_target target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
 endfunction()
 
+# The portable code paths only (no SSE2/AVX2), as on aarch64: for testing them on x86-64.
+option(LLMSTREAM_PORTABLE "Compile only the portable (non-SIMD) paths of the parsers" OFF)
+if(LLMSTREAM_PORTABLE)
+  add_compile_definitions(LLMSTREAM_PORTABLE)
+endif()
+
 if(LLMSTREAM_SANITIZE)
   string(REPLACE ";" "," _llmstream_sanitizers "${LLMSTREAM_SANITIZE}")
   add_compile_options(-fsanitize=${_llmstream_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all)

@@ -1,8 +1,16 @@
 // Optional x86 instruction sets, chosen at run time by the few hot loops that have an AVX2
 // version (the build itself targets baseline x86-64, so binaries run on any x86-64 CPU).
+//
+// LLMSTREAM_PORTABLE (the CMake option of that name) compiles only the portable paths, as on a
+// CPU without SSE2 (aarch64, for one), so that the test suite can run them here too.
 #pragma once
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__SSE2__) && !defined(LLMSTREAM_PORTABLE)
+/// The SSE2 paths (every x86-64 CPU) are compiled; else the portable ones.
+#define LLMSTREAM_HAS_SSE2 1
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LLMSTREAM_PORTABLE)
 #include <immintrin.h>
 #define LLMSTREAM_HAS_AVX2_PATHS 1
 /// What the AVX2 paths are compiled for: `__attribute__((target(LLMSTREAM_AVX2_TARGET)))`.

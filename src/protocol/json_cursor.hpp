@@ -21,11 +21,12 @@
 #include <string_view>
 #include <vector>
 
-#if defined(__SSE2__)
+#include "cpu_features.hpp"
+#include "json_unescape.hpp"
+
+#if defined(LLMSTREAM_HAS_SSE2)
 #include <emmintrin.h>
 #endif
-
-#include "json_unescape.hpp"
 
 namespace llmstream::protocol {
 
@@ -147,7 +148,7 @@ public:
     /// The next key (raw: escapes are not decoded; keys we look for have none), or false at the
     /// end of the object or on error.
     bool next_field(std::string_view& key) noexcept {
-#if defined(__SSE2__)
+#if defined(LLMSTREAM_HAS_SSE2)
         // Fast path, on a local pointer: `,"key":` or `"key":` (first member) or `}`, with
         // whitespace only around the punctuation and a key without escapes. Anything else is left
         // to the general path, which starts again from p_.
@@ -207,14 +208,14 @@ public:
         const char* p = p_ + 1;
         char* w = scratch_;
         [[maybe_unused]] int escapes = 0;
-#if defined(__SSE2__)
+#if defined(LLMSTREAM_HAS_SSE2)
         const __m128i quote = _mm_set1_epi8('"');
         const __m128i backslash = _mm_set1_epi8('\\');
         const __m128i below_space = _mm_set1_epi8(0x1F);
 #endif
         for (;;) {
             if (read_end_ - p < 16) return stop_near_end();  // never in a loaded document
-#if defined(__SSE2__)
+#if defined(LLMSTREAM_HAS_SSE2)
             // Copy 16 bytes, then keep only those before the first quote, backslash or control.
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
             _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
@@ -372,7 +373,7 @@ private:
 
     // Advances p_ to the first '"', '\\' or control character (the NUL sentinel included).
     bool scan_plain() noexcept {
-#if defined(__SSE2__)
+#if defined(LLMSTREAM_HAS_SSE2)
         const __m128i quote = _mm_set1_epi8('"');
         const __m128i backslash = _mm_set1_epi8('\\');
         const __m128i below_space = _mm_set1_epi8(0x1F);

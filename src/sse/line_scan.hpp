@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
+#include "cpu_features.hpp"
+#if defined(LLMSTREAM_HAS_SSE2)
 #include <emmintrin.h>
 #endif
-#include "cpu_features.hpp"
 
 namespace llmstream::sse::detail {
 
@@ -21,10 +21,10 @@ struct block_masks {
     std::uint64_t high;  // >= 0x80
 };
 
-/// The portable block masks of 64 readable bytes at `p`.
+/// The baseline block masks of 64 readable bytes at `p` (SSE2, or byte by byte).
 inline block_masks block_masks_baseline(const char* p) noexcept {
     block_masks m{0, 0};
-#if defined(__SSE2__)
+#if defined(LLMSTREAM_HAS_SSE2)
     const __m128i lf = _mm_set1_epi8('\n');
     const __m128i cr = _mm_set1_epi8('\r');
     for (int k = 0; k < 4; ++k) {

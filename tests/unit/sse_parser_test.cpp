@@ -302,7 +302,7 @@ TEST_CASE("block scanners find the first block with a CR or LF and note non-ASCI
     using namespace llmstream::sse::detail;
     std::mt19937 rng(7);
     std::string buf;
-    int checked_avx2 = 0;
+    [[maybe_unused]] int checked_avx2 = 0;
     for (int round = 0; round < 20000; ++round) {
         const std::size_t n = 1 + rng() % 300;
         buf.assign(n, 'a');
