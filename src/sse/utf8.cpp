@@ -6,35 +6,44 @@ namespace llmstream::sse::detail {
 
 namespace {
 
-// Byte by byte, by the table of well-formed sequences (Unicode 15, table 3-7).
+// What a lead byte >= 0x80 starts, by the table of well-formed sequences (Unicode 15, table
+// 3-7): how many continuation bytes follow, and the range of the first of them (the others are
+// 80..BF). False for a byte that starts no sequence.
+struct sequence {
+    std::size_t continuations;
+    unsigned char lower, upper;
+};
+bool sequence_of(unsigned char lead, sequence& seq) noexcept {
+    seq = {0, 0x80, 0xBF};
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        seq.continuations = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        seq.continuations = 2;
+        if (lead == 0xE0) seq.lower = 0xA0;
+        if (lead == 0xED) seq.upper = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        seq.continuations = 3;
+        if (lead == 0xF0) seq.lower = 0x90;
+        if (lead == 0xF4) seq.upper = 0x8F;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 bool is_valid_utf8_scalar(const unsigned char* s, std::size_t n) noexcept {
     std::size_t i = 0;
     while (i < n) {
-        const unsigned lead = s[i];
-        if (lead < 0x80) {
+        if (s[i] < 0x80) {
             ++i;
             continue;
         }
-        std::size_t needed;
-        unsigned lower = 0x80, upper = 0xBF;  // of the second byte
-        if (lead >= 0xC2 && lead <= 0xDF) {
-            needed = 1;
-        } else if (lead >= 0xE0 && lead <= 0xEF) {
-            needed = 2;
-            if (lead == 0xE0) lower = 0xA0;
-            if (lead == 0xED) upper = 0x9F;
-        } else if (lead >= 0xF0 && lead <= 0xF4) {
-            needed = 3;
-            if (lead == 0xF0) lower = 0x90;
-            if (lead == 0xF4) upper = 0x8F;
-        } else {
-            return false;
-        }
-        if (n - i - 1 < needed) return false;
-        if (s[i + 1] < lower || s[i + 1] > upper) return false;
-        for (std::size_t k = 2; k <= needed; ++k)
+        sequence seq;
+        if (!sequence_of(s[i], seq) || n - i - 1 < seq.continuations) return false;
+        if (s[i + 1] < seq.lower || s[i + 1] > seq.upper) return false;
+        for (std::size_t k = 2; k <= seq.continuations; ++k)
             if ((s[i + k] & 0xC0) != 0x80) return false;
-        i += needed + 1;
+        i += seq.continuations + 1;
     }
     return true;
 }
@@ -59,24 +68,15 @@ void append_replacing_invalid_utf8(std::string_view s, std::string& out) {
             ++i;
             continue;
         }
-        std::size_t needed = 0;
-        unsigned char lower = 0x80;
-        unsigned char upper = 0xBF;
-        if (lead >= 0xC2 && lead <= 0xDF) {
-            needed = 1;
-        } else if (lead >= 0xE0 && lead <= 0xEF) {
-            needed = 2;
-            if (lead == 0xE0) lower = 0xA0;
-            if (lead == 0xED) upper = 0x9F;
-        } else if (lead >= 0xF0 && lead <= 0xF4) {
-            needed = 3;
-            if (lead == 0xF0) lower = 0x90;
-            if (lead == 0xF4) upper = 0x8F;
-        } else {
+        sequence seq;
+        if (!sequence_of(lead, seq)) {
             out.append(replacement);
             ++i;
             continue;
         }
+        const std::size_t needed = seq.continuations;
+        unsigned char lower = seq.lower;
+        unsigned char upper = seq.upper;
         // Accept continuation bytes while they fit; the first misfit ends the subsequence and is
         // then reprocessed as a possible lead byte.
         std::size_t seen = 0;

@@ -38,6 +38,16 @@ parse_record parse_every_way(std::string_view input, limits lim = {}) {
 
 std::vector<recorded_event> events_of(std::string_view input) { return parse_every_way(input).events; }
 
+// `input` parses the same whole and cut at `cuts`, and as the reference transcription does.
+void same_as_reference(const std::string& input, const std::vector<std::size_t>& cuts) {
+    const parse_record whole = parse_whole(input);
+    REQUIRE(parse_pieces(input, cuts) == whole);
+    const reference_result ref = reference_parse(input);
+    REQUIRE(whole.events == ref.events);
+    REQUIRE(whole.retry_ms == ref.retry_ms);
+    REQUIRE(whole.last_event_id == ref.last_event_id);
+}
+
 const std::string fffd = "\xEF\xBF\xBD";
 
 }  // namespace
@@ -284,12 +294,7 @@ TEST_CASE("random streams agree with the reference for random chunkings", "[sse]
         for (std::size_t i = 1; i < input.size(); ++i)
             if (rng() % 3 == 0) cuts.push_back(i);
         INFO("round " << round);
-        const auto whole = parse_whole(input);
-        REQUIRE(parse_pieces(input, cuts) == whole);
-        const auto ref = reference_parse(input);
-        REQUIRE(whole.events == ref.events);
-        REQUIRE(whole.retry_ms == ref.retry_ms);
-        REQUIRE(whole.last_event_id == ref.last_event_id);
+        same_as_reference(input, cuts);
     }
 }
 
@@ -380,12 +385,7 @@ TEST_CASE("random streams of long and short lines agree with the reference for r
         for (std::size_t i = 1; i < input.size(); ++i)
             if (rng() % 40 == 0) cuts.push_back(i);
         INFO("round " << round);
-        const auto whole = parse_whole(input);
-        REQUIRE(parse_pieces(input, cuts) == whole);
-        const auto ref = reference_parse(input);
-        REQUIRE(whole.events == ref.events);
-        REQUIRE(whole.retry_ms == ref.retry_ms);
-        REQUIRE(whole.last_event_id == ref.last_event_id);
+        same_as_reference(input, cuts);
     }
 }
 
