@@ -4,6 +4,8 @@
 
 #include <llmstream/error.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <utility>
@@ -81,6 +83,73 @@ bool read_count_at(json_cursor& c, usage& out, std::int64_t usage::*field, usage
     const bool ok = c.read_int64(out.*field);
     s.end = c.offset();
     return ok;
+}
+
+constexpr std::uint64_t ascii_zeros = 0x3030'3030'3030'3030ULL;  // '0' in each byte
+
+// Whether bytes [begin, end) of `text` are a count as a full read takes it: an integer token of
+// at most 18 digits, with no sign and no leading zero. Its value into `value`.
+bool read_count_bytes(const char* text, std::size_t begin, std::size_t end, std::uint64_t& value) noexcept {
+    const std::size_t digits = end - begin;
+    if (digits == 0 || digits > 18 || (text[begin] == '0' && digits > 1)) return false;
+    value = 0;
+    for (std::size_t k = begin; k < end; ++k) {
+        const unsigned d = static_cast<unsigned char>(text[k] - '0');
+        if (d > 9) return false;
+        value = value * 10 + d;
+    }
+    return true;
+}
+
+// The same for a count of up to 8 digits held in `word`, 8 bytes read as a little-endian integer
+// whose top bytes (selected by `digits`) are the count's and whose other bytes are '0'.
+bool read_count_word(std::uint64_t word, std::uint64_t digits, std::uint64_t& value) noexcept {
+    constexpr std::uint64_t high_nibbles = 0xF0F0'F0F0'F0F0'F0F0ULL;
+    // Digits: every byte 0x30-0x39, that is 0x3_ before and after adding 6 (no carry out of a 0x3_).
+    if ((word & high_nibbles) != ascii_zeros || ((word + 0x0606'0606'0606'0606ULL) & high_nibbles) != ascii_zeros)
+        return false;
+    // A leading zero: the count's first byte is '0' and another follows.
+    const int first = std::countr_zero(digits);
+    if (first < 56 && ((word >> first) & 0xFF) == '0') return false;
+    // Pairs, then fours, then all eight; the first byte is the most significant digit. Byte 2i
+    // becomes 10 d[2i] + d[2i+1]; then bits 16-31 of word * (1 + 100 << 16) hold 100 p[0] + p[1]
+    // (and bits 48-63 the next four); then bits 32-63 of word * (1 + 10000 << 32) the eight.
+    word -= ascii_zeros;
+    word = word * 10 + (word >> 8);
+    word = ((word & 0x00FF'00FF'00FF'00FFULL) * (1 + (std::uint64_t{100} << 16))) >> 16;
+    value = ((word & 0x0000'FFFF'0000'FFFFULL) * (1 + (std::uint64_t{10000} << 32))) >> 32;
+    return true;
+}
+
+// The suffix's fixed_mask and count_words, from its bytes and usage slots.
+void mask_fixed_bytes(replay_suffix& suffix) {
+    suffix.fixed_mask.clear();
+    suffix.count_words = {};
+    if (!suffix.layout.usable || suffix.bytes.size() < 16) return;
+    suffix.fixed_mask.assign(suffix.bytes.size(), '\xFF');
+    for (std::size_t i = 0; i < suffix.layout.count; ++i) {
+        const usage_layout::slot& slot = suffix.layout.slots[i];
+        const std::size_t width = slot.end - slot.begin;
+        std::fill_n(suffix.fixed_mask.begin() + static_cast<std::ptrdiff_t>(slot.begin), width, '\0');
+        if (width >= 1 && width <= 8 && slot.end >= 8) suffix.count_words[i].digits = ~std::uint64_t{0} << (8 * (8 - width));
+    }
+}
+
+// Whether a[i] == b[i] wherever mask[i] is 0xFF (mask bytes are 0 or 0xFF), for i < n; n >= 16.
+bool equal_under_mask(const char* a, const char* b, const char* mask, std::size_t n) noexcept {
+#if defined(LLMSTREAM_HAS_SSE2)
+    const auto load = [](const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
+    const auto masked_diff = [&](std::size_t at) {
+        return _mm_and_si128(_mm_xor_si128(load(a + at), load(b + at)), load(mask + at));
+    };
+    __m128i diff = masked_diff(n - 16);  // the last 16 bytes, overlapping the blocks before them
+    for (std::size_t at = 0; at + 16 < n; at += 16) diff = _mm_or_si128(diff, masked_diff(at));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128())) == 0xFFFF;
+#else
+    unsigned diff = 0;
+    for (std::size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>((a[i] ^ b[i]) & mask[i]);
+    return diff == 0;
+#endif
 }
 
 // The total when the object gave none, as both dialects' readers expect.
@@ -495,9 +564,44 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
     const std::size_t kept_size = suffix_.bytes.size();
     const usage_layout& layout = suffix_.layout;
     usage fresh;
+    // Counts of the same widths, the usual case: the fixed bytes are compared in one pass, and
+    // each slot holds a count when its bytes are digits with no leading zero.
+    if (rest.size() == kept_size && suffix_.fixed_mask.size() == kept_size &&
+        equal_under_mask(rest.data(), kept, suffix_.fixed_mask.data(), kept_size)) {
+        bool counts = true;
+        for (std::size_t i = 0; i < layout.count && counts; ++i) {
+            const usage_layout::slot& s = layout.slots[i];
+            replay_suffix::count_word& w = suffix_.count_words[i];
+            std::uint64_t value = 0;
+            if (w.digits != 0) {
+                std::uint64_t word;
+                std::memcpy(&word, rest.data() + s.end - 8, 8);
+                if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+                word = (word & w.digits) | (ascii_zeros & ~w.digits);
+                if (word == w.last) {  // the same count as last time (the prompt's, say)
+                    value = w.value;
+                } else {
+                    counts = read_count_word(word, w.digits, value);
+                    w.last = counts ? word : 0;
+                    w.value = value;
+                }
+            } else {
+                counts = read_count_bytes(rest.data(), s.begin, s.end, value);
+            }
+            fresh.*s.field = static_cast<std::int64_t>(value);
+        }
+        if (counts) {
+            derive_total(fresh);
+            native_usage_written_ = true;
+            native_usage_ = fresh;
+            return true;
+        }
+        fresh = {};
+    }
     const char* r = rest.data();  // where rest is matched up to
     const char* const end = rest.data() + rest.size();
     std::size_t from = 0;  // in kept
+    std::array<usage_layout::slot, usage_layout::max_slots> moved = layout.slots;  // where rest has them
     for (std::size_t i = 0; i < layout.count; ++i) {
         const usage_layout::slot& s = layout.slots[i];
         const std::size_t fixed = s.begin - from;
@@ -514,12 +618,22 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
         if (digits == 0 || digits > 18 || (*first == '0' && digits > 1)) return false;
         fresh.*s.field = static_cast<std::int64_t>(value);
         from = s.end;
+        moved[i].begin = static_cast<std::size_t>(first - rest.data());
+        moved[i].end = static_cast<std::size_t>(r - rest.data());
     }
     const std::size_t tail = kept_size - from;
     if (static_cast<std::size_t>(end - r) != tail || std::memcmp(r, kept + from, tail) != 0) return false;
     derive_total(fresh);
     native_usage_written_ = true;
     native_usage_ = fresh;
+    // Some count changed width (30 tokens, then 100): keep these bytes, so that the frames that
+    // follow are compared in one pass again.
+    if (rest.size() != kept_size || moved != layout.slots) {
+        suffix_.usage_end = suffix_.usage_end - kept_size + rest.size();
+        suffix_.bytes.assign(rest);
+        suffix_.layout.slots = moved;
+        mask_fixed_bytes(suffix_);
+    }
     return true;
 }
 
@@ -552,6 +666,8 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
     if (native_usage_written_) suffix_.native_usage = native_usage_;
     // One usage object, read after the text (the prefix reads none): a hole in the comparison.
     suffix_.usage_hole = native_usage_read_.count == 1;
+    suffix_.fixed_mask.clear();
+    suffix_.count_words = {};
     if (suffix_.usage_hole) {
         suffix_.usage_begin = native_usage_read_.begin - text_end;
         suffix_.usage_end = native_usage_read_.end - text_end;
@@ -561,6 +677,7 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
             suffix_.layout.slots[i].begin -= text_end;
             suffix_.layout.slots[i].end -= text_end;
         }
+        mask_fixed_bytes(suffix_);
     }
     suffix_.valid = true;
 }

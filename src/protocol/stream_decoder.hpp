@@ -42,6 +42,7 @@ struct usage_layout {
     struct slot {
         std::size_t begin = 0, end = 0;  ///< the integer's bytes
         std::int64_t llmstream::usage::*field = nullptr;
+        bool operator==(const slot&) const = default;
     };
     static constexpr std::size_t max_slots = 8;
     std::array<slot, max_slots> slots{};
@@ -71,6 +72,16 @@ struct replay_suffix {
     std::size_t usage_begin = 0, usage_end = 0;
     int usage_depth = 0;
     usage_layout layout;  ///< slots relative to `bytes`; usable when the object is counts only
+    /// With a usable layout: 0xFF for each byte of `bytes` outside the count slots, 0 inside, so
+    /// that a suffix of the same length is compared in one pass (counts of the same widths).
+    std::string fixed_mask;
+    /// Per slot, for that pass: a count of up to 8 digits is read as the 8 bytes that end it.
+    struct count_word {
+        std::uint64_t digits = 0;  ///< which of those bytes are the count's (0: read it digit by digit)
+        std::uint64_t last = 0;    ///< the word last read there, bytes before the count made '0'
+        std::uint64_t value = 0;   ///< and the count it held
+    };
+    std::array<count_word, usage_layout::max_slots> count_words{};
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
 };
 

@@ -412,3 +412,53 @@ TEST_CASE("prefix replay: usage counts of every length read across the hole as a
     CHECK(plain > 500);
     CHECK(suffixes >= plain);
 }
+
+TEST_CASE("prefix replay: counts of the kept widths are compared in one pass, as a full read reads them") {
+    // A kept suffix whose counts have the widths of the frame's is compared in one pass and its
+    // slots read 8 digits at a time; when a width changes, the frame is matched slot by slot and
+    // its bytes are kept instead. Streams of frames whose counts keep or change their widths,
+    // with odd bytes inside the slots (a leading zero, a sign, letters, a quote) or in the fixed
+    // text next to them; the final frame hands out the running count.
+    std::mt19937 rng(26112026);
+    static const std::string odd = "x-+.eE \"}0:,";
+    auto count = [&](std::size_t width) {
+        std::string s;
+        for (std::size_t i = 0; i < width; ++i) s.push_back(static_cast<char>('0' + rng() % 10));
+        if (s.size() > 1 && s[0] == '0') s[0] = '1';
+        if (rng() % 4 == 0) s[rng() % s.size()] = odd[rng() % odd.size()];
+        return s;
+    };
+    auto next_width = [&](std::size_t w) {
+        switch (rng() % 8) {
+        case 0: return std::size_t{1} + rng() % 20;
+        case 1: return w + 1;
+        case 2: return w > 1 ? w - 1 : w;
+        default: return w;
+        }
+    };
+    auto frame = [&](const std::string& total, const std::string& output, const std::string& input) {
+        std::string f = R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"total_tokens":)" +
+                        total + R"(,"output_tokens":)" + output + R"(,"input_tokens":)" + input + R"(},"request_id":"r"})";
+        if (rng() % 16 == 0) {  // a fixed byte after the text changes
+            const std::size_t at = f.find("\"role\"") + rng() % (f.size() - f.find("\"role\""));
+            f[at] = odd[rng() % odd.size()];
+        }
+        return f;
+    };
+    std::size_t suffixes = 0;
+    for (int round = 0; round < 5000; ++round) {
+        std::size_t wt = 1 + rng() % 12, wo = 1 + rng() % 8, wi = 1 + rng() % 8;
+        std::vector<wire_event> events{{"result", frame("10", "1", "9")}};
+        const int frames = 2 + static_cast<int>(rng() % 6);
+        for (int i = 0; i < frames; ++i) {
+            wt = next_width(wt);
+            wo = next_width(wo);
+            wi = next_width(wi);
+            events.push_back({"result", frame(count(wt), count(wo), count(wi))});
+        }
+        events.push_back({"result", R"({"output":{"choices":[{"message":{"content":""},"finish_reason":"stop"}]}})"});
+        compare(api_dialect::dashscope_native, events);
+        suffixes += last_suffixes;
+    }
+    CHECK(suffixes > 1500);  // about 2,000: the rest have odd bytes, which a full read follows
+}
