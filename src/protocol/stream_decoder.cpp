@@ -347,6 +347,7 @@ void stream_decoder::reset() {
     last_model_.clear();
     last_response_id_.clear();
     last_request_id_.clear();
+    ++identity_changes_;
     done_ = false;
     finish_seen_ = false;
     native_usage_.reset();
@@ -430,10 +431,14 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     }
     // Identity fields repeat in every chunk; a delta carries them only when they first appear
     // or change, so that streaming does not copy them per event.
-    auto once = [](std::string& field, std::string& last) {
+    auto once = [this](std::string& field, std::string& last) {
         if (field.empty()) return;
-        if (field == last) field.clear();
-        else last = field;
+        if (field == last) {
+            field.clear();
+        } else {
+            last = field;
+            ++identity_changes_;
+        }
     };
     once(out.model, last_model_);
     once(out.response_id, last_response_id_);
@@ -504,10 +509,16 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         if (!suffix_.role.empty()) out.role = suffix_.role;
         if (!suffix_.finish_reason_text.empty()) out.finish_reason_text = suffix_.finish_reason_text;
         // Nothing writes these after this point: one equal to the last handed out would only be
-        // emptied again by on_event.
-        if (suffix_.model != last_model_) out.model = suffix_.model;
-        if (suffix_.response_id != last_response_id_) out.response_id = suffix_.response_id;
-        if (suffix_.request_id != last_request_id_) out.request_id = suffix_.request_id;
+        // emptied again by on_event. Once all three are, they stay so until one of those changes.
+        if (suffix_.identity_same_at != identity_changes_) {
+            const bool same_model = suffix_.model == last_model_;
+            const bool same_response_id = suffix_.response_id == last_response_id_;
+            const bool same_request_id = suffix_.request_id == last_request_id_;
+            if (!same_model) out.model = suffix_.model;
+            if (!same_response_id) out.response_id = suffix_.response_id;
+            if (!same_request_id) out.request_id = suffix_.request_id;
+            if (same_model && same_response_id && same_request_id) suffix_.identity_same_at = identity_changes_;
+        }
         if (!suffix_.tool_calls.empty()) out.tool_calls = suffix_.tool_calls;
         out.usage = suffix_.usage;
         if (suffix_.native_usage_written && !suffix_.usage_hole) {
@@ -660,6 +671,7 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
     suffix_.model = out.model;
     suffix_.response_id = out.response_id;
     suffix_.request_id = out.request_id;
+    suffix_.identity_same_at = replay_suffix::never;
     suffix_.tool_calls = out.tool_calls;
     suffix_.usage = out.usage;
     suffix_.native_usage_written = native_usage_written_;

@@ -359,6 +359,22 @@ TEST_CASE("prefix replay: suffixes are replayed only when they cannot set the te
     CHECK(compare(api_dialect::dashscope_native, frozen) == 11);
     CHECK(last_suffixes == 1);
 
+    // Identity fields in a kept suffix are handed out when they differ from the last ones handed
+    // out. The decoder remembers that they were equal only until one of those changes: here a
+    // usage chunk (decoded in full, not replayable, so the suffix stays kept) changes the model
+    // between two replays of the same suffix.
+    const std::string model_frame = R"({"choices":[{"index":0,"delta":{"content":"t"}}],"model":"m1"})";
+    const std::vector<wire_event> model_changes{
+        {"message", model_frame},
+        {"message", model_frame},
+        {"message", model_frame},
+        {"message", R"({"choices":[],"model":"m2","usage":{"prompt_tokens":1,"completion_tokens":2}})"},
+        {"message", model_frame},
+        {"message", model_frame},
+    };
+    CHECK(compare(api_dialect::openai_compatible, model_changes) == 4);
+    CHECK(last_suffixes == 3);
+
     // "usage": null leaves the running count alone; replaying a suffix holding it must too
     // (found by review: the suffix once restored the count it had seen).
     std::vector<wire_event> null_usage{
