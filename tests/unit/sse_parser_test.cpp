@@ -407,6 +407,27 @@ TEST_CASE("UTF-8 validation of short spans agrees with simdjson", "[sse][utf8]")
         same(std::string(1, static_cast<char>(a)));
         for (int b = 0; b < 256; ++b) same({static_cast<char>(a), static_cast<char>(b)});
     }
+    // Every string of 3 and 4 bytes drawn from the bytes at the edges of the table's ranges.
+    const std::string edges = "\x00\x7F\x80\x8F\x90\x9F\xA0\xBF\xC0\xC1\xC2\xDF\xE0\xE1\xEC\xED\xEE\xEF\xF0\xF1\xF3\xF4\xF5\xFF"s;
+    std::size_t disagreements = 0, edge_strings = 0;
+    std::string first_disagreement;
+    for (const char a : edges)
+        for (const char b : edges)
+            for (const char c : edges)
+                for (int d = -1; d < static_cast<int>(edges.size()); ++d) {
+                    s = {a, b, c};
+                    if (d >= 0) s.push_back(edges[static_cast<std::size_t>(d)]);
+                    ++edge_strings;
+                    if (is_valid_utf8(s) != simdjson::validate_utf8(s.data(), s.size()) && disagreements++ == 0)
+                        first_disagreement = s;
+                }
+    INFO("first disagreement, as bytes: " << [&] {
+        std::string hex;
+        for (const char c : first_disagreement) hex += std::to_string(static_cast<unsigned char>(c)) + " ";
+        return hex;
+    }());
+    CHECK(edge_strings == 24u * 24u * 24u * 25u);
+    REQUIRE(disagreements == 0);
     const std::vector<std::string> pieces{"a", "\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xE0\x9F\xBF", "\xED\x9F\xBF",
                                           "\xED\xA0\x80", "\xEF\xBF\xBF", "\xF0\x90\x80\x80", "\xF0\x8F\xBF\xBF",
                                           "\xF4\x8F\xBF\xBF", "\xF4\x90\x80\x80", "\xC0\x80", "\xC1\xBF", "\xF5\x80\x80\x80",
