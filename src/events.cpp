@@ -5,19 +5,6 @@
 
 namespace llmstream {
 
-void delta::clear() noexcept {
-    content.clear();
-    reasoning_content.clear();
-    role.clear();
-    tool_calls.clear();
-    finish = finish_reason::none;
-    finish_reason_text.clear();
-    usage.reset();
-    model.clear();
-    response_id.clear();
-    request_id.clear();
-}
-
 void completion_accumulator::add(const delta& d) {
     result_.content += d.content;
     result_.reasoning_content += d.reasoning_content;

@@ -49,7 +49,19 @@ struct delta {
         return content.empty() && reasoning_content.empty() && role.empty() && tool_calls.empty() &&
                finish == finish_reason::none && !usage;
     }
-    void clear() noexcept;  ///< empties every field, keeping allocated capacity
+    /// Empties every field, keeping allocated capacity (inline: the decoder calls it per event).
+    void clear() noexcept {
+        content.clear();
+        reasoning_content.clear();
+        role.clear();
+        tool_calls.clear();
+        finish = finish_reason::none;
+        finish_reason_text.clear();
+        usage.reset();
+        model.clear();
+        response_id.clear();
+        request_id.clear();
+    }
 };
 
 /// A whole generation.
