@@ -154,7 +154,8 @@ bool equal_under_mask(const char* a, const char* b, const char* mask, std::size_
 
 // The total when the object gave none, as both dialects' readers expect.
 void derive_total(usage& u) noexcept {
-    if (u.total_tokens == 0) u.total_tokens = u.input_tokens + u.output_tokens;
+    // A sum that does not fit (absurd counts from a hostile server) leaves the total unknown: 0.
+    if (u.total_tokens == 0 && __builtin_add_overflow(u.input_tokens, u.output_tokens, &u.total_tokens)) u.total_tokens = 0;
 }
 
 // Usage keys of both dialects, told apart by length first (this runs for every DashScope frame).
@@ -589,11 +590,12 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
                 std::memcpy(&word, rest.data() + s.end - 8, 8);
                 if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
                 word = (word & w.digits) | (ascii_zeros & ~w.digits);
-                if (word == w.last) {  // the same count as last time (the prompt's, say)
+                if (w.known && word == w.last) {  // the same count as last time (the prompt's, say)
                     value = w.value;
                 } else {
                     counts = read_count_word(word, w.digits, value);
-                    w.last = counts ? word : 0;
+                    w.known = counts;
+                    w.last = word;
                     w.value = value;
                 }
             } else {

@@ -477,4 +477,19 @@ TEST_CASE("prefix replay: counts of the kept widths are compared in one pass, as
         suffixes += last_suffixes;
     }
     CHECK(suffixes > 1500);  // about 2,000: the rest have odd bytes, which a full read follows
+
+    // Found by review: an 8-digit slot holds no padding '0', so eight NUL bytes make the word 0,
+    // which the slot's cache once took for a count it had read. Replay must fail the frame as a
+    // full read does, and hand out the same usage.
+    const std::string nul_count(8, '\0');
+    for (const std::vector<std::string>& totals : {std::vector<std::string>{"12345678", "12345679", nul_count},
+                                                   std::vector<std::string>{"30", "77777777", nul_count}}) {
+        std::vector<wire_event> nul_frames;
+        int output = 1;
+        for (const std::string& total : totals)
+            nul_frames.push_back({"result", R"({"output":{"choices":[{"message":{"content":"t","role":"assistant"},"finish_reason":"null"}]},"usage":{"total_tokens":)" +
+                                                total + R"(,"output_tokens":)" + std::to_string(output++) + R"(,"input_tokens":29},"request_id":"r"})"});
+        nul_frames.push_back({"result", R"({"output":{"choices":[{"message":{"content":""},"finish_reason":"stop"}]}})"});
+        compare(api_dialect::dashscope_native, nul_frames);
+    }
 }

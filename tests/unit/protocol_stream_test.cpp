@@ -218,6 +218,19 @@ TEST_CASE("garbage in a stream is a malformed_response, not a crash", "[protocol
     }
 }
 
+TEST_CASE("a total derived from counts whose sum does not fit stays unknown", "[protocol]") {
+    // Found by review: input + output overflowed int64 (undefined behaviour) for absurd counts.
+    const std::string body =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5000000000000000000,\"completion_tokens\":5000000000000000000}}\n\n"
+        "data: [DONE]\n\n";
+    const auto o = decode(body, api_dialect::openai_compatible, vendor::openai, false, {});
+    REQUIRE_FALSE(o.ec);
+    REQUIRE(o.result.usage);
+    CHECK(o.result.usage->input_tokens == 5000000000000000000);
+    CHECK(o.result.usage->output_tokens == 5000000000000000000);
+    CHECK(o.result.usage->total_tokens == 0);
+}
+
 TEST_CASE("events after [DONE] are ignored and blank data keep-alives are skipped", "[protocol]") {
     const std::string body = "data: \n\ndata: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n"
                              "data: [DONE]\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n";
