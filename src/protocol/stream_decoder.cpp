@@ -103,7 +103,7 @@ bool read_count_bytes(const char* text, std::size_t begin, std::size_t end, std:
 
 // The same for a count of up to 8 digits held in `word`, 8 bytes read as a little-endian integer
 // whose top bytes (selected by `digits`) are the count's and whose other bytes are '0'.
-bool read_count_word(std::uint64_t word, std::uint64_t digits, std::uint64_t& value) noexcept {
+[[gnu::always_inline]] inline bool read_count_word(std::uint64_t word, std::uint64_t digits, std::uint64_t& value) noexcept {
     constexpr std::uint64_t high_nibbles = 0xF0F0'F0F0'F0F0'F0F0ULL;
     // Digits: every byte 0x30-0x39, that is 0x3_ before and after adding 6 (no carry out of a 0x3_).
     if ((word & high_nibbles) != ascii_zeros || ((word + 0x0606'0606'0606'0606ULL) & high_nibbles) != ascii_zeros)
@@ -121,6 +121,14 @@ bool read_count_word(std::uint64_t word, std::uint64_t digits, std::uint64_t& va
     return true;
 }
 
+// The 8 bytes of `text` that end at `end` as a little-endian word, those outside `digits` made '0'.
+[[gnu::always_inline]] inline std::uint64_t count_word_at(const char* text, std::size_t end, std::uint64_t digits) noexcept {
+    std::uint64_t word;
+    std::memcpy(&word, text + end - 8, 8);
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+    return (word & digits) | (ascii_zeros & ~digits);
+}
+
 // The suffix's fixed_mask and count_words, from its bytes and usage slots.
 void mask_fixed_bytes(replay_suffix& suffix) {
     suffix.fixed_mask.clear();
@@ -131,7 +139,16 @@ void mask_fixed_bytes(replay_suffix& suffix) {
         const usage_layout::slot& slot = suffix.layout.slots[i];
         const std::size_t width = slot.end - slot.begin;
         std::fill_n(suffix.fixed_mask.begin() + static_cast<std::ptrdiff_t>(slot.begin), width, '\0');
-        if (width >= 1 && width <= 8 && slot.end >= 8) suffix.count_words[i].digits = ~std::uint64_t{0} << (8 * (8 - width));
+        // Read by word when the kept bytes hold a count: they seed the cache, which then only
+        // ever holds a word that was read as a count.
+        if (width < 1 || width > 8 || slot.end < 8) continue;
+        replay_suffix::count_word& w = suffix.count_words[i];
+        const std::uint64_t digits = ~std::uint64_t{0} << (8 * (8 - width));
+        const std::uint64_t word = count_word_at(suffix.bytes.data(), slot.end, digits);
+        if (read_count_word(word, digits, w.value)) {
+            w.digits = digits;
+            w.last = word;
+        }
     }
 }
 
@@ -586,15 +603,10 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
             replay_suffix::count_word& w = suffix_.count_words[i];
             std::uint64_t value = 0;
             if (w.digits != 0) {
-                std::uint64_t word;
-                std::memcpy(&word, rest.data() + s.end - 8, 8);
-                if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
-                word = (word & w.digits) | (ascii_zeros & ~w.digits);
-                if (w.known && word == w.last) {  // the same count as last time (the prompt's, say)
+                const std::uint64_t word = count_word_at(rest.data(), s.end, w.digits);
+                if (word == w.last) {  // the same count as last time (the prompt's, say)
                     value = w.value;
-                } else {
-                    counts = read_count_word(word, w.digits, value);
-                    w.known = counts;
+                } else if ((counts = read_count_word(word, w.digits, value))) {
                     w.last = word;
                     w.value = value;
                 }

@@ -82,9 +82,8 @@ struct replay_suffix {
     /// Per slot, for that pass: a count of up to 8 digits is read as the 8 bytes that end it.
     struct count_word {
         std::uint64_t digits = 0;  ///< which of those bytes are the count's (0: read it digit by digit)
-        bool known = false;        ///< a count was read there: `last` and `value` hold it
-        std::uint64_t last = 0;    ///< the word it was read from, bytes before the count made '0'
-        std::uint64_t value = 0;   ///< and the count
+        std::uint64_t last = 0;    ///< the word last read there as a count, bytes before it made '0'
+        std::uint64_t value = 0;   ///< and that count
     };
     std::array<count_word, usage_layout::max_slots> count_words{};
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
