@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace llmstream::sse {
 
@@ -43,8 +45,8 @@ public:
     /// every further call returns the same error until `reset()`.
     template <class OnEvent>
     boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event) {
-        auto no_comments = [](std::string_view) {};
-        return run(chunk, on_event, no_comments, false);
+        comment_sink_ = nullptr;
+        return run(chunk, on_event);
     }
 
     /// As above, and also calls `on_comment(std::string_view)` for each comment line, in stream
@@ -52,14 +54,19 @@ public:
     /// "HTTP_STATUS/429" for DashScope's `:HTTP_STATUS/429`, " keep-alive" for `: keep-alive`).
     template <class OnEvent, class OnComment>
     boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event, OnComment&& on_comment) {
-        return run(chunk, on_event, on_comment, true);
+        // Comments are handed out from inside the parse loop (DashScope sends one per frame):
+        // through a plain function pointer, so that the loop stays compiled once, in the library.
+        using handler = std::remove_reference_t<OnComment>;
+        comment_sink_ = [](void* context, std::string_view text) { (*static_cast<handler*>(context))(text); };
+        comment_context_ = const_cast<void*>(static_cast<const void*>(std::addressof(on_comment)));
+        return run(chunk, on_event);
     }
 
     /// The reconnection time from the last valid `retry:` field (all ASCII digits), if any.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
 
     /// The stream's last event ID: the ID buffer as of the most recent blank line.
-    std::string_view last_event_id() const noexcept { return {ids_[last_id_].data(), id_sizes_[last_id_]}; }
+    std::string_view last_event_id() const noexcept { return last_id_; }
 
     /// True when a line or an event has been started but not finished. At end of stream such an
     /// event is discarded (as the standard requires); callers may report it as truncation.
@@ -74,10 +81,11 @@ public:
     const limits& get_limits() const noexcept { return limits_; }
 
 private:
-    enum class step { need_more, dispatch, comment };
+    enum class step { need_more, dispatch };
 
-    // Consumes input until it can report an event or a comment, or the input is exhausted.
-    step advance(std::string_view& in, boost::system::error_code& ec, bool want_comments);
+    // Consumes input until it can report an event or the input is exhausted; comments go to
+    // comment_sink_ on the way.
+    step advance(std::string_view& in, boost::system::error_code& ec);
     // Where a line's bytes >= 0x80 lie: all within [first, last]; null when it has none.
     struct high_bytes {
         const char* first = nullptr;
@@ -88,33 +96,29 @@ private:
     std::size_t line_length_from_new_block(const char* p, const char* end, high_bytes& high) noexcept;
     static void note_high(high_bytes& high, const char* at, std::uint64_t mask) noexcept;
     bool is_valid_utf8(std::string_view value) const noexcept;
-    step process_line(std::string_view line, bool in_chunk, bool want_comments,
-                      boost::system::error_code& ec);
+    step process_line(std::string_view line, bool in_chunk, boost::system::error_code& ec);
     step end_of_event();
     void other_field(std::string_view line, bool in_chunk, boost::system::error_code& ec);
-    void set_id(std::string_view value);
-    void set_type(std::string_view value);
+    void set_id(std::string_view value, bool in_chunk);
+    void set_type(std::string_view value, bool in_chunk);
     void append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec);
     std::string_view checked_utf8(std::string_view value, bool& repaired);
     void clear_event();
+    void keep_chunk_views();
     void fail(boost::system::error_code& ec, errc e);
 
-    template <class OnEvent, class OnComment>
-    boost::system::error_code run(std::string_view chunk, OnEvent& on_event, OnComment& on_comment,
-                                  bool want_comments) {
+    template <class OnEvent>
+    boost::system::error_code run(std::string_view chunk, OnEvent& on_event) {
         boost::system::error_code ec;
         mask_at_ = nullptr;  // the masks described the previous chunk
-        for (;;) {
-            switch (advance(chunk, ec, want_comments)) {
-            case step::need_more:
-                return ec;
-            case step::dispatch:
+        try {
+            for (;;) {
+                if (advance(chunk, ec) == step::need_more) return ec;
                 on_event(static_cast<const event&>(event_));
-                break;
-            case step::comment:
-                on_comment(comment_);
-                break;
             }
+        } catch (...) {
+            keep_chunk_views();  // last_event_id() stays readable (to resume from it)
+            throw;
         }
     }
 
@@ -127,21 +131,27 @@ private:
     std::string_view data_view_;  // data buffer as a view of the current chunk (zero-copy case)
     bool data_is_view_ = false;
     std::size_t data_lines_ = 0;
-    std::string type_;        // event type buffer (when type_set_; else empty, bytes kept for reuse)
+    // The event type and IDs are views of the chunk being fed while it lasts (DashScope sends
+    // `id:` and `event:` in every frame: no copy per event); keep_chunk_views() copies what
+    // still points into it when the chunk goes away. A value from a line carried over in line_,
+    // or with invalid UTF-8 replaced, is copied at once.
+    std::string_view type_;   // event type buffer (when type_set_)
+    std::string type_bytes_;  // type_'s bytes when it is not a view of the chunk
     bool type_set_ = false;
-    // Two ID texts: ids_[last_id_] is the last event ID; an `id:` line fills the other one and
-    // the blank line makes it the last (no copy per event). The standard's last event ID buffer
-    // is the other one while id_pending_, else the last. A text's bytes are the first
-    // id_sizes_[k] of ids_[k] (its size only grows, so that a new ID is one memcpy).
-    std::string ids_[2];
-    std::size_t id_sizes_[2] = {0, 0};
-    int last_id_ = 0;
+    bool type_in_chunk_ = false;
+    std::string_view last_id_;     // the last event ID, set from pending_id_ at a blank line
+    std::string_view pending_id_;  // the standard's last event ID buffer, when id_pending_
+    std::string last_id_bytes_;
+    std::string pending_id_bytes_;
+    bool last_id_in_chunk_ = false;
+    bool pending_id_in_chunk_ = false;
     bool id_pending_ = false;
     std::string repaired_;    // scratch for a value with invalid UTF-8 replaced by U+FFFD
     std::optional<std::chrono::milliseconds> retry_;
 
     event event_;             // what the last dispatch handed out
-    std::string_view comment_;
+    void (*comment_sink_)(void* context, std::string_view text) = nullptr;  // of the current feed
+    void* comment_context_ = nullptr;
 
     // Line-end and non-ASCII masks of the 64 bytes at mask_at_ in the chunk being fed (null: none).
     const char* mask_at_ = nullptr;

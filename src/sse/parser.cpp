@@ -27,13 +27,13 @@ void parser::reset() {
     line_non_ascii_ = false;
     line_high_ = {};
     clear_event();
-    id_sizes_[0] = id_sizes_[1] = 0;
+    last_id_ = pending_id_ = {};
+    last_id_in_chunk_ = pending_id_in_chunk_ = false;
     id_pending_ = false;
     mask_at_ = nullptr;
     repaired_.clear();
     retry_.reset();
     event_ = {};
-    comment_ = {};
     bom_decided_ = false;
     skip_lf_ = false;
     reset_after_dispatch_ = false;
@@ -47,7 +47,32 @@ void parser::clear_event() {
     data_view_ = {};
     data_is_view_ = false;
     data_lines_ = 0;
-    type_set_ = false;  // type_ keeps its bytes: the next event's type is usually the same
+    type_set_ = false;
+    type_in_chunk_ = false;  // nothing reads type_ until the next event: no copy needed
+}
+
+// The chunk goes away: what still points into it is copied.
+void parser::keep_chunk_views() {
+    if (data_is_view_) {
+        data_.assign(data_view_);
+        data_view_ = {};
+        data_is_view_ = false;
+    }
+    if (type_in_chunk_) {
+        type_bytes_.assign(type_);
+        type_ = type_bytes_;
+        type_in_chunk_ = false;
+    }
+    if (last_id_in_chunk_) {
+        last_id_bytes_.assign(last_id_);
+        last_id_ = last_id_bytes_;
+        last_id_in_chunk_ = false;
+    }
+    if (pending_id_in_chunk_) {
+        pending_id_bytes_.assign(pending_id_);
+        pending_id_ = pending_id_bytes_;
+        pending_id_in_chunk_ = false;
+    }
 }
 
 void parser::fail(boost::system::error_code& ec, errc e) {
@@ -60,6 +85,7 @@ void parser::fail(boost::system::error_code& ec, errc e) {
     clear_event();
     data_.shrink_to_fit();
     field_seen_ = false;
+    keep_chunk_views();  // last_event_id() stays readable
 }
 
 // Inline: most lines are ASCII, and this runs for several lines of every event.
@@ -136,7 +162,13 @@ std::size_t parser::line_length_from_new_block(const char* p, const char* end, h
 // A blank line: the standard's "dispatch the event".
 inline parser::step parser::end_of_event() {
     if (id_pending_) {
-        last_id_ ^= 1;
+        if (pending_id_in_chunk_) {
+            last_id_ = pending_id_;
+        } else {
+            last_id_bytes_.swap(pending_id_bytes_);
+            last_id_ = last_id_bytes_;
+        }
+        last_id_in_chunk_ = pending_id_in_chunk_;
         id_pending_ = false;
     }
     field_seen_ = false;
@@ -144,14 +176,14 @@ inline parser::step parser::end_of_event() {
         clear_event();
         return step::need_more;
     }
-    event_.type = !type_set_ || type_.empty() ? std::string_view("message") : std::string_view(type_);
+    event_.type = !type_set_ || type_.empty() ? std::string_view("message") : type_;
     event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
-    event_.id = last_event_id();
+    event_.id = last_id_;
     reset_after_dispatch_ = true;
     return step::dispatch;
 }
 
-parser::step parser::advance(std::string_view& in, boost::system::error_code& ec, bool want_comments) {
+parser::step parser::advance(std::string_view& in, boost::system::error_code& ec) {
     if (failed_) {
         ec = failed_;
         in = {};
@@ -239,7 +271,7 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
         p = past_terminator(p + length);
 
-        const step s = line.empty() ? end_of_event() : process_line(line, in_chunk, want_comments, ec);
+        const step s = line.empty() ? end_of_event() : process_line(line, in_chunk, ec);
         if (ec) {
             in = {};
             return step::need_more;
@@ -255,16 +287,11 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
     }
 
     in = {};
-    // The chunk goes away when feed returns: an event still being built must not point into it.
-    if (data_is_view_) {
-        data_.assign(data_view_);
-        data_view_ = {};
-        data_is_view_ = false;
-    }
+    keep_chunk_views();  // the chunk goes away when feed returns
     return step::need_more;
 }
 
-inline void parser::set_id(std::string_view value) {
+[[gnu::always_inline]] inline void parser::set_id(std::string_view value, bool in_chunk) {
     // An ID with a NUL is ignored, as the standard requires. IDs are short: look inline.
     if (value.size() <= 16) {
         for (const char c : value)
@@ -274,24 +301,33 @@ inline void parser::set_id(std::string_view value) {
     }
     bool repaired = false;
     const std::string_view id = checked_utf8(value, repaired);
-    const int k = last_id_ ^ 1;
-    if (ids_[k].size() < id.size()) ids_[k].resize(id.size());
-    if (!id.empty()) std::memcpy(ids_[k].data(), id.data(), id.size());
-    id_sizes_[k] = id.size();
+    pending_id_in_chunk_ = in_chunk && !repaired;
+    if (pending_id_in_chunk_) {
+        pending_id_ = id;
+    } else {
+        pending_id_bytes_.assign(id);
+        pending_id_ = pending_id_bytes_;
+    }
     id_pending_ = true;
 }
 
-inline void parser::set_type(std::string_view value) {
+inline void parser::set_type(std::string_view value, bool in_chunk) {
     bool repaired = false;
     const std::string_view type = checked_utf8(value, repaired);
-    if (std::string_view(type_) != type) type_.assign(type);
+    type_in_chunk_ = in_chunk && !repaired;
+    if (type_in_chunk_) {
+        type_ = type;
+    } else {
+        type_bytes_.assign(type);
+        type_ = type_bytes_;
+    }
     type_set_ = true;
 }
 
 // A non-blank line. The fields streams send are told apart by their first byte, without a
 // search for the colon; anything else goes to other_field.
-[[gnu::always_inline]] inline parser::step parser::process_line(std::string_view line, bool in_chunk, bool want_comments,
-                                         boost::system::error_code& ec) {
+[[gnu::always_inline]] inline parser::step parser::process_line(std::string_view line, bool in_chunk,
+                                                                boost::system::error_code& ec) {
     switch (line.front()) {
     case 'd':
         if (line.size() >= 5 && std::memcmp(line.data(), "data:", 5) == 0) {
@@ -310,17 +346,18 @@ inline void parser::set_type(std::string_view value) {
         }
         break;
     case ':': {
-        if (!want_comments) return step::need_more;
-        bool repaired = false;
-        comment_ = checked_utf8(line.substr(1), repaired);
-        return step::comment;
+        if (comment_sink_ != nullptr) {
+            bool repaired = false;
+            comment_sink_(comment_context_, checked_utf8(line.substr(1), repaired));
+        }
+        return step::need_more;
     }
     case 'i':
         if (line.size() >= 3 && std::memcmp(line.data(), "id:", 3) == 0) {
             field_seen_ = true;
             std::string_view value = line.substr(3);
             if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-            set_id(value);
+            set_id(value, in_chunk);
             return step::need_more;
         }
         break;
@@ -329,7 +366,7 @@ inline void parser::set_type(std::string_view value) {
             field_seen_ = true;
             std::string_view value = line.substr(6);
             if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-            set_type(value);
+            set_type(value, in_chunk);
             return step::need_more;
         }
         break;
@@ -353,9 +390,9 @@ void parser::other_field(std::string_view line, bool in_chunk, boost::system::er
     if (name == "data") {
         append_data(value, in_chunk, ec);
     } else if (name == "event") {
-        set_type(value);
+        set_type(value, in_chunk);
     } else if (name == "id") {
-        set_id(value);
+        set_id(value, in_chunk);
     } else if (name == "retry") {
         if (value.empty()) return;
         using rep = std::chrono::milliseconds::rep;

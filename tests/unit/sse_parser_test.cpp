@@ -258,6 +258,55 @@ TEST_CASE("reset inside a callback starts a new stream with the rest of the chun
     CHECK(p.last_event_id().empty());
 }
 
+TEST_CASE("reset inside a comment callback starts a new stream with the rest of the chunk", "[sse]") {
+    parser p;
+    std::vector<std::string> seen;
+    CHECK_FALSE(p.feed(
+        "id: 7\nevent: e\ndata: a\n:stop\r\n\xEF\xBB\xBF" "data: b\n\n",
+        [&](const auto& e) { seen.push_back(std::string(e.type) + "/" + std::string(e.data) + "/" + std::string(e.id)); },
+        [&](std::string_view c) {
+            seen.emplace_back(c);
+            p.reset();  // the ID, type and data so far are forgotten; the BOM starts the new stream
+        }));
+    CHECK(seen == std::vector<std::string>{"stop", "message/b/"});
+    CHECK(p.last_event_id().empty());
+}
+
+TEST_CASE("after a callback throws, the last event ID no longer depends on the chunk", "[sse]") {
+    // The ID, type and data of an event are views of the chunk while it lasts: an exception
+    // leaving feed must not leave last_event_id() pointing into the caller's buffer.
+    for (const bool from_comment : {false, true}) {
+        INFO("thrown from the " << (from_comment ? "comment" : "event") << " callback");
+        parser p;
+        std::string chunk = "id: 41\ndata: a\n\nid: 42\nevent: e\n:x\ndata: b\n\n";
+        auto on_event = [&](const llmstream::sse::event& e) {
+            if (!from_comment && e.data == "b") throw std::runtime_error("from on_event");
+        };
+        auto on_comment = [&](std::string_view) {
+            if (from_comment) throw std::runtime_error("from on_comment");
+        };
+        CHECK_THROWS_AS(p.feed(chunk, on_event, on_comment), std::runtime_error);
+        chunk.assign(chunk.size(), 'z');
+        CHECK(p.last_event_id() == (from_comment ? "41" : "42"));
+    }
+}
+
+TEST_CASE("the last event ID and a partial event's type outlive the chunk they came in", "[sse]") {
+    parser p;
+    std::vector<recorded_event> events;
+    auto on_event = [&](const llmstream::sse::event& e) {
+        events.push_back({std::string(e.type), std::string(e.data), std::string(e.id)});
+    };
+    std::string chunk = "id: 1\ndata: a\n\nid: 2\nevent: later\ndata: b\n";
+    CHECK_FALSE(p.feed(chunk, on_event));
+    chunk.assign(chunk.size(), 'z');
+    CHECK(p.last_event_id() == "1");
+    chunk = "\n";
+    CHECK_FALSE(p.feed(chunk, on_event));
+    CHECK(events == std::vector<recorded_event>{{"message", "a", "1"}, {"later", "b", "2"}});
+    CHECK(p.last_event_id() == "2");
+}
+
 TEST_CASE("zero limits are rejected", "[sse][limits]") {
     CHECK_THROWS_AS(parser(limits{.max_line_size = 0}), std::invalid_argument);
     CHECK_THROWS_AS(parser(limits{.max_event_size = 0}), std::invalid_argument);
