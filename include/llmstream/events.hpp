@@ -35,7 +35,7 @@ struct tool_call_delta {
 struct delta {
     std::string content{};
     std::string reasoning_content{};          ///< thinking models: reasoning text before the answer
-    std::string role{};                       ///< usually only in the first delta
+    std::string role{};                       ///< in the delta where it first appears or changes (like the identity fields)
     std::vector<tool_call_delta> tool_calls{};
     finish_reason finish = finish_reason::none;
     std::string finish_reason_text{};         ///< as the server spelled it ("stop", "length", ...)

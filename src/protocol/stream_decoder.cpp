@@ -362,6 +362,7 @@ stream_decoder::stream_decoder(api_dialect dialect, vendor v, bool cumulative_ou
 
 void stream_decoder::reset() {
     comment_status_ = 0;
+    last_role_.clear();
     last_model_.clear();
     last_response_id_.clear();
     last_request_id_.clear();
@@ -447,8 +448,9 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         out.clear();
         return in_stream_error(error_, diag);
     }
-    // Identity fields repeat in every chunk; a delta carries them only when they first appear
-    // or change, so that streaming does not copy them per event.
+    // Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in
+    // every frame); a delta carries them only when they first appear or change, so that
+    // streaming does not copy them per event.
     auto once = [this](std::string& field, std::string& last) {
         if (field.empty()) return;
         if (field == last) {
@@ -458,6 +460,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
             ++identity_changes_;
         }
     };
+    once(out.role, last_role_);
     once(out.model, last_model_);
     once(out.response_id, last_response_id_);
     once(out.request_id, last_request_id_);
@@ -524,18 +527,20 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         // `out` was cleared by on_event and only the text written since: empty fields stay as they are.
         if (!suffix_.other_text.empty())
             (replay_.field == text_field::content ? out.reasoning_content : out.content) = suffix_.other_text;
-        if (!suffix_.role.empty()) out.role = suffix_.role;
         if (!suffix_.finish_reason_text.empty()) out.finish_reason_text = suffix_.finish_reason_text;
-        // Nothing writes these after this point: one equal to the last handed out would only be
-        // emptied again by on_event. Once all three are, they stay so until one of those changes.
+        // Nothing writes these after this point: one empty or equal to the last handed out would
+        // only be emptied again by on_event. Once all four are, they stay so until one of those changes.
         if (suffix_.identity_same_at != identity_changes_) {
-            const bool same_model = suffix_.model == last_model_;
-            const bool same_response_id = suffix_.response_id == last_response_id_;
-            const bool same_request_id = suffix_.request_id == last_request_id_;
+            const auto same = [](const std::string& kept, const std::string& last) { return kept.empty() || kept == last; };
+            const bool same_role = same(suffix_.role, last_role_);
+            const bool same_model = same(suffix_.model, last_model_);
+            const bool same_response_id = same(suffix_.response_id, last_response_id_);
+            const bool same_request_id = same(suffix_.request_id, last_request_id_);
+            if (!same_role) out.role = suffix_.role;
             if (!same_model) out.model = suffix_.model;
             if (!same_response_id) out.response_id = suffix_.response_id;
             if (!same_request_id) out.request_id = suffix_.request_id;
-            if (same_model && same_response_id && same_request_id) suffix_.identity_same_at = identity_changes_;
+            if (same_role && same_model && same_response_id && same_request_id) suffix_.identity_same_at = identity_changes_;
         }
         if (!suffix_.tool_calls.empty()) out.tool_calls = suffix_.tool_calls;
         out.usage = suffix_.usage;
@@ -681,7 +686,11 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
     suffix_.bytes.assign(bytes);
     suffix_.other_text = replay_.field == text_field::content ? out.reasoning_content : out.content;
     suffix_.role = out.role;
-    suffix_.finish_reason_text = out.finish_reason_text;
+    // Spelled out only when it is a finish ("null" is DashScope's way of saying none, every frame).
+    if (parse_finish_reason(out.finish_reason_text) == finish_reason::none)
+        suffix_.finish_reason_text.clear();
+    else
+        suffix_.finish_reason_text = out.finish_reason_text;
     suffix_.model = out.model;
     suffix_.response_id = out.response_id;
     suffix_.request_id = out.request_id;

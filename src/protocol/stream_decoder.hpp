@@ -61,8 +61,8 @@ struct replay_suffix {
     // The event's fields other than its text, as the whole event left them.
     std::string other_text;  ///< reasoning_content when the text is content, and the other way round
     std::string role, finish_reason_text, model, response_id, request_id;
-    /// The decoder's identity_changes_ when model, response_id and request_id were last found
-    /// equal to the ones last handed out (never: not since this suffix was kept).
+    /// The decoder's identity_changes_ when role, model, response_id and request_id were last
+    /// found empty or equal to the ones last handed out (never: not since this suffix was kept).
     static constexpr std::uint64_t never = ~std::uint64_t{0};
     std::uint64_t identity_same_at = never;
     std::vector<tool_call_delta> tool_calls;
@@ -156,8 +156,8 @@ private:
     replay_state replay_, replay_candidate_;
     replay_suffix suffix_;
     std::size_t replayed_ = 0, replayed_suffixes_ = 0;
-    std::string last_model_, last_response_id_, last_request_id_;
-    std::uint64_t identity_changes_ = 0;  // counts changes of the three above
+    std::string last_role_, last_model_, last_response_id_, last_request_id_;
+    std::uint64_t identity_changes_ = 0;  // counts changes of the four above
     // Cumulative mode: the whole text handed out so far.
     std::string seen_content_;
     std::string seen_reasoning_;

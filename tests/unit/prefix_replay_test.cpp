@@ -375,6 +375,20 @@ TEST_CASE("prefix replay: suffixes are replayed only when they cannot set the te
     CHECK(compare(api_dialect::openai_compatible, model_changes) == 4);
     CHECK(last_suffixes == 3);
 
+    // The same for the role, handed out like the identity fields: a frame decoded in full hands
+    // out another role between two replays of a suffix that sets "assistant".
+    const std::string role_frame = R"({"choices":[{"index":0,"delta":{"content":"t","role":"assistant"}}]})";
+    const std::vector<wire_event> role_changes{
+        {"message", role_frame},
+        {"message", role_frame},
+        {"message", role_frame},
+        {"message", R"({"choices":[{"index":0,"delta":{"role":"tool"}}]})"},
+        {"message", role_frame},
+        {"message", role_frame},
+    };
+    CHECK(compare(api_dialect::openai_compatible, role_changes) == 4);
+    CHECK(last_suffixes == 3);
+
     // "usage": null leaves the running count alone; replaying a suffix holding it must too
     // (found by review: the suffix once restored the count it had seen).
     std::vector<wire_event> null_usage{

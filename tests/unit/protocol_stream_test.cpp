@@ -136,6 +136,32 @@ TEST_CASE("DashScope native frames: finish_reason \"null\", reasoning, usage onc
     CHECK(o.result.usage->reasoning_tokens == 2);
 }
 
+TEST_CASE("the role, like the identity fields, is in the delta where it first appears or changes", "[protocol]") {
+    // DashScope repeats role "assistant" in every frame: handed out once, and again on a change.
+    auto frame = [](const char* content, const char* role) {
+        return std::string("data:{\"output\":{\"choices\":[{\"message\":{\"content\":\"") + content +
+               "\",\"role\":\"" + role +
+               "\"},\"finish_reason\":\"null\"}]},\"usage\":{\"total_tokens\":3,\"output_tokens\":1,"
+               "\"input_tokens\":2},\"request_id\":\"r1\"}\n\n";
+    };
+    const std::string body = frame("a", "assistant") + frame("b", "assistant") + frame("c", "assistant") +
+                             frame("d", "tool") + frame("e", "tool") + frame("f", "assistant");
+    for (std::size_t cut = 0; cut < body.size(); cut += 7) {
+        response_stream stream(api_dialect::dashscope_native, vendor::dashscope, false);
+        std::vector<std::string> roles, request_ids;
+        diagnostics diag;
+        auto on_delta = [&](const delta& d) {
+            roles.push_back(d.role);
+            request_ids.push_back(d.request_id);
+        };
+        REQUIRE_FALSE(stream.feed(std::string_view(body).substr(0, cut), on_delta, diag));
+        REQUIRE_FALSE(stream.feed(std::string_view(body).substr(cut), on_delta, diag));
+        INFO("split at " << cut);
+        CHECK(roles == std::vector<std::string>{"assistant", "", "", "tool", "", "assistant"});
+        CHECK(request_ids == std::vector<std::string>{"r1", "", "", "", "", ""});
+    }
+}
+
 TEST_CASE("DashScope native cumulative output (incremental_output=false) is turned into deltas", "[protocol][golden]") {
     const auto o = decode_every_way("dashscope_native_cumulative.sse", api_dialect::dashscope_native, vendor::dashscope, true);
     CHECK_FALSE(o.ec);
