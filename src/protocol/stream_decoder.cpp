@@ -152,8 +152,28 @@ void mask_fixed_bytes(replay_suffix& suffix) {
     }
 }
 
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+// equal_under_mask 32 bytes at a time; n >= 32.
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) bool equal_under_mask_avx2(const char* a, const char* b, const char* mask,
+                                                                          std::size_t n) noexcept {
+    // The last 32 bytes first, overlapping the blocks before them.
+    __m256i diff = _mm256_and_si256(_mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + n - 32)),
+                                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + n - 32))),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + n - 32)));
+    for (std::size_t at = 0; at + 32 < n; at += 32) {
+        const __m256i x = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + at)),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + at)));
+        diff = _mm256_or_si256(diff, _mm256_and_si256(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + at))));
+    }
+    return _mm256_testz_si256(diff, diff) != 0;
+}
+#endif
+
 // Whether a[i] == b[i] wherever mask[i] is 0xFF (mask bytes are 0 or 0xFF), for i < n; n >= 16.
 bool equal_under_mask(const char* a, const char* b, const char* mask, std::size_t n) noexcept {
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+    if (n >= 32 && llmstream::detail::cpu_has_avx2) return equal_under_mask_avx2(a, b, mask, n);
+#endif
 #if defined(LLMSTREAM_HAS_SSE2)
     const auto load = [](const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
     const auto masked_diff = [&](std::size_t at) {
