@@ -36,6 +36,20 @@ struct limits {
     std::size_t max_event_size = 8 * 1024 * 1024;
 };
 
+namespace detail {
+/// Where a line's bytes >= 0x80 lie: all within [first, last]; null when it has none.
+struct high_bytes {
+    const char* first = nullptr;
+    const char* last = nullptr;
+};
+/// Line-end and non-ASCII masks of the 64 bytes at `at` in the chunk being fed (null: none).
+struct block_cache {
+    const char* at = nullptr;
+    std::uint64_t eol = 0;
+    std::uint64_t high = 0;
+};
+}  // namespace detail
+
 class parser {
 public:
     explicit parser(limits lim = {});
@@ -86,15 +100,7 @@ private:
     // Consumes input until it can report an event or the input is exhausted; comments go to
     // comment_sink_ on the way.
     step advance(std::string_view& in, boost::system::error_code& ec);
-    // Where a line's bytes >= 0x80 lie: all within [first, last]; null when it has none.
-    struct high_bytes {
-        const char* first = nullptr;
-        const char* last = nullptr;
-    };
-    // The length of the line starting at `p` (up to its CR or LF, or `end`), and its high bytes.
-    std::size_t line_length(const char* p, const char* end, high_bytes& high) noexcept;
-    std::size_t line_length_from_new_block(const char* p, const char* end, high_bytes& high) noexcept;
-    static void note_high(high_bytes& high, const char* at, std::uint64_t mask) noexcept;
+    using high_bytes = detail::high_bytes;
     bool is_valid_utf8(std::string_view value) const noexcept;
     step process_line(std::string_view line, bool in_chunk, boost::system::error_code& ec);
     step end_of_event();
@@ -110,7 +116,7 @@ private:
     template <class OnEvent>
     boost::system::error_code run(std::string_view chunk, OnEvent& on_event) {
         boost::system::error_code ec;
-        mask_at_ = nullptr;  // the masks described the previous chunk
+        masks_.at = nullptr;  // the masks described the previous chunk
         try {
             for (;;) {
                 if (advance(chunk, ec) == step::need_more) return ec;
@@ -153,10 +159,7 @@ private:
     void (*comment_sink_)(void* context, std::string_view text) = nullptr;  // of the current feed
     void* comment_context_ = nullptr;
 
-    // Line-end and non-ASCII masks of the 64 bytes at mask_at_ in the chunk being fed (null: none).
-    const char* mask_at_ = nullptr;
-    std::uint64_t mask_eol_ = 0;
-    std::uint64_t mask_high_ = 0;
+    detail::block_cache masks_;  // serves the short lines after the one it was made for
 
     bool bom_decided_ = false;
     bool skip_lf_ = false;        // the previous chunk ended with CR: a leading LF belongs to it

@@ -30,7 +30,7 @@ void parser::reset() {
     last_id_ = pending_id_ = {};
     last_id_in_chunk_ = pending_id_in_chunk_ = false;
     id_pending_ = false;
-    mask_at_ = nullptr;
+    masks_ = {};
     repaired_.clear();
     retry_.reset();
     event_ = {};
@@ -108,44 +108,34 @@ inline bool parser::is_valid_utf8(std::string_view value) const noexcept {
     return first > last || detail::is_valid_utf8({first, static_cast<std::size_t>(last - first + 1)});
 }
 
+namespace {
+
+using detail::block_cache;
+using detail::high_bytes;
+
 // The high bytes of `mask` (bit i: byte at + i), merged into `high`.
-inline void parser::note_high(high_bytes& high, const char* at, std::uint64_t mask) noexcept {
+[[gnu::always_inline]] inline void note_high(high_bytes& high, const char* at, std::uint64_t mask) noexcept {
     if (mask == 0) return;
     if (high.first == nullptr) high.first = at + std::countr_zero(mask);
     high.last = at + 63 - std::countl_zero(mask);
 }
 
-// Line ends come from one 64-byte mask for several short lines (a DashScope frame's `id:`,
-// `event:` and comment lines usually share a block); a long data line is scanned 64 bytes per
-// step. Inline for the usual short line: it ends in the block already masked.
-inline std::size_t parser::line_length(const char* p, const char* end, high_bytes& high) noexcept {
-    const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
-    if (mask_at_ != nullptr && shift < 64) {
-        if (const std::uint64_t eol = mask_eol_ >> shift; eol != 0) {
-            const int at = std::countr_zero(eol);
-            high = {};
-            note_high(high, p, (mask_high_ >> shift) & ((std::uint64_t{1} << at) - 1u));
-            return static_cast<std::size_t>(at);
-        }
-    }
-    return line_length_from_new_block(p, end, high);
-}
-
-// The line does not end in the masked block: mask 64 bytes at a time from p (or from the end
-// of that block) until it does or the chunk ends.
-std::size_t parser::line_length_from_new_block(const char* p, const char* end, high_bytes& high) noexcept {
-    const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(mask_at_);
+// The line at `p` does not end in the cached block: mask 64 bytes at a time from p (or from the
+// end of that block) until it does or the chunk ends. Compiled once per block scanner, so that
+// the scan loop is inlined here.
+template <detail::block_masks (*Masks)(const char*)>
+[[gnu::always_inline]] inline std::size_t line_length_from_new_block_with(const char* p, const char* end, block_cache& cache,
+                                                                         high_bytes& high) noexcept {
+    const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(cache.at);
     const char* block = p;
     high = {};
-    if (mask_at_ != nullptr && shift < 64) {  // the rest of the masked block holds no line end
-        note_high(high, p, mask_high_ >> shift);
-        block = mask_at_ + 64;
+    if (cache.at != nullptr && shift < 64) {  // the rest of the cached block holds no line end
+        note_high(high, p, cache.high >> shift);
+        block = cache.at + 64;
     }
     if (block >= end) return static_cast<std::size_t>(end - p);
-    const detail::eol_block found = detail::find_eol_block(block, end);
-    mask_at_ = found.at;
-    mask_eol_ = found.masks.eol;
-    mask_high_ = found.masks.high;
+    const detail::eol_block found = detail::find_eol_block_with<Masks>(block, end);
+    cache = {found.at, found.masks.eol, found.masks.high};
     if (found.first_high != nullptr) {
         if (high.first == nullptr) high.first = found.first_high;
         high.last = found.last_high;
@@ -158,6 +148,41 @@ std::size_t parser::line_length_from_new_block(const char* p, const char* end, h
     note_high(high, found.at, found.masks.high & ((std::uint64_t{1} << at) - 1u));
     return static_cast<std::size_t>(found.at + at - p);
 }
+
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+__attribute__((target(LLMSTREAM_AVX2_TARGET))) std::size_t line_length_from_new_block_avx2(const char* p, const char* end,
+                                                                                           block_cache& cache,
+                                                                                           high_bytes& high) noexcept {
+    return line_length_from_new_block_with<detail::block_masks_avx2>(p, end, cache, high);
+}
+#endif
+
+std::size_t line_length_from_new_block_baseline(const char* p, const char* end, block_cache& cache, high_bytes& high) noexcept {
+    return line_length_from_new_block_with<detail::block_masks_baseline>(p, end, cache, high);
+}
+
+// The length of the line starting at `p` (up to its CR or LF, or `end`), and its high bytes.
+// Line ends come from one 64-byte mask for several short lines (a DashScope frame's `id:`,
+// `event:` and comment lines usually share a block); a long data line is scanned 64 bytes per
+// step. Inline for the usual short line: it ends in the block already masked.
+[[gnu::always_inline]] inline std::size_t line_length(const char* p, const char* end, block_cache& cache,
+                                                      high_bytes& high) noexcept {
+    const auto shift = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(cache.at);
+    if (cache.at != nullptr && shift < 64) {
+        if (const std::uint64_t eol = cache.eol >> shift; eol != 0) {
+            const int at = std::countr_zero(eol);
+            high = {};
+            note_high(high, p, (cache.high >> shift) & ((std::uint64_t{1} << at) - 1u));
+            return static_cast<std::size_t>(at);
+        }
+    }
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+    if (llmstream::detail::cpu_has_avx2) return line_length_from_new_block_avx2(p, end, cache, high);
+#endif
+    return line_length_from_new_block_baseline(p, end, cache, high);
+}
+
+}  // namespace
 
 // A blank line: the standard's "dispatch the event".
 inline parser::step parser::end_of_event() {
@@ -247,7 +272,7 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
 
         high_bytes high;
-        const std::size_t length = line_length(p, end, high);
+        const std::size_t length = line_length(p, end, masks_, high);
         if (line_.size() + length > limits_.max_line_size) {
             fail(ec, errc::line_too_long);
             in = {};
