@@ -237,8 +237,51 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
         return eol;
     };
+    auto rest = [&] { return std::string_view(p, static_cast<std::size_t>(end - p)); };
 
     while (p != end) {
+        if (bom_decided_ && !skip_lf_ && line_.empty()) {
+            // The usual case, in a loop of its own: lines that start in this chunk, with no
+            // line carried over and no BOM or LF pending. Only a callback's reset() changes
+            // that (a comment's: it runs inside this loop), and reset() undecides the BOM.
+            do {
+                if (*p == '\n' || *p == '\r') {  // a blank line (every event ends with one)
+                    p = past_terminator(p);
+                    if (end_of_event() == step::dispatch) {
+                        in = rest();
+                        return step::dispatch;
+                    }
+                    continue;
+                }
+                high_bytes high;
+                const std::size_t length = line_length(p, end, masks_, high);
+                if (length > limits_.max_line_size) {
+                    fail(ec, errc::line_too_long);
+                    in = {};
+                    return step::need_more;
+                }
+                if (p + length == end) {  // no terminator yet: keep the partial line for the next chunk
+                    line_.append(p, length);
+                    line_non_ascii_ = line_non_ascii_ || high.first != nullptr;
+                    p = end;
+                    break;
+                }
+                const std::string_view line(p, length);
+                line_high_ = high;
+                p = past_terminator(p + length);
+                const step s = process_line(line, true, ec);
+                if (ec) {
+                    in = {};
+                    return step::need_more;
+                }
+                if (s != step::need_more) {
+                    in = rest();
+                    return s;
+                }
+            } while (p != end && bom_decided_);
+            continue;
+        }
+
         if (!bom_decided_) {
             // line_ holds the bytes of a leading EF BB BF matched so far; on a mismatch they are
             // simply the start of the first line.
@@ -255,22 +298,11 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
         if (skip_lf_) {
             skip_lf_ = false;
-            if (*p == '\n') {
-                ++p;
-                continue;
-            }
-        }
-
-        const bool in_chunk = line_.empty();
-        if (in_chunk && (*p == '\n' || *p == '\r')) {  // a blank line (every event ends with one)
-            p = past_terminator(p);
-            if (end_of_event() == step::dispatch) {
-                in = std::string_view(p, static_cast<std::size_t>(end - p));
-                return step::dispatch;
-            }
+            if (*p == '\n') ++p;
             continue;
         }
 
+        // The rest of a line carried over from an earlier chunk.
         high_bytes high;
         const std::size_t length = line_length(p, end, masks_, high);
         if (line_.size() + length > limits_.max_line_size) {
@@ -278,37 +310,28 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
             in = {};
             return step::need_more;
         }
-        if (p + length == end) {  // no terminator yet: keep the partial line for the next chunk
-            line_.append(p, length);
+        line_.append(p, length);
+        if (p + length == end) {  // still no terminator
             line_non_ascii_ = line_non_ascii_ || high.first != nullptr;
             p = end;
             break;
         }
-
-        std::string_view line(p, length);
-        line_high_ = high;
-        if (!in_chunk) {
-            line_.append(p, length);
-            line = line_;
-            if (line_non_ascii_ || high.first != nullptr) line_high_ = {line.data(), line.data() + line.size() - 1};
-            line_non_ascii_ = false;
-            release_line_ = true;
-        }
+        const std::string_view line = line_;
+        line_high_ = line_non_ascii_ || high.first != nullptr ? high_bytes{line.data(), line.data() + line.size() - 1} : high_bytes{};
+        line_non_ascii_ = false;
+        release_line_ = true;
         p = past_terminator(p + length);
-
-        const step s = line.empty() ? end_of_event() : process_line(line, in_chunk, ec);
+        const step s = line.empty() ? end_of_event() : process_line(line, false, ec);
         if (ec) {
             in = {};
             return step::need_more;
         }
         if (s != step::need_more) {
-            in = std::string_view(p, static_cast<std::size_t>(end - p));
+            in = rest();
             return s;
         }
-        if (release_line_) {
-            line_.clear();
-            release_line_ = false;
-        }
+        line_.clear();
+        release_line_ = false;
     }
 
     in = {};
