@@ -95,7 +95,7 @@ public:
     const limits& get_limits() const noexcept { return limits_; }
 
 private:
-    enum class step { need_more, dispatch };
+    enum class step { need_more, dispatch, failed };  // failed: only from process_line (ec set)
 
     // Consumes input until it can report an event or the input is exhausted; comments go to
     // comment_sink_ on the way.

@@ -253,8 +253,7 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
                     }
                     continue;
                 }
-                high_bytes high;
-                const std::size_t length = line_length(p, end, masks_, high);
+                const std::size_t length = line_length(p, end, masks_, line_high_);
                 if (length > limits_.max_line_size) {
                     fail(ec, errc::line_too_long);
                     in = {};
@@ -262,21 +261,15 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
                 }
                 if (p + length == end) {  // no terminator yet: keep the partial line for the next chunk
                     line_.append(p, length);
-                    line_non_ascii_ = line_non_ascii_ || high.first != nullptr;
+                    line_non_ascii_ = line_non_ascii_ || line_high_.first != nullptr;
                     p = end;
                     break;
                 }
                 const std::string_view line(p, length);
-                line_high_ = high;
                 p = past_terminator(p + length);
-                const step s = process_line(line, true, ec);
-                if (ec) {
-                    in = {};
-                    return step::need_more;
-                }
-                if (s != step::need_more) {
-                    in = rest();
-                    return s;
+                if (const step s = process_line(line, true, ec); s != step::need_more) {
+                    in = s == step::failed ? std::string_view() : rest();
+                    return s == step::failed ? step::need_more : s;
                 }
             } while (p != end && bom_decided_);
             continue;
@@ -321,14 +314,9 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         line_non_ascii_ = false;
         release_line_ = true;
         p = past_terminator(p + length);
-        const step s = line.empty() ? end_of_event() : process_line(line, false, ec);
-        if (ec) {
-            in = {};
-            return step::need_more;
-        }
-        if (s != step::need_more) {
-            in = rest();
-            return s;
+        if (const step s = line.empty() ? end_of_event() : process_line(line, false, ec); s != step::need_more) {
+            in = s == step::failed ? std::string_view() : rest();
+            return s == step::failed ? step::need_more : s;
         }
         line_.clear();
         release_line_ = false;
@@ -390,7 +378,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
                 return step::need_more;
             }
             append_data(value, in_chunk, ec);
-            return step::need_more;
+            return ec ? step::failed : step::need_more;
         }
         break;
     case ':': {
@@ -423,7 +411,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
     }
     field_seen_ = true;
     other_field(line, in_chunk, ec);
-    return step::need_more;
+    return ec ? step::failed : step::need_more;
 }
 
 // The general field rule: the name runs to the first colon (or is the whole line).
