@@ -102,23 +102,27 @@ bool read_count_bytes(const char* text, std::size_t begin, std::size_t end, std:
 }
 
 // The same for a count of up to 8 digits held in `word`, 8 bytes read as a little-endian integer
-// whose top bytes (selected by `digits`) are the count's and whose other bytes are '0'.
-[[gnu::always_inline]] inline bool read_count_word(std::uint64_t word, std::uint64_t digits, std::uint64_t& value) noexcept {
+// whose top bytes (selected by `digits`) are the count's and whose other bytes are '0'. Its
+// value is count_of_word(word).
+[[gnu::always_inline]] inline bool is_count_word(std::uint64_t word, std::uint64_t digits) noexcept {
     constexpr std::uint64_t high_nibbles = 0xF0F0'F0F0'F0F0'F0F0ULL;
     // Digits: every byte 0x30-0x39, that is 0x3_ before and after adding 6 (no carry out of a 0x3_).
     if ((word & high_nibbles) != ascii_zeros || ((word + 0x0606'0606'0606'0606ULL) & high_nibbles) != ascii_zeros)
         return false;
     // A leading zero: the count's first byte is '0' and another follows.
     const int first = std::countr_zero(digits);
-    if (first < 56 && ((word >> first) & 0xFF) == '0') return false;
+    return first >= 56 || ((word >> first) & 0xFF) != '0';
+}
+
+// The count held in a word is_count_word accepted.
+std::uint64_t count_of_word(std::uint64_t word) noexcept {
     // Pairs, then fours, then all eight; the first byte is the most significant digit. Byte 2i
     // becomes 10 d[2i] + d[2i+1]; then bits 16-31 of word * (1 + 100 << 16) hold 100 p[0] + p[1]
     // (and bits 48-63 the next four); then bits 32-63 of word * (1 + 10000 << 32) the eight.
     word -= ascii_zeros;
     word = word * 10 + (word >> 8);
     word = ((word & 0x00FF'00FF'00FF'00FFULL) * (1 + (std::uint64_t{100} << 16))) >> 16;
-    value = ((word & 0x0000'FFFF'0000'FFFFULL) * (1 + (std::uint64_t{10000} << 32))) >> 32;
-    return true;
+    return ((word & 0x0000'FFFF'0000'FFFFULL) * (1 + (std::uint64_t{10000} << 32))) >> 32;
 }
 
 // The 8 bytes of `text` that end at `end` as a little-endian word, those outside `digits` made '0'.
@@ -145,7 +149,7 @@ void mask_fixed_bytes(replay_suffix& suffix) {
         replay_suffix::count_word& w = suffix.count_words[i];
         const std::uint64_t digits = ~std::uint64_t{0} << (8 * (8 - width));
         const std::uint64_t word = count_word_at(suffix.bytes.data(), slot.end, digits);
-        if (read_count_word(word, digits, w.value)) {
+        if (is_count_word(word, digits)) {
             w.digits = digits;
             w.last = word;
         }
@@ -390,6 +394,7 @@ void stream_decoder::reset() {
     done_ = false;
     finish_seen_ = false;
     native_usage_.reset();
+    native_usage_in_slots_ = false;
     replay_.valid = false;
     suffix_.valid = false;
     suffix_.misses = 0;
@@ -490,7 +495,10 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     } else {
         finish_seen_ = true;
         // Usage in native frames is a running count: hand it out once, with the final frame.
-        if (dialect_ == api_dialect::dashscope_native) out.usage = native_usage_;
+        if (dialect_ == api_dialect::dashscope_native) {
+            settle_native_usage();
+            out.usage = native_usage_;
+        }
     }
     if (cumulative_) return make_cumulative_incremental(out, diag);
     return {};
@@ -566,6 +574,7 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
         out.usage = suffix_.usage;
         if (suffix_.native_usage_written && !suffix_.usage_hole) {
             native_usage_written_ = true;
+            native_usage_in_slots_ = false;
             native_usage_ = suffix_.native_usage;
         }
         return true;
@@ -606,6 +615,7 @@ bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_
     if (!read_usage(c, fresh)) return false;  // the full read that follows fails alike
     if (rest.substr(c.offset() - text_end) != kept.substr(suffix_.usage_end)) return false;
     native_usage_written_ = true;
+    native_usage_in_slots_ = false;
     native_usage_ = fresh;
     return true;
 }
@@ -617,37 +627,34 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
     const char* const kept = suffix_.bytes.data();
     const std::size_t kept_size = suffix_.bytes.size();
     const usage_layout& layout = suffix_.layout;
-    usage fresh;
     // Counts of the same widths, the usual case: the fixed bytes are compared in one pass, and
-    // each slot holds a count when its bytes are digits with no leading zero.
+    // each slot holds a count when its bytes are digits with no leading zero. The counts are
+    // worked out only when the usage is handed out (settle_native_usage).
     if (rest.size() == kept_size && suffix_.fixed_mask.size() == kept_size &&
         equal_under_mask(rest.data(), kept, suffix_.fixed_mask.data(), kept_size)) {
+        std::array<std::uint64_t, usage_layout::max_slots> read;  // words, or counts read by bytes
         bool counts = true;
         for (std::size_t i = 0; i < layout.count && counts; ++i) {
             const usage_layout::slot& s = layout.slots[i];
-            replay_suffix::count_word& w = suffix_.count_words[i];
-            std::uint64_t value = 0;
+            const replay_suffix::count_word& w = suffix_.count_words[i];
             if (w.digits != 0) {
-                const std::uint64_t word = count_word_at(rest.data(), s.end, w.digits);
-                if (word == w.last) {  // the same count as last time (the prompt's, say)
-                    value = w.value;
-                } else if ((counts = read_count_word(word, w.digits, value))) {
-                    w.last = word;
-                    w.value = value;
-                }
+                read[i] = count_word_at(rest.data(), s.end, w.digits);
+                counts = read[i] == w.last || is_count_word(read[i], w.digits);  // the same as last time: the prompt's, say
             } else {
-                counts = read_count_bytes(rest.data(), s.begin, s.end, value);
+                counts = read_count_bytes(rest.data(), s.begin, s.end, read[i]);
             }
-            fresh.*s.field = static_cast<std::int64_t>(value);
         }
         if (counts) {
-            derive_total(fresh);
+            for (std::size_t i = 0; i < layout.count; ++i) {
+                replay_suffix::count_word& w = suffix_.count_words[i];
+                (w.digits != 0 ? w.last : w.value) = read[i];
+            }
             native_usage_written_ = true;
-            native_usage_ = fresh;
+            native_usage_in_slots_ = true;
             return true;
         }
-        fresh = {};
     }
+    usage fresh;
     const char* r = rest.data();  // where rest is matched up to
     const char* const end = rest.data() + rest.size();
     std::size_t from = 0;  // in kept
@@ -675,6 +682,7 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
     if (static_cast<std::size_t>(end - r) != tail || std::memcmp(r, kept + from, tail) != 0) return false;
     derive_total(fresh);
     native_usage_written_ = true;
+    native_usage_in_slots_ = false;
     native_usage_ = fresh;
     // Some count changed width (30 tokens, then 100): keep these bytes, so that the frames that
     // follow are compared in one pass again.
@@ -685,6 +693,19 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
         mask_fixed_bytes(suffix_);
     }
     return true;
+}
+
+// The running usage of the frames match_usage_slots took, from the words in the count slots.
+void stream_decoder::settle_native_usage() noexcept {
+    if (!native_usage_in_slots_) return;
+    native_usage_in_slots_ = false;
+    usage fresh;
+    for (std::size_t i = 0; i < suffix_.layout.count; ++i) {
+        const replay_suffix::count_word& w = suffix_.count_words[i];
+        fresh.*suffix_.layout.slots[i].field = static_cast<std::int64_t>(w.digits != 0 ? count_of_word(w.last) : w.value);
+    }
+    derive_total(fresh);
+    native_usage_ = fresh;
 }
 
 void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error) {
@@ -718,6 +739,7 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
     suffix_.tool_calls = out.tool_calls;
     suffix_.usage = out.usage;
     suffix_.native_usage_written = native_usage_written_;
+    settle_native_usage();  // before the count slots are replaced
     if (native_usage_written_) suffix_.native_usage = native_usage_;
     // One usage object, read after the text (the prefix reads none): a hole in the comparison.
     suffix_.usage_hole = native_usage_read_.count == 1;
@@ -786,6 +808,7 @@ bool stream_decoder::native_fields(json_cursor& c, delta& out, bool& has_error, 
                 ok = true;
             } else {
                 native_usage_written_ = true;
+                native_usage_in_slots_ = false;
                 native_usage_read_.begin = c.offset();
                 native_usage_read_.depth = c.depth();
                 ok = read_usage(c, native_usage_.emplace(), &native_usage_read_.layout);

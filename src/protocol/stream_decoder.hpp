@@ -83,7 +83,7 @@ struct replay_suffix {
     struct count_word {
         std::uint64_t digits = 0;  ///< which of those bytes are the count's (0: read it digit by digit)
         std::uint64_t last = 0;    ///< the word last read there as a count, bytes before it made '0'
-        std::uint64_t value = 0;   ///< and that count
+        std::uint64_t value = 0;   ///< when digits is 0: the count last read there
     };
     std::array<count_word, usage_layout::max_slots> count_words{};
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
@@ -129,6 +129,7 @@ private:
     bool replay_event(std::string_view data, delta& out, bool& has_error);
     bool replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest);
     bool match_usage_slots(std::string_view rest);
+    void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
     bool openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
     bool native_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
@@ -145,6 +146,9 @@ private:
     bool done_ = false;
     bool finish_seen_ = false;
     std::optional<usage> native_usage_;
+    // native_usage_ is stale: the running usage is in the kept suffix's count_words, as the last
+    // frame match_usage_slots took left them (settle_native_usage works it out).
+    bool native_usage_in_slots_ = false;
     bool native_usage_written_ = false;  // a usage object was read in the event being decoded
     struct usage_read {                  // where the native usage objects of this event were
         int count = 0;
