@@ -442,10 +442,13 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     }
     if ((data.empty() || data.front() != '{') && data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
 
-    error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
-    error_.message.clear();
-    error_.type.clear();
-    error_.request_id.clear();
+    if (error_written_) {  // only error events and the few frames with "code"/"message" write it
+        error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
+        error_.message.clear();
+        error_.type.clear();
+        error_.request_id.clear();
+        error_written_ = false;
+    }
     native_usage_written_ = false;
     native_usage_read_.count = 0;
     bool has_error = false;
@@ -453,7 +456,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     if (ev.type == "error") {  // DashScope: event:error, :HTTP_STATUS/NNN, data:{"code":...}
         replay_.valid = false;
         json_cursor c(buffer_, data);
-        ok = c.enter_object() && read_error_members(c, error_) && c.at_end();
+        ok = c.enter_object() && read_error_members(c, written_error()) && c.at_end();
         has_error = true;
     } else if (replay_.valid && data.size() > replay_.prefix.size() &&
                std::memcmp(data.data(), replay_.prefix.data(), replay_.prefix.size()) == 0) {
@@ -469,7 +472,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         return errc::malformed_response;
     }
     if (has_error) {
-        if (error_.request_id.empty()) error_.request_id = out.request_id;
+        if (error_.request_id.empty()) written_error().request_id = out.request_id;
         out.clear();
         return in_stream_error(error_, diag);
     }
@@ -489,7 +492,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     once(out.model, last_model_);
     once(out.response_id, last_response_id_);
     once(out.request_id, last_request_id_);
-    out.finish = parse_finish_reason(out.finish_reason_text);
+    out.finish = out.finish_reason_text.empty() ? finish_reason::none : parse_finish_reason(out.finish_reason_text);
     if (out.finish == finish_reason::none) {
         out.finish_reason_text.clear();
     } else {
@@ -772,11 +775,11 @@ bool stream_decoder::openai_fields(json_cursor& c, delta& out, bool& has_error, 
         else if (key == "request_id") ok = c.read_string_or_null(out.request_id);
         else if (key == "error") {
             has_error = c.peek() != json_kind::null;
-            ok = read_error_value(c, error_);
+            ok = read_error_value(c, written_error());
         } else if (key == "code") {
-            ok = read_text_value(c, error_.code);
+            ok = read_text_value(c, written_error().code);
             has_error = has_error || !error_.code.empty();
-        } else if (key == "message") ok = read_text_value(c, error_.message);
+        } else if (key == "message") ok = read_text_value(c, written_error().message);
         else ok = c.skip();
         if (!ok) return false;
     }
@@ -818,10 +821,10 @@ bool stream_decoder::native_fields(json_cursor& c, delta& out, bool& has_error, 
         } else if (key == "request_id") {
             ok = c.read_string_or_null(out.request_id);
         } else if (key == "code") {  // an error frame without event:error
-            ok = read_text_value(c, error_.code);
+            ok = read_text_value(c, written_error().code);
             has_error = has_error || !error_.code.empty();
         } else if (key == "message") {
-            ok = read_text_value(c, error_.message);
+            ok = read_text_value(c, written_error().message);
         } else {
             ok = c.skip();
         }

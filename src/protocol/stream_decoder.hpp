@@ -142,6 +142,11 @@ private:
     bool cumulative_;
     cursor_buffer buffer_;
     provider_error error_;
+    bool error_written_ = false;  // since on_event last cleared error_
+    provider_error& written_error() noexcept {
+        error_written_ = true;
+        return error_;
+    }
     int comment_status_ = 0;
     bool done_ = false;
     bool finish_seen_ = false;
