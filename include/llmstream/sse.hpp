@@ -147,8 +147,8 @@ private:
     bool type_in_chunk_ = false;
     std::string_view last_id_;     // the last event ID, set from pending_id_ at a blank line
     std::string_view pending_id_;  // the standard's last event ID buffer, when id_pending_
-    std::string last_id_bytes_;
-    std::string pending_id_bytes_;
+    std::string id_bytes_[2];  // copies: the last ID's in id_bytes_[last_id_slot_], a pending one's in the other
+    int last_id_slot_ = 0;
     bool last_id_in_chunk_ = false;
     bool pending_id_in_chunk_ = false;
     bool id_pending_ = false;

@@ -41,7 +41,7 @@ void parser::reset() {
     field_seen_ = false;
 }
 
-void parser::clear_event() {
+inline void parser::clear_event() {
     data_.clear();
     data_offset_ = 0;
     data_view_ = {};
@@ -64,13 +64,13 @@ void parser::keep_chunk_views() {
         type_in_chunk_ = false;
     }
     if (last_id_in_chunk_) {
-        last_id_bytes_.assign(last_id_);
-        last_id_ = last_id_bytes_;
+        id_bytes_[last_id_slot_].assign(last_id_);
+        last_id_ = id_bytes_[last_id_slot_];
         last_id_in_chunk_ = false;
     }
     if (pending_id_in_chunk_) {
-        pending_id_bytes_.assign(pending_id_);
-        pending_id_ = pending_id_bytes_;
+        id_bytes_[last_id_slot_ ^ 1].assign(pending_id_);
+        pending_id_ = id_bytes_[last_id_slot_ ^ 1];
         pending_id_in_chunk_ = false;
     }
 }
@@ -187,13 +187,9 @@ std::size_t line_length_from_new_block_baseline(const char* p, const char* end, 
 // A blank line: the standard's "dispatch the event".
 inline parser::step parser::end_of_event() {
     if (id_pending_) {
-        if (pending_id_in_chunk_) {
-            last_id_ = pending_id_;
-        } else {
-            last_id_bytes_.swap(pending_id_bytes_);
-            last_id_ = last_id_bytes_;
-        }
+        last_id_ = pending_id_;
         last_id_in_chunk_ = pending_id_in_chunk_;
+        if (!pending_id_in_chunk_) last_id_slot_ ^= 1;  // the pending ID's bytes are the last ID's now
         id_pending_ = false;
     }
     field_seen_ = false;
@@ -341,8 +337,8 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
     if (pending_id_in_chunk_) {
         pending_id_ = id;
     } else {
-        pending_id_bytes_.assign(id);
-        pending_id_ = pending_id_bytes_;
+        id_bytes_[last_id_slot_ ^ 1].assign(id);
+        pending_id_ = id_bytes_[last_id_slot_ ^ 1];
     }
     id_pending_ = true;
 }
