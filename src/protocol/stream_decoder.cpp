@@ -606,10 +606,16 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
 // Whether `rest` (the event after its text, which ended at `text_end` of `doc`) equals the kept
 // suffix; across a usage hole, the usage read there becomes the running count, as a full read
 // of the same bytes would make it. On false nothing was changed.
-bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest) {
-    const std::string_view kept = suffix_.bytes;
-    if (!suffix_.usage_hole) return rest == kept;
+[[gnu::always_inline]] inline bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_end,
+                                                                     std::string_view rest) {
+    if (!suffix_.usage_hole) return rest == std::string_view(suffix_.bytes);
     if (suffix_.layout.usable && match_usage_slots(rest)) return true;
+    return read_usage_hole(doc, text_end, rest);
+}
+
+// replay_suffix_bytes when the counts could not be matched in place: the usage object is read.
+bool stream_decoder::read_usage_hole(std::string_view doc, std::size_t text_end, std::string_view rest) {
+    const std::string_view kept = suffix_.bytes;
     const std::size_t begin = suffix_.usage_begin;
     if (rest.substr(0, begin) != kept.substr(0, begin)) return false;
     json_cursor c(buffer_, doc);

@@ -128,6 +128,7 @@ private:
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
     bool replay_event(std::string_view data, delta& out, bool& has_error);
     bool replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest);
+    bool read_usage_hole(std::string_view doc, std::size_t text_end, std::string_view rest);
     bool match_usage_slots(std::string_view rest);
     void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
