@@ -405,16 +405,11 @@ void stream_decoder::reset() {
     seen_arguments_.clear();
 }
 
-void stream_decoder::on_comment(std::string_view text) noexcept {
+// A comment other than `HTTP_STATUS/` and three digits (on_comment's inline case).
+void stream_decoder::on_other_comment(std::string_view text) noexcept {
     constexpr std::string_view prefix = "HTTP_STATUS/";
     if (text.substr(0, prefix.size()) != prefix) return;
     text.remove_prefix(prefix.size());
-    const auto digit = [&](std::size_t i) { return static_cast<unsigned>(text[i] - '0'); };
-    if (text.size() == 3 && digit(0) < 10 && digit(1) < 10 && digit(2) < 10) {  // every frame: one look
-        const int status = static_cast<int>(digit(0) * 100 + digit(1) * 10 + digit(2));
-        if (status >= 100 && status <= 599) comment_status_ = status;
-        return;
-    }
     int status = 0;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), status);
     if (ec == std::errc{} && status >= 100 && status <= 599) comment_status_ = status;

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -103,7 +104,17 @@ public:
     boost::system::error_code on_event(const sse::event& ev, delta& out, diagnostics& diag);
 
     /// Comment lines: DashScope's `:HTTP_STATUS/429` gives the status of the error that follows.
-    void on_comment(std::string_view text) noexcept;
+    /// Inline for the comment of every DashScope frame, `HTTP_STATUS/` and three digits.
+    void on_comment(std::string_view text) noexcept {
+        const auto digit = [&](std::size_t i) { return static_cast<unsigned>(text[i] - '0'); };
+        if (text.size() == 15 && std::memcmp(text.data(), "HTTP_STATUS/", 12) == 0 && digit(12) < 10 && digit(13) < 10 &&
+            digit(14) < 10) {
+            const int status = static_cast<int>(digit(12) * 100 + digit(13) * 10 + digit(14));
+            if (status >= 100 && status <= 599) comment_status_ = status;
+            return;
+        }
+        on_other_comment(text);
+    }
 
     /// The response is complete: [DONE] (OpenAI-compatible) or a final finish_reason was seen.
     bool done() const noexcept { return done_ || finish_seen_; }
@@ -129,6 +140,7 @@ private:
     bool replay_event(std::string_view data, delta& out, bool& has_error);
     bool replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest);
     bool read_usage_hole(std::string_view doc, std::size_t text_end, std::string_view rest);
+    void on_other_comment(std::string_view text) noexcept;
     bool match_usage_slots(std::string_view rest);
     void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
