@@ -604,7 +604,7 @@ bool stream_decoder::replay_event(std::string_view data, delta& out, bool& has_e
 [[gnu::always_inline]] inline bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_end,
                                                                      std::string_view rest) {
     if (!suffix_.usage_hole) return rest == std::string_view(suffix_.bytes);
-    if (suffix_.layout.usable && match_usage_slots(rest)) return true;
+    if (suffix_.layout.usable && (match_kept_widths(rest) || match_usage_slots(rest))) return true;
     return read_usage_hole(doc, text_end, rest);
 }
 
@@ -627,37 +627,40 @@ bool stream_decoder::read_usage_hole(std::string_view doc, std::size_t text_end,
 // The fast way across the usage hole: `rest` is the kept suffix with other integers in the
 // usage object's count slots. A full read of such bytes reads the same keys in the same order,
 // each an integer token, so it sets exactly these counts.
+// Counts of the kept widths, the usual case: the fixed bytes are compared in one pass, and each
+// slot holds a count when its bytes are digits with no leading zero. The counts are worked out
+// only when the usage is handed out (settle_native_usage). Inline: every DashScope frame.
+[[gnu::always_inline]] inline bool stream_decoder::match_kept_widths(std::string_view rest) {
+    const std::size_t kept_size = suffix_.bytes.size();
+    const usage_layout& layout = suffix_.layout;
+    if (rest.size() != kept_size || suffix_.fixed_mask.size() != kept_size ||
+        !equal_under_mask(rest.data(), suffix_.bytes.data(), suffix_.fixed_mask.data(), kept_size))
+        return false;
+    std::array<std::uint64_t, usage_layout::max_slots> read;  // words, or counts read by bytes
+    for (std::size_t i = 0; i < layout.count; ++i) {
+        const usage_layout::slot& s = layout.slots[i];
+        const replay_suffix::count_word& w = suffix_.count_words[i];
+        if (w.digits != 0) {
+            read[i] = count_word_at(rest.data(), s.end, w.digits);
+            if (read[i] != w.last && !is_count_word(read[i], w.digits)) return false;  // equal: the prompt's count, say
+        } else if (!read_count_bytes(rest.data(), s.begin, s.end, read[i])) {
+            return false;
+        }
+    }
+    for (std::size_t i = 0; i < layout.count; ++i) {
+        replay_suffix::count_word& w = suffix_.count_words[i];
+        (w.digits != 0 ? w.last : w.value) = read[i];
+    }
+    native_usage_written_ = true;
+    native_usage_in_slots_ = true;
+    return true;
+}
+
+// Counts of other widths (99 tokens, then 100): the fixed text and the counts slot by slot.
 bool stream_decoder::match_usage_slots(std::string_view rest) {
     const char* const kept = suffix_.bytes.data();
     const std::size_t kept_size = suffix_.bytes.size();
     const usage_layout& layout = suffix_.layout;
-    // Counts of the same widths, the usual case: the fixed bytes are compared in one pass, and
-    // each slot holds a count when its bytes are digits with no leading zero. The counts are
-    // worked out only when the usage is handed out (settle_native_usage).
-    if (rest.size() == kept_size && suffix_.fixed_mask.size() == kept_size &&
-        equal_under_mask(rest.data(), kept, suffix_.fixed_mask.data(), kept_size)) {
-        std::array<std::uint64_t, usage_layout::max_slots> read;  // words, or counts read by bytes
-        bool counts = true;
-        for (std::size_t i = 0; i < layout.count && counts; ++i) {
-            const usage_layout::slot& s = layout.slots[i];
-            const replay_suffix::count_word& w = suffix_.count_words[i];
-            if (w.digits != 0) {
-                read[i] = count_word_at(rest.data(), s.end, w.digits);
-                counts = read[i] == w.last || is_count_word(read[i], w.digits);  // the same as last time: the prompt's, say
-            } else {
-                counts = read_count_bytes(rest.data(), s.begin, s.end, read[i]);
-            }
-        }
-        if (counts) {
-            for (std::size_t i = 0; i < layout.count; ++i) {
-                replay_suffix::count_word& w = suffix_.count_words[i];
-                (w.digits != 0 ? w.last : w.value) = read[i];
-            }
-            native_usage_written_ = true;
-            native_usage_in_slots_ = true;
-            return true;
-        }
-    }
     usage fresh;
     const char* r = rest.data();  // where rest is matched up to
     const char* const end = rest.data() + rest.size();

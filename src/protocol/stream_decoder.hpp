@@ -141,6 +141,7 @@ private:
     bool replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest);
     bool read_usage_hole(std::string_view doc, std::size_t text_end, std::string_view rest);
     void on_other_comment(std::string_view text) noexcept;
+    bool match_kept_widths(std::string_view rest);
     bool match_usage_slots(std::string_view rest);
     void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
