@@ -56,11 +56,12 @@ public:
 
     /// Consumes `chunk` and calls `on_event(const event&)` for each event it completes.
     /// Comment lines are ignored. Returns the error that stopped parsing, if any; after an error
-    /// every further call returns the same error until `reset()`.
+    /// every further call returns the same error until `reset()`. An exception from a callback
+    /// leaves feed at once, the rest of the chunk unparsed; last_event_id() stays valid (to
+    /// resume the stream from), and the parser should be reset() before it is fed again.
     template <class OnEvent>
     boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event) {
-        comment_sink_ = nullptr;
-        return run(chunk, on_event);
+        return run(chunk, on_event, nullptr, nullptr);
     }
 
     /// As above, and also calls `on_comment(std::string_view)` for each comment line, in stream
@@ -68,12 +69,9 @@ public:
     /// "HTTP_STATUS/429" for DashScope's `:HTTP_STATUS/429`, " keep-alive" for `: keep-alive`).
     template <class OnEvent, class OnComment>
     boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event, OnComment&& on_comment) {
-        // Comments are handed out from inside the parse loop (DashScope sends one per frame):
-        // through a plain function pointer, so that the loop stays compiled once, in the library.
         using handler = std::remove_reference_t<OnComment>;
-        comment_sink_ = [](void* context, std::string_view text) { (*static_cast<handler*>(context))(text); };
-        comment_context_ = const_cast<void*>(static_cast<const void*>(std::addressof(on_comment)));
-        return run(chunk, on_event);
+        return run(chunk, on_event, [](void* context, std::string_view text) { (*static_cast<handler*>(context))(text); },
+                   context_of(on_comment));
     }
 
     /// The reconnection time from the last valid `retry:` field (all ASCII digits), if any.
@@ -95,15 +93,14 @@ public:
     const limits& get_limits() const noexcept { return limits_; }
 
 private:
-    enum class step { need_more, dispatch, failed };  // failed: only from process_line (ec set)
+    enum class step { next_line, failed };  // failed: ec is set
 
-    // Consumes input until it can report an event or the input is exhausted; comments go to
-    // comment_sink_ on the way.
-    step advance(std::string_view& in, boost::system::error_code& ec);
+    // Consumes the chunk, handing events and comments to sinks_ on the way.
+    void parse(std::string_view chunk, boost::system::error_code& ec);
     using high_bytes = detail::high_bytes;
     bool is_valid_utf8(std::string_view value) const noexcept;
     step process_line(std::string_view line, bool in_chunk, boost::system::error_code& ec);
-    step end_of_event();
+    bool end_of_event();
     void other_field(std::string_view line, bool in_chunk, boost::system::error_code& ec);
     void set_id(std::string_view value, bool in_chunk);
     void set_type(std::string_view value, bool in_chunk);
@@ -113,19 +110,28 @@ private:
     void keep_chunk_views();
     void fail(boost::system::error_code& ec, errc e);
 
+    template <class F>
+    static void* context_of(F& f) noexcept {
+        return const_cast<void*>(static_cast<const void*>(std::addressof(f)));
+    }
+
+    // The callbacks are called from inside the parse loop (compiled once, in the library)
+    // through plain function pointers: no return to the caller per event or comment.
     template <class OnEvent>
-    boost::system::error_code run(std::string_view chunk, OnEvent& on_event) {
+    boost::system::error_code run(std::string_view chunk, OnEvent& on_event, void (*comment)(void*, std::string_view),
+                                  void* comment_context) {
+        using handler = std::remove_reference_t<OnEvent>;
+        sinks_ = {[](void* context, const event& e) { (*static_cast<handler*>(context))(e); }, context_of(on_event), comment,
+                  comment_context};
         boost::system::error_code ec;
         masks_.at = nullptr;  // the masks described the previous chunk
         try {
-            for (;;) {
-                if (advance(chunk, ec) == step::need_more) return ec;
-                on_event(static_cast<const event&>(event_));
-            }
+            parse(chunk, ec);
         } catch (...) {
             keep_chunk_views();  // last_event_id() stays readable (to resume from it)
             throw;
         }
+        return ec;
     }
 
     limits limits_;
@@ -156,8 +162,12 @@ private:
     std::optional<std::chrono::milliseconds> retry_;
 
     event event_;             // what the last dispatch handed out
-    void (*comment_sink_)(void* context, std::string_view text) = nullptr;  // of the current feed
-    void* comment_context_ = nullptr;
+    struct {
+        void (*event)(void* context, const event& e) = nullptr;
+        void* event_context = nullptr;
+        void (*comment)(void* context, std::string_view text) = nullptr;  // null: comments are ignored
+        void* comment_context = nullptr;
+    } sinks_;  // of the feed call in progress
 
     detail::block_cache masks_;  // serves the short lines after the one it was made for
 

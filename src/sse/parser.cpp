@@ -184,8 +184,9 @@ std::size_t line_length_from_new_block_baseline(const char* p, const char* end, 
 
 }  // namespace
 
-// A blank line: the standard's "dispatch the event".
-inline parser::step parser::end_of_event() {
+// A blank line: the standard's "dispatch the event". True when there is one to dispatch
+// (event_ is set; it is valid until clear_event).
+inline bool parser::end_of_event() {
     if (id_pending_) {
         last_id_ = pending_id_;
         last_id_in_chunk_ = pending_id_in_chunk_;
@@ -195,22 +196,20 @@ inline parser::step parser::end_of_event() {
     field_seen_ = false;
     if (data_lines_ == 0) {
         clear_event();
-        return step::need_more;
+        return false;
     }
     event_.type = !type_set_ || type_.empty() ? std::string_view("message") : type_;
     event_.data = data_is_view_ ? data_view_ : std::string_view(data_).substr(data_offset_);
     event_.id = last_id_;
-    reset_after_dispatch_ = true;
-    return step::dispatch;
+    return true;
 }
 
-parser::step parser::advance(std::string_view& in, boost::system::error_code& ec) {
+void parser::parse(std::string_view in, boost::system::error_code& ec) {
     if (failed_) {
         ec = failed_;
-        in = {};
-        return step::need_more;
+        return;
     }
-    // What the previous step handed out stayed valid until now.
+    // A callback threw during the last feed: what it was handed is done with.
     if (reset_after_dispatch_) {
         clear_event();
         reset_after_dispatch_ = false;
@@ -233,27 +232,27 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         }
         return eol;
     };
-    auto rest = [&] { return std::string_view(p, static_cast<std::size_t>(end - p)); };
 
     while (p != end) {
         if (bom_decided_ && !skip_lf_ && line_.empty()) {
             // The usual case, in a loop of its own: lines that start in this chunk, with no
             // line carried over and no BOM or LF pending. Only a callback's reset() changes
-            // that (a comment's: it runs inside this loop), and reset() undecides the BOM.
+            // that (callbacks run inside this loop), and reset() undecides the BOM.
             do {
                 if (*p == '\n' || *p == '\r') {  // a blank line (every event ends with one)
                     p = past_terminator(p);
-                    if (end_of_event() == step::dispatch) {
-                        in = rest();
-                        return step::dispatch;
+                    if (end_of_event()) {
+                        reset_after_dispatch_ = true;  // should the callback throw
+                        sinks_.event(sinks_.event_context, event_);
+                        clear_event();
+                        reset_after_dispatch_ = false;
                     }
                     continue;
                 }
                 const std::size_t length = line_length(p, end, masks_, line_high_);
                 if (length > limits_.max_line_size) {
                     fail(ec, errc::line_too_long);
-                    in = {};
-                    return step::need_more;
+                    return;
                 }
                 if (p + length == end) {  // no terminator yet: keep the partial line for the next chunk
                     line_.append(p, length);
@@ -263,10 +262,7 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
                 }
                 const std::string_view line(p, length);
                 p = past_terminator(p + length);
-                if (const step s = process_line(line, true, ec); s != step::need_more) {
-                    in = s == step::failed ? std::string_view() : rest();
-                    return s == step::failed ? step::need_more : s;
-                }
+                if (process_line(line, true, ec) == step::failed) return;
             } while (p != end && bom_decided_);
             continue;
         }
@@ -291,13 +287,12 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
             continue;
         }
 
-        // The rest of a line carried over from an earlier chunk.
+        // The rest of a line carried over from an earlier chunk (never blank: line_ holds some).
         high_bytes high;
         const std::size_t length = line_length(p, end, masks_, high);
         if (line_.size() + length > limits_.max_line_size) {
             fail(ec, errc::line_too_long);
-            in = {};
-            return step::need_more;
+            return;
         }
         line_.append(p, length);
         if (p + length == end) {  // still no terminator
@@ -308,19 +303,13 @@ parser::step parser::advance(std::string_view& in, boost::system::error_code& ec
         const std::string_view line = line_;
         line_high_ = line_non_ascii_ || high.first != nullptr ? high_bytes{line.data(), line.data() + line.size() - 1} : high_bytes{};
         line_non_ascii_ = false;
-        release_line_ = true;
+        release_line_ = true;  // should a comment callback throw
         p = past_terminator(p + length);
-        if (const step s = line.empty() ? end_of_event() : process_line(line, false, ec); s != step::need_more) {
-            in = s == step::failed ? std::string_view() : rest();
-            return s == step::failed ? step::need_more : s;
-        }
+        if (process_line(line, false, ec) == step::failed) return;
         line_.clear();
         release_line_ = false;
     }
-
-    in = {};
     keep_chunk_views();  // the chunk goes away when feed returns
-    return step::need_more;
 }
 
 [[gnu::always_inline]] inline void parser::set_id(std::string_view value, bool in_chunk) {
@@ -371,18 +360,18 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
                 data_view_ = value;  // the usual event: one valid data line, a view of the chunk (as append_data would)
                 data_is_view_ = true;
                 data_lines_ = 1;
-                return step::need_more;
+                return step::next_line;
             }
             append_data(value, in_chunk, ec);
-            return ec ? step::failed : step::need_more;
+            return ec ? step::failed : step::next_line;
         }
         break;
     case ':': {
-        if (comment_sink_ != nullptr) {
+        if (sinks_.comment != nullptr) {
             bool repaired = false;
-            comment_sink_(comment_context_, checked_utf8(line.substr(1), repaired));
+            sinks_.comment(sinks_.comment_context, checked_utf8(line.substr(1), repaired));
         }
-        return step::need_more;
+        return step::next_line;
     }
     case 'i':
         if (line.size() >= 3 && std::memcmp(line.data(), "id:", 3) == 0) {
@@ -390,7 +379,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
             std::string_view value = line.substr(3);
             if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
             set_id(value, in_chunk);
-            return step::need_more;
+            return step::next_line;
         }
         break;
     case 'e':
@@ -399,7 +388,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
             std::string_view value = line.substr(6);
             if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
             set_type(value, in_chunk);
-            return step::need_more;
+            return step::next_line;
         }
         break;
     default:
@@ -407,7 +396,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
     }
     field_seen_ = true;
     other_field(line, in_chunk, ec);
-    return ec ? step::failed : step::need_more;
+    return ec ? step::failed : step::next_line;
 }
 
 // The general field rule: the name runs to the first colon (or is the whole line).

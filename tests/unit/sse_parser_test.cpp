@@ -288,6 +288,11 @@ TEST_CASE("after a callback throws, the last event ID no longer depends on the c
         CHECK_THROWS_AS(p.feed(chunk, on_event, on_comment), std::runtime_error);
         chunk.assign(chunk.size(), 'z');
         CHECK(p.last_event_id() == (from_comment ? "41" : "42"));
+        if (!from_comment) {  // the event handed out is done with: nothing of it is left over
+            std::vector<std::string> data;
+            CHECK_FALSE(p.feed("data: next\n\n", [&](const llmstream::sse::event& e) { data.emplace_back(e.data); }));
+            CHECK(data == std::vector<std::string>{"next"});
+        }
     }
 }
 
