@@ -59,9 +59,11 @@ public:
     /// every further call returns the same error until `reset()`. An exception from a callback
     /// leaves feed at once, the rest of the chunk unparsed; last_event_id() stays valid (to
     /// resume the stream from), and the parser should be reset() before it is fed again.
+    /// A callback may call reset(), but not feed() on the same parser.
     template <class OnEvent>
     boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event) {
-        return run(chunk, on_event, nullptr, nullptr);
+        auto events = [&](const event& e) { on_event(e); };
+        return run(chunk, events, nullptr, nullptr);
     }
 
     /// As above, and also calls `on_comment(std::string_view)` for each comment line, in stream
@@ -69,15 +71,16 @@ public:
     /// "HTTP_STATUS/429" for DashScope's `:HTTP_STATUS/429`, " keep-alive" for `: keep-alive`).
     template <class OnEvent, class OnComment>
     boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event, OnComment&& on_comment) {
-        using handler = std::remove_reference_t<OnComment>;
-        return run(chunk, on_event, [](void* context, std::string_view text) { (*static_cast<handler*>(context))(text); },
-                   context_of(on_comment));
+        auto events = [&](const event& e) { on_event(e); };
+        auto comments = [&](std::string_view text) { on_comment(text); };
+        return run(chunk, events, sink_of<std::string_view>(comments), &comments);
     }
 
     /// The reconnection time from the last valid `retry:` field (all ASCII digits), if any.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
 
-    /// The stream's last event ID: the ID buffer as of the most recent blank line.
+    /// The stream's last event ID: the ID buffer as of the most recent blank line. The view is
+    /// valid until the next call to feed() or reset() (in a callback: until it returns).
     std::string_view last_event_id() const noexcept { return last_id_; }
 
     /// True when a line or an event has been started but not finished. At end of stream such an
@@ -97,6 +100,7 @@ private:
 
     // Consumes the chunk, handing events and comments to sinks_ on the way.
     void parse(std::string_view chunk, boost::system::error_code& ec);
+    void parse_chunk(std::string_view chunk, boost::system::error_code& ec);
     using high_bytes = detail::high_bytes;
     bool is_valid_utf8(std::string_view value) const noexcept;
     step process_line(std::string_view line, bool in_chunk, boost::system::error_code& ec);
@@ -110,27 +114,20 @@ private:
     void keep_chunk_views();
     void fail(boost::system::error_code& ec, errc e);
 
-    template <class F>
-    static void* context_of(F& f) noexcept {
-        return const_cast<void*>(static_cast<const void*>(std::addressof(f)));
+    // The callbacks are called from inside the parse loop (compiled once, in the library)
+    // through plain function pointers: no return to the caller per event or comment. Each is
+    // a lambda of feed's (an object, whatever the caller passed: a function, a const functor).
+    template <class Arg, class F>
+    static auto sink_of(F&) noexcept -> void (*)(void*, Arg) {
+        return [](void* context, Arg arg) { (*static_cast<F*>(context))(arg); };
     }
 
-    // The callbacks are called from inside the parse loop (compiled once, in the library)
-    // through plain function pointers: no return to the caller per event or comment.
-    template <class OnEvent>
-    boost::system::error_code run(std::string_view chunk, OnEvent& on_event, void (*comment)(void*, std::string_view),
+    template <class Events>
+    boost::system::error_code run(std::string_view chunk, Events& events, void (*comment)(void*, std::string_view),
                                   void* comment_context) {
-        using handler = std::remove_reference_t<OnEvent>;
-        sinks_ = {[](void* context, const event& e) { (*static_cast<handler*>(context))(e); }, context_of(on_event), comment,
-                  comment_context};
+        sinks_ = {sink_of<const event&>(events), &events, comment, comment_context};
         boost::system::error_code ec;
-        masks_.at = nullptr;  // the masks described the previous chunk
-        try {
-            parse(chunk, ec);
-        } catch (...) {
-            keep_chunk_views();  // last_event_id() stays readable (to resume from it)
-            throw;
-        }
+        parse(chunk, ec);
         return ec;
     }
 
@@ -173,7 +170,7 @@ private:
 
     bool bom_decided_ = false;
     bool skip_lf_ = false;        // the previous chunk ended with CR: a leading LF belongs to it
-    bool reset_after_dispatch_ = false;
+    bool dispatching_ = false;    // event_ is being handed out
     bool release_line_ = false;
     bool field_seen_ = false;     // a field line arrived since the last blank line
     bool line_non_ascii_ = false; // line_ holds a byte >= 0x80

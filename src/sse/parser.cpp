@@ -36,7 +36,7 @@ void parser::reset() {
     event_ = {};
     bom_decided_ = false;
     skip_lf_ = false;
-    reset_after_dispatch_ = false;
+    dispatching_ = false;
     release_line_ = false;
     field_seen_ = false;
 }
@@ -191,6 +191,7 @@ inline bool parser::end_of_event() {
         last_id_ = pending_id_;
         last_id_in_chunk_ = pending_id_in_chunk_;
         if (!pending_id_in_chunk_) last_id_slot_ ^= 1;  // the pending ID's bytes are the last ID's now
+        pending_id_in_chunk_ = false;
         id_pending_ = false;
     }
     field_seen_ = false;
@@ -205,16 +206,25 @@ inline bool parser::end_of_event() {
 }
 
 void parser::parse(std::string_view in, boost::system::error_code& ec) {
+    masks_.at = nullptr;  // the masks described the previous chunk
+    try {
+        parse_chunk(in, ec);
+    } catch (...) {  // from a callback
+        if (dispatching_) {  // the event it was handed is done with: no copy of it
+            clear_event();
+            dispatching_ = false;
+        }
+        keep_chunk_views();  // last_event_id() stays readable (to resume from it)
+        throw;
+    }
+}
+
+void parser::parse_chunk(std::string_view in, boost::system::error_code& ec) {
     if (failed_) {
         ec = failed_;
         return;
     }
-    // A callback threw during the last feed: what it was handed is done with.
-    if (reset_after_dispatch_) {
-        clear_event();
-        reset_after_dispatch_ = false;
-    }
-    if (release_line_) {
+    if (release_line_) {  // a comment callback threw during the last feed
         line_.clear();
         release_line_ = false;
     }
@@ -242,10 +252,10 @@ void parser::parse(std::string_view in, boost::system::error_code& ec) {
                 if (*p == '\n' || *p == '\r') {  // a blank line (every event ends with one)
                     p = past_terminator(p);
                     if (end_of_event()) {
-                        reset_after_dispatch_ = true;  // should the callback throw
+                        dispatching_ = true;  // should the callback throw (see parse)
                         sinks_.event(sinks_.event_context, event_);
                         clear_event();
-                        reset_after_dispatch_ = false;
+                        dispatching_ = false;
                     }
                     continue;
                 }

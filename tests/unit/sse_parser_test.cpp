@@ -312,6 +312,22 @@ TEST_CASE("the last event ID and a partial event's type outlive the chunk they c
     CHECK(p.last_event_id() == "2");
 }
 
+namespace {
+std::vector<std::string> seen_by_functions;
+void record_event(const llmstream::sse::event& e) { seen_by_functions.emplace_back(e.data); }
+void record_comment(std::string_view c) { seen_by_functions.push_back(":" + std::string(c)); }
+}  // namespace
+
+TEST_CASE("plain functions and const function objects work as callbacks", "[sse]") {
+    parser p;
+    seen_by_functions.clear();
+    CHECK_FALSE(p.feed("data: a\n\n", record_event));
+    CHECK_FALSE(p.feed(":c\ndata: b\n\n", record_event, record_comment));
+    const auto counted = [](const llmstream::sse::event& e) { seen_by_functions.push_back("const " + std::string(e.data)); };
+    CHECK_FALSE(p.feed("data: d\n\n", counted));
+    CHECK(seen_by_functions == std::vector<std::string>{"a", ":c", "b", "const d"});
+}
+
 TEST_CASE("zero limits are rejected", "[sse][limits]") {
     CHECK_THROWS_AS(parser(limits{.max_line_size = 0}), std::invalid_argument);
     CHECK_THROWS_AS(parser(limits{.max_event_size = 0}), std::invalid_argument);
