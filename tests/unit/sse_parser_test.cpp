@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <climits>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
@@ -372,6 +373,16 @@ TEST_CASE("random streams agree with the reference for random chunkings", "[sse]
 // of every length up to 300 with CR, LF and non-ASCII bytes at random places, from every kind
 // of start offset.
 #include "sse/line_scan.hpp"
+
+#if defined(LLMSTREAM_HAS_AVX2_PATHS)
+TEST_CASE("LLMSTREAM_DISABLE_AVX2 selects the SSE2 paths", "[sse]") {
+    // scripts/test runs the unit tests once more with it set: they must then take the SSE2 paths.
+    const char* off = std::getenv("LLMSTREAM_DISABLE_AVX2");
+    const bool disabled = off != nullptr && *off != '\0' && std::string_view(off) != "0";
+    const bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("popcnt");
+    CHECK(llmstream::detail::cpu_has_avx2 == (cpu && !disabled));
+}
+#endif
 
 TEST_CASE("block scanners find the first block with a CR or LF and note non-ASCII bytes", "[sse]") {
     using namespace llmstream::sse::detail;
