@@ -702,7 +702,7 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
     return true;
 }
 
-// The running usage of the frames match_usage_slots took, from the words in the count slots.
+// The running usage of the frames match_kept_widths took, from the words in the count slots.
 void stream_decoder::settle_native_usage() noexcept {
     if (!native_usage_in_slots_) return;
     native_usage_in_slots_ = false;

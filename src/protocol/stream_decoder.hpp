@@ -166,7 +166,7 @@ private:
     bool finish_seen_ = false;
     std::optional<usage> native_usage_;
     // native_usage_ is stale: the running usage is in the kept suffix's count_words, as the last
-    // frame match_usage_slots took left them (settle_native_usage works it out).
+    // frame matched in place (match_kept_widths) left them; settle_native_usage works it out.
     bool native_usage_in_slots_ = false;
     bool native_usage_written_ = false;  // a usage object was read in the event being decoded
     struct usage_read {                  // where the native usage objects of this event were
