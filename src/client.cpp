@@ -9,6 +9,7 @@
 #include "http/response_reader.hpp"
 #include "protocol/error_classifier.hpp"
 #include "protocol/request_encoder.hpp"
+#include "protocol/vendor.hpp"
 #include "protocol/response_stream.hpp"
 #include "retry/retry_planner.hpp"
 
@@ -29,6 +30,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -87,6 +89,7 @@ public:
         if (auto ec = http::parse_origin(config.base_url, origin))
             // The URL itself is not echoed: it may carry credentials in userinfo or the query.
             throw std::invalid_argument("llmstream::client: unusable base_url: " + ec.message());
+        config.vendor = protocol::vendor_for_host(config.vendor, origin.host);
         if (origin.tls) {
             tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
             SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
@@ -100,6 +103,18 @@ public:
         ps.wait_timeout = config.pool.wait_timeout;
         ps.idle_timeout = config.pool.idle_timeout;
         pool = std::make_unique<http::connection_pool>(executor, ps, tls.get());
+        std::vector<std::pair<std::string, std::string>> pinned;
+        for (const auto& o : config.host_overrides) {
+            error_code ec;
+            asio::ip::make_address(o.address, ec);
+            if (o.host.empty() || ec)
+                throw std::invalid_argument("llmstream::client: a host override needs a host name and an IP address, got \"" +
+                                            o.host + "\" -> \"" + o.address + "\"");
+            std::string host = o.host;
+            for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            pinned.emplace_back(std::move(host), o.address);
+        }
+        lookup = http::deadline_resolver::pinned_lookup(std::move(pinned));
         authorization = "Bearer " + config.api_key;
         config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
     }
@@ -112,6 +127,7 @@ public:
     http::origin origin;
     std::unique_ptr<asio::ssl::context> tls;
     std::unique_ptr<http::connection_pool> pool;
+    http::deadline_resolver::lookup_fn lookup;  // asio's, or one that answers pinned hosts itself
     std::string authorization;
     retry::budget retry_budget{config.retry_budget};
     std::mt19937_64 rng{std::random_device{}()};
@@ -526,7 +542,7 @@ private:
     chat_request request_;
     bool streaming_;
     std::unique_ptr<http::connection> connection_;
-    http::deadline_resolver resolver_{client_->executor};  // declared after client_, which it reads
+    http::deadline_resolver resolver_{client_->executor, client_->lookup};  // declared after client_, which it reads
     asio::steady_timer timer_;  // backpressure pauses and waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;
     protocol::response_stream response_;
@@ -607,70 +623,5 @@ pool_stats client::pool_stats() const noexcept {
     return {impl_->pool->open_connections(), impl_->pool->idle_connections(), impl_->pool->waiting_requests()};
 }
 
-// --- providers ---
-
-namespace providers {
-namespace {
-
-const char* dashscope_host(region r) {
-    switch (r) {
-    case region::cn: return "https://dashscope.aliyuncs.com";
-    case region::intl: return "https://dashscope-intl.aliyuncs.com";
-    case region::finance: return "https://dashscope-finance.aliyuncs.com";
-    case region::us: return "https://dashscope-us.aliyuncs.com";
-    case region::hongkong: return "https://cn-hongkong.dashscope.aliyuncs.com";
-    }
-    return "https://dashscope.aliyuncs.com";
-}
-
-}  // namespace
-
-client_config openai(std::string api_key) {
-    client_config c;
-    c.base_url = "https://api.openai.com/v1";
-    c.api_key = std::move(api_key);
-    return c;
-}
-
-client_config deepseek(std::string api_key) {
-    client_config c;
-    c.base_url = "https://api.deepseek.com";
-    c.vendor = vendor::deepseek;
-    c.api_key = std::move(api_key);
-    return c;
-}
-
-client_config dashscope_compatible(region r, std::string api_key) {
-    client_config c;
-    c.base_url = std::string(dashscope_host(r)) + "/compatible-mode/v1";
-    c.vendor = vendor::dashscope;
-    c.api_key = std::move(api_key);
-    return c;
-}
-
-client_config dashscope_native(region r, std::string api_key) {
-    client_config c;
-    c.base_url = std::string(dashscope_host(r)) + "/api/v1";
-    c.dialect = api_dialect::dashscope_native;
-    c.vendor = vendor::dashscope;
-    c.api_key = std::move(api_key);
-    return c;
-}
-
-client_config custom(std::string base_url, std::string api_key, api_dialect dialect) {
-    client_config c;
-    c.base_url = std::move(base_url);
-    c.api_key = std::move(api_key);
-    c.dialect = dialect;
-    if (dialect == api_dialect::dashscope_native) c.vendor = vendor::dashscope;
-    return c;
-}
-
-std::string key_from_env(const char* variable) {
-    const char* v = variable ? std::getenv(variable) : nullptr;
-    return v ? std::string(v) : std::string();
-}
-
-}  // namespace providers
 
 }  // namespace llmstream

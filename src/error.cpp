@@ -47,6 +47,14 @@ public:
             return "the server closed the connection before the response was complete";
         case errc::invalid_http_response:
             return "the server's response is not valid HTTP/1.1 (status line, header fields, chunk framing or size)";
+        case errc::rate_limit_wait_exceeded:
+            return "the rate governor could not admit the request within limits.max_wait (or before its deadline)";
+        case errc::proxy_unreachable:
+            return "the proxy could not be reached";
+        case errc::proxy_tunnel_refused:
+            return "the proxy refused to open a tunnel (CONNECT) to the server";
+        case errc::proxy_auth_required:
+            return "the proxy requires authentication (407): its credentials are missing or wrong";
         }
         return "unknown llmstream error " + std::to_string(value);
     }
@@ -110,6 +118,7 @@ bool is_retryable(const boost::system::error_code& ec) noexcept {
         case errc::first_byte_timeout:
         case errc::idle_timeout:
         case errc::connection_closed:
+        case errc::proxy_unreachable:
             return true;
         default:
             return false;

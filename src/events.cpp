@@ -1,5 +1,5 @@
 #include <llmstream/events.hpp>
-#include <llmstream/providers.hpp>
+#include <llmstream/dialect.hpp>
 
 #include <algorithm>
 
@@ -54,6 +54,7 @@ const char* to_string(api_dialect d) noexcept {
 
 const char* to_string(vendor v) noexcept {
     switch (v) {
+    case vendor::automatic: return "automatic";
     case vendor::openai: return "openai";
     case vendor::dashscope: return "dashscope";
     case vendor::deepseek: return "deepseek";

@@ -9,6 +9,7 @@
 // the work happens in src/, compiled once, behind asio::any_completion_handler.
 #pragma once
 
+#include <llmstream/config.hpp>
 #include <llmstream/diagnostics.hpp>
 #include <llmstream/events.hpp>
 #include <llmstream/providers.hpp>
@@ -22,52 +23,10 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/deferred.hpp>
 
-#include <chrono>
 #include <cstddef>
 #include <memory>
-#include <string>
-#include <utility>
-#include <vector>
 
 namespace llmstream {
-
-/// Each timeout has its own error code. Zero disables one.
-struct timeouts {
-    std::chrono::milliseconds connect{10'000};      ///< DNS + TCP (+ TLS) -> errc::connect_timeout
-    std::chrono::milliseconds first_byte{120'000};  ///< request sent -> first response byte: errc::first_byte_timeout
-    std::chrono::milliseconds idle{60'000};         ///< longest gap between response bytes: errc::idle_timeout
-    std::chrono::milliseconds total{0};             ///< the whole request: errc::deadline_exceeded
-};
-
-/// Per-origin keep-alive connection pool.
-struct pool_options {
-    std::size_t max_connections = 256;            ///< open connections per origin, in use or idle
-    std::size_t max_waiting = 100'000;            ///< requests queued for a connection; more fail at once
-    std::chrono::milliseconds wait_timeout{30'000};  ///< longest wait for a connection
-    std::chrono::milliseconds idle_timeout{50'000};  ///< idle connections older than this are closed, not reused
-};
-
-struct tls_options {
-    bool verify_peer = true;  ///< verify the certificate chain and the host name
-    std::string ca_file{};    ///< extra trusted CA bundle (PEM); the system trust store is always used
-};
-
-struct client_config {
-    std::string base_url{};                             ///< e.g. https://api.openai.com/v1
-    api_dialect dialect = api_dialect::openai_compatible;
-    llmstream::vendor vendor = vendor::openai;          ///< whose error codes to read
-    std::string api_key{};                              ///< sent as Bearer; never logged or reported
-    std::string workspace{};                            ///< DashScope X-DashScope-WorkSpace (optional)
-    std::vector<std::pair<std::string, std::string>> headers{};  ///< extra request headers
-    llmstream::timeouts timeouts{};
-    pool_options pool{};
-    tls_options tls{};
-    retry_policy retry{};                 ///< default for every request (chat_request::retry overrides)
-    retry_budget_options retry_budget{};  ///< client-wide cap on retries
-    sse::limits sse_limits{};
-    std::size_t max_body_size = 64 * 1024 * 1024;  ///< non-streaming and error bodies
-    std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses
-};
 
 /// A snapshot of a client's connection pool, for metrics and leak checks.
 struct pool_stats {
@@ -75,24 +34,6 @@ struct pool_stats {
     std::size_t idle = 0;     ///< open connections waiting for reuse
     std::size_t waiting = 0;  ///< requests waiting for a connection
 };
-
-namespace providers {
-
-enum class region { cn, intl, finance, us, hongkong };
-
-client_config openai(std::string api_key);
-client_config deepseek(std::string api_key);
-/// DashScope's OpenAI-compatible mode in a region (keys belong to one region).
-client_config dashscope_compatible(region r, std::string api_key);
-/// DashScope's native text-generation API in a region.
-client_config dashscope_native(region r, std::string api_key);
-/// Any OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...); errors are read as OpenAI's.
-client_config custom(std::string base_url, std::string api_key = {},
-                     api_dialect dialect = api_dialect::openai_compatible);
-/// The value of an environment variable, or "" when unset (e.g. "DASHSCOPE_API_KEY").
-std::string key_from_env(const char* variable);
-
-}  // namespace providers
 
 namespace detail {
 class client_impl;

@@ -30,6 +30,10 @@ enum class errc {
     invalid_base_url = 14,   ///< the configured base URL cannot be used (scheme, host, port)
     connection_closed = 15,  ///< the server closed the connection before the response was complete
     invalid_http_response = 16,  ///< not valid HTTP/1.1: status line, header fields, chunk framing, header size, Content-Encoding
+    rate_limit_wait_exceeded = 17,  ///< the rate governor could not admit the request within `limits.max_wait` or its deadline
+    proxy_unreachable = 18,      ///< the configured proxy could not be reached (refused, unresolvable, timed out)
+    proxy_tunnel_refused = 19,   ///< the proxy answered CONNECT with a status other than 2xx or 407
+    proxy_auth_required = 20,    ///< the proxy answered 407: its credentials are missing or wrong
 };
 
 /// What a provider said went wrong, by class. Values are stable.

@@ -1,22 +1,28 @@
-// Who to talk to: the API dialect on the wire, and the vendor whose error codes are read.
+// Presets for the known services: base URL, dialect and vendor, as a client_config to adjust.
 #pragma once
+
+#include <llmstream/config.hpp>
 
 #include <string>
 
 namespace llmstream {
 
-/// The wire format of requests and responses.
-enum class api_dialect {
-    openai_compatible,  ///< POST {base}/chat/completions (OpenAI, DashScope compatible mode, DeepSeek, vLLM, ...)
-    dashscope_native,   ///< POST {base}/services/aigc/text-generation/generation, base e.g. https://dashscope-intl.aliyuncs.com/api/v1
-};
+namespace providers {
 
-/// Whose error codes these are. The same code can mean different things: `insufficient_quota`
-/// is exhausted billing on OpenAI (terminal) but per-minute token throttling on DashScope
-/// (retryable). A custom base URL is read as OpenAI unless configured otherwise.
-enum class vendor { openai, dashscope, deepseek };
+enum class region { cn, intl, finance, us, hongkong };
 
-const char* to_string(api_dialect d) noexcept;
-const char* to_string(vendor v) noexcept;
+client_config openai(std::string api_key);
+client_config deepseek(std::string api_key);
+/// DashScope's OpenAI-compatible mode in a region (keys belong to one region).
+client_config dashscope_compatible(region r, std::string api_key);
+/// DashScope's native text-generation API in a region.
+client_config dashscope_native(region r, std::string api_key);
+/// Any OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...); errors are read as OpenAI's.
+client_config custom(std::string base_url, std::string api_key = {},
+                     api_dialect dialect = api_dialect::openai_compatible);
+/// The value of an environment variable, or "" when unset (e.g. "DASHSCOPE_API_KEY").
+std::string key_from_env(const char* variable);
+
+}  // namespace providers
 
 }  // namespace llmstream

@@ -5,6 +5,7 @@
 
 #include <llmstream/error.hpp>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -15,6 +16,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -126,10 +128,15 @@ int run_doctor(const options& o, const endpoint& ep) {
     asio::io_context io(1);
     // 3. DNS.
     bool resolved = false;
-    if (url) {
+    std::string host_name = host;
+    if (host_name.size() > 2 && host_name.front() == '[') host_name = host_name.substr(1, host_name.size() - 2);
+    const auto pinned = std::find_if(ep.config.host_overrides.begin(), ep.config.host_overrides.end(),
+                                     [&](const host_override& h) { return boost::algorithm::iequals(h.host, host_name); });
+    if (url && pinned != ep.config.host_overrides.end()) {
+        ok("DNS: not asked: --resolve sends " + host_name + " to " + pinned->address);
+        resolved = true;
+    } else if (url) {
         std::string port = url->has_port() ? std::string(url->port()) : (url->scheme() == "https" ? "443" : "80");
-        std::string host_name = host;
-        if (host_name.size() > 2 && host_name.front() == '[') host_name = host_name.substr(1, host_name.size() - 2);
         asio::ip::tcp::resolver resolver(io);
         asio::steady_timer limit(io, ep.config.timeouts.connect.count() > 0 ? ep.config.timeouts.connect
                                                                              : std::chrono::milliseconds(10'000));

@@ -1,5 +1,8 @@
 #include "cli/options.hpp"
 
+#include "protocol/vendor.hpp"
+
+#include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 
 #include <charconv>
@@ -29,15 +32,20 @@ std::string usage() {
     return "usage:\n"
            "  llmstream chat [--provider openai|dashscope|dashscope-intl|dashscope-finance|deepseek]\n"
            "                 [--dialect openai|dashscope] [--base-url URL] [--api-key KEY] --model NAME\n"
+           "                 [--vendor auto|openai|dashscope|deepseek] [--resolve HOST:ADDRESS]\n"
            "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
            "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--show-reasoning] [-v] PROMPT...\n"
            "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--model NAME]\n"
-           "                 [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
+           "                 [--vendor ...] [--resolve HOST:ADDRESS] [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
            "\n"
            "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
            "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY; with --base-url and\n"
-           "no --provider, from LLMSTREAM_API_KEY. --base-url is the prefix before /chat/completions\n"
-           "(openai dialect) or before /services/aigc/text-generation/generation (dashscope dialect).\n"
+           "no --provider, from the variable of the provider the host belongs to (*.aliyuncs.com: DashScope,\n"
+           "api.deepseek.com: DeepSeek, api.openai.com: OpenAI), else from LLMSTREAM_API_KEY. --base-url is\n"
+           "the prefix before /chat/completions (openai dialect) or before\n"
+           "/services/aigc/text-generation/generation (dashscope dialect). The host also says whose error\n"
+           "codes to read; --vendor names them instead. --resolve sends requests for HOST to ADDRESS (an IP\n"
+           "literal) without a DNS lookup; TLS still checks the certificate against HOST.\n"
            "\n"
            "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"
            "6 not found, 7 bad request or content filtered, 8 rate limited, 9 server error or overloaded,\n"
@@ -117,6 +125,27 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
             if (v == "openai") o.dialect = api_dialect::openai_compatible;
             else if (v == "dashscope") o.dialect = api_dialect::dashscope_native;
             else r.error = "--dialect must be openai or dashscope";
+        } else if (name == "--vendor") {
+            if (!value(v)) break;
+            if (v == "auto") o.vendor = vendor::automatic;
+            else if (v == "openai") o.vendor = vendor::openai;
+            else if (v == "dashscope") o.vendor = vendor::dashscope;
+            else if (v == "deepseek") o.vendor = vendor::deepseek;
+            else r.error = "--vendor must be auto, openai, dashscope or deepseek";
+        } else if (name == "--resolve") {
+            if (!value(v)) break;
+            const auto colon = v.find(':');
+            boost::system::error_code ec;
+            if (colon == 0 || colon == std::string_view::npos) {
+                r.error = "--resolve must be HOST:ADDRESS";
+                break;
+            }
+            std::string address(v.substr(colon + 1));
+            if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+                address = address.substr(1, address.size() - 2);
+            boost::asio::ip::make_address(address, ec);
+            if (ec) r.error = "--resolve: '" + address + "' is not an IPv4 or IPv6 address";
+            else o.resolve.push_back({std::string(v.substr(0, colon)), std::move(address)});
         } else if (name == "--base-url") {
             if (value(v)) o.base_url = std::string(v);
         } else if (name == "--api-key") {
@@ -174,20 +203,43 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
         out.description = std::string(native ? "DashScope native API" : "DashScope compatible mode") +
                           (r == region::intl ? ", international (Singapore)"
                            : r == region::finance ? ", finance cloud" : ", mainland China (Beijing)");
-    } else {
-        c = providers::custom(opts.base_url, {}, native ? api_dialect::dashscope_native : api_dialect::openai_compatible);
-        out.key_variable = "LLMSTREAM_API_KEY";
-        out.key_required = false;
-        out.description = "a custom server";
     }
     if (!opts.base_url.empty()) {
         // Checked here so that a usage error says so; the client checks again.
         auto u = boost::urls::parse_uri(opts.base_url);
         if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty())
             return "--base-url must be an http:// or https:// URL with a host";
+        if (provider.empty()) {
+            c = providers::custom(opts.base_url, {}, native ? api_dialect::dashscope_native : api_dialect::openai_compatible);
+            // A known provider's host: its key variable and its error codes, as with --provider.
+            switch (protocol::vendor_of_host(u->host())) {
+            case vendor::dashscope:
+                c.vendor = vendor::dashscope;
+                out.key_variable = "DASHSCOPE_API_KEY";
+                out.description = "DashScope, told from the host";
+                break;
+            case vendor::deepseek:
+                c.vendor = vendor::deepseek;
+                out.key_variable = "DEEPSEEK_API_KEY";
+                out.description = "DeepSeek, told from the host";
+                break;
+            case vendor::openai:
+                c.vendor = vendor::openai;
+                out.key_variable = "OPENAI_API_KEY";
+                out.description = "OpenAI, told from the host";
+                break;
+            case vendor::automatic:
+                out.key_variable = "LLMSTREAM_API_KEY";
+                out.key_required = false;
+                out.description = "a custom server";
+                break;
+            }
+        }
         c.base_url = opts.base_url;
         while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
     }
+    if (opts.vendor) c.vendor = *opts.vendor;
+    c.host_overrides = opts.resolve;
     if (!opts.api_key.empty()) {
         c.api_key = opts.api_key;
         out.key_source = "--api-key";

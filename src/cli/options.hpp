@@ -17,6 +17,8 @@ struct options {
     std::string command;   ///< "chat" or "doctor"
     std::string provider;  ///< "", openai, dashscope, dashscope-intl, dashscope-finance, deepseek
     std::optional<api_dialect> dialect;
+    std::optional<llmstream::vendor> vendor;  ///< --vendor; unset: told from the host
+    std::vector<host_override> resolve;      ///< --resolve HOST:ADDRESS, as many as given
     std::string base_url;
     std::string api_key;
     std::string model;

@@ -50,6 +50,10 @@ const char* library_class(errc e) {
     case errc::invalid_base_url: return "invalid_base_url";
     case errc::connection_closed: return "connection_closed";
     case errc::invalid_http_response: return "invalid_http_response";
+    case errc::rate_limit_wait_exceeded: return "rate_limit_wait_exceeded";
+    case errc::proxy_unreachable: return "proxy_unreachable";
+    case errc::proxy_tunnel_refused: return "proxy_tunnel_refused";
+    case errc::proxy_auth_required: return "proxy_auth_required";
     }
     return "error";
 }
@@ -84,7 +88,11 @@ int exit_code_for(const boost::system::error_code& ec) noexcept {
         case errc::deadline_exceeded:
         case errc::pool_wait_timeout:
         case errc::truncated_stream:
-        case errc::connection_closed: return exit_code::network;
+        case errc::connection_closed:
+        case errc::proxy_unreachable:
+        case errc::proxy_tunnel_refused:
+        case errc::proxy_auth_required: return exit_code::network;
+        case errc::rate_limit_wait_exceeded: return exit_code::rate_limited;
         case errc::invalid_request: return exit_code::bad_request;
         case errc::invalid_base_url: return exit_code::usage;
         default: return exit_code::other;

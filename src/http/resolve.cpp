@@ -3,7 +3,12 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <cctype>
+#include <cstdlib>
 
 namespace llmstream::http {
 
@@ -34,6 +39,27 @@ std::function<void()> asio_lookup(asio::any_io_executor ex, const std::string& h
 }
 
 }  // namespace
+
+deadline_resolver::lookup_fn deadline_resolver::pinned_lookup(std::vector<std::pair<std::string, std::string>> pinned) {
+    if (pinned.empty()) return lookup_fn(asio_lookup);
+    return [pinned = std::move(pinned)](asio::any_io_executor ex, const std::string& host, const std::string& port,
+                                        handler_type handler) -> std::function<void()> {
+        std::string lower(host);
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (const auto& [name, address] : pinned) {
+            if (name != lower) continue;
+            error_code ec;
+            const auto ip = asio::ip::make_address(address, ec);
+            const unsigned long port_number = std::strtoul(port.c_str(), nullptr, 10);
+            results_type results;
+            if (!ec) results = results_type::create(asio::ip::tcp::endpoint(ip, static_cast<unsigned short>(port_number)), host, port);
+            // Answered later, never inline, like a real lookup.
+            asio::post(ex, [h = std::move(handler), ec, results = std::move(results)]() mutable { h(ec, std::move(results)); });
+            return {};
+        }
+        return asio_lookup(std::move(ex), host, port, std::move(handler));
+    };
+}
 
 deadline_resolver::deadline_resolver(asio::any_io_executor ex, lookup_fn lookup)
     : executor_(std::move(ex)), lookup_(lookup ? std::move(lookup) : lookup_fn(asio_lookup)) {}

@@ -20,6 +20,8 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace llmstream::http {
 
@@ -34,6 +36,10 @@ public:
                                                           const std::string& port, handler_type)>;
 
     explicit deadline_resolver(boost::asio::any_io_executor ex, lookup_fn lookup = {});
+
+    /// asio's lookup, except that a host found in `pinned` (host -> IP literal, host names in
+    /// lower case) answers with that address at once, without a lookup.
+    static lookup_fn pinned_lookup(std::vector<std::pair<std::string, std::string>> pinned);
 
     /// Completes with the lookup's results or error; with `timeout` when `deadline` comes first;
     /// with operation_aborted when cancel() is called. One resolve at a time.

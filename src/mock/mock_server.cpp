@@ -72,6 +72,7 @@ struct scenario {
     std::string raw;    // a hostile reply written byte for byte (see write_raw)
     bool echo_auth = false;  // error messages repeat the request's Authorization header (a leaky proxy)
     std::string location;  // raw=redirect: where to
+    bool openai_errors = false;  // errors=openai: error bodies as OpenAI shapes them (no request_id)
 };
 
 int to_int(std::string_view s, int fallback) {
@@ -120,14 +121,16 @@ scenario parse_scenario(std::string_view model) {
         else if (k == "demo") s.demo = v != "0";
         else if (k == "raw") s.raw = std::string(v);
         else if (k == "location") s.location = std::string(v);
+        else if (k == "errors") s.openai_errors = v == "openai";
     }
     return s;
 }
 
 enum class dialect { openai, native };
 
-// A provider-shaped error body for `status` in the dialect.
-std::string error_body(dialect d, int status, std::string code, std::string message) {
+// A provider-shaped error body for `status` in the dialect: DashScope's (compatible mode puts a
+// top-level request_id beside the error), or with `openai_shape` OpenAI's (the error alone).
+std::string error_body(dialect d, int status, std::string code, std::string message, bool openai_shape = false) {
     if (code.empty()) {
         switch (status) {
         case 400: code = d == dialect::native ? "InvalidParameter" : "invalid_request_error"; break;
@@ -142,6 +145,9 @@ std::string error_body(dialect d, int status, std::string code, std::string mess
     if (message.empty()) message = "mock error " + std::to_string(status);
     if (d == dialect::native)
         return json::serialize(json::object{{"code", code}, {"message", message}, {"request_id", "mock-request-id"}});
+    if (openai_shape)
+        return json::serialize(json::object{
+            {"error", json::object{{"message", message}, {"type", code}, {"param", nullptr}, {"code", code}}}});
     return json::serialize(json::object{
         {"error", json::object{{"code", code}, {"param", nullptr}, {"message", message}, {"type", code}}},
         {"id", "chatcmpl-mock"},
@@ -321,7 +327,7 @@ private:
         if (!s.retry_after.empty()) res.set(http::field::retry_after, s.retry_after);
         if (!s.retry_after_ms.empty()) res.set("retry-after-ms", s.retry_after_ms);
         if (!s.should_retry.empty()) res.set("x-should-retry", s.should_retry);
-        res.body() = error_body(d, s.status, s.code, s.message);
+        res.body() = error_body(d, s.status, s.code, s.message, s.openai_errors);
         res.keep_alive(keep_alive);
         res.prepare_payload();
         auto [ec, n] = co_await http::async_write(*socket_, res, use_tuple);
@@ -452,9 +458,9 @@ private:
                 if (d == dialect::native)
                     pending += "id:" + std::to_string(++frame_id) + "\nevent:error\n:HTTP_STATUS/" +
                                std::to_string(s.error_status) + "\ndata:" +
-                               error_body(d, s.error_status, s.code, s.message) + "\n\n";
+                               error_body(d, s.error_status, s.code, s.message, s.openai_errors) + "\n\n";
                 else
-                    pending += "data: " + error_body(d, s.error_status, s.code, s.message) + "\n\n";
+                    pending += "data: " + error_body(d, s.error_status, s.code, s.message, s.openai_errors) + "\n\n";
                 if (!co_await write_chunk(pending)) co_return false;
                 break;
             }

@@ -17,7 +17,8 @@
 // = a 10 MB event-stream line, drip_headers = a head that never ends, bad_chunk, bad_status,
 // header_flood = 1 MB of header fields, endless = keep-alive comments forever, gzip = an unasked
 // Content-Encoding, http10 = an HTTP/1.0 close-delimited stream of `tokens` tokens, redirect = 302 to
-// `location`).
+// `location`), errors=openai (OpenAI-compatible error bodies in OpenAI's shape, without the
+// top-level request_id DashScope's compatible mode adds).
 // GET /mock/stats answers {"connections":N,"requests":N,"attempts":{"key":N,...}}.
 #pragma once
 

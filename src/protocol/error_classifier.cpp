@@ -1,6 +1,7 @@
 #include "error_classifier.hpp"
 
 #include "json_access.hpp"
+#include "vendor.hpp"
 
 #include <boost/asio/error.hpp>
 
@@ -250,6 +251,19 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
                    "between here and the provider rewrites or compresses the response";
         case errc::invalid_base_url:
             return "the base URL must be http:// or https:// with a host, e.g. https://api.openai.com/v1";
+        case errc::rate_limit_wait_exceeded:
+            return "the configured rate limits (limits.requests_per_minute / tokens_per_minute / max_in_flight) "
+                   "would hold this request longer than limits.max_wait or its deadline: send fewer requests, "
+                   "raise the limits if the provider allows it, or allow a longer wait";
+        case errc::proxy_unreachable:
+            return "the proxy (client_config::proxy or HTTPS_PROXY/HTTP_PROXY/ALL_PROXY) does not accept "
+                   "connections: check its host and port, or bypass it with NO_PROXY";
+        case errc::proxy_tunnel_refused:
+            return "the proxy would not connect to the provider's host: its access rules may forbid it, or it "
+                   "cannot reach the host itself";
+        case errc::proxy_auth_required:
+            return "the proxy needs a user name and password: put them in the proxy URL "
+                   "(http://user:password@host:port); they are never printed";
         }
         return {};
     }
@@ -319,8 +333,9 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
         set_provider_text(diag.provider_code, fields.code);
         set_provider_text(diag.provider_message, fields.message);
         if (diag.request_id.empty()) set_provider_text(diag.request_id, fields.request_id);
-        const api_errc e = classify_error(v, head.status, fields.code, fields.type, fields.message);
-        diag.hint = hint_for(v, e, fields.code);
+        const vendor speaker = vendor_for_error(v, fields);
+        const api_errc e = classify_error(speaker, head.status, fields.code, fields.type, fields.message);
+        diag.hint = hint_for(speaker, e, fields.code);
         return e;
     }
     // Not a provider error body: a proxy's HTML or plain text page, or nothing at all.

@@ -4,7 +4,7 @@
 
 #include <llmstream/diagnostics.hpp>
 #include <llmstream/error.hpp>
-#include <llmstream/providers.hpp>
+#include <llmstream/dialect.hpp>
 
 #include <chrono>
 #include <optional>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <llmstream/diagnostics.hpp>
-#include <llmstream/providers.hpp>
+#include <llmstream/dialect.hpp>
 #include <llmstream/request.hpp>
 
 #include <boost/system/error_code.hpp>

@@ -1,6 +1,7 @@
 #include "stream_decoder.hpp"
 
 #include "error_classifier.hpp"
+#include "vendor.hpp"
 
 #include <llmstream/error.hpp>
 
@@ -422,8 +423,9 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
     set_provider_text(diag.provider_code, code);
     set_provider_text(diag.provider_message, e.message);
     set_provider_text(diag.request_id, e.request_id);
-    const api_errc c = classify_error(vendor_, comment_status_, code, e.type, e.message);
-    diag.hint = hint_for(vendor_, c, code);
+    const vendor speaker = vendor_for_error(vendor_, e);
+    const api_errc c = classify_error(speaker, comment_status_, code, e.type, e.message);
+    diag.hint = hint_for(speaker, c, code);
     return c;
 }
 

@@ -6,7 +6,7 @@
 
 #include <llmstream/diagnostics.hpp>
 #include <llmstream/events.hpp>
-#include <llmstream/providers.hpp>
+#include <llmstream/dialect.hpp>
 #include <llmstream/sse.hpp>
 
 #include <boost/system/error_code.hpp>

@@ -127,7 +127,7 @@ TEST_CASE("each error class has its exit code and two lines on stderr; the key i
         {"mock?status=401&code=invalid_api_key", {}, 3, "authentication"},
         {"mock?status=403&code=Model.AccessDenied", {"--provider", "dashscope-intl"}, 4, "permission_denied"},
         {"mock?status=402", {}, 5, "payment_required"},
-        {"mock?status=429&code=insufficient_quota", {}, 5, "payment_required"},
+        {"mock?status=429&code=insufficient_quota&errors=openai", {}, 5, "payment_required"},
         {"mock?status=404&code=model_not_found", {}, 6, "not_found"},
         {"mock?status=400&code=invalid_request_error", {}, 7, "bad_request"},
         {"mock?status=400&code=data_inspection_failed", {}, 7, "content_filtered"},
@@ -270,6 +270,76 @@ TEST_CASE("option parsing and the endpoint they mean", "[cli][unit]") {
     REQUIRE(make_endpoint(o.opts, env, ep).empty());
     CHECK(ep.config.base_url == "https://api.openai.com/v1");
     CHECK(ep.key_variable == "OPENAI_API_KEY");
+}
+
+TEST_CASE("--base-url with a provider's host reads that provider's key and codes, --vendor and --resolve",
+          "[cli][unit]") {
+    using cli::make_endpoint;
+    auto parse = [](std::vector<std::string_view> a) { return cli::parse_arguments(a); };
+    const auto env = [](const char* name) -> std::string {
+        if (std::string_view(name) == "DASHSCOPE_API_KEY") return "dashscope-key";
+        if (std::string_view(name) == "DEEPSEEK_API_KEY") return "deepseek-key";
+        return {};
+    };
+    cli::endpoint ep;
+    auto ds = parse({"chat", "--base-url", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "--model", "m", "hi"});
+    REQUIRE(ds.error.empty());
+    REQUIRE(make_endpoint(ds.opts, env, ep).empty());
+    CHECK(ep.config.vendor == vendor::dashscope);
+    CHECK(ep.key_variable == "DASHSCOPE_API_KEY");
+    CHECK(ep.config.api_key == "dashscope-key");
+    CHECK(ep.key_required);
+
+    auto dk = parse({"chat", "--base-url", "https://API.deepseek.com", "--model", "m", "hi"});
+    REQUIRE(make_endpoint(dk.opts, env, ep).empty());
+    CHECK(ep.config.vendor == vendor::deepseek);
+    CHECK(ep.config.api_key == "deepseek-key");
+
+    // A look-alike host is nobody's: no provider key goes to it.
+    auto fake = parse({"chat", "--base-url", "https://dashscope-intl.aliyuncs.com.example.org/v1", "--model", "m", "hi"});
+    REQUIRE(make_endpoint(fake.opts, env, ep).empty());
+    CHECK(ep.config.vendor == vendor::automatic);
+    CHECK(ep.config.api_key.empty());
+    CHECK(ep.key_variable == "LLMSTREAM_API_KEY");
+
+    auto named = parse({"chat", "--base-url", "https://dashscope.aliyuncs.com/compatible-mode/v1", "--vendor", "openai",
+                        "--resolve", "dashscope.aliyuncs.com:127.0.0.1", "--resolve=h.example:[::1]", "--model", "m", "hi"});
+    REQUIRE(named.error.empty());
+    REQUIRE(make_endpoint(named.opts, env, ep).empty());
+    CHECK(ep.config.vendor == vendor::openai);
+    REQUIRE(ep.config.host_overrides.size() == 2);
+    CHECK(ep.config.host_overrides[0].host == "dashscope.aliyuncs.com");
+    CHECK(ep.config.host_overrides[0].address == "127.0.0.1");
+    CHECK(ep.config.host_overrides[1].address == "::1");
+
+    CHECK(parse({"chat", "--vendor", "anthropic", "--model", "m", "hi"}).error.find("--vendor must be") == 0);
+    CHECK(parse({"chat", "--resolve", "nocolon", "--model", "m", "hi"}).error == "--resolve must be HOST:ADDRESS");
+    CHECK(parse({"chat", "--resolve", "h:not-an-ip", "--model", "m", "hi"}).error.find("not an IPv4 or IPv6") !=
+          std::string::npos);
+}
+
+TEST_CASE("DashScope's TPM 429 through --base-url on DashScope's host is throttling: retried, not billing",
+          "[cli]") {
+    mock_fixture mock;
+    const std::string host = "dashscope-intl.aliyuncs.com";
+    const std::string url = "http://" + host + ":" + std::to_string(mock.port()) + "/compatible-mode/v1";
+    // Always throttled: the CLI retries, then exits with the rate-limit code (8), not payment (5).
+    auto r = run_cli({"chat", "--base-url", url, "--resolve", host + ":127.0.0.1", "--max-retries", "1", "--model",
+                      "mock?status=429&code=insufficient_quota&errors=openai&retry_after=0", "hi"},
+                     {"DASHSCOPE_API_KEY=" + secret});
+    INFO(r.err);
+    CHECK(r.exit_code == 8);
+    CHECK(r.err.find("rate_limited") != std::string::npos);
+    CHECK(r.err.find("2 attempts") != std::string::npos);
+    check_no_secret(r);
+    // The key came from DASHSCOPE_API_KEY: the request was sent with it (the mock answers 401 without one).
+    CHECK(r.err.find("authentication") == std::string::npos);
+
+    // Named as OpenAI, the same answer is exhausted billing: one attempt, exit 5.
+    auto billed = run_cli({"chat", "--base-url", url, "--resolve", host + ":127.0.0.1", "--vendor", "openai",
+                           "--max-retries", "1", "--model", "mock?status=429&code=insufficient_quota", "hi"},
+                          {"DASHSCOPE_API_KEY=" + secret});
+    CHECK(billed.exit_code == 5);
 }
 
 TEST_CASE("exit codes follow the error classes", "[cli][unit]") {

@@ -439,3 +439,24 @@ TEST_CASE("a moved-from stream says so instead of crashing", "[integration]") {
         CHECK(r.content == expected_text(2));
     });
 }
+
+TEST_CASE("a host override sends requests for a named host to a pinned address", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    // ".invalid" never resolves (RFC 2606): only the override can make this request work.
+    client_config cfg = providers::custom("http://api.llmstream-test.invalid:" + std::to_string(mock.port()) + "/v1", "test-key");
+    cfg.timeouts.total = std::chrono::seconds(30);
+    cfg.host_overrides = {{"API.llmstream-test.INVALID", "127.0.0.1"}};
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=4"));
+        const collected r = co_await collect(s);
+        CHECK_FALSE(r.ec);
+        CHECK(r.content == expected_text(4));
+    });
+    CHECK(mock.counters().requests == 1);
+
+    client_config bad = cfg;
+    bad.host_overrides = {{"api.llmstream-test.invalid", "not-an-address"}};
+    CHECK_THROWS_AS(client(io.get_executor(), bad), std::invalid_argument);
+}

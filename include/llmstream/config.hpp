@@ -1,0 +1,63 @@
+// What a client is configured with: plain data, every field defaulted. Zero durations disable.
+#pragma once
+
+#include <llmstream/dialect.hpp>
+#include <llmstream/retry.hpp>
+#include <llmstream/sse.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace llmstream {
+
+/// Each timeout has its own error code. Zero disables one.
+struct timeouts {
+    std::chrono::milliseconds connect{10'000};      ///< DNS + TCP (+ TLS) -> errc::connect_timeout
+    std::chrono::milliseconds first_byte{120'000};  ///< request sent -> first response byte: errc::first_byte_timeout
+    std::chrono::milliseconds idle{60'000};         ///< longest gap between response bytes: errc::idle_timeout
+    std::chrono::milliseconds total{0};             ///< the whole request: errc::deadline_exceeded
+};
+
+/// Per-origin keep-alive connection pool.
+struct pool_options {
+    std::size_t max_connections = 256;            ///< open connections per origin, in use or idle
+    std::size_t max_waiting = 100'000;            ///< requests queued for a connection; more fail at once
+    std::chrono::milliseconds wait_timeout{30'000};  ///< longest wait for a connection
+    std::chrono::milliseconds idle_timeout{50'000};  ///< idle connections older than this are closed, not reused
+};
+
+struct tls_options {
+    bool verify_peer = true;  ///< verify the certificate chain and the host name
+    std::string ca_file{};    ///< extra trusted CA bundle (PEM); the system trust store is always used
+};
+
+/// Pins a host name to an address, as curl's `--resolve` does: requests to `host` connect to
+/// `address` (an IPv4 or IPv6 literal) without a DNS lookup, while the Host header, TLS SNI and
+/// certificate verification still use `host`. For tests and split-horizon networks.
+struct host_override {
+    std::string host{};     ///< matched without regard to case
+    std::string address{};  ///< e.g. "127.0.0.1" or "::1"
+};
+
+struct client_config {
+    std::string base_url{};                             ///< e.g. https://api.openai.com/v1
+    api_dialect dialect = api_dialect::openai_compatible;
+    llmstream::vendor vendor = vendor::automatic;       ///< whose error codes to read (see vendor)
+    std::string api_key{};                              ///< sent as Bearer; never logged or reported
+    std::string workspace{};                            ///< DashScope X-DashScope-WorkSpace (optional)
+    std::vector<std::pair<std::string, std::string>> headers{};  ///< extra request headers
+    llmstream::timeouts timeouts{};
+    pool_options pool{};
+    tls_options tls{};
+    retry_policy retry{};                 ///< default for every request (chat_request::retry overrides)
+    retry_budget_options retry_budget{};  ///< client-wide cap on retries
+    sse::limits sse_limits{};
+    std::size_t max_body_size = 64 * 1024 * 1024;  ///< non-streaming and error bodies
+    std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses
+    std::vector<host_override> host_overrides{};   ///< hosts pinned to addresses (no DNS lookup)
+};
+
+}  // namespace llmstream
