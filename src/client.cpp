@@ -30,7 +30,6 @@
 
 #include <openssl/ssl.h>
 
-#include <cctype>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -110,9 +109,7 @@ public:
             if (o.host.empty() || ec)
                 throw std::invalid_argument("llmstream::client: a host override needs a host name and an IP address, got \"" +
                                             o.host + "\" -> \"" + o.address + "\"");
-            std::string host = o.host;
-            for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            pinned.emplace_back(std::move(host), o.address);
+            pinned.emplace_back(o.host, o.address);
         }
         lookup = http::deadline_resolver::pinned_lookup(std::move(pinned));
         authorization = "Bearer " + config.api_key;

@@ -42,6 +42,8 @@ std::function<void()> asio_lookup(asio::any_io_executor ex, const std::string& h
 
 deadline_resolver::lookup_fn deadline_resolver::pinned_lookup(std::vector<std::pair<std::string, std::string>> pinned) {
     if (pinned.empty()) return lookup_fn(asio_lookup);
+    for (auto& entry : pinned)
+        for (char& c : entry.first) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return [pinned = std::move(pinned)](asio::any_io_executor ex, const std::string& host, const std::string& port,
                                         handler_type handler) -> std::function<void()> {
         std::string lower(host);

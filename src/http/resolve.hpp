@@ -37,8 +37,8 @@ public:
 
     explicit deadline_resolver(boost::asio::any_io_executor ex, lookup_fn lookup = {});
 
-    /// asio's lookup, except that a host found in `pinned` (host -> IP literal, host names in
-    /// lower case) answers with that address at once, without a lookup.
+    /// asio's lookup, except that a host found in `pinned` (host -> IP literal; hosts match
+    /// without regard to case) answers with that address at once, without a lookup.
     static lookup_fn pinned_lookup(std::vector<std::pair<std::string, std::string>> pinned);
 
     /// Completes with the lookup's results or error; with `timeout` when `deadline` comes first;

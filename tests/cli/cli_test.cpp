@@ -340,6 +340,16 @@ TEST_CASE("DashScope's TPM 429 through --base-url on DashScope's host is throttl
                            "--max-retries", "1", "--model", "mock?status=429&code=insufficient_quota", "hi"},
                           {"DASHSCOPE_API_KEY=" + secret});
     CHECK(billed.exit_code == 5);
+
+    // doctor honours --resolve: no DNS question for the pinned host, and the request reaches the mock.
+    auto doc = run_cli({"doctor", "--base-url", url, "--resolve", host + ":127.0.0.1", "--model", "mock?tokens=1"},
+                       {"DASHSCOPE_API_KEY=" + secret});
+    INFO(doc.out);
+    CHECK(doc.exit_code == 0);
+    CHECK(doc.out.find("[ok]   API key: set by DASHSCOPE_API_KEY") != std::string::npos);
+    CHECK(doc.out.find("DNS: not asked: --resolve sends " + host + " to 127.0.0.1") != std::string::npos);
+    CHECK(doc.out.find("[ok]   request: mock?tokens=1 answered") != std::string::npos);
+    check_no_secret(doc);
 }
 
 TEST_CASE("exit codes follow the error classes", "[cli][unit]") {
