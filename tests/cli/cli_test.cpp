@@ -272,7 +272,7 @@ TEST_CASE("option parsing and the endpoint they mean", "[cli][unit]") {
     CHECK(ep.key_variable == "OPENAI_API_KEY");
 }
 
-TEST_CASE("--base-url with a provider's host reads that provider's key and codes, --vendor and --resolve",
+TEST_CASE("a --base-url on a provider's host reads its key and codes and the --vendor and --resolve options parse",
           "[cli][unit]") {
     using cli::make_endpoint;
     auto parse = [](std::vector<std::string_view> a) { return cli::parse_arguments(a); };
