@@ -141,7 +141,6 @@ public:
           waiter_(std::make_shared<http::pool_waiter>(client_->executor)),
           response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
           planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }) {
-        request_.stream = streaming;
     }
 
     void start() {
@@ -325,7 +324,7 @@ private:
                                              " had already been produced, and a retry would repeat them";
                 break;
             }
-            if (!(ec = co_await self->wait_before_retry(ec))) protocol::clear_last_attempt(self->diag_);
+            if (!(ec = co_await self->wait_before_retry(ec))) self->diag_.clear_last_attempt();
         }
         if (ec && self->diag_.hint.empty()) self->diag_.hint = protocol::hint_for_failure(ec);
         // A server (or a proxy) that echoes the request's headers must not put the key in front
@@ -335,7 +334,7 @@ private:
     }
 
     error_code encode() {
-        if (auto ec = protocol::encode_request(client_->config.dialect, request_, encoded_, diag_)) return ec;
+        if (auto ec = protocol::encode_request(client_->config.dialect, request_, streaming_, encoded_, diag_)) return ec;
         return {};
     }
 
@@ -470,6 +469,13 @@ private:
         protocol::set_provider_text(diag_.request_id, request_id);
         const bool event_stream = reader_->header("Content-Type").find("text/event-stream") != std::string_view::npos;
         body_mode_ = status == 200 && streaming_ && event_stream ? body_mode::events : body_mode::whole;
+        // A whole body announced beyond the limit fails now, not after the server sent (or stalled on) it.
+        const auto length = reader_->content_length();
+        if (body_mode_ == body_mode::whole && length && *length > client_->config.max_body_size) {
+            diag_.hint = "the server announced a " + std::to_string(*length) + "-byte body, more than max_body_size (" +
+                         std::to_string(client_->config.max_body_size) + " bytes): raise the limit if that is expected";
+            return errc::body_too_large;
+        }
         return {};
     }
 

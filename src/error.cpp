@@ -55,6 +55,8 @@ public:
             return "the proxy refused to open a tunnel (CONNECT) to the server";
         case errc::proxy_auth_required:
             return "the proxy requires authentication (407): its credentials are missing or wrong";
+        case errc::invalid_proxy:
+            return "the proxy URL cannot be used (expected http://[user:password@]host[:port])";
         }
         return "unknown llmstream error " + std::to_string(value);
     }
@@ -96,6 +98,81 @@ const boost::system::error_category& api_category() noexcept {
     return instance;
 }
 
+const char* to_string(api_errc e) noexcept {
+    switch (e) {
+    case api_errc::bad_request: return "bad_request";
+    case api_errc::content_filtered: return "content_filtered";
+    case api_errc::payment_required: return "payment_required";
+    case api_errc::authentication: return "authentication";
+    case api_errc::permission_denied: return "permission_denied";
+    case api_errc::not_found: return "not_found";
+    case api_errc::request_too_large: return "request_too_large";
+    case api_errc::unsupported_input: return "unsupported_input";
+    case api_errc::rate_limited: return "rate_limited";
+    case api_errc::request_timeout: return "request_timeout";
+    case api_errc::server_error: return "server_error";
+    case api_errc::overloaded: return "overloaded";
+    case api_errc::unexpected_status: return "unexpected_status";
+    }
+    return "api_error";
+}
+
+const char* to_string(errc e) noexcept {
+    switch (e) {
+    case errc::line_too_long: return "line_too_long";
+    case errc::event_too_large: return "event_too_large";
+    case errc::invalid_request: return "invalid_request";
+    case errc::malformed_response: return "malformed_response";
+    case errc::truncated_stream: return "truncated_stream";
+    case errc::body_too_large: return "body_too_large";
+    case errc::connect_timeout: return "connect_timeout";
+    case errc::first_byte_timeout: return "first_byte_timeout";
+    case errc::idle_timeout: return "idle_timeout";
+    case errc::deadline_exceeded: return "deadline_exceeded";
+    case errc::pool_wait_timeout: return "pool_wait_timeout";
+    case errc::pool_queue_full: return "pool_queue_full";
+    case errc::operation_in_progress: return "operation_in_progress";
+    case errc::invalid_base_url: return "invalid_base_url";
+    case errc::connection_closed: return "connection_closed";
+    case errc::invalid_http_response: return "invalid_http_response";
+    case errc::rate_limit_wait_exceeded: return "rate_limit_wait_exceeded";
+    case errc::proxy_unreachable: return "proxy_unreachable";
+    case errc::proxy_tunnel_refused: return "proxy_tunnel_refused";
+    case errc::proxy_auth_required: return "proxy_auth_required";
+    case errc::invalid_proxy: return "invalid_proxy";
+    }
+    return "error";
+}
+
+
+bool is_tls_error(const boost::system::error_code& ec) noexcept {
+    // asio.ssl: what OpenSSL reported; asio.ssl.stream: the TLS stream itself (cut short).
+    const std::string_view c = ec.category().name();
+    return c == "asio.ssl" || c == "asio.ssl.stream";
+}
+
+bool is_network_error(const boost::system::error_code& ec) noexcept {
+    namespace ae = boost::asio::error;
+    if (ec.category() == ae::get_netdb_category() || ec.category() == ae::get_addrinfo_category()) return true;
+    const ae::basic_errors network[] = {ae::connection_refused, ae::connection_reset, ae::connection_aborted,
+                                        ae::broken_pipe,        ae::timed_out,        ae::network_unreachable,
+                                        ae::host_unreachable,   ae::network_down,     ae::network_reset,
+                                        ae::shut_down,          ae::not_connected,    ae::address_in_use};
+    for (auto e : network)
+        if (ec == e) return true;
+    return ec == ae::eof;
+}
+
+const char* error_class_name(const boost::system::error_code& ec) noexcept {
+    if (!ec) return "ok";
+    if (ec.category() == api_category()) return to_string(static_cast<api_errc>(ec.value()));
+    if (ec.category() == library_category()) return to_string(static_cast<errc>(ec.value()));
+    if (ec == boost::asio::error::operation_aborted) return "cancelled";
+    if (is_tls_error(ec)) return "tls";
+    if (is_network_error(ec)) return "network";
+    return "error";
+}
+
 bool is_retryable(const boost::system::error_code& ec) noexcept {
     if (!ec) return false;
     if (ec.category() == api_category()) {
@@ -127,9 +204,7 @@ bool is_retryable(const boost::system::error_code& ec) noexcept {
     // TLS: a handshake cut short (the connection dropped) may succeed next time; what OpenSSL
     // itself reports (a certificate that fails verification, https:// against a plain-HTTP port,
     // no shared protocol version) fails the same way every time.
-    const std::string_view category = ec.category().name();
-    if (category == "asio.ssl.stream") return true;
-    if (category == "asio.ssl") return false;
+    if (is_tls_error(ec)) return ec.category().name() == std::string_view("asio.ssl.stream");
     // Network failures: the connection was refused, reset or dropped.
     namespace ae = boost::asio::error;
     return ec == ae::connection_refused || ec == ae::connection_reset || ec == ae::connection_aborted ||

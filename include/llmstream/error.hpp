@@ -34,6 +34,7 @@ enum class errc {
     proxy_unreachable = 18,      ///< the configured proxy could not be reached (refused, unresolvable, timed out)
     proxy_tunnel_refused = 19,   ///< the proxy answered CONNECT with a status other than 2xx or 407
     proxy_auth_required = 20,    ///< the proxy answered 407: its credentials are missing or wrong
+    invalid_proxy = 21,          ///< the proxy URL cannot be used (expected http://[user:pass@]host[:port])
 };
 
 /// What a provider said went wrong, by class. Values are stable.
@@ -62,6 +63,20 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 inline boost::system::error_code make_error_code(api_errc e) noexcept {
     return {static_cast<int>(e), api_category()};
 }
+
+/// The enumerator's name, e.g. "line_too_long", "rate_limited": stable, for logs and metrics.
+const char* to_string(errc e) noexcept;
+const char* to_string(api_errc e) noexcept;
+
+/// True for failures of the TLS layer: the handshake, certificate verification, a TLS stream cut short.
+bool is_tls_error(const boost::system::error_code& ec) noexcept;
+
+/// True for failures of the network below HTTP: name lookup, refused, reset, unreachable, dropped.
+bool is_network_error(const boost::system::error_code& ec) noexcept;
+
+/// One word for the failure's class, as the CLI prints it and metrics label it (`error.type`):
+/// "ok", the errc / api_errc name, "cancelled", "tls", "network", or "error" for anything else.
+const char* error_class_name(const boost::system::error_code& ec) noexcept;
 
 /// True when the same request may succeed if sent again later: throttling, timeouts, server
 /// errors, overload, dropped or truncated connections. False for everything a retry cannot fix.

@@ -47,7 +47,6 @@ struct tool {
 struct chat_request {
     std::string model{};
     std::vector<message> messages{};
-    bool stream = true;
     bool include_usage = true;            ///< stream_options.include_usage (OpenAI-compatible)
     std::optional<double> temperature{};
     std::optional<double> top_p{};

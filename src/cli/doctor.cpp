@@ -200,7 +200,7 @@ int run_doctor(const options& o, const endpoint& ep) {
             }
             const failure_report r = describe_failure(ec, diag);
             const bool answered = diag.http_status != 0;
-            const std::string cls = error_class(ec);
+            const std::string cls = error_class_name(ec);
             if (!answered) {
                 fail(std::string(cls == "tls" ? "TLS" : "connection") + ": " + r.summary.substr(std::string("llmstream: ").size()));
             } else {

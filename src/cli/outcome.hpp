@@ -27,9 +27,6 @@ constexpr int network = 10;
 /// The exit code for a failure (see usage()).
 int exit_code_for(const boost::system::error_code& ec) noexcept;
 
-/// A short name for the failure's class: "permission_denied", "connect_timeout", "network", "tls".
-std::string error_class(const boost::system::error_code& ec);
-
 /// "llmstream: permission_denied: HTTP 403, provider code Model.AccessDenied, provider message
 /// \"...\", request id ..., 1 attempt" and "hint: ..." (without trailing newlines; the hint line
 /// is empty when there is nothing to say).

@@ -78,6 +78,7 @@ struct response_reader::impl {
     std::string head;  // the final response's status line and fields, for header()
     std::vector<std::pair<std::string_view, std::string_view>> fields;  // views into `head`
     std::uint64_t remaining = 0;  // of a Content-Length body or of the current chunk
+    std::optional<std::uint64_t> content_length;  // of the final response, when it frames the body
     std::size_t trailer_bytes = 0;
 
     std::string_view available() const { return {buffer.data() + begin, end - begin}; }
@@ -282,6 +283,7 @@ struct response_reader::impl {
             if (length) keep_alive = false;  // both: chunked wins (RFC 9112 6.3), and the connection is not reused
         } else if (length) {
             remaining = *length;
+            content_length = length;
             st = state::length_body;
         } else {
             st = state::eof_body;  // ends when the server closes the connection
@@ -332,6 +334,10 @@ bool response_reader::done() const noexcept { return impl_->st == impl::state::d
 
 bool response_reader::reusable() const noexcept {
     return done() && impl_->keep_alive && impl_->begin == impl_->end;
+}
+
+std::optional<std::uint64_t> response_reader::content_length() const noexcept {
+    return impl_->head_seen ? impl_->content_length : std::nullopt;
 }
 
 int response_reader::status() const noexcept { return impl_->head_seen ? impl_->status : 0; }

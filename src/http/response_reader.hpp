@@ -7,7 +7,9 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -55,6 +57,8 @@ public:
     bool reusable() const noexcept;
 
     int status() const noexcept;
+    /// The body's length when Content-Length frames it (not for chunked or close-delimited bodies).
+    std::optional<std::uint64_t> content_length() const noexcept;
     /// A header field's value, "" when absent (the first one if repeated).
     std::string_view header(std::string_view name) const noexcept;
 

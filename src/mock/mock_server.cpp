@@ -408,6 +408,10 @@ private:
         } else if (s.raw == "gzip") {  // an encoding nobody asked for
             co_await write_bytes(sse_head + "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00");
             co_await until_peer_closes();
+        } else if (s.raw == "huge_length") {  // an error body announced as 40 GB, then silence
+            co_await write_bytes("HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 40000000000\r\n\r\n{\"error\":");
+            co_await until_peer_closes();
         } else if (s.raw == "http10") {  // HTTP/1.0: the body ends when the connection closes
             std::string body = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
             body += openai_chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr);

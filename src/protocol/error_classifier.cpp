@@ -264,6 +264,9 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
         case errc::proxy_auth_required:
             return "the proxy needs a user name and password: put them in the proxy URL "
                    "(http://user:password@host:port); they are never printed";
+        case errc::invalid_proxy:
+            return "write the proxy as http://[user:password@]host[:port] (https:// and socks proxies are not "
+                   "supported), or turn it off: an empty proxy URL with proxy.from_environment = false";
         }
         return {};
     }
@@ -277,8 +280,7 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
         return "the connection was dropped: retry; if it keeps happening, check proxies and firewalls in between";
     if (ec == ae::network_unreachable || ec == ae::host_unreachable || ec == ae::network_down || ec == ae::timed_out)
         return "the server cannot be reached: check the network, a proxy or firewall";
-    const std::string_view category = ec.category().name();
-    if (category == "asio.ssl" || category == "asio.ssl.stream")
+    if (is_tls_error(ec))
         return "the TLS handshake failed: check that the base URL's host name matches its certificate and that the "
                "certificate's CA is trusted (the system store, or tls.ca_file)";
     return {};
@@ -309,19 +311,9 @@ void redact_secret(diagnostics& diag, std::string_view secret) {
     }
 }
 
-void clear_last_attempt(diagnostics& diag) noexcept {
-    diag.http_status = 0;
-    diag.provider_code.clear();
-    diag.provider_message.clear();
-    diag.request_id.clear();
-    diag.retry_after.reset();
-    diag.server_says_retry.reset();
-    diag.hint.clear();
-}
-
 boost::system::error_code decode_error_response(vendor v, const response_head& head, std::string_view body,
                                                 diagnostics& diag, std::chrono::system_clock::time_point now) {
-    clear_last_attempt(diag);
+    diag.clear_last_attempt();
     diag.http_status = head.status;
     diag.retry_after = parse_retry_after(head.retry_after, head.retry_after_ms, now);
     if (head.should_retry == "true") diag.server_says_retry = true;

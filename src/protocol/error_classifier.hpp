@@ -45,11 +45,6 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
                                                 std::chrono::system_clock::time_point now =
                                                     std::chrono::system_clock::now());
 
-/// Forgets what `diag` says about the last attempt (status, provider text, request id,
-/// Retry-After, hint) and keeps what it says about the whole call (attempts, retry log, deltas
-/// delivered).
-void clear_last_attempt(diagnostics& diag) noexcept;
-
 /// Replaces every occurrence of `secret` (the API key) in `diag`'s text with "[redacted]".
 void redact_secret(diagnostics& diag, std::string_view secret);
 

@@ -178,7 +178,7 @@ bool has_media(const chat_request& req) {
 
 }  // namespace
 
-boost::system::error_code encode_request(api_dialect dialect, const chat_request& req, encoded_request& out,
+boost::system::error_code encode_request(api_dialect dialect, const chat_request& req, bool streaming, encoded_request& out,
                                          diagnostics& diag) {
     out = {};
     try {
@@ -189,8 +189,8 @@ boost::system::error_code encode_request(api_dialect dialect, const chat_request
         if (dialect == api_dialect::openai_compatible) {
             out.target = "/chat/completions";
             body["messages"] = encode_messages(req, dialect);
-            body["stream"] = req.stream;
-            if (req.stream && req.include_usage) body["stream_options"] = json::object{{"include_usage", true}};
+            body["stream"] = streaming;
+            if (streaming && req.include_usage) body["stream_options"] = json::object{{"include_usage", true}};
             encode_options(req, body);
             merge_extra(req, body);
         } else {
@@ -198,10 +198,10 @@ boost::system::error_code encode_request(api_dialect dialect, const chat_request
                                         : "/services/aigc/text-generation/generation";
             body["input"] = json::object{{"messages", encode_messages(req, dialect)}};
             json::object parameters{{"result_format", "message"}};
-            if (req.stream) parameters["incremental_output"] = true;
+            if (streaming) parameters["incremental_output"] = true;
             encode_options(req, parameters);
             merge_extra(req, parameters);
-            if (req.stream) {
+            if (streaming) {
                 out.dashscope_sse_header = true;
                 const json::value* inc = parameters.if_contains("incremental_output");
                 out.cumulative_output = inc && inc->is_bool() && !inc->as_bool();
@@ -211,7 +211,7 @@ boost::system::error_code encode_request(api_dialect dialect, const chat_request
         out.body = json::serialize(body);
         return {};
     } catch (const invalid_field& e) {
-        clear_last_attempt(diag);
+        diag.clear_last_attempt();
         diag.hint = "invalid request: " + e.what;
         out = {};
         return errc::invalid_request;

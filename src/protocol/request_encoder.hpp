@@ -18,9 +18,9 @@ struct encoded_request {
     bool cumulative_output = false;  ///< the response repeats the whole text in every frame
 };
 
-/// Encodes `req` in `dialect`. On failure returns `errc::invalid_request` and says which field
+/// Encodes `req` in `dialect`, as a streaming request (`streaming`) or one answered whole. On failure returns `errc::invalid_request` and says which field
 /// is wrong in `diag.hint`.
-boost::system::error_code encode_request(api_dialect dialect, const chat_request& req, encoded_request& out,
-                                         diagnostics& diag);
+boost::system::error_code encode_request(api_dialect dialect, const chat_request& req, bool streaming,
+                                         encoded_request& out, diagnostics& diag);
 
 }  // namespace llmstream::protocol

@@ -29,9 +29,13 @@ public:
             },
             [&](std::string_view comment) { decoder_.on_comment(comment); });
         if (!ec && sse_ec) {
-            const int attempts = diag.attempts;
-            diag.clear();
-            diag.attempts = attempts;
+            // What the decoder gathered goes; the response that broke the limit is still the one the
+            // status and request id describe (the request id is what the provider's support asks for).
+            const int status = diag.http_status;
+            std::string request_id = std::move(diag.request_id);
+            diag.clear_last_attempt();
+            diag.http_status = status;
+            diag.request_id = std::move(request_id);
             diag.hint = "the event stream exceeded a size limit (sse::limits); a server sending this is misbehaving";
             ec = sse_ec;
         }

@@ -365,7 +365,7 @@ bool read_error_value(json_cursor& c, provider_error& e) {
 }
 
 void fill_malformed(diagnostics& diag, api_dialect dialect) {
-    clear_last_attempt(diag);
+    diag.clear_last_attempt();
     diag.hint = std::string("the stream carried an event that is not valid ") +
                 (dialect == api_dialect::openai_compatible ? "OpenAI-compatible" : "DashScope") +
                 " JSON: check the base URL and the API dialect";
@@ -417,7 +417,7 @@ void stream_decoder::on_other_comment(std::string_view text) noexcept {
 }
 
 boost::system::error_code stream_decoder::in_stream_error(const provider_error& e, diagnostics& diag) const {
-    clear_last_attempt(diag);
+    diag.clear_last_attempt();
     diag.http_status = comment_status_ != 0 ? comment_status_ : 200;
     const std::string& code = e.code.empty() ? e.type : e.code;
     set_provider_text(diag.provider_code, code);
@@ -858,7 +858,7 @@ boost::system::error_code stream_decoder::make_cumulative_incremental(delta& out
         new_part(t.arguments, seen_arguments_[t.index]);
     }
     if (!rewritten) return {};
-    clear_last_attempt(diag);
+    diag.clear_last_attempt();
     diag.hint = "with incremental_output=false each frame must extend the text of the previous one, "
                 "but this one rewrote it; request incremental_output=true";
     out.clear();
@@ -867,7 +867,7 @@ boost::system::error_code stream_decoder::make_cumulative_incremental(delta& out
 
 boost::system::error_code stream_decoder::on_end_of_stream(diagnostics& diag) const {
     if (done()) return {};
-    clear_last_attempt(diag);
+    diag.clear_last_attempt();
     diag.hint = dialect_ == api_dialect::openai_compatible
                     ? "the stream ended before [DONE] or a finish_reason: the connection was cut off"
                     : "the stream ended before the frame with the final finish_reason: the connection was cut off";

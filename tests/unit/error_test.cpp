@@ -5,6 +5,9 @@
 
 #include <openssl/ssl.h>
 
+#include <set>
+#include <string>
+
 #include <catch2/catch.hpp>
 
 TEST_CASE("library error codes have their own category and a message naming the limit", "[error]") {
@@ -31,4 +34,29 @@ TEST_CASE("TLS: a cut handshake is retryable, what OpenSSL itself reports is not
     CHECK(is_retryable(boost::asio::error::connection_reset));
     CHECK(is_retryable(boost::asio::error::connection_refused));
     CHECK_FALSE(is_retryable(boost::asio::error::operation_aborted));
+}
+
+TEST_CASE("every error enumerator has its own stable name, and error_class_name tells the rest apart", "[error]") {
+    std::set<std::string> names;
+    for (int v = 1; v <= 21; ++v) {
+        const std::string n = llmstream::to_string(static_cast<llmstream::errc>(v));
+        CHECK(n != "error");
+        CHECK(names.insert(n).second);
+        CHECK(llmstream::error_class_name(static_cast<llmstream::errc>(v)) == n);
+    }
+    for (int v = 1; v <= 13; ++v) {
+        const std::string n = llmstream::to_string(static_cast<llmstream::api_errc>(v));
+        CHECK(n != "api_error");
+        CHECK(names.insert(n).second);
+    }
+    CHECK(std::string(llmstream::to_string(llmstream::errc::line_too_long)) == "line_too_long");
+    CHECK(std::string(llmstream::to_string(llmstream::api_errc::rate_limited)) == "rate_limited");
+    CHECK(std::string(llmstream::error_class_name({})) == "ok");
+    CHECK(std::string(llmstream::error_class_name(boost::asio::error::operation_aborted)) == "cancelled");
+    CHECK(std::string(llmstream::error_class_name(boost::asio::error::connection_refused)) == "network");
+    CHECK(std::string(llmstream::error_class_name(boost::asio::error::no_memory)) == "error");
+    const boost::system::error_code tls(1, boost::asio::error::get_ssl_category());
+    CHECK(llmstream::is_tls_error(tls));
+    CHECK(std::string(llmstream::error_class_name(tls)) == "tls");
+    CHECK_FALSE(llmstream::is_tls_error(boost::asio::error::connection_reset));
 }

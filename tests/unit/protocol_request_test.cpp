@@ -20,10 +20,11 @@ chat_request basic_request() {
     return req;
 }
 
-json::object encode_ok(api_dialect d, const chat_request& req, protocol::encoded_request* out = nullptr) {
+json::object encode_ok(api_dialect d, const chat_request& req, protocol::encoded_request* out = nullptr,
+                       bool streaming = true) {
     protocol::encoded_request enc;
     diagnostics diag;
-    const auto ec = protocol::encode_request(d, req, enc, diag);
+    const auto ec = protocol::encode_request(d, req, streaming, enc, diag);
     INFO(diag.hint);
     REQUIRE_FALSE(ec);
     if (out) *out = enc;
@@ -58,8 +59,7 @@ TEST_CASE("OpenAI-compatible body: messages, stream options, sampling, stop, see
 
 TEST_CASE("non-streaming requests send stream:false and no stream_options", "[request]") {
     chat_request req = basic_request();
-    req.stream = false;
-    const json::object body = encode_ok(api_dialect::openai_compatible, req);
+    const json::object body = encode_ok(api_dialect::openai_compatible, req, nullptr, false);
     CHECK(body.at("stream") == false);
     CHECK_FALSE(body.contains("stream_options"));
 }
@@ -123,9 +123,8 @@ TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "
     encode_ok(api_dialect::dashscope_native, req, &enc);
     CHECK(enc.cumulative_output);
 
-    req.stream = false;
     req.extra.clear();
-    const json::object plain = encode_ok(api_dialect::dashscope_native, req, &enc);
+    const json::object plain = encode_ok(api_dialect::dashscope_native, req, &enc, false);
     CHECK_FALSE(enc.dashscope_sse_header);
     CHECK_FALSE(plain.at("parameters").as_object().contains("incremental_output"));
 
@@ -139,7 +138,7 @@ TEST_CASE("bad input gets errc::invalid_request naming the field", "[request]") 
     auto expect_invalid = [](chat_request req, std::string_view field) {
         protocol::encoded_request enc;
         diagnostics diag;
-        CHECK(protocol::encode_request(api_dialect::openai_compatible, req, enc, diag) == errc::invalid_request);
+        CHECK(protocol::encode_request(api_dialect::openai_compatible, req, true, enc, diag) == errc::invalid_request);
         CHECK(diag.hint.find(field) != std::string::npos);
         CHECK(enc.body.empty());
     };

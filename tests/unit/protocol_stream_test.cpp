@@ -272,3 +272,36 @@ TEST_CASE("the SSE limits surface through the response stream", "[protocol]") {
     CHECK(ec == errc::line_too_long);
     CHECK_FALSE(diag.hint.empty());
 }
+
+TEST_CASE("a size limit clears the last attempt's provider fields and keeps the call's record", "[protocol]") {
+    response_stream stream(api_dialect::openai_compatible, vendor::openai, false, {.max_line_size = 64, .max_event_size = 64});
+    diagnostics diag;
+    // What the call had gathered before this attempt.
+    diag.attempts = 2;
+    diag.attempt_log.push_back({errc::connection_closed, 503, "ServiceUnavailable", "rid-1", std::chrono::milliseconds(250)});
+    diag.retry_wait = std::chrono::milliseconds(250);
+    diag.deltas_delivered = 3;
+    diag.retry_note = "a note";
+    // What this attempt had met so far.
+    diag.http_status = 200;
+    diag.provider_code = "stale-code";
+    diag.provider_message = "stale message";
+    diag.request_id = "rid-2";
+    diag.retry_after = std::chrono::milliseconds(5);
+    diag.server_says_retry = true;
+    const auto ec = stream.feed("data: " + std::string(100, 'x') + "\n\n", [](const delta&) {}, diag);
+    CHECK(ec == errc::line_too_long);
+    CHECK(diag.attempts == 2);
+    REQUIRE(diag.attempt_log.size() == 1);
+    CHECK(diag.attempt_log[0].request_id == "rid-1");
+    CHECK(diag.retry_wait == std::chrono::milliseconds(250));
+    CHECK(diag.deltas_delivered == 3);
+    CHECK(diag.retry_note == "a note");
+    CHECK(diag.http_status == 200);    // the response that broke the limit
+    CHECK(diag.request_id == "rid-2");
+    CHECK(diag.provider_code.empty());
+    CHECK(diag.provider_message.empty());
+    CHECK_FALSE(diag.retry_after);
+    CHECK_FALSE(diag.server_says_retry);
+    CHECK(diag.hint.find("size limit") != std::string::npos);
+}
