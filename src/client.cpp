@@ -160,12 +160,25 @@ public:
         }
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) {
-            slot.assign([weak = weak_from_this()](asio::cancellation_type) {
-                if (auto self = weak.lock()) self->cancel();
+            // Asio's semantics: terminal cancellation ends the stream; partial or total abandons
+            // only this wait, and the generation goes on for the next async_next.
+            slot.assign([weak = weak_from_this()](asio::cancellation_type type) {
+                auto self = weak.lock();
+                if (!self) return;
+                if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) self->cancel();
+                else self->abandon_wait();
             });
         }
         pending_.emplace(std::move(handler));
         deliver();
+    }
+
+    // The pending async_next completes with operation_aborted; the stream itself goes on.
+    void abandon_wait() {
+        if (!pending_) return;
+        next_handler h(std::move(*pending_));
+        pending_.reset();
+        post(std::move(h), asio::error::operation_aborted, nullptr);
     }
 
     void cancel() {

@@ -34,7 +34,9 @@ public:
     /// generation is complete; or an error (see `diagnostics()`). Handing out a pointer into the
     /// stream's own buffer keeps a delta from being moved through every layer of the completion.
     /// Never completes inline. A second call while one is pending fails with
-    /// errc::operation_in_progress. Per-operation cancellation (any type) aborts the whole stream.
+    /// errc::operation_in_progress. Per-operation cancellation follows Asio: `terminal` (what
+    /// `||` and a stream's destruction use) aborts the whole stream; `partial` or `total` abandons only
+    /// this wait (it completes with operation_aborted) and the next async_next gets the next delta.
     /// A moved-from stream may only be destroyed or assigned to: async_next on it throws
     /// std::logic_error.
     template <class CompletionToken = boost::asio::deferred_t>

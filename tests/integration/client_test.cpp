@@ -274,6 +274,53 @@ TEST_CASE("per-operation cancellation of async_next aborts the stream", "[integr
     });
 }
 
+TEST_CASE("partial or total cancellation of async_next abandons only that wait", "[integration][cancel]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    for (const auto type : {asio::cancellation_type::partial, asio::cancellation_type::total}) {
+        run_test(io, [&]() -> asio::awaitable<void> {
+            // 6 tokens 150 ms apart: a wait cancelled after 20 ms finds no delta yet.
+            auto s = c.chat_stream(mock_request("mock?tokens=6&pace_ms=150"));
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            std::string text;
+            int abandoned = 0;
+            for (;;) {
+                asio::cancellation_signal signal;
+                bool done = false;
+                error_code got;
+                const delta* d = nullptr;
+                s.async_next(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, const delta* x) {
+                    got = ec;
+                    d = x;
+                    done = true;
+                }));
+                t.expires_after(std::chrono::milliseconds(20));
+                co_await t.async_wait(tuple);
+                if (!done) {
+                    signal.emit(type);
+                    for (int i = 0; i < 100 && !done; ++i) {
+                        t.expires_after(std::chrono::milliseconds(5));
+                        co_await t.async_wait(tuple);
+                    }
+                    REQUIRE(done);
+                    if (got == asio::error::operation_aborted) {
+                        ++abandoned;
+                        continue;  // the stream goes on
+                    }
+                }
+                REQUIRE_FALSE(got);
+                if (!d) break;
+                text += d->content;
+            }
+            CHECK(abandoned >= 3);
+            CHECK(text == expected_text(6));  // nothing lost to the abandoned waits
+            CHECK(s.diagnostics().attempts == 1);
+        });
+    }
+    CHECK(c.pool_stats().open == c.pool_stats().idle);
+}
+
 TEST_CASE("async_next never completes inline and refuses a second concurrent call", "[integration]") {
     mock_fixture mock;
     asio::io_context io;
