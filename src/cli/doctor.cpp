@@ -120,7 +120,10 @@ int run_doctor(const options& o, const endpoint& ep) {
     auto url = boost::urls::parse_uri(ep.config.base_url);
     const std::string host = url ? std::string(url->host()) : std::string();
     const std::string region = region_note(host);
-    ok("endpoint: " + shown_url(ep.config.base_url) + " (" + ep.description + "; " + region + "; " +
+    // A named provider's description already says its region; a base URL's host says it here.
+    const bool preset_host = !o.provider.empty() && o.base_url.empty();
+    ok("endpoint: " + shown_url(ep.config.base_url) + " (" + ep.description + "; " +
+       (preset_host ? std::string() : region + "; ") +
        (ep.config.dialect == api_dialect::dashscope_native ? "DashScope native" : "OpenAI-compatible") + " dialect)");
     if (ep.config.vendor == vendor::dashscope)
         note("DashScope keys belong to one region: a key from another region's console gets 401 here");

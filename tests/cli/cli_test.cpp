@@ -226,6 +226,12 @@ TEST_CASE("doctor explains 403, 401 and 402 with the fix, and passes a healthy s
     CHECK(none.out.find("[FAIL] API key: not set") != std::string::npos);
     CHECK(none.out.find("fix: export DASHSCOPE_API_KEY") != std::string::npos);
     CHECK(none.out.find("request: skipped") != std::string::npos);
+    // The endpoint line names the region once.
+    const auto beijing = none.out.find("Beijing");
+    CHECK(beijing != std::string::npos);
+    CHECK(none.out.find("Beijing", beijing + 1) == std::string::npos);
+    // With --base-url the host's own region (here: this machine) is said instead.
+    CHECK(healthy.out.find("a server on this machine") != std::string::npos);
 
     // A key pasted with its quotes.
     auto quoted = run_cli({"doctor", "--base-url", mock.base_url(), "--api-key", "\"sk-abc\"", "--model", "mock?tokens=1"});
