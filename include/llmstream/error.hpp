@@ -1,7 +1,7 @@
 // Error codes. Two categories:
 //  - `errc` ("llmstream"): what the library itself detected: bad input, malformed or truncated
 //    responses, exceeded limits, timeouts.
-//  - `api_errc` ("llmstream.api"): what a provider reported, classified per PROVIDERS.md (the
+//  - `api_errc` ("llmstream.api"): what a provider reported, classified per docs/providers.md (the
 //    same provider code can mean different things per provider; the codec decides).
 // `is_retryable(ec)` is the one place the retry decision is read from.
 #pragma once

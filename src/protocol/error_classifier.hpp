@@ -1,5 +1,5 @@
 // Reads what a provider said went wrong: status + provider code -> api_errc, plus a hint.
-// Follows the table in PROVIDERS.md section 3; knows which vendor is speaking.
+// Follows the table in docs/providers.md section 4; knows which vendor is speaking.
 #pragma once
 
 #include <llmstream/diagnostics.hpp>

@@ -1,4 +1,4 @@
-// Retrying against llmstream-mock: one case per row of the error table (PROVIDERS.md section 3),
+// Retrying against llmstream-mock: one case per row of the error table (docs/providers.md section 4),
 // with the attempts counted by the server, plus Retry-After, deadlines, x-should-retry, the
 // no-replay rule and the client-wide budget under a storm.
 #include "collect.hpp"

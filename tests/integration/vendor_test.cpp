@@ -71,7 +71,7 @@ void check_row(mock_fixture& mock, const client_config& cfg, const row& r, const
 constexpr auto compat = api_dialect::openai_compatible;
 constexpr auto native = api_dialect::dashscope_native;
 
-// PROVIDERS.md section 3 as DashScope serves it, in both of its dialects.
+// docs/providers.md section 4 as DashScope serves it, in both of its dialects.
 const row dashscope_rows[] = {
     {"400 InvalidParameter", native, 400, "InvalidParameter", api_errc::bad_request},
     {"400 invalid_request_error", compat, 400, "invalid_request_error", api_errc::bad_request},

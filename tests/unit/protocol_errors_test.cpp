@@ -1,4 +1,4 @@
-// Every row of the error table in PROVIDERS.md section 3, through the real decoding path.
+// Every row of the error table in docs/providers.md section 4, through the real decoding path.
 #include "protocol/error_classifier.hpp"
 #include "protocol/stream_decoder.hpp"
 

@@ -307,7 +307,7 @@ TEST_CASE("the last event ID and a partial event's type outlive the chunk they c
     CHECK_FALSE(p.feed(chunk, on_event));
     chunk.assign(chunk.size(), 'z');
     CHECK(p.last_event_id() == "1");
-    chunk = "\n";
+    chunk.assign(1, '\n');  // (assigning "\n" trips GCC 12's -O3 -Wstringop-overflow, a false positive)
     CHECK_FALSE(p.feed(chunk, on_event));
     CHECK(events == std::vector<recorded_event>{{"message", "a", "1"}, {"later", "b", "2"}});
     CHECK(p.last_event_id() == "2");
@@ -316,7 +316,11 @@ TEST_CASE("the last event ID and a partial event's type outlive the chunk they c
 namespace {
 std::vector<std::string> seen_by_functions;
 void record_event(const llmstream::sse::event& e) { seen_by_functions.emplace_back(e.data); }
-void record_comment(std::string_view c) { seen_by_functions.push_back(":" + std::string(c)); }
+void record_comment(std::string_view c) {
+    std::string line(1, ':');
+    line.append(c);  // (":" + std::string(c) trips GCC 12's -O3 -Wstringop-overflow, a false positive)
+    seen_by_functions.push_back(std::move(line));
+}
 }  // namespace
 
 TEST_CASE("plain functions and const function objects work as callbacks", "[sse]") {
