@@ -5,6 +5,7 @@
 
 #include "http/connection_pool.hpp"
 #include "http/origin.hpp"
+#include "http/proxy.hpp"
 #include "http/resolve.hpp"
 #include "http/response_reader.hpp"
 #include "protocol/error_classifier.hpp"
@@ -23,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -30,6 +32,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -112,6 +115,14 @@ public:
             pinned.emplace_back(o.host, o.address);
         }
         lookup = http::deadline_resolver::pinned_lookup(std::move(pinned));
+        const http::proxy_settings proxy_settings{config.proxy.url, config.proxy.from_environment, config.proxy.no_proxy};
+        if (auto ec = http::choose_proxy(origin.tls, origin.host, origin.port, proxy_settings,
+                                         http::process_environment, proxy, proxy_reason))
+            // Neither the URL nor its credentials are echoed.
+            throw std::invalid_argument("llmstream::client: unusable proxy (" +
+                                        (proxy_reason.empty() ? std::string("client_config::proxy") : proxy_reason) +
+                                        "): " + ec.message());
+        if (proxy) proxy_authorization = http::proxy_authorization(*proxy);
         authorization = "Bearer " + config.api_key;
         config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
     }
@@ -126,6 +137,9 @@ public:
     std::unique_ptr<http::connection_pool> pool;
     http::deadline_resolver::lookup_fn lookup;  // asio's, or one that answers pinned hosts itself
     std::string authorization;
+    std::optional<http::proxy_endpoint> proxy;  // empty: direct connections
+    std::string proxy_reason;                   // why this proxy (or none) was chosen
+    std::string proxy_authorization;            // "Basic ..." or empty
     retry::budget retry_budget{config.retry_budget};
     std::mt19937_64 rng{std::random_device{}()};
 };
@@ -273,8 +287,13 @@ private:
 
     bhttp::request<bhttp::string_body> build_request(const protocol::encoded_request& enc) const {
         const auto& cfg = client_->config;
-        bhttp::request<bhttp::string_body> req{bhttp::verb::post, client_->origin.path_prefix + enc.target, 11};
+        const bool via_proxy = client_->proxy && !client_->origin.tls;  // https goes through a tunnel instead
+        std::string target = client_->origin.path_prefix + enc.target;
+        if (via_proxy) target = "http://" + client_->origin.host_header + target;  // absolute form, for the proxy
+        bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
         req.set(bhttp::field::host, client_->origin.host_header);
+        if (via_proxy && !client_->proxy_authorization.empty())
+            req.set(bhttp::field::proxy_authorization, client_->proxy_authorization);
         req.set(bhttp::field::user_agent, "llmstream/0.1");
         req.set(bhttp::field::content_type, "application/json");
         if (!cfg.api_key.empty()) req.set(bhttp::field::authorization, client_->authorization);
@@ -302,12 +321,17 @@ private:
         // The connect timeout covers the name lookup too (which asio's resolver cannot abandon).
         const auto deadline = phase_deadline(client_->config.timeouts.connect, errc::connect_timeout);
         arm(client_->config.timeouts.connect, errc::connect_timeout);
-        auto [rec, results] = co_await resolver_.resolve(origin.host, origin.port, deadline, timeout_error_);
-        if (rec) co_return rec;
+        const auto& proxy = client_->proxy;
+        auto [rec, results] = co_await resolver_.resolve(proxy ? proxy->host : origin.host,
+                                                         proxy ? proxy->port : origin.port, deadline, timeout_error_);
+        if (rec) co_return proxy ? proxy_unreachable(rec) : rec;
         if (cancelled_) co_return asio::error::operation_aborted;
         auto [cec, endpoint] = co_await connection_->lowest_layer().async_connect(results, beast_tuple);
-        if (cec) co_return translate(cec);
+        if (cec) co_return proxy ? proxy_unreachable(translate(cec)) : translate(cec);
         connection_->lowest_layer().socket().set_option(tcp::no_delay(true), cec);
+        if (proxy && origin.tls) {
+            if (auto tec = co_await open_tunnel()) co_return tec;
+        }
         if (auto* tls = std::get_if<http::connection::tls_stream>(&connection_->stream)) {
             if (!SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str()))
                 co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
@@ -316,6 +340,56 @@ private:
             if (hec) co_return translate(hec);
         }
         connection_->connected = true;
+        co_return error_code{};
+    }
+
+    // A failure to reach the proxy: its own class, naming the proxy (host and port only) and why
+    // it was chosen. A timeout stays a connect timeout (the proxy is part of connecting).
+    error_code proxy_unreachable(error_code ec) {
+        if (ec == errc::connect_timeout || ec == errc::deadline_exceeded || ec == asio::error::operation_aborted) return ec;
+        diag_.hint = "the proxy " + client_->proxy->display() + " (" + client_->proxy_reason + ") cannot be reached (" +
+                     ec.message() + "): check its host and port, or bypass it with NO_PROXY or proxy.from_environment";
+        return errc::proxy_unreachable;
+    }
+
+    // CONNECT host:port through the proxy; on success the socket is a tunnel to the origin, and
+    // TLS (SNI, certificate checks) is then with the origin itself.
+    asio::awaitable<error_code> open_tunnel() {
+        const auto& origin = client_->origin;
+        const auto& proxy = *client_->proxy;
+        auto& tcp = connection_->lowest_layer();
+        const std::string request = http::connect_request(origin.host, origin.port, proxy);
+        auto [wec, wn] = co_await asio::async_write(tcp, asio::buffer(request), beast_tuple);
+        if (wec) co_return proxy_unreachable(translate(wec));
+        http::connect_reply reply;
+        std::array<char, 2048> buffer;
+        for (;;) {
+            auto [rec, n] = co_await tcp.async_read_some(asio::buffer(buffer), beast_tuple);
+            if (rec) co_return proxy_unreachable(translate(rec));
+            const auto r = reply.feed(std::string_view(buffer.data(), n));
+            if (r.st == http::connect_reply::state::need_more) continue;
+            // A proxy that sends bytes of its own before TLS has begun is as broken as bad HTTP.
+            if (r.st == http::connect_reply::state::invalid || r.consumed != n) {
+                diag_.hint = "the proxy " + proxy.display() + " answered CONNECT with something that is not HTTP: "
+                             "check that it is an HTTP proxy";
+                co_return errc::invalid_http_response;
+            }
+            break;
+        }
+        if (auto ec = http::connect_reply_error(reply.status())) {
+            diag_.http_status = reply.status();
+            protocol::set_provider_text(diag_.provider_message, reply.reason());
+            if (ec == errc::proxy_auth_required)
+                diag_.hint = "the proxy " + proxy.display() + " (" + client_->proxy_reason + ") wants credentials" +
+                             (proxy.username.empty() ? ": put them in the proxy URL (http://user:password@host:port)"
+                                                     : ": the user name or password in the proxy URL is wrong") +
+                             "; they are never printed";
+            else
+                diag_.hint = "the proxy " + proxy.display() + " (" + client_->proxy_reason + ") refused a tunnel to " +
+                             origin.host + ":" + origin.port + " (HTTP " + std::to_string(reply.status()) +
+                             "): its rules may forbid that host or port, or bypass it with NO_PROXY";
+            co_return ec;
+        }
         co_return error_code{};
     }
 
@@ -343,6 +417,7 @@ private:
         // A server (or a proxy) that echoes the request's headers must not put the key in front
         // of the user: diagnostics never carry it.
         protocol::redact_secret(self->diag_, self->client_->config.api_key);
+        if (self->client_->proxy) protocol::redact_secret(self->diag_, self->client_->proxy->password);
         self->finish(ec);
     }
 

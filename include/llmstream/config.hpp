@@ -42,6 +42,20 @@ struct host_override {
     std::string address{};  ///< e.g. "127.0.0.1" or "::1"
 };
 
+/// An HTTP proxy between the client and the server. Precedence: `url` when set (for every
+/// origin); otherwise, with `from_environment`, the variables curl reads: `https_proxy` /
+/// `HTTPS_PROXY` for https origins, `http_proxy` for http ones (upper-case HTTP_PROXY is ignored,
+/// as curl does), then `all_proxy` / `ALL_PROXY`. Hosts matching `no_proxy` (and, with
+/// `from_environment`, `no_proxy` / `NO_PROXY`: comma list, `*`, domains with their subdomains,
+/// IP literals, CIDR ranges, `:port`) are reached directly. https origins go through a CONNECT
+/// tunnel (TLS and certificate checks are with the server, not the proxy); http origins are sent
+/// to the proxy in absolute form. Credentials come from the URL's userinfo and are never printed.
+struct proxy_options {
+    std::string url{};             ///< http://[user:password@]host[:port]; empty: none set here
+    bool from_environment = true;  ///< read the proxy variables above (like httpx's trust_env)
+    std::string no_proxy{};        ///< hosts reached directly, in NO_PROXY syntax
+};
+
 struct client_config {
     std::string base_url{};                             ///< e.g. https://api.openai.com/v1
     api_dialect dialect = api_dialect::openai_compatible;
@@ -58,6 +72,7 @@ struct client_config {
     std::size_t max_body_size = 64 * 1024 * 1024;  ///< non-streaming and error bodies
     std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses
     std::vector<host_override> host_overrides{};   ///< hosts pinned to addresses (no DNS lookup)
+    proxy_options proxy{};                         ///< an HTTP proxy, set here or by the environment
 };
 
 }  // namespace llmstream

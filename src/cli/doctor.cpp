@@ -2,6 +2,8 @@
 // request and explains the outcome as a checklist with the fix for each failure.
 #include "cli/commands.hpp"
 #include "cli/outcome.hpp"
+#include "http/origin.hpp"
+#include "http/proxy.hpp"
 
 #include <llmstream/error.hpp>
 
@@ -127,6 +129,25 @@ int run_doctor(const options& o, const endpoint& ep) {
        (ep.config.dialect == api_dialect::dashscope_native ? "DashScope native" : "OpenAI-compatible") + " dialect)");
     if (ep.config.vendor == vendor::dashscope)
         note("DashScope keys belong to one region: a key from another region's console gets 401 here");
+
+    // The proxy, if any: host and port only, and which setting chose it.
+    http::origin origin;
+    if (!http::parse_origin(ep.config.base_url, origin)) {
+        const auto& p = ep.config.proxy;
+        std::optional<http::proxy_endpoint> proxy;
+        std::string reason;
+        if (auto ec = http::choose_proxy(origin.tls, origin.host, origin.port, {p.url, p.from_environment, p.no_proxy},
+                                         http::process_environment, proxy, reason)) {
+            fail("proxy: unusable (" + reason + "): " + ec.message());
+            fix("write it as http://[user:password@]host[:port], or pass --no-proxy");
+            return exit_code::usage;
+        }
+        if (proxy)
+            note("proxy: " + proxy->display() + " (" + reason + ")" +
+                 (origin.tls ? ", through a CONNECT tunnel" : ", requests in absolute form"));
+        else
+            ok("proxy: none (" + (reason.empty() ? std::string("--no-proxy") : reason) + ")");
+    }
 
     asio::io_context io(1);
     // 3. DNS.

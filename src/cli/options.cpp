@@ -34,9 +34,11 @@ std::string usage() {
            "                 [--dialect openai|dashscope] [--base-url URL] [--api-key KEY] --model NAME\n"
            "                 [--vendor auto|openai|dashscope|deepseek] [--resolve HOST:ADDRESS]\n"
            "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
-           "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--show-reasoning] [-v] PROMPT...\n"
+           "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--proxy URL | --no-proxy]\n"
+           "                 [--show-reasoning] [-v] PROMPT...\n"
            "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--model NAME]\n"
            "                 [--vendor ...] [--resolve HOST:ADDRESS] [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
+           "                 [--proxy URL | --no-proxy]\n"
            "\n"
            "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
            "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY; with --base-url and\n"
@@ -45,7 +47,10 @@ std::string usage() {
            "the prefix before /chat/completions (openai dialect) or before\n"
            "/services/aigc/text-generation/generation (dashscope dialect). The host also says whose error\n"
            "codes to read; --vendor names them instead. --resolve sends requests for HOST to ADDRESS (an IP\n"
-           "literal) without a DNS lookup; TLS still checks the certificate against HOST.\n"
+           "literal) without a DNS lookup; TLS still checks the certificate against HOST. --proxy sends\n"
+           "requests through an HTTP proxy (http://[user:password@]host[:port]; https through a CONNECT\n"
+           "tunnel); without it HTTPS_PROXY / https_proxy, http_proxy, ALL_PROXY and NO_PROXY are read as\n"
+           "curl reads them; --no-proxy connects directly.\n"
            "\n"
            "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"
            "6 not found, 7 bad request or content filtered, 8 rate limited, 9 server error or overloaded,\n"
@@ -156,6 +161,10 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
             if (value(v)) o.system = std::string(v);
         } else if (name == "--ca-file") {
             if (value(v)) o.ca_file = std::string(v);
+        } else if (name == "--proxy") {
+            if (value(v)) o.proxy = std::string(v);
+        } else if (name == "--no-proxy") {
+            if (flag()) o.no_proxy = true;
         } else if (name == "--max-retries") {
             if (!value(v)) break;
             int n = 0;
@@ -252,6 +261,11 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
     if (opts.idle_timeout) c.timeouts.idle = *opts.idle_timeout;
     if (opts.timeout) c.timeouts.total = *opts.timeout;
     if (!opts.ca_file.empty()) c.tls.ca_file = opts.ca_file;
+    if (!opts.proxy.empty()) c.proxy.url = opts.proxy;
+    if (opts.no_proxy) {
+        c.proxy.url.clear();
+        c.proxy.from_environment = false;
+    }
     return {};
 }
 

@@ -29,6 +29,8 @@ struct options {
     std::optional<std::chrono::milliseconds> idle_timeout;
     std::optional<std::chrono::milliseconds> timeout;
     std::string ca_file;
+    std::string proxy;      ///< --proxy URL (http://[user:password@]host[:port])
+    bool no_proxy = false;  ///< --no-proxy: connect directly, whatever the environment says
     bool show_reasoning = false;
     bool verbose = false;
     bool help = false;
