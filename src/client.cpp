@@ -368,8 +368,10 @@ private:
             if (rec) co_return proxy_unreachable(translate(rec));
             const auto r = reply.feed(std::string_view(buffer.data(), n));
             if (r.st == http::connect_reply::state::need_more) continue;
-            // A proxy that sends bytes of its own before TLS has begun is as broken as bad HTTP.
-            if (r.st == http::connect_reply::state::invalid || r.consumed != n) {
+            // A refusal may carry a page after its head (ignored: the connection is dropped); a
+            // proxy that sends bytes of its own after a 2xx, before TLS has begun, is as broken as bad HTTP.
+            const bool extra_after_success = r.consumed != n && !http::connect_reply_error(reply.status());
+            if (r.st == http::connect_reply::state::invalid || extra_after_success) {
                 diag_.hint = "the proxy " + proxy.display() + " answered CONNECT with something that is not HTTP: "
                              "check that it is an HTTP proxy";
                 co_return errc::invalid_http_response;

@@ -132,9 +132,9 @@ int run_doctor(const options& o, const endpoint& ep) {
 
     // The proxy, if any: host and port only, and which setting chose it.
     http::origin origin;
+    std::optional<http::proxy_endpoint> proxy;
     if (!http::parse_origin(ep.config.base_url, origin)) {
         const auto& p = ep.config.proxy;
-        std::optional<http::proxy_endpoint> proxy;
         std::string reason;
         if (auto ec = http::choose_proxy(origin.tls, origin.host, origin.port, {p.url, p.from_environment, p.no_proxy},
                                          http::process_environment, proxy, reason)) {
@@ -154,13 +154,21 @@ int run_doctor(const options& o, const endpoint& ep) {
     bool resolved = false;
     std::string host_name = host;
     if (host_name.size() > 2 && host_name.front() == '[') host_name = host_name.substr(1, host_name.size() - 2);
-    const auto pinned = std::find_if(ep.config.host_overrides.begin(), ep.config.host_overrides.end(),
+    auto pinned = std::find_if(ep.config.host_overrides.begin(), ep.config.host_overrides.end(),
                                      [&](const host_override& h) { return boost::algorithm::iequals(h.host, host_name); });
+    if (url && proxy) {
+        // Through a proxy the server's name is the proxy's to look up: check the proxy's instead.
+        host_name = proxy->host;
+        pinned = ep.config.host_overrides.end();
+    }
     if (url && pinned != ep.config.host_overrides.end()) {
         ok("DNS: not asked: --resolve sends " + host_name + " to " + pinned->address);
         resolved = true;
     } else if (url) {
-        std::string port = url->has_port() ? std::string(url->port()) : (url->scheme() == "https" ? "443" : "80");
+        std::string port = proxy           ? proxy->port
+                           : url->has_port() ? std::string(url->port())
+                                             : (url->scheme() == "https" ? "443" : "80");
+        const std::string what = proxy ? "the proxy's host " + host_name : host_name;
         asio::ip::tcp::resolver resolver(io);
         asio::steady_timer limit(io, ep.config.timeouts.connect.count() > 0 ? ep.config.timeouts.connect
                                                                              : std::chrono::milliseconds(10'000));
@@ -180,12 +188,12 @@ int run_doctor(const options& o, const endpoint& ep) {
         io.run();
         io.restart();
         if (dns_ec) {
-            fail("DNS: " + host_name + (timed_out ? " did not resolve in time" : " does not resolve (" + dns_ec.message() + ")"));
+            fail("DNS: " + what + (timed_out ? " did not resolve in time" : " does not resolve (" + dns_ec.message() + ")"));
             fix("check the host name in the base URL, the DNS server and any proxy settings");
             if (code == exit_code::ok) code = exit_code::network;
         } else {
-            ok("DNS: " + host_name + " resolves (" + std::to_string(addresses) + " address" +
-               (addresses == 1 ? "" : "es") + ")");
+            ok("DNS: " + what + " resolves (" + std::to_string(addresses) + " address" + (addresses == 1 ? "" : "es") +
+               (proxy ? "; the proxy looks up " + origin.host + ")" : ")"));
             resolved = true;
         }
     }

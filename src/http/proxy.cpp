@@ -468,7 +468,9 @@ std::string_view connect_reply::header(std::string_view name) const noexcept {
 
 error_code connect_reply_error(int status) {
     if (status >= 200 && status < 300) return {};
-    if (status == 407) return errc::proxy_auth_required;
+    // A CONNECT reply is the proxy's own, never the origin's: tinyproxy up to 1.11 asks for
+    // credentials with 401 rather than 407.
+    if (status == 407 || status == 401) return errc::proxy_auth_required;
     return errc::proxy_tunnel_refused;
 }
 

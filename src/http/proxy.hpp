@@ -139,8 +139,8 @@ private:
     std::string reason_;
 };
 
-/// The outcome of a CONNECT: success for 2xx, errc::proxy_auth_required for 407,
-/// errc::proxy_tunnel_refused for anything else.
+/// The outcome of a CONNECT: success for 2xx, errc::proxy_auth_required for 407 (and 401, which
+/// some proxies send instead), errc::proxy_tunnel_refused for anything else.
 boost::system::error_code connect_reply_error(int status);
 
 }  // namespace llmstream::http

@@ -256,8 +256,8 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
                    "would hold this request longer than limits.max_wait or its deadline: send fewer requests, "
                    "raise the limits if the provider allows it, or allow a longer wait";
         case errc::proxy_unreachable:
-            return "the proxy (client_config::proxy or HTTPS_PROXY/HTTP_PROXY/ALL_PROXY) does not accept "
-                   "connections: check its host and port, or bypass it with NO_PROXY";
+            return "the proxy (client_config::proxy, or https_proxy / http_proxy / all_proxy from the environment) "
+                   "does not accept connections: check its host and port, or bypass it with NO_PROXY";
         case errc::proxy_tunnel_refused:
             return "the proxy would not connect to the provider's host: its access rules may forbid it, or it "
                    "cannot reach the host itself";

@@ -3,6 +3,8 @@
 #include "integration/collect.hpp"
 #include "integration/mock_fixture.hpp"
 #include "support/run_process.hpp"
+#include "support/test_ca.hpp"
+#include "support/tinyproxy.hpp"
 
 #include "cli/options.hpp"
 #include "cli/outcome.hpp"
@@ -433,4 +435,54 @@ TEST_CASE("the marked key never appears in any output across the whole fault mat
             }
         }
     }
+}
+
+TEST_CASE("proxies: https_proxy from the environment, --proxy, --no-proxy, and doctor's proxy line",
+          "[cli][proxy]") {
+    const std::string pw = "PROXYPW-" + secret;  // a proxy password carries the marked key: never shown
+    tinyproxy proxy({"user", pw, {}});
+    test_ca ca("DNS:localhost");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+    const std::vector<std::string> chat = {"chat", "--base-url", mock.base_url(), "--ca-file", ca.ca_file(),
+                                           "--api-key", "k", "--max-retries", "0", "--model", "mock?tokens=3", "hi"};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = chat;
+        args.insert(args.begin() + 1, extra.begin(), extra.end());
+        return args;
+    };
+
+    // The environment's https_proxy carries the request through a CONNECT tunnel.
+    auto through = run_cli(chat, {"https_proxy=" + proxy.url_with("user", pw)});
+    CHECK(through.exit_code == 0);
+    CHECK(through.out == expected_text(3) + "\n");
+    check_no_secret(through);
+    CHECK(proxy.log().find("CONNECT localhost:" + std::to_string(mock.port())) != std::string::npos);
+
+    // A wrong password: the proxy's own class and exit code, the proxy named, the password not.
+    auto wrong = run_cli(with({"--proxy", proxy.url_with("user", "nope-" + secret)}));
+    CHECK(wrong.exit_code == 10);
+    CHECK(wrong.err.find("proxy_auth_required") != std::string::npos);
+    CHECK(wrong.err.find("127.0.0.1:" + std::to_string(proxy.port())) != std::string::npos);
+    check_no_secret(wrong);
+
+    // --no-proxy ignores the environment: a dead proxy there does not matter.
+    auto direct = run_cli(with({"--no-proxy"}), {"https_proxy=http://127.0.0.1:1"});
+    CHECK(direct.exit_code == 0);
+    CHECK(direct.out == expected_text(3) + "\n");
+
+    // doctor names the proxy (host and port only) and why it was chosen, and checks its DNS.
+    auto doctor = run_cli({"doctor", "--base-url", mock.base_url(), "--ca-file", ca.ca_file(), "--api-key", "k",
+                           "--model", "mock?tokens=1"},
+                          {"HTTPS_PROXY=" + proxy.url_with("user", pw)});
+    INFO(doctor.out << doctor.err);
+    CHECK(doctor.exit_code == 0);
+    CHECK(doctor.out.find("proxy: 127.0.0.1:" + std::to_string(proxy.port()) + " (HTTPS_PROXY is set), through a "
+                          "CONNECT tunnel") != std::string::npos);
+    CHECK(doctor.out.find("the proxy looks up localhost") != std::string::npos);
+    check_no_secret(doctor);
+
+    // An unusable proxy URL is a usage error, without echoing the URL.
+    auto bad = run_cli(with({"--proxy", "socks5://u:" + secret + "@127.0.0.1:1080"}));
+    CHECK(bad.exit_code == 2);
+    check_no_secret(bad);
 }

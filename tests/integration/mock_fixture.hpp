@@ -69,6 +69,31 @@ private:
     std::thread thread_;
 };
 
+/// An HTTPS llmstream-mock on its own thread, serving the given certificate and key.
+class tls_mock_fixture {
+public:
+    tls_mock_fixture(const std::string& cert_file, const std::string& key_file)
+        : server_(io_.get_executor(), mock::options{"127.0.0.1", 0, cert_file, key_file}) {
+        server_.start();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    ~tls_mock_fixture() {
+        server_.stop();
+        work_.reset();
+        thread_.join();
+    }
+    unsigned short port() const { return server_.port(); }
+    /// https://localhost:port/v1 (the test CA's certificates are for DNS:localhost).
+    std::string base_url() const { return "https://localhost:" + std::to_string(port()) + "/v1"; }
+    mock::stats counters() const { return server_.counters(); }
+
+private:
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+    mock::server server_;
+    std::thread thread_;
+};
+
 /// Runs `make()`'s coroutine on `io` until it finishes; fails the test after `limit`.
 template <class MakeAwaitable>
 void run_test(boost::asio::io_context& io, MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(60)) {

@@ -15,24 +15,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// An HTTPS mock on its own thread.
-struct tls_mock {
-    explicit tls_mock(const test_ca& ca)
-        : server(io.get_executor(), mock::options{"127.0.0.1", 0, ca.cert_file(), ca.key_file()}) {
-        server.start();
-        thread = std::thread([this] { io.run(); });
-    }
-    ~tls_mock() {
-        server.stop();
-        work.reset();
-        thread.join();
-    }
-    asio::io_context io;
-    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
-    mock::server server;
-    std::thread thread;
-};
-
 std::pair<boost::system::error_code, std::string> stream_once(const client_config& cfg) {
     asio::io_context io;
     client c(io.get_executor(), cfg);
@@ -57,8 +39,8 @@ std::pair<boost::system::error_code, std::string> stream_once(const client_confi
 
 TEST_CASE("TLS: verified against the test CA and the host name", "[integration][tls]") {
     test_ca ca("DNS:localhost");
-    tls_mock mock(ca);
-    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.server.port()) + "/v1", "k");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
     cfg.tls.ca_file = ca.ca_file();
     auto [ec, text] = stream_once(cfg);
     CHECK_FALSE(ec);
@@ -68,8 +50,8 @@ TEST_CASE("TLS: verified against the test CA and the host name", "[integration][
 TEST_CASE("TLS: a certificate from an unknown CA is refused", "[integration][tls]") {
     test_ca ca("DNS:localhost");
     test_ca other("DNS:localhost");
-    tls_mock mock(ca);
-    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.server.port()) + "/v1", "k");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
     cfg.tls.ca_file = other.ca_file();
     auto [ec, text] = stream_once(cfg);
     CHECK(ec);
@@ -79,8 +61,8 @@ TEST_CASE("TLS: a certificate from an unknown CA is refused", "[integration][tls
 
 TEST_CASE("TLS: a certificate for another host name is refused", "[integration][tls]") {
     test_ca ca("DNS:some-other-host.example");
-    tls_mock mock(ca);
-    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.server.port()) + "/v1", "k");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+    client_config cfg = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
     cfg.tls.ca_file = ca.ca_file();
     auto [ec, text] = stream_once(cfg);
     CHECK(ec);
