@@ -2,6 +2,7 @@
 // sans-IO codecs (protocol::encode_request, protocol::response_stream).
 #include <llmstream/client.hpp>
 #include <llmstream/error.hpp>
+#include <llmstream/observer.hpp>
 
 #include "http/connection_pool.hpp"
 #include "http/origin.hpp"
@@ -124,6 +125,9 @@ public:
                                         "): " + ec.message());
         if (proxy) proxy_authorization = http::proxy_authorization(*proxy);
         authorization = "Bearer " + config.api_key;
+        server_port = std::atoi(origin.port.c_str());
+        // gen_ai.provider.name: an OpenAI-compatible server of unknown vendor speaks OpenAI's flavour.
+        provider_name = config.vendor == vendor::automatic ? "openai" : to_string(config.vendor);
         config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
     }
 
@@ -142,6 +146,9 @@ public:
     std::string proxy_authorization;            // "Basic ..." or empty
     retry::budget retry_budget{config.retry_budget};
     std::mt19937_64 rng{std::random_device{}()};
+    int server_port = 0;
+    const char* provider_name = "openai";
+    std::uint64_t requests_started = 0;  // numbers the requests for the observer
 };
 
 // One generation. The `run` coroutine produces deltas into `ready_`; async_next consumes them.
@@ -243,7 +250,6 @@ private:
     }
 
     void finish(error_code ec) {
-        if (cancelled_) ec = asio::error::operation_aborted;  // whatever closing the socket caused
         finished_ = true;
         final_ec_ = ec;
         if (chat_handler_) {
@@ -395,13 +401,22 @@ private:
         co_return error_code{};
     }
 
+    // What the observer is told about this request (views of the request and the client).
+    request_context context() const {
+        return {request_number_, "chat", client_->provider_name, request_.model, client_->origin.host,
+                client_->server_port, streaming_};
+    }
+
     // One request: attempts until one succeeds, a failure is final, or the retry policy says stop.
     static asio::awaitable<void> run(std::shared_ptr<stream_impl> self) {
         self->started_ = steady_clock::now();
         self->client_->retry_budget.record_request(self->started_);
+        self->request_number_ = ++self->client_->requests_started;
+        if (auto* o = self->observer_) o->request_started(self->context());
         error_code ec = self->encode();
         while (!ec) {
             ++self->diag_.attempts;
+            if (auto* o = self->observer_) o->attempt_started(self->context(), self->diag_.attempts);
             ec = co_await self->guarded_attempt();
             self->release_connection(ec);
             if (!ec || self->cancelled_) break;
@@ -420,7 +435,31 @@ private:
         // of the user: diagnostics never carry it.
         protocol::redact_secret(self->diag_, self->client_->config.api_key);
         if (self->client_->proxy) protocol::redact_secret(self->diag_, self->client_->proxy->password);
+        if (self->cancelled_) ec = asio::error::operation_aborted;  // whatever closing the socket caused
+        if (auto* o = self->observer_) self->report_end(*o, ec);
         self->finish(ec);
+    }
+
+    void report_end(observer& o, const error_code& ec) {
+        request_result r;
+        r.error = ec;
+        r.diagnostics = &diag_;
+        r.usage = streaming_ ? last_usage_ : completion_.usage;
+        r.duration = steady_clock::now() - started_;
+        if (produced_ > 0) r.time_to_first_delta = first_delta_at_ - started_;
+        r.deltas = produced_;
+        o.request_ended(context(), r);
+    }
+
+    // Every delta for the reader goes through here: it counts them and tells the observer of the first.
+    template <class Delta>
+    void produce(Delta&& d) {
+        if (produced_++ == 0 && observer_) {
+            first_delta_at_ = steady_clock::now();
+            observer_->first_delta(context(), first_delta_at_ - started_);
+        }
+        if (observer_ && d.usage) last_usage_ = d.usage;
+        ready_.push(std::forward<Delta>(d));
     }
 
     error_code encode() {
@@ -463,6 +502,7 @@ private:
         }
         diag_.attempt_log.push_back({ec, diag_.http_status, diag_.provider_code, diag_.request_id, d.wait});
         diag_.retry_wait += d.wait;
+        if (observer_) observer_->retry_scheduled(context(), {diag_.attempts, ec, diag_.http_status, diag_.provider_code, d.wait});
         if (d.wait.count() > 0) {
             timer_.expires_after(d.wait);
             co_await timer_.async_wait(use_tuple);
@@ -572,10 +612,7 @@ private:
     error_code on_body(std::string_view bytes) override {
         if (body_mode_ == body_mode::events) {
             // An event stream may run as long as the generation; its events are bounded by the SSE limits.
-            return response_.feed(bytes, [&](const delta& d) {
-                ready_.push(d);
-                ++produced_;
-            }, diag_);
+            return response_.feed(bytes, [&](const delta& d) { produce(d); }, diag_);
         }
         if (bytes.size() > client_->config.max_body_size - std::min(body_.size(), client_->config.max_body_size))
             return errc::body_too_large;
@@ -622,8 +659,7 @@ private:
             d.model = c.model;
             d.response_id = c.response_id;
             d.request_id = c.request_id;
-            ready_.push(std::move(d));
-            ++produced_;
+            produce(std::move(d));
             deliver();
         } else {
             completion_ = std::move(c);
@@ -645,6 +681,10 @@ private:
     std::string body_;  // a whole (non-event-stream) body
     retry::planner planner_;
     diagnostics diag_;
+    observer* observer_ = client_->config.observer.get();  // null: no hooks (one branch each)
+    std::uint64_t request_number_ = 0;
+    steady_clock::time_point first_delta_at_{};  // set only with an observer
+    std::optional<usage> last_usage_{};          // set only with an observer
     std::size_t produced_ = 0;  // deltas pushed to ready_ (across attempts)
     delta_queue ready_;
     std::optional<next_handler> pending_;
@@ -662,6 +702,10 @@ private:
 };
 
 void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler) { impl->next(std::move(handler)); }
+
+std::shared_ptr<const diagnostics> stream_diagnostics(const std::shared_ptr<stream_impl>& impl) {
+    return {impl, &impl->diag()};  // shares ownership with the stream: valid while a completion holds it
+}
 
 void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler) {
     auto s = std::make_shared<stream_impl>(impl, std::move(req), false);

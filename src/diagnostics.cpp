@@ -1,6 +1,13 @@
 #include <llmstream/diagnostics.hpp>
+#include <llmstream/with_diagnostics.hpp>
 
 namespace llmstream {
+
+error_with_diagnostics::error_with_diagnostics(boost::system::error_code ec, llmstream::diagnostics diag)
+    : boost::system::system_error(ec) {
+    std::string text = diag.to_string(ec);
+    state_ = std::make_shared<const state>(state{std::move(diag), std::move(text)});
+}
 
 std::string diagnostics::to_string(const boost::system::error_code& ec) const {
     std::string out = ec ? ec.message() : std::string("no error");

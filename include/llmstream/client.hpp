@@ -5,7 +5,8 @@
 //   while (auto d = co_await s.async_next()) std::cout << d->content;
 //
 // A client and its streams live on one executor (share nothing between threads: run one client
-// per io_context thread). Async functions take any completion token (default asio::deferred);
+// per io_context thread). Async functions take any completion token (default
+// with_diagnostics(asio::use_awaitable): failures throw error_with_diagnostics);
 // the work happens in src/, compiled once, behind asio::any_completion_handler.
 #pragma once
 
@@ -39,6 +40,18 @@ namespace detail {
 class client_impl;
 using chat_handler = boost::asio::any_completion_handler<void(boost::system::error_code, completion)>;
 void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler);
+
+struct chat_initiation {
+    template <class Handler>
+    void operator()(Handler&& handler, const std::shared_ptr<client_impl>& impl, chat_request req,
+                    diagnostics* diag) const {
+        initiate_chat(impl, std::move(req), diag, chat_handler(std::forward<Handler>(handler)));
+    }
+    std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<client_impl>&, const chat_request&,
+                                                          diagnostics* diag) const {
+        return {std::shared_ptr<const diagnostics>(), diag};  // the caller's, which outlives the operation
+    }
+};
 }  // namespace detail
 
 class client {
@@ -55,14 +68,13 @@ public:
     stream chat_stream(chat_request req);
 
     /// A non-streaming generation. Completes with (error_code, completion); on failure `diag`
-    /// (which must outlive the operation) says what happened.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// (which must outlive the operation) says what happened. With the default token
+    /// (`with_diagnostics(asio::use_awaitable)`) `co_await` returns the completion and throws
+    /// error_with_diagnostics on failure.
+    template <class CompletionToken = default_token>
     auto async_chat(chat_request req, diagnostics& diag, CompletionToken&& token = CompletionToken{}) {
         return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, completion)>(
-            [](auto handler, std::shared_ptr<detail::client_impl> impl, chat_request r, diagnostics* d) {
-                detail::initiate_chat(impl, std::move(r), d, detail::chat_handler(std::move(handler)));
-            },
-            token, impl_, std::move(req), &diag);
+            detail::chat_initiation{}, token, impl_, std::move(req), &diag);
     }
 
     executor_type get_executor() const noexcept;

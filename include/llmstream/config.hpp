@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace llmstream {
+
+class observer;  // observer.hpp
 
 /// Each timeout has its own error code. Zero disables one.
 struct timeouts {
@@ -43,9 +46,9 @@ struct host_override {
 };
 
 /// An HTTP proxy between the client and the server. Precedence: `url` when set (for every
-/// origin); otherwise, with `from_environment`, the variables curl reads: `https_proxy` /
-/// `HTTPS_PROXY` for https origins, `http_proxy` for http ones (upper-case HTTP_PROXY is ignored,
-/// as curl does), then `all_proxy` / `ALL_PROXY`. Hosts matching `no_proxy` (and, with
+/// origin); otherwise, with `from_environment`, the variables curl and httpx read: `https_proxy` /
+/// `HTTPS_PROXY` for https origins, `http_proxy` / `HTTP_PROXY` for http ones (HTTP_PROXY not under
+/// CGI, when REQUEST_METHOD is set), then `all_proxy` / `ALL_PROXY`. Hosts matching `no_proxy` (and, with
 /// `from_environment`, `no_proxy` / `NO_PROXY`: comma list, `*`, domains with their subdomains,
 /// IP literals, CIDR ranges, `:port`) are reached directly. https origins go through a CONNECT
 /// tunnel (TLS and certificate checks are with the server, not the proxy); http origins are sent
@@ -73,6 +76,7 @@ struct client_config {
     std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses
     std::vector<host_override> host_overrides{};   ///< hosts pinned to addresses (no DNS lookup)
     proxy_options proxy{};                         ///< an HTTP proxy, set here or by the environment
+    std::shared_ptr<llmstream::observer> observer{};  ///< hooks for metrics and logs (observer.hpp); none by default
 };
 
 }  // namespace llmstream

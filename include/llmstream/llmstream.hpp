@@ -10,8 +10,11 @@
 #include <llmstream/dialect.hpp>
 #include <llmstream/error.hpp>
 #include <llmstream/events.hpp>
+#include <llmstream/metrics.hpp>
+#include <llmstream/observer.hpp>
 #include <llmstream/providers.hpp>
 #include <llmstream/request.hpp>
 #include <llmstream/retry.hpp>
 #include <llmstream/sse.hpp>
 #include <llmstream/stream.hpp>
+#include <llmstream/with_diagnostics.hpp>

@@ -3,6 +3,7 @@
 
 #include <llmstream/diagnostics.hpp>
 #include <llmstream/events.hpp>
+#include <llmstream/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -18,6 +19,17 @@ namespace detail {
 class stream_impl;
 using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, const delta*)>;
 void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler);
+std::shared_ptr<const diagnostics> stream_diagnostics(const std::shared_ptr<stream_impl>& impl);
+
+struct next_initiation {
+    template <class Handler>
+    void operator()(Handler&& handler, const std::shared_ptr<stream_impl>& impl) const {
+        initiate_next(impl, next_handler(std::forward<Handler>(handler)));
+    }
+    std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<stream_impl>& impl) const {
+        return stream_diagnostics(impl);
+    }
+};
 }  // namespace detail
 
 class stream {
@@ -39,14 +51,13 @@ public:
     /// this wait (it completes with operation_aborted) and the next async_next gets the next delta.
     /// A moved-from stream may only be destroyed or assigned to: async_next on it throws
     /// std::logic_error.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// With the default token (`with_diagnostics(asio::use_awaitable)`), `co_await s.async_next()`
+    /// returns the delta pointer and throws error_with_diagnostics on failure.
+    template <class CompletionToken = default_token>
     auto async_next(CompletionToken&& token = CompletionToken{}) {
         if (!impl_) throw_moved_from();
         return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, const delta*)>(
-            [](auto handler, std::shared_ptr<detail::stream_impl> impl) {
-                detail::initiate_next(impl, detail::next_handler(std::move(handler)));
-            },
-            token, impl_);
+            detail::next_initiation{}, token, impl_);
     }
 
     /// What is known about the request: status, provider code and message, request id, hint.

@@ -49,7 +49,7 @@ std::string usage() {
            "codes to read; --vendor names them instead. --resolve sends requests for HOST to ADDRESS (an IP\n"
            "literal) without a DNS lookup; TLS still checks the certificate against HOST. --proxy sends\n"
            "requests through an HTTP proxy (http://[user:password@]host[:port]; https through a CONNECT\n"
-           "tunnel); without it HTTPS_PROXY / https_proxy, http_proxy, ALL_PROXY and NO_PROXY are read as\n"
+           "tunnel); without it https_proxy, http_proxy, all_proxy and no_proxy (or upper case) are read as\n"
            "curl reads them; --no-proxy connects directly.\n"
            "\n"
            "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"

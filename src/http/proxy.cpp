@@ -249,6 +249,9 @@ error_code choose_proxy(bool origin_tls, std::string_view origin_host, std::stri
         return v ? std::string_view(v) : std::string_view();
     };
 
+    // Under CGI (REQUEST_METHOD set) HTTP_PROXY comes from the request's "Proxy:" header
+    // ("httpoxy"), so it is not trusted there, as Python's urllib does.
+    const bool under_cgi = !variable("REQUEST_METHOD").empty();
     std::string_view url;
     std::string source;
     if (!settings.url.empty()) {
@@ -256,10 +259,10 @@ error_code choose_proxy(bool origin_tls, std::string_view origin_host, std::stri
         source = "client_config::proxy";
     } else if (use_env) {
         static constexpr const char* https_names[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-        // Not HTTP_PROXY: CGI servers set it from the request's "Proxy:" header (httpoxy).
-        static constexpr const char* http_names[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+        static constexpr const char* http_names[] = {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"};
         auto try_names = [&](const auto& names) {
             for (const char* name : names) {
+                if (under_cgi && std::string_view(name) == "HTTP_PROXY") continue;
                 url = variable(name);
                 if (!url.empty()) {
                     source = name;
@@ -274,9 +277,9 @@ error_code choose_proxy(bool origin_tls, std::string_view origin_host, std::stri
     if (url.empty()) {
         if (!settings.from_environment)
             reason = "no proxy is configured (client_config::proxy is empty and from_environment is off)";
-        else if (!origin_tls && !variable("HTTP_PROXY").empty())
-            reason = "no proxy variable is set for http:// origins (upper-case HTTP_PROXY is ignored, as curl "
-                     "does; set http_proxy)";
+        else if (!origin_tls && under_cgi && !variable("HTTP_PROXY").empty())
+            reason = "no proxy variable is set for http:// origins (HTTP_PROXY is ignored under CGI, where a "
+                     "request's Proxy: header sets it; set http_proxy)";
         else
             reason = "no proxy variable is set";
         return {};

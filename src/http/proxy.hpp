@@ -54,8 +54,8 @@ const char* process_environment(const char* name);
 ///  1. `settings.url` when not empty, for every origin; the environment's proxy variables are
 ///     then not read.
 ///  2. Otherwise, when `from_environment`: for https origins `https_proxy`, then `HTTPS_PROXY`;
-///     for http origins `http_proxy` only (upper-case HTTP_PROXY is ignored, as curl does: under
-///     CGI it is set from the request's "Proxy:" header, "httpoxy"); then `all_proxy`, then
+///     for http origins `http_proxy`, then `HTTP_PROXY` (except under CGI, when REQUEST_METHOD is
+///     set: there a request's "Proxy:" header sets it, "httpoxy"); then `all_proxy`, then
 ///     `ALL_PROXY`. The lower-case name wins when both are set. An empty value counts as unset.
 ///  3. Otherwise no proxy.
 /// A chosen proxy is bypassed when the origin matches `settings.no_proxy` or, when

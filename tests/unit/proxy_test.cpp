@@ -216,19 +216,33 @@ TEST_CASE("the environment: https origins", "[proxy]") {
 
 TEST_CASE("the environment: http origins and HTTP_PROXY", "[proxy]") {
     fake_env env;
-    env.vars["HTTP_PROXY"] = "http://upper:3128";
     env.vars["HTTPS_PROXY"] = "http://secure:3128";
     auto c = choose(false, "localhost", env, {}, "11434");
     CHECK_FALSE(c.ec);
-    CHECK_FALSE(c.proxy);  // upper-case HTTP_PROXY is ignored (httpoxy), HTTPS_PROXY is for https
-    CHECK(c.reason.find("HTTP_PROXY is ignored") != std::string::npos);
+    CHECK_FALSE(c.proxy);  // HTTPS_PROXY is for https origins only
+    CHECK(c.reason == "no proxy variable is set");
 
-    env.vars["http_proxy"] = "http://lower:3128";
+    env.vars["HTTP_PROXY"] = "http://upper:3128";
+    c = choose(false, "localhost", env, {}, "11434");
+    REQUIRE(c.proxy);
+    CHECK(c.proxy->host == "upper");
+    CHECK(c.reason == "HTTP_PROXY is set");
+
+    // Under CGI a request's "Proxy:" header becomes HTTP_PROXY (httpoxy): not trusted there.
+    env.vars["REQUEST_METHOD"] = "GET";
+    c = choose(false, "localhost", env, {}, "11434");
+    CHECK_FALSE(c.proxy);
+    CHECK(c.reason.find("HTTP_PROXY is ignored under CGI") != std::string::npos);
+
+    env.vars["http_proxy"] = "http://lower:3128";  // the lower-case name is trusted, and wins anyway
     c = choose(false, "localhost", env, {}, "11434");
     REQUIRE(c.proxy);
     CHECK(c.proxy->host == "lower");
     CHECK(c.proxy->source == "http_proxy");
     CHECK(c.reason == "http_proxy is set");
+    env.vars.erase("REQUEST_METHOD");
+    c = choose(false, "localhost", env, {}, "11434");
+    CHECK(c.proxy->host == "lower");
 }
 
 TEST_CASE("the environment: ALL_PROXY as the fallback", "[proxy]") {
