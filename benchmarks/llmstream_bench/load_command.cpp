@@ -1,14 +1,16 @@
 // `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
-//                       [--model M] [--api-key K]`
+//                       [--model M] [--api-key K] [--metrics]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
 // time from starting a request to its first delta. Extra field: streams_open_peak, the most
-// streams that were between their first delta and their end at the same time.
+// streams that were between their first delta and their end at the same time. With --metrics, the
+// run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
 
 #include <llmstream/client.hpp>
+#include <llmstream/metrics.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -45,6 +47,7 @@ int load_command(const std::vector<std::string>& args) {
     std::string base_url, model = "mock?tokens=64", api_key = "bench-key";
     api_dialect dialect = api_dialect::openai_compatible;
     long concurrency = 64, requests = 1000;
+    bool with_metrics = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has_value = i + 1 < args.size();
@@ -53,6 +56,7 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--api-key" && has_value) api_key = args[++i];
         else if (a == "--concurrency" && has_value) concurrency = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--requests" && has_value) requests = std::strtol(args[++i].c_str(), nullptr, 10);
+        else if (a == "--metrics") with_metrics = true;
         else if (a == "--dialect" && has_value) {
             const std::string& d = args[++i];
             if (d == "openai") dialect = api_dialect::openai_compatible;
@@ -70,6 +74,8 @@ int load_command(const std::vector<std::string>& args) {
     cfg.pool.max_connections = static_cast<std::size_t>(concurrency);
     cfg.pool.max_waiting = static_cast<std::size_t>(requests);
     cfg.timeouts.first_byte = std::chrono::minutes(5);
+    std::shared_ptr<metrics> collected;
+    if (with_metrics) cfg.observer = collected = std::make_shared<metrics>();
     std::unique_ptr<client> c;
     try {
         c = std::make_unique<client>(io.get_executor(), cfg);
@@ -134,6 +140,11 @@ int load_command(const std::vector<std::string>& args) {
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
         percentile(ttft_ms, 0.99), streaming_peak);
+    if (collected) {
+        std::fflush(stdout);
+        collected->record_pool(c->pool_stats());
+        std::cerr << collected->render();
+    }
     return failed == 0 ? 0 : 1;
 }
 

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string_view>
 
 namespace llmstream {
 
@@ -34,6 +35,8 @@ struct pool_stats {
     std::size_t open = 0;     ///< connections open (in use or idle)
     std::size_t idle = 0;     ///< open connections waiting for reuse
     std::size_t waiting = 0;  ///< requests waiting for a connection
+    std::string_view server_address{};  ///< the origin's host (the client's base URL), valid while the client lives
+    int server_port = 0;                ///< the origin's port
 };
 
 namespace detail {

@@ -35,9 +35,9 @@ public:
     metrics(const metrics&) = delete;
     metrics& operator=(const metrics&) = delete;
 
-    /// Records a client's connection pool as it is now (the pool gauges of that origin). Call it on
-    /// the client's thread, e.g. just before render(): `m.record_pool("api.openai.com", 443, c.pool_stats())`.
-    void record_pool(std::string_view server_address, int server_port, const pool_stats& stats);
+    /// Records a client's connection pool as it is now (the pool gauges of its origin). Call it on
+    /// the client's thread, e.g. just before render(): `m.record_pool(c.pool_stats())`.
+    void record_pool(const pool_stats& stats);
 
     /// Everything recorded so far, in the Prometheus text exposition format (version 0.0.4).
     /// Safe to call from any thread.

@@ -192,10 +192,10 @@ void metrics::request_ended(const request_context& r, const request_result& resu
     }
 }
 
-void metrics::record_pool(std::string_view server_address, int server_port, const pool_stats& stats) {
+void metrics::record_pool(const pool_stats& stats) {
     std::string labels;
-    append_label(labels, "server_address", server_address);
-    append_label(labels, "server_port", std::to_string(server_port));
+    append_label(labels, "server_address", stats.server_address);
+    append_label(labels, "server_port", std::to_string(stats.server_port));
     std::lock_guard lock(state_->mutex);
     state_->pool_connections[with_label(labels, "state", "open")] = stats.open;
     state_->pool_connections[with_label(labels, "state", "idle")] = stats.idle;

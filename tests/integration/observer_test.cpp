@@ -213,7 +213,7 @@ TEST_CASE("metrics: the GenAI series from real requests, rendered as Prometheus 
         auto denied = c.chat_stream(mock_request("mock?status=403&code=Model.AccessDenied"));
         CHECK((co_await collect(denied)).ec == api_errc::permission_denied);
     });
-    m->record_pool("127.0.0.1", mock.port(), c.pool_stats());
+    m->record_pool(c.pool_stats());
     const std::string text = m->render();
     INFO(text);
     const std::string port = std::to_string(mock.port());

@@ -73,8 +73,7 @@ TEST_CASE("metrics: failures, retries, throttles, in-flight and the pool", "[met
     failed.error = api_errc::rate_limited;
     failed.duration = 2s;
     m.request_ended(r, failed);  // the other one is still in flight
-    pool_stats pool{3, 1, 2};
-    m.record_pool("dashscope-intl.aliyuncs.com", 443, pool);
+    m.record_pool(pool_stats{3, 1, 2, "dashscope-intl.aliyuncs.com", 443});
 
     const std::string text = m.render();
     INFO(text);
