@@ -4,7 +4,7 @@
 
 #include "stream_decoder.hpp"
 
-#include <llmstream/sse.hpp>
+#include "sse/parser_core.hpp"
 
 namespace llmstream::protocol {
 
@@ -64,7 +64,7 @@ public:
     }
 
 private:
-    sse::parser parser_;
+    sse::detail::parser_core parser_;  // directly: no indirection on the client's path
     stream_decoder decoder_;
     delta delta_;
     boost::system::error_code failed_;

@@ -1,4 +1,4 @@
-#include <llmstream/sse.hpp>
+#include "parser_core.hpp"
 
 #include "line_scan.hpp"
 #include "utf8.hpp"
@@ -10,18 +10,18 @@
 #include <limits>
 #include <stdexcept>
 
-namespace llmstream::sse {
+namespace llmstream::sse::detail {
 
-parser::parser(limits lim) : limits_(lim) {
+parser_core::parser_core(limits lim) : limits_(lim) {
     if (limits_.max_line_size == 0 || limits_.max_event_size == 0)
         throw std::invalid_argument("llmstream::sse::limits: sizes must be greater than zero");
 }
 
-bool parser::has_partial_event() const noexcept {
+bool parser_core::has_partial_event() const noexcept {
     return !line_.empty() || field_seen_;
 }
 
-void parser::reset() {
+void parser_core::reset() {
     failed_ = {};
     line_.clear();
     line_non_ascii_ = false;
@@ -41,7 +41,7 @@ void parser::reset() {
     field_seen_ = false;
 }
 
-inline void parser::clear_event() {
+inline void parser_core::clear_event() {
     data_.clear();
     data_offset_ = 0;
     data_view_ = {};
@@ -52,7 +52,7 @@ inline void parser::clear_event() {
 }
 
 // The chunk goes away: what still points into it is copied.
-void parser::keep_chunk_views() {
+void parser_core::keep_chunk_views() {
     if (data_is_view_) {
         data_.assign(data_view_);
         data_view_ = {};
@@ -75,7 +75,7 @@ void parser::keep_chunk_views() {
     }
 }
 
-void parser::fail(boost::system::error_code& ec, errc e) {
+void parser_core::fail(boost::system::error_code& ec, errc e) {
     failed_ = e;
     ec = failed_;
     // Nothing more will be parsed: drop the partial line and event (and their memory).
@@ -89,7 +89,7 @@ void parser::fail(boost::system::error_code& ec, errc e) {
 }
 
 // Inline: most lines are ASCII, and this runs for several lines of every event.
-inline std::string_view parser::checked_utf8(std::string_view value, bool& repaired) {
+inline std::string_view parser_core::checked_utf8(std::string_view value, bool& repaired) {
     repaired = false;
     if (is_valid_utf8(value)) return value;
     repaired = true;
@@ -101,7 +101,7 @@ inline std::string_view parser::checked_utf8(std::string_view value, bool& repai
 // `value` lies in the line being processed. Its bytes outside line_high_ are ASCII, which is
 // valid UTF-8 on its own and cannot complete a sequence: only the span from its first to its
 // last high byte needs a look (a few bytes of Chinese text in a 250-byte JSON line).
-inline bool parser::is_valid_utf8(std::string_view value) const noexcept {
+inline bool parser_core::is_valid_utf8(std::string_view value) const noexcept {
     if (line_high_.first == nullptr || value.empty()) return true;
     const char* first = std::max(line_high_.first, value.data());
     const char* last = std::min(line_high_.last, value.data() + value.size() - 1);
@@ -186,7 +186,7 @@ std::size_t line_length_from_new_block_baseline(const char* p, const char* end, 
 
 // A blank line: the standard's "dispatch the event". True when there is one to dispatch
 // (event_ is set; it is valid until clear_event).
-inline bool parser::end_of_event() {
+inline bool parser_core::end_of_event() {
     if (id_pending_) {
         last_id_ = pending_id_;
         last_id_in_chunk_ = pending_id_in_chunk_;
@@ -205,7 +205,7 @@ inline bool parser::end_of_event() {
     return true;
 }
 
-void parser::parse(std::string_view in, boost::system::error_code& ec) {
+void parser_core::parse(std::string_view in, boost::system::error_code& ec) {
     masks_.at = nullptr;  // the masks described the previous chunk
     try {
         parse_chunk(in, ec);
@@ -219,7 +219,7 @@ void parser::parse(std::string_view in, boost::system::error_code& ec) {
     }
 }
 
-void parser::parse_chunk(std::string_view in, boost::system::error_code& ec) {
+void parser_core::parse_chunk(std::string_view in, boost::system::error_code& ec) {
     if (failed_) {
         ec = failed_;
         return;
@@ -322,7 +322,7 @@ void parser::parse_chunk(std::string_view in, boost::system::error_code& ec) {
     keep_chunk_views();  // the chunk goes away when feed returns
 }
 
-[[gnu::always_inline]] inline void parser::set_id(std::string_view value, bool in_chunk) {
+[[gnu::always_inline]] inline void parser_core::set_id(std::string_view value, bool in_chunk) {
     // An ID with a NUL is ignored, as the standard requires. IDs are short: look inline.
     if (value.size() <= 16) {
         for (const char c : value)
@@ -342,7 +342,7 @@ void parser::parse_chunk(std::string_view in, boost::system::error_code& ec) {
     id_pending_ = true;
 }
 
-inline void parser::set_type(std::string_view value, bool in_chunk) {
+inline void parser_core::set_type(std::string_view value, bool in_chunk) {
     bool repaired = false;
     const std::string_view type = checked_utf8(value, repaired);
     type_in_chunk_ = in_chunk && !repaired;
@@ -357,7 +357,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
 
 // A non-blank line. The fields streams send are told apart by their first byte, without a
 // search for the colon; anything else goes to other_field.
-[[gnu::always_inline]] inline parser::step parser::process_line(std::string_view line, bool in_chunk,
+[[gnu::always_inline]] inline parser_core::step parser_core::process_line(std::string_view line, bool in_chunk,
                                                                 boost::system::error_code& ec) {
     switch (line.front()) {
     case 'd':
@@ -410,7 +410,7 @@ inline void parser::set_type(std::string_view value, bool in_chunk) {
 }
 
 // The general field rule: the name runs to the first colon (or is the whole line).
-void parser::other_field(std::string_view line, bool in_chunk, boost::system::error_code& ec) {
+void parser_core::other_field(std::string_view line, bool in_chunk, boost::system::error_code& ec) {
     std::string_view name = line, value;
     if (const auto colon = line.find(':'); colon != std::string_view::npos) {
         name = line.substr(0, colon);
@@ -439,7 +439,7 @@ void parser::other_field(std::string_view line, bool in_chunk, boost::system::er
     // Any other field name is ignored, as the standard requires.
 }
 
-void parser::append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec) {
+void parser_core::append_data(std::string_view value, bool in_chunk, boost::system::error_code& ec) {
     bool repaired = false;
     const std::string_view v = checked_utf8(value, repaired);
     const std::size_t current = data_is_view_ ? data_view_.size() : data_.size() - data_offset_;
@@ -468,5 +468,25 @@ void parser::append_data(std::string_view value, bool in_chunk, boost::system::e
     }
     ++data_lines_;
 }
+
+}  // namespace llmstream::sse::detail
+
+namespace llmstream::sse {
+
+// The public parser: the same parser_core, one pointer away.
+parser::parser(limits lim) : core_(std::make_unique<detail::parser_core>(lim)) {}
+parser::~parser() = default;
+parser::parser(parser&&) noexcept = default;
+parser& parser::operator=(parser&&) noexcept = default;
+
+boost::system::error_code parser::run(std::string_view chunk, void (*event)(void*, const sse::event&), void* event_context,
+                                      void (*comment)(void*, std::string_view), void* comment_context) {
+    return core_->run(chunk, {event, event_context, comment, comment_context});
+}
+std::optional<std::chrono::milliseconds> parser::retry() const noexcept { return core_->retry(); }
+std::string_view parser::last_event_id() const noexcept { return core_->last_event_id(); }
+bool parser::has_partial_event() const noexcept { return core_->has_partial_event(); }
+void parser::reset() { core_->reset(); }
+const limits& parser::get_limits() const noexcept { return core_->get_limits(); }
 
 }  // namespace llmstream::sse
