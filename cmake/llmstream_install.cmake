@@ -1,7 +1,7 @@
 include(CMakePackageConfigHelpers)
 
 install(TARGETS llmstream-mock llmstream-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS llmstream EXPORT llmstreamTargets
+install(TARGETS llmstream llmstream-mock-lib EXPORT llmstreamTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

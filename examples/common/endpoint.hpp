@@ -8,7 +8,7 @@
 //   LLMSTREAM_MODEL    overrides the model
 #pragma once
 
-#include "mock/mock_server.hpp"
+#include <llmstream/mock/server.hpp>
 
 #include <llmstream/client.hpp>
 
@@ -27,7 +27,7 @@ struct endpoint {
     std::unique_ptr<llmstream::mock::server> mock;  ///< set when no key was found; stop() it when done
 };
 
-/// `mock_model` scripts the embedded mock's reply (see src/mock/mock_server.hpp). `provider`
+/// `mock_model` scripts the embedded mock's reply (see <llmstream/mock/server.hpp>). `provider`
 /// ("openai", "deepseek", "dashscope", "dashscope-intl", "dashscope-finance") picks one provider
 /// instead of the first key found; its key must be set.
 inline endpoint pick(boost::asio::io_context& io, const std::string& mock_model,

@@ -1,7 +1,7 @@
 // llmstream-mock: serves both API dialects on loopback until interrupted.
 // Usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]
 // Prints "llmstream-mock listening on http://HOST:PORT" once ready.
-#include "mock_server.hpp"
+#include <llmstream/mock/server.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

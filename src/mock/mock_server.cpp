@@ -1,4 +1,4 @@
-#include "mock_server.hpp"
+#include <llmstream/mock/server.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,5 +1,6 @@
 # Installs the built library into a scratch prefix, then configures, builds and runs a CMake
-# consumer, and compiles, links and runs a program with the flags pkg-config gives.
+# consumer and an example (with the installed llmstream::mock), and compiles, links and runs a
+# program with the flags pkg-config gives.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
   RESULT_VARIABLE rc OUTPUT_QUIET)
@@ -7,7 +8,7 @@ if(rc)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/build
-  -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix RESULT_VARIABLE rc)
+  -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DEXAMPLES_DIR=${SOURCE_DIR}/examples RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the consumer failed: ${rc}")
 endif()
@@ -18,6 +19,16 @@ endif()
 execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 if(rc OR NOT out STREQUAL "hello from an installed llmstream\n")
   message(FATAL_ERROR "the consumer failed: ${rc}: ${out}")
+endif()
+
+# The example built against the installed tree streams from its embedded mock (no key in its environment).
+foreach(variable DASHSCOPE_API_KEY OPENAI_API_KEY DEEPSEEK_API_KEY LLMSTREAM_MODEL)
+  unset(ENV{${variable}})
+endforeach()
+execute_process(COMMAND ${WORK_DIR}/build/stream_chat RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+  TIMEOUT 60)
+if(rc OR NOT out MATCHES "every token you see was streamed over HTTP from this machine")
+  message(FATAL_ERROR "the installed-tree stream_chat example failed: ${rc}: ${out}${err}")
 endif()
 
 # A build without CMake: the same installed tree through pkg-config (llmstream.pc), compiled and

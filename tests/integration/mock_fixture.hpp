@@ -2,7 +2,7 @@
 // for coroutine tests on the test's io_context.
 #pragma once
 
-#include "mock/mock_server.hpp"
+#include <llmstream/mock/server.hpp>
 
 #include <llmstream/client.hpp>
 

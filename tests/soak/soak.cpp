@@ -9,7 +9,7 @@
 // --time-scale multiplies every timeout and scripted delay (sanitizer builds run slower).
 //
 // Prints one JSON object; exits 1 on any violation. The test suite runs a short version.
-#include "mock/mock_server.hpp"
+#include <llmstream/mock/server.hpp>
 
 #include <llmstream/client.hpp>
 #include <llmstream/error.hpp>

@@ -1,4 +1,6 @@
-// llmstream-mock: a local server speaking both API dialects, for tests, benchmarks and the demo.
+// llmstream-mock: a local server speaking both API dialects, for tests, benchmarks and the demo, and
+// for users' own tests: the installed `llmstream::mock` library (CMake) runs it inside a program;
+// the `llmstream-mock` program runs it on its own.
 //
 // Behaviour is scripted per request through the model name, as a query string:
 //   "mock?tokens=20&pace_ms=5"                      20 content tokens, 5 ms apart
