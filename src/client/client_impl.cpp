@@ -1,0 +1,58 @@
+#include "client_impl.hpp"
+
+#include "protocol/vendor.hpp"
+
+#include <openssl/ssl.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace llmstream::detail {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor(std::move(ex)), config(std::move(cfg)) {
+    if (auto ec = http::parse_origin(config.base_url, origin))
+        // The URL itself is not echoed: it may carry credentials in userinfo or the query.
+        throw std::invalid_argument("llmstream::client: unusable base_url: " + ec.message());
+    config.vendor = protocol::vendor_for_host(config.vendor, origin.host);
+    if (origin.tls) {
+        tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+        SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+        tls->set_default_verify_paths();
+        if (!config.tls.ca_file.empty()) tls->load_verify_file(config.tls.ca_file);
+        tls->set_verify_mode(config.tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    }
+    http::pool_settings ps;
+    ps.max_connections = std::max<std::size_t>(1, config.pool.max_connections);
+    ps.max_waiting = config.pool.max_waiting;
+    ps.wait_timeout = config.pool.wait_timeout;
+    ps.idle_timeout = config.pool.idle_timeout;
+    pool = std::make_unique<http::connection_pool>(executor, ps, tls.get());
+    std::vector<std::pair<std::string, std::string>> pinned;
+    for (const auto& o : config.host_overrides) {
+        error_code ec;
+        asio::ip::make_address(o.address, ec);
+        if (o.host.empty() || ec)
+            throw std::invalid_argument("llmstream::client: a host override needs a host name and an IP address, got \"" +
+                                        o.host + "\" -> \"" + o.address + "\"");
+        pinned.emplace_back(o.host, o.address);
+    }
+    lookup = http::deadline_resolver::pinned_lookup(std::move(pinned));
+    const http::proxy_settings proxy_settings{config.proxy.url, config.proxy.from_environment, config.proxy.no_proxy};
+    if (auto ec = http::choose_proxy(origin.tls, origin.host, origin.port, proxy_settings, http::process_environment,
+                                     proxy, proxy_reason))
+        // Neither the URL nor its credentials are echoed.
+        throw std::invalid_argument("llmstream::client: unusable proxy (" +
+                                    (proxy_reason.empty() ? std::string("client_config::proxy") : proxy_reason) +
+                                    "): " + ec.message());
+    if (proxy) proxy_authorization = http::proxy_authorization(*proxy);
+    authorization = "Bearer " + config.api_key;
+    server_port = std::atoi(origin.port.c_str());
+    // gen_ai.provider.name: an OpenAI-compatible server of unknown vendor speaks OpenAI's flavour.
+    provider_name = config.vendor == vendor::automatic ? "openai" : to_string(config.vendor);
+    config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
+}
+
+}  // namespace llmstream::detail

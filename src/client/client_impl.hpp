@@ -1,0 +1,49 @@
+// What every generation of one client shares: the configuration, the parsed origin, TLS, the
+// connection pool, name lookup, the proxy, the retry budget, randomness for jitter.
+#pragma once
+
+#include <llmstream/config.hpp>
+
+#include "http/connection_pool.hpp"
+#include "http/origin.hpp"
+#include "http/proxy.hpp"
+#include "http/resolve.hpp"
+#include "retry/retry_planner.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+namespace llmstream::detail {
+
+class client_impl {
+public:
+    /// Throws std::invalid_argument for an unusable base URL, host override or proxy.
+    client_impl(boost::asio::any_io_executor ex, client_config cfg);
+
+    /// Uniform in [0, 1), for backoff jitter.
+    double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+
+    boost::asio::any_io_executor executor;
+    client_config config;
+    http::origin origin;
+    std::unique_ptr<boost::asio::ssl::context> tls;
+    std::unique_ptr<http::connection_pool> pool;
+    http::deadline_resolver::lookup_fn lookup;  // asio's, or one that answers pinned hosts itself
+    std::string authorization;
+    std::optional<http::proxy_endpoint> proxy;  // empty: direct connections
+    std::string proxy_reason;                   // why this proxy (or none) was chosen
+    std::string proxy_authorization;            // "Basic ..." or empty
+    retry::budget retry_budget{config.retry_budget};
+    std::mt19937_64 rng{std::random_device{}()};
+    int server_port = 0;
+    const char* provider_name = "openai";  // gen_ai.provider.name
+    std::uint64_t requests_started = 0;    // numbers the requests for the observer
+};
+
+}  // namespace llmstream::detail

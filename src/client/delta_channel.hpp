@@ -1,0 +1,149 @@
+// The deltas of one generation between the attempt loop (producer) and async_next (consumer):
+// a ring of lent slots, one pending reader, the end of the stream, cancellation and backpressure.
+// Sans-IO: it decides what a read completes with; the stream posts the completion.
+#pragma once
+
+#include <llmstream/events.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace llmstream::detail {
+
+// Deltas decoded ahead of the reader: a ring of reused heap slots. Slots never move (growing
+// moves only the pointers), so the delta lent to the caller stays put while more arrive, and a
+// warm queue allocates nothing per delta.
+class delta_ring {
+public:
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+    void push(const delta& d) { *next_slot() = d; }  // copy-assign keeps the slot's capacity
+    void push(delta&& d) { *next_slot() = std::move(d); }
+    delta& front() noexcept { return *slots_[head_]; }
+    void pop() noexcept {
+        head_ = (head_ + 1) % slots_.size();
+        --count_;
+    }
+    void clear() noexcept {
+        while (count_ > 0) pop();
+    }
+
+private:
+    delta* next_slot() {
+        if (count_ == slots_.size()) {
+            std::vector<std::unique_ptr<delta>> bigger(std::max<std::size_t>(8, slots_.size() * 2));
+            for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+            for (std::size_t i = slots_.size(); i < bigger.size(); ++i) bigger[i] = std::make_unique<delta>();
+            slots_ = std::move(bigger);
+            head_ = 0;
+        }
+        delta* slot = slots_[(head_ + count_) % slots_.size()].get();
+        ++count_;
+        return slot;
+    }
+    std::vector<std::unique_ptr<delta>> slots_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+};
+
+/// What a read completes with: a delta (lent until the next read), or the end (nullptr with the
+/// stream's error, empty on success).
+struct read_result {
+    boost::system::error_code ec{};
+    const delta* d = nullptr;
+};
+
+class delta_channel {
+public:
+    /// `capacity`: deltas held for the reader before the producer should pause (at least 1).
+    explicit delta_channel(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+
+    // --- producer ---
+    template <class Delta>
+    void push(Delta&& d) {
+        ring_.push(std::forward<Delta>(d));
+    }
+    /// False while the reader is `capacity` deltas behind: the producer pauses until room_freed.
+    bool has_room() const noexcept { return ring_.size() < capacity_; }
+    /// No more deltas: after the buffered ones the reader gets `ec` (empty: the normal end).
+    void finish(boost::system::error_code ec) {
+        finished_ = true;
+        final_ec_ = ec;
+    }
+    /// The stream was cancelled: buffered deltas are dropped, the end is the one finish() sets.
+    void cancel() noexcept { cancelled_ = true; }
+    bool finished() const noexcept { return finished_; }
+    std::size_t buffered() const noexcept { return ring_.size(); }
+
+    // --- consumer ---
+    enum class begin { busy, started };
+    /// A read starts: the delta lent last time is returned (which may free room: see
+    /// room_freed()). `busy` when another read is pending or its completion has not run yet:
+    /// that read completes with operation_in_progress and changes nothing.
+    begin begin_read() {
+        if (pending_ || in_flight_ > 0) return begin::busy;
+        room_freed_ = false;
+        if (lent_) {
+            lent_ = false;
+            const bool was_full = !has_room();
+            ring_.pop();
+            room_freed_ = was_full;
+        }
+        pending_ = true;
+        return begin::started;
+    }
+    /// True when the last begin_read() made room for a paused producer.
+    bool room_freed() const noexcept { return room_freed_; }
+
+    /// The pending read's completion when one is ready: a buffered delta (lent, counted), or the
+    /// end once finished. The caller posts it and calls completed() when it has run.
+    std::optional<read_result> take() {
+        if (!pending_) return std::nullopt;
+        if (!ring_.empty() && !cancelled_) {  // after cancel() buffered deltas are dropped
+            pending_ = false;
+            lent_ = true;
+            ++in_flight_;
+            ++delivered_;
+            return read_result{{}, &ring_.front()};
+        }
+        if (finished_) {
+            pending_ = false;
+            ++in_flight_;
+            return read_result{final_ec_, nullptr};
+        }
+        return std::nullopt;
+    }
+    /// The pending read gives up (a partial cancellation): true when one was pending. Its
+    /// completion (operation_aborted) is the caller's to post; call completed() when it has run.
+    bool abandon() noexcept {
+        if (!pending_) return false;
+        pending_ = false;
+        ++in_flight_;
+        return true;
+    }
+    /// A completion handed out by take() or abandon() has run: the next read may start.
+    void completed() noexcept { --in_flight_; }
+
+    bool reader_pending() const noexcept { return pending_; }
+    /// Deltas handed to the reader so far.
+    std::size_t delivered() const noexcept { return delivered_; }
+
+private:
+    delta_ring ring_;
+    std::size_t capacity_;
+    std::size_t delivered_ = 0;
+    int in_flight_ = 0;        // completions posted that have not run yet
+    bool pending_ = false;     // a read is waiting
+    bool lent_ = false;        // ring_.front() is lent to the reader
+    bool room_freed_ = false;
+    bool finished_ = false;
+    bool cancelled_ = false;
+    boost::system::error_code final_ec_{};
+};
+
+}  // namespace llmstream::detail

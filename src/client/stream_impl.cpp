@@ -1,0 +1,395 @@
+#include "stream_impl.hpp"
+
+#include <llmstream/error.hpp>
+
+#include "http/connect.hpp"
+#include "http/h1/exchange.hpp"
+#include "protocol/error_classifier.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace llmstream::detail {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::deferred);
+
+stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, bool streaming)
+    : client_(std::move(client)),
+      request_(std::move(req)),
+      streaming_(streaming),
+      timer_(client_->executor),
+      waiter_(std::make_shared<http::pool_waiter>(client_->executor)),
+      response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
+      planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }),
+      channel_(client_->config.max_buffered_deltas) {}
+
+void stream_impl::start() { asio::co_spawn(client_->executor, run(shared_from_this()), asio::detached); }
+
+// --- the reader's side ---
+
+void stream_impl::next(next_handler handler) {
+    if (channel_.begin_read() == delta_channel::begin::busy) {
+        post(std::move(handler), errc::operation_in_progress, nullptr, false);
+        return;
+    }
+    if (channel_.room_freed() && exchange_) exchange_->resume();  // the producer may read on
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) {
+        // Asio's semantics: terminal cancellation ends the stream; partial or total abandons
+        // only this wait, and the generation goes on for the next async_next.
+        slot.assign([weak = weak_from_this()](asio::cancellation_type type) {
+            auto self = weak.lock();
+            if (!self) return;
+            if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) self->cancel();
+            else self->abandon_wait();
+        });
+    }
+    pending_.emplace(std::move(handler));
+    deliver();
+}
+
+void stream_impl::abandon_wait() {
+    if (!channel_.abandon()) return;
+    next_handler h(std::move(*pending_));
+    pending_.reset();
+    post(std::move(h), asio::error::operation_aborted, nullptr, true);
+}
+
+void stream_impl::cancel() {
+    if (channel_.finished()) return;
+    cancelled_ = true;
+    channel_.cancel();
+    resolver_.cancel();
+    if (exchange_) exchange_->cancel();
+    if (connection_) connection_->close();
+    waiter_->cancelled = true;
+    waiter_->timer.cancel();
+    timer_.cancel();
+}
+
+// Completes `handler` later, never inline. Until a counted completion runs, another async_next
+// is "in progress" (the lent delta must not be recycled), and the stream stays alive.
+void stream_impl::post(next_handler handler, error_code ec, const delta* d, bool counted) {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.clear();
+    asio::post(client_->executor, [self = shared_from_this(), h = std::move(handler), ec, d, counted]() mutable {
+        if (counted) self->channel_.completed();
+        asio::dispatch(asio::append(std::move(h), ec, d));  // on the handler's own executor
+    });
+}
+
+void stream_impl::deliver() {
+    if (!pending_) return;
+    if (auto r = channel_.take()) {
+        diag_.deltas_delivered = channel_.delivered();
+        next_handler h(std::move(*pending_));
+        pending_.reset();
+        post(std::move(h), r->ec, r->d, true);
+    }
+}
+
+void stream_impl::finish(error_code ec) {
+    channel_.finish(ec);
+    if (chat_handler_) {
+        completion c = ec ? completion{} : std::move(completion_);
+        if (chat_diag) *chat_diag = diag_;
+        chat_handler h(std::move(*chat_handler_));
+        chat_handler_.reset();
+        asio::post(client_->executor, asio::append(std::move(h), ec, std::move(c)));
+    }
+    deliver();
+}
+
+// --- the observer ---
+
+// What the observer is told about this request (views of the request and the client).
+request_context stream_impl::context() const {
+    return {request_number_, "chat", client_->provider_name, request_.model, client_->origin.host, client_->server_port,
+            streaming_};
+}
+
+void stream_impl::report_end(observer& o, const error_code& ec) {
+    request_result r;
+    r.error = ec;
+    r.diagnostics = &diag_;
+    r.usage = streaming_ ? last_usage_ : completion_.usage;
+    r.duration = steady_clock::now() - started_;
+    if (produced_ > 0) r.time_to_first_delta = first_delta_at_ - started_;
+    r.deltas = produced_;
+    o.request_ended(context(), r);
+}
+
+// Every delta for the reader goes through here: it counts them and tells the observer of the first.
+template <class Delta>
+void stream_impl::produce(Delta&& d) {
+    if (produced_++ == 0 && observer_) {
+        first_delta_at_ = steady_clock::now();
+        observer_->first_delta(context(), first_delta_at_ - started_);
+    }
+    if (observer_ && d.usage) last_usage_ = d.usage;
+    channel_.push(std::forward<Delta>(d));
+}
+
+// --- the attempt loop ---
+
+// One request: attempts until one succeeds, a failure is final, or the retry policy says stop.
+asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
+    self->started_ = steady_clock::now();
+    self->client_->retry_budget.record_request(self->started_);
+    self->request_number_ = ++self->client_->requests_started;
+    if (auto* o = self->observer_) o->request_started(self->context());
+    error_code ec = protocol::encode_request(self->client_->config.dialect, self->request_, self->streaming_,
+                                             self->encoded_, self->diag_);
+    if (!ec) self->outgoing_ = self->build_request();
+    while (!ec) {
+        ++self->diag_.attempts;
+        if (auto* o = self->observer_) o->attempt_started(self->context(), self->diag_.attempts);
+        ec = co_await self->guarded_attempt();
+        self->release_connection(ec);
+        if (!ec || self->cancelled_) break;
+        // Nothing is retried once a delta was produced for the reader: it would be replayed.
+        if (self->produced_ > 0) {
+            if (is_retryable(ec))
+                self->diag_.retry_note = "not retried: " + std::to_string(self->produced_) +
+                                         (self->produced_ == 1 ? " delta" : " deltas") +
+                                         " had already been produced, and a retry would repeat them";
+            break;
+        }
+        if (!(ec = co_await self->wait_before_retry(ec))) self->diag_.clear_last_attempt();
+    }
+    if (ec && self->diag_.hint.empty()) self->diag_.hint = protocol::hint_for_failure(ec);
+    // A server (or a proxy) that echoes the request's headers must not put the key in front
+    // of the user: diagnostics never carry it.
+    protocol::redact_secret(self->diag_, self->client_->config.api_key);
+    if (self->client_->proxy) protocol::redact_secret(self->diag_, self->client_->proxy->password);
+    if (self->cancelled_) ec = asio::error::operation_aborted;  // whatever closing the socket caused
+    if (auto* o = self->observer_) self->report_end(*o, ec);
+    self->finish(ec);
+}
+
+asio::awaitable<error_code> stream_impl::guarded_attempt() {
+    try {
+        co_return co_await attempt();
+    } catch (const std::bad_alloc&) {
+        co_return asio::error::no_memory;
+    } catch (const std::exception&) {
+        // Nothing below throws by design; if something does, end the stream with an error
+        // rather than leave the reader waiting forever.
+        co_return asio::error::fault;
+    }
+}
+
+void stream_impl::release_connection(const error_code& ec) {
+    if (!connection_) return;
+    // reusable_ is set only once a response was read to its end: a complete error response
+    // leaves the connection as good as a successful one.
+    const bool reusable = reusable_ && !cancelled_ && (!ec || ec.category() == api_category());
+    client_->pool->release(std::move(connection_), reusable);
+    reusable_ = false;
+}
+
+steady_clock::time_point stream_impl::deadline() const {
+    const auto total = client_->config.timeouts.total;
+    return total.count() > 0 ? started_ + total : steady_clock::time_point::max();
+}
+
+http::exchange_timeouts stream_impl::exchange_timeouts() const {
+    http::exchange_timeouts t;
+    t.first_byte = client_->config.timeouts.first_byte;
+    t.idle = client_->config.timeouts.idle;
+    t.deadline = deadline();
+    return t;
+}
+
+// Asks the retry policy about the failure `ec`. Returns no error after the wait when the
+// request should be sent again, otherwise the error to end with.
+asio::awaitable<error_code> stream_impl::wait_before_retry(error_code ec) {
+    std::optional<steady_clock::time_point> until;
+    if (client_->config.timeouts.total.count() > 0) until = deadline();
+    const auto d = planner_.after_failure(ec, diag_, steady_clock::now(), until, &client_->retry_budget);
+    if (!d.retry) {
+        diag_.retry_note = d.note;
+        co_return ec;
+    }
+    diag_.attempt_log.push_back({ec, diag_.http_status, diag_.provider_code, diag_.request_id, d.wait});
+    diag_.retry_wait += d.wait;
+    if (observer_)
+        observer_->retry_scheduled(context(), {diag_.attempts, ec, diag_.http_status, diag_.provider_code, d.wait});
+    if (d.wait.count() > 0) {
+        timer_.expires_after(d.wait);
+        co_await timer_.async_wait(use_tuple);
+    }
+    if (cancelled_) co_return asio::error::operation_aborted;
+    co_return error_code{};
+}
+
+http::outgoing_request stream_impl::build_request() const {
+    const auto& cfg = client_->config;
+    const auto& origin = client_->origin;
+    http::outgoing_request r;
+    const bool via_proxy = client_->proxy && !origin.tls;  // https goes through a tunnel instead
+    r.target = origin.path_prefix + encoded_.target;
+    if (via_proxy) r.target = "http://" + origin.host_header + r.target;  // absolute form, for the proxy
+    r.authority = origin.host_header;
+    if (via_proxy && !client_->proxy_authorization.empty())
+        r.headers.emplace_back("Proxy-Authorization", client_->proxy_authorization);
+    r.headers.emplace_back("User-Agent", "llmstream/0.1");
+    r.headers.emplace_back("Content-Type", "application/json");
+    if (!cfg.api_key.empty()) r.headers.emplace_back("Authorization", client_->authorization);
+    if (streaming_) {
+        r.headers.emplace_back("Accept", "text/event-stream");
+        r.headers.emplace_back("Cache-Control", "no-cache");
+    }
+    if (encoded_.dashscope_sse_header) r.headers.emplace_back("X-DashScope-SSE", "enable");
+    if (!cfg.workspace.empty()) r.headers.emplace_back("X-DashScope-WorkSpace", cfg.workspace);
+    for (const auto& [name, value] : cfg.headers) {
+        // A configured header replaces one of ours of the same name, as Beast's set() did.
+        std::erase_if(r.headers, [&](const auto& h) {
+            return h.first.size() == name.size() &&
+                   std::equal(name.begin(), name.end(), h.first.begin(),
+                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                                          std::tolower(static_cast<unsigned char>(b)); });
+        });
+        r.headers.emplace_back(name, value);
+    }
+    r.body = encoded_.body;
+    return r;
+}
+
+// One attempt: send the request, read the response into deltas (or a completion). A reused
+// connection that the server had closed fails before any response byte: the request goes
+// again at once on a new connection, and that is not an attempt.
+asio::awaitable<error_code> stream_impl::attempt() {
+    response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor, encoded_.cumulative_output,
+                                          client_->config.sse_limits);
+    for (;;) {
+        if (cancelled_) co_return asio::error::operation_aborted;
+        body_mode_ = body_mode::whole;
+        body_.clear();
+        if (!connection_) {
+            error_code ec;
+            connection_ = co_await client_->pool->acquire(waiter_, ec, deadline());
+            if (ec) co_return ec;
+            if (cancelled_) co_return asio::error::operation_aborted;
+        }
+        const bool reused = connection_->connected;
+        if (!reused) {
+            const http::connect_target target{client_->origin, client_->proxy, client_->proxy_reason,
+                                              client_->proxy_authorization, client_->config.tls.verify_peer};
+            if (auto cec = co_await http::connect(*connection_, resolver_, target, client_->config.timeouts.connect,
+                                                  deadline(), cancelled_, diag_))
+                co_return cec;
+        }
+        http::h1::exchange ex(*connection_, *this, exchange_timeouts());
+        exchange_ = &ex;
+        const http::exchange_result r = co_await ex.run(outgoing_, reused);
+        exchange_ = nullptr;
+        if (!r.ec) {
+            reusable_ = r.reusable;
+            break;
+        }
+        if (!r.unprocessed) co_return r.ec;
+        connection_ = client_->pool->replace(std::move(connection_));  // same slot, a new connection
+    }
+    if (body_mode_ == body_mode::events) co_return response_.finish(diag_);
+    co_return finish_whole_body();
+}
+
+// http::exchange_handler: the head decides where the body goes.
+error_code stream_impl::on_head(const http::response_head& head) {
+    const int status = head.status();
+    status_ = status;
+    diag_.http_status = status;
+    std::string_view request_id = head.header("x-request-id");
+    if (request_id.empty()) request_id = head.header("X-DashScope-Request-Id");
+    protocol::set_provider_text(diag_.request_id, request_id);
+    const bool event_stream = head.header("Content-Type").find("text/event-stream") != std::string_view::npos;
+    body_mode_ = status == 200 && streaming_ && event_stream ? body_mode::events : body_mode::whole;
+    if (status < 200 || status > 299) {
+        retry_after_ = head.header("Retry-After");
+        retry_after_ms_ = head.header("retry-after-ms");
+        should_retry_ = head.header("x-should-retry");
+        location_.clear();
+        protocol::set_provider_text(location_, head.header("Location"));
+    }
+    // A whole body announced beyond the limit fails now, not after the server sent (or stalled on) it.
+    const auto length = head.content_length();
+    if (body_mode_ == body_mode::whole && length && *length > client_->config.max_body_size) {
+        diag_.hint = "the server announced a " + std::to_string(*length) + "-byte body, more than max_body_size (" +
+                     std::to_string(client_->config.max_body_size) + " bytes): raise the limit if that is expected";
+        return errc::body_too_large;
+    }
+    return {};
+}
+
+error_code stream_impl::on_body(std::string_view bytes) {
+    if (body_mode_ == body_mode::events) {
+        // An event stream may run as long as the generation; its events are bounded by the SSE limits.
+        const auto ec = response_.feed(bytes, [&](const delta& d) { produce(d); }, diag_);
+        deliver();
+        return ec;
+    }
+    if (bytes.size() > client_->config.max_body_size - std::min(body_.size(), client_->config.max_body_size))
+        return errc::body_too_large;
+    body_.append(bytes);
+    return {};
+}
+
+// A whole body: an error response, a non-streaming completion, or a 2xx that is not an event
+// stream (a whole completion, or an error object in a 200).
+error_code stream_impl::finish_whole_body() {
+    const int status = status_;
+    if (status < 200 || status > 299) {
+        protocol::response_head h;
+        h.status = status;
+        h.retry_after = retry_after_;
+        h.retry_after_ms = retry_after_ms_;
+        h.should_retry = should_retry_;
+        const std::string request_id = diag_.request_id;
+        h.request_id = request_id;
+        auto ec = protocol::decode_error_response(client_->config.vendor, h, body_, diag_);
+        if (status >= 300 && status < 400) {
+            // Redirects are never followed: the Authorization header must not go to another host.
+            diag_.hint = "the server redirected" + (location_.empty() ? std::string() : " to " + location_) +
+                         "; redirects are not followed (the API key must not travel to another host): use the "
+                         "final URL as the base URL";
+        }
+        return ec;
+    }
+    completion c;
+    if (auto ec = protocol::decode_completion(client_->config.dialect, client_->config.vendor, status, body_, c, diag_))
+        return ec;
+    if (streaming_) {
+        delta d;
+        d.content = c.content;
+        d.reasoning_content = c.reasoning_content;
+        d.role = c.role;
+        for (std::size_t i = 0; i < c.tool_calls.size(); ++i)
+            d.tool_calls.push_back({static_cast<int>(i), c.tool_calls[i].id, c.tool_calls[i].name, c.tool_calls[i].arguments});
+        d.finish = c.finish;
+        d.finish_reason_text = c.finish_reason_text;
+        d.usage = c.usage;
+        d.model = c.model;
+        d.response_id = c.response_id;
+        d.request_id = c.request_id;
+        produce(std::move(d));
+        deliver();
+    } else {
+        completion_ = std::move(c);
+    }
+    return {};
+}
+
+}  // namespace llmstream::detail

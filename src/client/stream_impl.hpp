@@ -1,0 +1,118 @@
+// One generation: the attempt loop (encode once; per attempt acquire a connection, connect, run an
+// exchange; retry by the planner and the budget), the decoded deltas in a delta_channel for
+// async_next, and the observer's hooks. Knows exchanges, not sockets.
+#pragma once
+
+#include <llmstream/client.hpp>
+#include <llmstream/observer.hpp>
+#include <llmstream/stream.hpp>
+
+#include "client/client_impl.hpp"
+#include "client/delta_channel.hpp"
+#include "http/connection_pool.hpp"
+#include "http/exchange.hpp"
+#include "http/resolve.hpp"
+#include "protocol/request_encoder.hpp"
+#include "protocol/response_stream.hpp"
+#include "retry/retry_planner.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace llmstream::http::h1 {
+class exchange;
+}
+
+namespace llmstream::detail {
+
+class stream_impl : public std::enable_shared_from_this<stream_impl>, private http::exchange_handler {
+public:
+    stream_impl(std::shared_ptr<client_impl> client, chat_request req, bool streaming);
+
+    /// Starts the attempt loop on the client's executor.
+    void start();
+
+    // --- the reader's side ---
+    void next(next_handler handler);
+    /// The pending async_next completes with operation_aborted; the stream itself goes on.
+    void abandon_wait();
+    /// Ends the generation: the connection is closed, the reader gets operation_aborted.
+    void cancel();
+
+    const diagnostics& diag() const noexcept { return diag_; }
+    boost::asio::any_io_executor executor() const { return client_->executor; }
+
+    // any_completion_handler's move assignment recurses forever in Boost 1.81: only ever
+    // move-construct handlers (optional::emplace), never assign them.
+    void on_chat_done(chat_handler h) { chat_handler_.emplace(std::move(h)); }
+    diagnostics* chat_diag = nullptr;
+
+private:
+    using error_code = boost::system::error_code;
+    using clock = std::chrono::steady_clock;
+
+    void post(next_handler handler, error_code ec, const delta* d, bool counted);
+    void deliver();
+    void finish(error_code ec);
+
+    static boost::asio::awaitable<void> run(std::shared_ptr<stream_impl> self);
+    boost::asio::awaitable<error_code> guarded_attempt();
+    boost::asio::awaitable<error_code> attempt();
+    boost::asio::awaitable<error_code> wait_before_retry(error_code ec);
+    void release_connection(const error_code& ec);
+    http::outgoing_request build_request() const;
+    http::exchange_timeouts exchange_timeouts() const;
+    clock::time_point deadline() const;
+
+    request_context context() const;
+    void report_end(observer& o, const error_code& ec);
+    template <class Delta>
+    void produce(Delta&& d);
+
+    // http::exchange_handler
+    error_code on_head(const http::response_head& head) override;
+    error_code on_body(std::string_view bytes) override;
+    bool has_room() const noexcept override { return channel_.has_room() || cancelled_; }
+    error_code finish_whole_body();
+
+    std::shared_ptr<client_impl> client_;
+    chat_request request_;
+    bool streaming_;
+    std::unique_ptr<http::connection> connection_;
+    http::h1::exchange* exchange_ = nullptr;                          // the attempt's, while it runs
+    http::deadline_resolver resolver_{client_->executor, client_->lookup};  // declared after client_, which it reads
+    boost::asio::steady_timer timer_;  // waits between attempts
+    std::shared_ptr<http::pool_waiter> waiter_;
+    protocol::response_stream response_;
+    protocol::encoded_request encoded_;
+    http::outgoing_request outgoing_;
+
+    // The response of the current attempt, as its head said.
+    enum class body_mode { whole, events } body_mode_ = body_mode::whole;
+    int status_ = 0;
+    // Of a failure's head only: what the error classifier and the redirect hint read.
+    std::string retry_after_, retry_after_ms_, should_retry_, location_;
+    std::string body_;  // a whole (non-event-stream) body
+
+    retry::planner planner_;
+    diagnostics diag_;
+    observer* observer_ = client_->config.observer.get();  // null: no hooks (one branch each)
+    std::uint64_t request_number_ = 0;
+    clock::time_point first_delta_at_{};  // set only with an observer
+    std::optional<usage> last_usage_{};   // set only with an observer
+    std::size_t produced_ = 0;            // deltas pushed to the channel (across attempts)
+    delta_channel channel_;
+    std::optional<next_handler> pending_;
+    std::optional<chat_handler> chat_handler_;
+    completion completion_;
+    clock::time_point started_{};
+    bool cancelled_ = false;
+    bool reusable_ = false;
+};
+
+}  // namespace llmstream::detail

@@ -1,0 +1,122 @@
+#include "exchange.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace llmstream::http::h1 {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+using std::chrono::steady_clock;
+// Beast 1.81's operations predate deferred support: they are awaited with use_awaitable.
+constexpr auto beast_tuple = asio::as_tuple(asio::use_awaitable);
+
+exchange::exchange(connection& c, exchange_handler& handler, exchange_timeouts timeouts)
+    : connection_(c),
+      handler_(handler),
+      timeouts_(timeouts),
+      reader_(static_cast<response_handler&>(*this)),
+      room_(c.lowest_layer().get_executor()) {}
+
+void exchange::resume() {
+    if (waiting_for_room_) room_.cancel();
+}
+
+void exchange::cancel() {
+    cancelled_ = true;
+    connection_.close();
+    room_.cancel();
+}
+
+// Arms the connection's timer for the next operation: the phase's own limit, or what is left of
+// the whole-request deadline if that is sooner. Remembers which one it was.
+void exchange::arm(std::chrono::milliseconds limit, errc phase_error) {
+    const auto [when, error] = timeouts_.phase_end(limit, phase_error);
+    timeout_error_ = error;
+    auto& tcp = connection_.lowest_layer();
+    if (when == steady_clock::time_point::max()) tcp.expires_never();
+    else tcp.expires_at(when);
+}
+
+error_code exchange::translate(error_code ec) const {
+    if (ec == beast::error::timeout) return timeout_error_;
+    if (ec == asio::error::eof) return errc::connection_closed;  // responses are read by our own reader
+    return ec;
+}
+
+asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, bool reused) {
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(request.method), request.target, 11};
+    req.set(bhttp::field::host, request.authority);
+    for (const auto& [name, value] : request.headers) req.set(name, value);
+    req.keep_alive(true);
+    req.body() = request.body;
+    req.prepare_payload();
+
+    exchange_result result;
+    arm(timeouts_.first_byte, errc::first_byte_timeout);
+    error_code ec;
+    if (auto* plain = std::get_if<connection::tcp_stream>(&connection_.stream)) {
+        auto [wec, wn] = co_await bhttp::async_write(*plain, req, beast_tuple);
+        ec = wec ? wec : co_await read_response(*plain);
+    } else {
+        auto& tls = std::get<connection::tls_stream>(connection_.stream);
+        auto [wec, wn] = co_await bhttp::async_write(tls, req, beast_tuple);
+        ec = wec ? wec : co_await read_response(tls);
+    }
+    if (!ec) {
+        result.reusable = reader_.reusable();
+        co_return result;
+    }
+    // Every reused connection may be stale (the pool hands out the most recent first), but only
+    // reused ones: a new connection failing like this is a real failure.
+    result.unprocessed = reused && !cancelled_ && reader_.bytes_received() == 0 &&
+                         (ec == errc::connection_closed || ec == asio::error::connection_reset ||
+                          ec == asio::error::broken_pipe || ec == asio::error::eof ||
+                          ec == asio::ssl::error::stream_truncated);
+    result.ec = cancelled_ ? error_code(asio::error::operation_aborted) : translate(ec);
+    co_return result;
+}
+
+// Reads the response on the concrete stream type until the reader has all of it. The head is
+// read under the first-byte deadline armed before sending; each later read under the idle one.
+template <class Stream>
+asio::awaitable<error_code> exchange::read_response(Stream& stream) {
+    while (!reader_.done()) {
+        if (reader_.head_done()) arm(timeouts_.idle, errc::idle_timeout);
+        const auto space = reader_.read_buffer();
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
+        error_code pec;
+        if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {
+            pec = reader_.commit_eof();  // completes a close-delimited body, or says it was cut
+        } else if (ec) {
+            co_return ec;
+        } else {
+            pec = reader_.commit(n);
+        }
+        if (pec) co_return pec;
+        if (ec) break;  // end of file, and the body was complete
+        // Backpressure: stop reading while the reader is far behind.
+        while (!handler_.has_room() && !cancelled_) {
+            waiting_for_room_ = true;
+            room_.expires_at(steady_clock::time_point::max());
+            connection_.lowest_layer().expires_never();
+            co_await room_.async_wait(asio::as_tuple(asio::deferred));
+            waiting_for_room_ = false;
+        }
+        if (cancelled_) co_return asio::error::operation_aborted;
+    }
+    co_return error_code{};
+}
+
+error_code exchange::on_head() { return handler_.on_head(static_cast<const response_head&>(*this)); }
+
+error_code exchange::on_body(std::string_view bytes) { return handler_.on_body(bytes); }
+
+}  // namespace llmstream::http::h1

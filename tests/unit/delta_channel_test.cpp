@@ -1,0 +1,131 @@
+// The delta channel without sockets or executors: order, lending, the end, cancellation,
+// abandoned reads, "in progress", and backpressure.
+#include "client/delta_channel.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <catch2/catch.hpp>
+
+using llmstream::delta;
+using llmstream::errc;
+using llmstream::detail::delta_channel;
+
+namespace {
+
+delta text(const std::string& s) {
+    delta d;
+    d.content = s;
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("delta channel: deltas in order, each lent until the next read", "[delta_channel]") {
+    delta_channel ch(8);
+    ch.push(text("a"));
+    ch.push(text("b"));
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    auto r = ch.take();
+    REQUIRE(r);
+    CHECK_FALSE(r->ec);
+    REQUIRE(r->d);
+    const delta* lent = r->d;
+    CHECK(lent->content == "a");
+    // Until the completion ran, another read is in progress.
+    CHECK(ch.begin_read() == delta_channel::begin::busy);
+    ch.completed();
+    // More arrive while "a" is lent (enough to grow the ring): "a" stays where it is.
+    for (int i = 0; i < 40; ++i) ch.push(text("x" + std::to_string(i)));
+    CHECK(lent->content == "a");
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d->content == "b");
+    ch.completed();
+    for (int i = 0; i < 40; ++i) {
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        r = ch.take();
+        REQUIRE(r);
+        CHECK(r->d->content == "x" + std::to_string(i));
+        ch.completed();
+    }
+    CHECK(ch.delivered() == 42);
+}
+
+TEST_CASE("delta channel: a pending read waits, then gets the next delta or the end", "[delta_channel]") {
+    delta_channel ch(8);
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());  // nothing yet: the read stays pending
+    CHECK(ch.reader_pending());
+    CHECK(ch.begin_read() == delta_channel::begin::busy);  // a second concurrent read
+    ch.push(text("a"));
+    auto r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d->content == "a");
+    ch.completed();
+
+    ch.push(text("b"));
+    ch.finish(errc::truncated_stream);
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d->content == "b");  // buffered deltas first
+    ch.completed();
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d == nullptr);
+    CHECK(r->ec == errc::truncated_stream);
+    ch.completed();
+    // The end is repeated to every later read.
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(r->ec == errc::truncated_stream);
+}
+
+TEST_CASE("delta channel: cancellation drops what is buffered; an abandoned read leaves the stream going",
+          "[delta_channel]") {
+    delta_channel ch(8);
+    ch.push(text("a"));
+    ch.push(text("b"));
+    ch.cancel();
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());  // dropped: the reader waits for the end
+    ch.finish(boost::asio::error::operation_aborted);
+    auto r = ch.take();
+    REQUIRE(r);
+    CHECK(r->ec == boost::asio::error::operation_aborted);
+
+    delta_channel other(8);
+    REQUIRE(other.begin_read() == delta_channel::begin::started);
+    CHECK(other.abandon());
+    CHECK_FALSE(other.abandon());  // nothing pending any more
+    CHECK(other.begin_read() == delta_channel::begin::busy);  // until the abandoned completion ran
+    other.completed();
+    other.push(text("c"));
+    REQUIRE(other.begin_read() == delta_channel::begin::started);
+    r = other.take();
+    REQUIRE(r);
+    CHECK(r->d->content == "c");  // the generation went on
+}
+
+TEST_CASE("delta channel: backpressure at capacity, room when the reader returns a delta", "[delta_channel]") {
+    delta_channel ch(2);
+    ch.push(text("a"));
+    CHECK(ch.has_room());
+    ch.push(text("b"));
+    CHECK_FALSE(ch.has_room());
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.room_freed());
+    auto r = ch.take();
+    REQUIRE(r);
+    ch.completed();
+    CHECK_FALSE(ch.has_room());  // "a" is lent, still held
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK(ch.room_freed());  // "a" came back: the producer may go on
+    CHECK(ch.has_room());
+    CHECK(ch.buffered() == 1);
+}
