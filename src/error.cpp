@@ -57,6 +57,16 @@ public:
             return "the proxy requires authentication (407): its credentials are missing or wrong";
         case errc::invalid_proxy:
             return "the proxy URL cannot be used (expected http://[user:password@]host[:port])";
+        case errc::http2_protocol_error:
+            return "the HTTP/2 connection failed: the server broke the protocol or closed it with an error";
+        case errc::http2_stream_reset:
+            return "the server reset the HTTP/2 stream";
+        case errc::http2_flood:
+            return "the server sent HTTP/2 control frames faster than allowed (flood protection)";
+        case errc::response_headers_too_large:
+            return "the response's header fields exceeded the limit";
+        case errc::http2_not_negotiated:
+            return "HTTP/2 was required, but the server did not offer it (ALPN)";
         }
         return "unknown llmstream error " + std::to_string(value);
     }
@@ -140,6 +150,11 @@ const char* to_string(errc e) noexcept {
     case errc::proxy_tunnel_refused: return "proxy_tunnel_refused";
     case errc::proxy_auth_required: return "proxy_auth_required";
     case errc::invalid_proxy: return "invalid_proxy";
+    case errc::http2_protocol_error: return "http2_protocol_error";
+    case errc::http2_stream_reset: return "http2_stream_reset";
+    case errc::http2_flood: return "http2_flood";
+    case errc::response_headers_too_large: return "response_headers_too_large";
+    case errc::http2_not_negotiated: return "http2_not_negotiated";
     }
     return "error";
 }
@@ -196,6 +211,8 @@ bool is_retryable(const boost::system::error_code& ec) noexcept {
         case errc::idle_timeout:
         case errc::connection_closed:
         case errc::proxy_unreachable:
+        case errc::http2_protocol_error:
+        case errc::http2_stream_reset:
             return true;
         default:
             return false;

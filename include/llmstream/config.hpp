@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +31,26 @@ struct pool_options {
     std::size_t max_waiting = 100'000;            ///< requests queued for a connection; more fail at once
     std::chrono::milliseconds wait_timeout{30'000};  ///< longest wait for a connection
     std::chrono::milliseconds idle_timeout{50'000};  ///< idle connections older than this are closed, not reused
+};
+
+/// Which HTTP version the client speaks.
+enum class http_version {
+    automatic,  ///< https: offer h2 and http/1.1 by ALPN, h2 preferred; http://: HTTP/1.1
+    http1,      ///< HTTP/1.1 only: one stream per connection
+    http2,      ///< HTTP/2 only: https needs the server to choose h2 (else errc::http2_not_negotiated);
+                ///< http:// speaks h2c with prior knowledge (local servers, llmstream-mock)
+};
+
+/// HTTP/2 limits. Streams share a connection up to the server's SETTINGS_MAX_CONCURRENT_STREAMS
+/// and `max_concurrent_streams`; a new connection opens only when every one is full.
+struct http2_options {
+    std::size_t max_concurrent_streams = 100;        ///< our own cap of streams per connection
+    std::uint32_t stream_window = 256 * 1024;         ///< bytes a stream may receive ahead of its reader
+    std::uint32_t connection_window = 16 * 1024 * 1024;  ///< bytes all streams of a connection may receive ahead
+    std::size_t max_header_list = 64 * 1024;          ///< a response's header fields -> errc::response_headers_too_large
+    std::size_t max_control_frames_per_second = 1000;  ///< SETTINGS, PING, CONTINUATION, PRIORITY, RST_STREAM,
+                                                       ///< empty DATA -> errc::http2_flood
+    std::chrono::milliseconds ping_after_idle{15'000};  ///< an idle connection is PINGed before reuse after this
 };
 
 struct tls_options {
@@ -69,6 +90,8 @@ struct client_config {
     llmstream::timeouts timeouts{};
     pool_options pool{};
     tls_options tls{};
+    http_version http = http_version::automatic;  ///< HTTP/1.1, HTTP/2, or h2 when the server offers it (https)
+    http2_options http2{};
     retry_policy retry{};                 ///< default for every request (chat_request::retry overrides)
     retry_budget_options retry_budget{};  ///< client-wide cap on retries
     sse::limits sse_limits{};

@@ -35,6 +35,11 @@ enum class errc {
     proxy_tunnel_refused = 19,   ///< the proxy answered CONNECT with a status other than 2xx or 407
     proxy_auth_required = 20,    ///< the proxy answered 407: its credentials are missing or wrong
     invalid_proxy = 21,          ///< the proxy URL cannot be used (expected http://[user:pass@]host[:port])
+    http2_protocol_error = 22,   ///< the HTTP/2 connection failed: the server broke the protocol or ended it with an error (GOAWAY)
+    http2_stream_reset = 23,     ///< the server reset the HTTP/2 stream (RST_STREAM) with an error code
+    http2_flood = 24,            ///< the server sent control frames (SETTINGS, PING, CONTINUATION, ...) faster than allowed
+    response_headers_too_large = 25,  ///< an HTTP/2 response's header fields exceeded the limit
+    http2_not_negotiated = 26,   ///< http2 was required, but the server did not choose h2 in the TLS handshake (ALPN)
 };
 
 /// What a provider said went wrong, by class. Values are stable.

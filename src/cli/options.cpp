@@ -35,10 +35,10 @@ std::string usage() {
            "                 [--vendor auto|openai|dashscope|deepseek] [--resolve HOST:ADDRESS]\n"
            "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
            "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--proxy URL | --no-proxy]\n"
-           "                 [--show-reasoning] [-v] PROMPT...\n"
+           "                 [--http auto|1.1|2] [--show-reasoning] [-v] PROMPT...\n"
            "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--model NAME]\n"
            "                 [--vendor ...] [--resolve HOST:ADDRESS] [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
-           "                 [--proxy URL | --no-proxy]\n"
+           "                 [--proxy URL | --no-proxy] [--http auto|1.1|2]\n"
            "\n"
            "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
            "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY; with --base-url and\n"
@@ -50,7 +50,9 @@ std::string usage() {
            "literal) without a DNS lookup; TLS still checks the certificate against HOST. --proxy sends\n"
            "requests through an HTTP proxy (http://[user:password@]host[:port]; https through a CONNECT\n"
            "tunnel); without it https_proxy, http_proxy, all_proxy and no_proxy (or upper case) are read as\n"
-           "curl reads them; --no-proxy connects directly.\n"
+           "curl reads them; --no-proxy connects directly. --http picks the HTTP version: auto (default;\n"
+           "https offers h2 and http/1.1, h2 preferred; http:// is HTTP/1.1), 1.1, or 2 (https: h2 or fail;\n"
+           "http://: h2 with prior knowledge).\n"
            "\n"
            "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"
            "6 not found, 7 bad request or content filtered, 8 rate limited, 9 server error or overloaded,\n"
@@ -165,6 +167,12 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
             if (value(v)) o.proxy = std::string(v);
         } else if (name == "--no-proxy") {
             if (flag()) o.no_proxy = true;
+        } else if (name == "--http") {
+            if (!value(v)) break;
+            if (v == "auto") o.http = http_version::automatic;
+            else if (v == "1.1" || v == "1") o.http = http_version::http1;
+            else if (v == "2") o.http = http_version::http2;
+            else r.error = "--http must be auto, 1.1 or 2";
         } else if (name == "--max-retries") {
             if (!value(v)) break;
             int n = 0;
@@ -262,6 +270,7 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
     if (opts.timeout) c.timeouts.total = *opts.timeout;
     if (!opts.ca_file.empty()) c.tls.ca_file = opts.ca_file;
     if (!opts.proxy.empty()) c.proxy.url = opts.proxy;
+    c.http = opts.http;
     if (opts.no_proxy) {
         c.proxy.url.clear();
         c.proxy.from_environment = false;

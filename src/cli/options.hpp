@@ -31,6 +31,7 @@ struct options {
     std::string ca_file;
     std::string proxy;      ///< --proxy URL (http://[user:password@]host[:port])
     bool no_proxy = false;  ///< --no-proxy: connect directly, whatever the environment says
+    http_version http = http_version::automatic;  ///< --http auto|1.1|2
     bool show_reasoning = false;
     bool verbose = false;
     bool help = false;

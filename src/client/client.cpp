@@ -66,8 +66,8 @@ stream client::chat_stream(chat_request req) {
 client::executor_type client::get_executor() const noexcept { return impl_->executor; }
 const client_config& client::config() const noexcept { return impl_->config; }
 pool_stats client::pool_stats() const noexcept {
-    return {impl_->pool->open_connections(), impl_->pool->idle_connections(), impl_->pool->waiting_requests(),
-            impl_->origin.host, impl_->server_port};
+    return {impl_->open_connections(), impl_->idle_connections(), impl_->waiting_requests(), impl_->origin.host,
+            impl_->server_port};
 }
 
 }  // namespace llmstream

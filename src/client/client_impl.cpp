@@ -30,6 +30,18 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
     ps.wait_timeout = config.pool.wait_timeout;
     ps.idle_timeout = config.pool.idle_timeout;
     pool = std::make_unique<http::connection_pool>(executor, ps, tls.get());
+    // HTTP/2: over TLS when offered by ALPN (automatic) or required (http2); in clear text only when
+    // required (prior knowledge), and never through an http:// proxy (which would need absolute-form HTTP/1.1).
+    const bool h2 = config.http == http_version::http2 || (config.http == http_version::automatic && origin.tls);
+    if (config.http == http_version::http2 && !origin.tls && !config.proxy.url.empty())
+        throw std::invalid_argument("llmstream::client: http = http2 over http:// cannot go through an HTTP proxy");
+    if (h2) {
+        h2pool = std::make_unique<http::h2::pool>(executor, ps, tls.get(), config.http2);
+        if (origin.tls) alpn = config.http == http_version::http2 ? std::string_view("\x02h2", 3)
+                                                                   : std::string_view("\x02h2\x08http/1.1", 12);
+    } else if (origin.tls) {
+        alpn = std::string_view("\x08http/1.1", 9);
+    }
     std::vector<std::pair<std::string, std::string>> pinned;
     for (const auto& o : config.host_overrides) {
         error_code ec;
@@ -53,6 +65,16 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
     // gen_ai.provider.name: an OpenAI-compatible server of unknown vendor speaks OpenAI's flavour.
     provider_name = config.vendor == vendor::automatic ? "openai" : to_string(config.vendor);
     config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
+}
+
+std::size_t client_impl::open_connections() const noexcept {
+    return pool->open_connections() + (h2pool ? h2pool->open_connections() : 0);
+}
+std::size_t client_impl::idle_connections() const noexcept {
+    return pool->idle_connections() + (h2pool ? h2pool->idle_connections() : 0);
+}
+std::size_t client_impl::waiting_requests() const noexcept {
+    return pool->waiting_requests() + (h2pool ? h2pool->waiting_requests() : 0);
 }
 
 }  // namespace llmstream::detail

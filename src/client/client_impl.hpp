@@ -5,6 +5,7 @@
 #include <llmstream/config.hpp>
 
 #include "http/connection_pool.hpp"
+#include "http/h2/pool.hpp"
 #include "http/origin.hpp"
 #include "http/proxy.hpp"
 #include "http/resolve.hpp"
@@ -33,7 +34,15 @@ public:
     client_config config;
     http::origin origin;
     std::unique_ptr<boost::asio::ssl::context> tls;
-    std::unique_ptr<http::connection_pool> pool;
+    std::unique_ptr<http::connection_pool> pool;  // HTTP/1.1
+    std::unique_ptr<http::h2::pool> h2pool;       // HTTP/2; null when this client never speaks it
+    std::string_view alpn;                        // what TLS offers by ALPN (wire format), "" for none
+
+    /// True while requests should go over HTTP/2 (h2pool set, and the origin has not chosen http/1.1).
+    bool speaks_h2() const noexcept { return h2pool && !h2pool->http1_only(); }
+    std::size_t open_connections() const noexcept;
+    std::size_t idle_connections() const noexcept;
+    std::size_t waiting_requests() const noexcept;
     http::deadline_resolver::lookup_fn lookup;  // asio's, or one that answers pinned hosts itself
     std::string authorization;
     std::optional<http::proxy_endpoint> proxy;  // empty: direct connections

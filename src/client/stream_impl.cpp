@@ -4,6 +4,7 @@
 
 #include "http/connect.hpp"
 #include "http/h1/exchange.hpp"
+#include "http/h2/exchange.hpp"
 #include "protocol/error_classifier.hpp"
 
 #include <boost/asio/append.hpp>
@@ -31,6 +32,7 @@ stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, 
       streaming_(streaming),
       timer_(client_->executor),
       waiter_(std::make_shared<http::pool_waiter>(client_->executor)),
+      h2_waiter_(std::make_shared<http::h2::waiter>(client_->executor)),
       response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
       planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }),
       channel_(client_->config.max_buffered_deltas) {}
@@ -44,7 +46,10 @@ void stream_impl::next(next_handler handler) {
         post(std::move(handler), errc::operation_in_progress, nullptr, false);
         return;
     }
-    if (channel_.room_freed() && exchange_) exchange_->resume();  // the producer may read on
+    if (channel_.room_freed()) {  // the producer may read on
+        if (h1_exchange_) h1_exchange_->resume();
+        if (h2_exchange_) h2_exchange_->resume();
+    }
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) {
         // Asio's semantics: terminal cancellation ends the stream; partial or total abandons
@@ -72,10 +77,13 @@ void stream_impl::cancel() {
     cancelled_ = true;
     channel_.cancel();
     resolver_.cancel();
-    if (exchange_) exchange_->cancel();
+    if (h1_exchange_) h1_exchange_->cancel();
+    if (h2_exchange_) h2_exchange_->cancel();  // RST_STREAM: the connection stays for its other streams
     if (connection_) connection_->close();
     waiter_->cancelled = true;
     waiter_->timer.cancel();
+    h2_waiter_->cancelled = true;
+    h2_waiter_->timer.cancel();
     timer_.cancel();
 }
 
@@ -268,43 +276,115 @@ http::outgoing_request stream_impl::build_request() const {
     return r;
 }
 
-// One attempt: send the request, read the response into deltas (or a completion). A reused
-// connection that the server had closed fails before any response byte: the request goes
-// again at once on a new connection, and that is not an attempt.
+// One attempt: send the request, read the response into deltas (or a completion). A request the
+// server never processed (a reused HTTP/1.1 connection it had closed, an HTTP/2 stream it refused
+// or left above GOAWAY's last stream id) goes again at once, and that is not an attempt.
 asio::awaitable<error_code> stream_impl::attempt() {
     response_ = protocol::response_stream(client_->config.dialect, client_->config.vendor, encoded_.cumulative_output,
                                           client_->config.sse_limits);
-    for (;;) {
+    // Bounded: a server that refuses every stream must not keep a request going around forever.
+    constexpr int max_unprocessed = 16;
+    for (int unprocessed = 0;; ++unprocessed) {
         if (cancelled_) co_return asio::error::operation_aborted;
         body_mode_ = body_mode::whole;
         body_.clear();
-        if (!connection_) {
-            error_code ec;
-            connection_ = co_await client_->pool->acquire(waiter_, ec, deadline());
-            if (ec) co_return ec;
-            if (cancelled_) co_return asio::error::operation_aborted;
-        }
-        const bool reused = connection_->connected;
-        if (!reused) {
-            const http::connect_target target{client_->origin, client_->proxy, client_->proxy_reason,
-                                              client_->proxy_authorization, client_->config.tls.verify_peer};
-            if (auto cec = co_await http::connect(*connection_, resolver_, target, client_->config.timeouts.connect,
-                                                  deadline(), cancelled_, diag_))
-                co_return cec;
-        }
-        http::h1::exchange ex(*connection_, *this, exchange_timeouts());
-        exchange_ = &ex;
-        const http::exchange_result r = co_await ex.run(outgoing_, reused);
-        exchange_ = nullptr;
+        const http::exchange_result r = client_->speaks_h2() ? co_await over_http2() : co_await over_http1();
         if (!r.ec) {
             reusable_ = r.reusable;
             break;
         }
-        if (!r.unprocessed) co_return r.ec;
-        connection_ = client_->pool->replace(std::move(connection_));  // same slot, a new connection
+        if (!r.unprocessed || cancelled_ || unprocessed + 1 >= max_unprocessed) co_return r.ec;
     }
     if (body_mode_ == body_mode::events) co_return response_.finish(diag_);
     co_return finish_whole_body();
+}
+
+http::connect_target stream_impl::connect_target() const {
+    return {client_->origin, client_->proxy, client_->proxy_reason, client_->proxy_authorization,
+            client_->config.tls.verify_peer, client_->alpn};
+}
+
+// HTTP/1.1: a connection of our own from the pool (connected here when new), one exchange on it.
+asio::awaitable<http::exchange_result> stream_impl::over_http1() {
+    http::exchange_result r;
+    if (!connection_) {
+        connection_ = co_await client_->pool->acquire(waiter_, r.ec, deadline());
+        if (r.ec) co_return r;
+        if (cancelled_) {
+            r.ec = asio::error::operation_aborted;
+            co_return r;
+        }
+    }
+    if (!connection_->connected) {
+        std::string negotiated;
+        if ((r.ec = co_await http::connect(*connection_, resolver_, connect_target(), client_->config.timeouts.connect,
+                                           deadline(), cancelled_, diag_, negotiated)))
+            co_return r;
+    }
+    const bool reused = connection_->exchanges++ > 0;
+    http::h1::exchange ex(*connection_, *this, exchange_timeouts());
+    h1_exchange_ = &ex;
+    r = co_await ex.run(outgoing_, reused);
+    h1_exchange_ = nullptr;
+    // A stale connection: a new one in the same slot, so the request keeps its place in line.
+    if (r.unprocessed) connection_ = client_->pool->replace(std::move(connection_));
+    co_return r;
+}
+
+// HTTP/2: a stream on a shared connection; the first request to find every connection full opens
+// one (and learns from ALPN whether the origin speaks h2 at all).
+asio::awaitable<http::exchange_result> stream_impl::over_http2() {
+    http::exchange_result r;
+    http::h2::lease lease = co_await client_->h2pool->acquire(h2_waiter_, r.ec, deadline());
+    if (r.ec) co_return r;
+    if (lease.use_http1) co_return co_await over_http1();
+    if (cancelled_) {
+        client_->h2pool->give_back(std::move(lease));
+        r.ec = asio::error::operation_aborted;
+        co_return r;
+    }
+    std::shared_ptr<http::h2::session> session = std::move(lease.s);
+    if (lease.connect) {
+        auto socket = client_->h2pool->new_socket();
+        std::string negotiated;
+        if ((r.ec = co_await http::connect(*socket, resolver_, connect_target(), client_->config.timeouts.connect,
+                                           deadline(), cancelled_, diag_, negotiated))) {
+            client_->h2pool->connect_failed();
+            co_return r;
+        }
+        if (client_->origin.tls && negotiated != "h2") {
+            if (client_->config.http == http_version::http2) {
+                client_->h2pool->connect_failed();
+                diag_.hint = "the server chose " + (negotiated.empty() ? std::string("no protocol") : negotiated) +
+                             " in the TLS handshake, not h2: it does not speak HTTP/2 there; use http = automatic";
+                r.ec = errc::http2_not_negotiated;
+                co_return r;
+            }
+            // The origin speaks HTTP/1.1: this connection, and every request from now on, go there.
+            client_->h2pool->origin_is_http1();
+            connection_ = client_->pool->adopt(std::move(socket));
+            co_return co_await over_http1();
+        }
+        session = client_->h2pool->add(std::move(socket));
+    } else if (client_->config.http2.ping_after_idle.count() > 0 &&
+               steady_clock::now() - session->last_heard() >= client_->config.http2.ping_after_idle) {
+        // Long quiet: make sure the connection still answers before a request rides on it.
+        const auto limit = client_->config.timeouts.connect.count() > 0 ? client_->config.timeouts.connect
+                                                                         : std::chrono::milliseconds(10'000);
+        const bool alive = co_await session->ping(std::min(steady_clock::now() + limit, deadline()));
+        if (!alive || cancelled_) {
+            client_->h2pool->give_back({std::move(session), false, false});
+            r.ec = cancelled_ ? error_code(asio::error::operation_aborted) : error_code(errc::connection_closed);
+            r.unprocessed = !cancelled_;
+            co_return r;
+        }
+    }
+    session->unreserve();  // the stream opens now
+    http::h2::exchange ex(session, *this, exchange_timeouts());
+    h2_exchange_ = &ex;
+    r = co_await ex.run(outgoing_);
+    h2_exchange_ = nullptr;
+    co_return r;
 }
 
 // http::exchange_handler: the head decides where the body goes.

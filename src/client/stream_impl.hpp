@@ -10,6 +10,7 @@
 #include "client/client_impl.hpp"
 #include "client/delta_channel.hpp"
 #include "http/connection_pool.hpp"
+#include "http/connect.hpp"
 #include "http/exchange.hpp"
 #include "http/resolve.hpp"
 #include "protocol/request_encoder.hpp"
@@ -26,6 +27,10 @@
 
 namespace llmstream::http::h1 {
 class exchange;
+}
+namespace llmstream::http::h2 {
+class exchange;
+struct waiter;
 }
 
 namespace llmstream::detail {
@@ -63,6 +68,9 @@ private:
     static boost::asio::awaitable<void> run(std::shared_ptr<stream_impl> self);
     boost::asio::awaitable<error_code> guarded_attempt();
     boost::asio::awaitable<error_code> attempt();
+    boost::asio::awaitable<http::exchange_result> over_http1();
+    boost::asio::awaitable<http::exchange_result> over_http2();
+    http::connect_target connect_target() const;
     boost::asio::awaitable<error_code> wait_before_retry(error_code ec);
     void release_connection(const error_code& ec);
     http::outgoing_request build_request() const;
@@ -84,10 +92,12 @@ private:
     chat_request request_;
     bool streaming_;
     std::unique_ptr<http::connection> connection_;
-    http::h1::exchange* exchange_ = nullptr;                          // the attempt's, while it runs
+    http::h1::exchange* h1_exchange_ = nullptr;  // the attempt's, while it runs
+    http::h2::exchange* h2_exchange_ = nullptr;  // the attempt's, while it runs
     http::deadline_resolver resolver_{client_->executor, client_->lookup};  // declared after client_, which it reads
     boost::asio::steady_timer timer_;  // waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;
+    std::shared_ptr<http::h2::waiter> h2_waiter_;
     protocol::response_stream response_;
     protocol::encoded_request encoded_;
     http::outgoing_request outgoing_;

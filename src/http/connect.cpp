@@ -101,7 +101,8 @@ private:
 
 asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, const connect_target& target,
                                     std::chrono::milliseconds limit, std::chrono::steady_clock::time_point deadline,
-                                    const bool& cancelled, attempt_outcome& outcome) {
+                                    const bool& cancelled, attempt_outcome& outcome, std::string& negotiated) {
+    negotiated.clear();
     const auto& origin = target.server;
     const auto& proxy = target.proxy;
     // The connect timeout covers the name lookup too (which asio's resolver cannot abandon).
@@ -127,8 +128,16 @@ asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, 
         if (!SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str()))
             co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
         if (target.verify_peer) tls->set_verify_callback(asio::ssl::host_name_verification(origin.host));
+        if (!target.alpn.empty() &&
+            SSL_set_alpn_protos(tls->native_handle(), reinterpret_cast<const unsigned char*>(target.alpn.data()),
+                                static_cast<unsigned>(target.alpn.size())) != 0)
+            co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
         auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, beast_tuple);
         if (hec) co_return steps.translate(hec);
+        const unsigned char* chosen = nullptr;
+        unsigned chosen_size = 0;
+        SSL_get0_alpn_selected(tls->native_handle(), &chosen, &chosen_size);
+        if (chosen) negotiated.assign(reinterpret_cast<const char*>(chosen), chosen_size);
     }
     c.connected = true;
     co_return error_code{};

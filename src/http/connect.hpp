@@ -25,6 +25,8 @@ struct connect_target {
     const std::string& proxy_reason;         ///< why this proxy, for hints
     const std::string& proxy_authorization;  ///< "Basic ..." or empty
     bool verify_peer = true;
+    /// ALPN protocols offered in the TLS handshake, in wire format ("\x02h2\x08http/1.1"); empty: none.
+    std::string_view alpn{};
 };
 
 /// Connects `c` (a new connection from the pool) to `target`: resolve (the proxy's host when there
@@ -33,11 +35,13 @@ struct connect_target {
 /// (errc::connect_timeout / errc::deadline_exceeded). Proxy failures are errc::proxy_unreachable,
 /// proxy_tunnel_refused or proxy_auth_required, with the proxy's status, reason and a hint in
 /// `outcome`. `cancelled` is read after each step: cancel() on the resolver and closing the
-/// connection end a step at once; this stops the next one.
+/// connection end a step at once; this stops the next one. `negotiated` gets the protocol the
+/// server chose by ALPN ("h2", "http/1.1"), or "" when none was.
 boost::asio::awaitable<boost::system::error_code> connect(connection& c, deadline_resolver& resolver,
                                                           const connect_target& target,
                                                           std::chrono::milliseconds limit,
                                                           std::chrono::steady_clock::time_point deadline,
-                                                          const bool& cancelled, attempt_outcome& outcome);
+                                                          const bool& cancelled, attempt_outcome& outcome,
+                                                          std::string& negotiated);
 
 }  // namespace llmstream::http

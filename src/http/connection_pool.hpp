@@ -33,6 +33,7 @@ struct connection {
 
     std::variant<tcp_stream, tls_stream> stream;
     bool connected = false;
+    std::size_t exchanges = 0;  ///< requests sent on it: a failure before any response byte on a used one means stale
     std::chrono::steady_clock::time_point idle_since{};
 };
 
@@ -75,6 +76,13 @@ public:
     /// Closes a connection found stale and gives a new unconnected one in its slot: the request
     /// that held it keeps its place instead of queueing again behind later ones.
     std::unique_ptr<connection> replace(std::unique_ptr<connection> stale);
+
+    /// Takes in a connection opened elsewhere (one the HTTP/2 pool connected, whose server chose
+    /// http/1.1): it counts as open here from now on, held by the caller.
+    std::unique_ptr<connection> adopt(std::unique_ptr<connection> c) {
+        ++open_;
+        return c;
+    }
 
     std::size_t open_connections() const noexcept { return open_; }
     std::size_t idle_connections() const noexcept { return idle_.size(); }

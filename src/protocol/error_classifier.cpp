@@ -267,6 +267,19 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
         case errc::invalid_proxy:
             return "write the proxy as http://[user:password@]host[:port] (https:// and socks proxies are not "
                    "supported), or turn it off: an empty proxy URL with proxy.from_environment = false";
+        case errc::http2_protocol_error:
+            return "the HTTP/2 connection broke: retry; if it keeps happening, try http = http1 and check proxies "
+                   "in between";
+        case errc::http2_stream_reset:
+            return "the server cancelled this request's HTTP/2 stream: retry; if it keeps happening, the server or "
+                   "a proxy in between is refusing it";
+        case errc::http2_flood:
+            return "the server flooded the connection with HTTP/2 control frames: it is misbehaving, or it is not "
+                   "the server you meant";
+        case errc::response_headers_too_large:
+            return "the server sent more header fields than allowed: check the base URL and proxies in between";
+        case errc::http2_not_negotiated:
+            return "the server speaks only HTTP/1.1 over TLS: use http = automatic or http1 (--http auto|1.1)";
         }
         return {};
     }

@@ -1,0 +1,175 @@
+#include "pool.hpp"
+
+#include <llmstream/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+
+#include <algorithm>
+
+namespace llmstream::http::h2 {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using clock = std::chrono::steady_clock;
+
+pool::pool(asio::any_io_executor ex, pool_settings settings, asio::ssl::context* tls, const http2_options& options)
+    : executor_(std::move(ex)), settings_(settings), tls_(tls), options_(options) {
+    options_.max_concurrent_streams = std::max<std::size_t>(1, options_.max_concurrent_streams);
+}
+
+pool::~pool() {
+    *alive_ = false;
+    for (auto& s : sessions_) s->shutdown();
+}
+
+std::size_t pool::idle_connections() const noexcept {
+    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) {
+        return !s->closed() && s->active_streams() == 0 && s->reserved() == 0;
+    }));
+}
+
+void pool::prune() {
+    const auto now = clock::now();
+    for (auto& s : sessions_) {
+        if (!s->closed() && s->active_streams() == 0 && s->reserved() == 0 && settings_.idle_timeout.count() > 0 &&
+            now - s->idle_since() >= settings_.idle_timeout)
+            s->shutdown();
+    }
+    const auto before = sessions_.size();
+    std::erase_if(sessions_, [](const auto& s) { return s->closed() || (!s->usable() && s->active_streams() == 0 && s->reserved() == 0); });
+    open_ -= before - sessions_.size();
+}
+
+std::shared_ptr<session> pool::with_room() {
+    for (auto& s : sessions_)
+        if (s->usable() && s->active_streams() + s->reserved() < s->capacity()) return s;
+    return nullptr;
+}
+
+// A new connection opens when none is being opened, or when those being opened cannot take
+// everyone waiting (each is expected to take max_concurrent_streams).
+bool pool::may_connect(std::size_t waiting) const noexcept {
+    if (open_ >= std::max<std::size_t>(1, settings_.max_connections)) return false;
+    return connecting_ == 0 || waiting > connecting_ * options_.max_concurrent_streams;
+}
+
+asio::awaitable<lease> pool::acquire(std::shared_ptr<waiter> w, error_code& ec, clock::time_point deadline) {
+    ec = {};
+    if (w->cancelled) {
+        ec = asio::error::operation_aborted;
+        co_return lease{};
+    }
+    prune();
+    if (http1_) co_return lease{nullptr, false, true};
+    if (waiters_.empty()) {  // with requests in line, what frees up is theirs
+        if (auto s = with_room()) {
+            s->reserve();
+            co_return lease{std::move(s), false, false};
+        }
+        if (may_connect(1)) {
+            ++connecting_;
+            ++open_;
+            co_return lease{nullptr, true, false};
+        }
+    }
+    if (waiters_.size() >= settings_.max_waiting) {
+        ec = errc::pool_queue_full;
+        co_return lease{};
+    }
+    const auto now = clock::now();
+    const clock::time_point wait_end =
+        settings_.wait_timeout.count() > 0 ? now + settings_.wait_timeout : clock::time_point::max();
+    w->granted = false;
+    w->timer.expires_at(std::min(wait_end, deadline));
+    waiters_.push_back(w);
+    dispatch();  // a connection may open for this one
+    if (!w->granted) co_await w->timer.async_wait(asio::as_tuple(asio::deferred));
+    if (w->granted) {
+        w->granted = false;
+        lease l = std::move(w->handed);
+        w->handed = {};
+        // Cancelled, or past the deadline, after its turn came: what it was given goes back.
+        if (w->cancelled || clock::now() >= deadline) {
+            give_back(std::move(l));
+            ec = w->cancelled ? error_code(asio::error::operation_aborted) : error_code(errc::deadline_exceeded);
+            co_return lease{};
+        }
+        co_return l;
+    }
+    std::erase(waiters_, w);
+    if (w->cancelled) ec = asio::error::operation_aborted;
+    else if (deadline < wait_end) ec = errc::deadline_exceeded;
+    else ec = errc::pool_wait_timeout;
+    co_return lease{};
+}
+
+void pool::give_back(lease l) {
+    if (l.s) l.s->unreserve();
+    else if (l.connect) {
+        --connecting_;
+        --open_;
+    }
+    dispatch();
+}
+
+void pool::grant(lease l) {
+    auto w = std::move(waiters_.front());
+    waiters_.pop_front();
+    w->granted = true;
+    w->handed = std::move(l);
+    w->timer.cancel();
+}
+
+void pool::dispatch() {
+    prune();
+    while (!waiters_.empty()) {
+        if (http1_) {
+            grant(lease{nullptr, false, true});
+            continue;
+        }
+        if (auto s = with_room()) {
+            s->reserve();
+            grant(lease{std::move(s), false, false});
+            continue;
+        }
+        if (may_connect(waiters_.size())) {
+            ++connecting_;
+            ++open_;
+            grant(lease{nullptr, true, false});
+            continue;
+        }
+        break;
+    }
+}
+
+std::unique_ptr<connection> pool::new_socket() { return std::make_unique<connection>(executor_, tls_); }
+
+std::shared_ptr<session> pool::add(std::unique_ptr<connection> socket) {
+    --connecting_;
+    auto s = std::make_shared<session>(std::move(socket), options_);
+    s->reserve();
+    std::weak_ptr<bool> alive = alive_;
+    s->on_change = [this, alive] {
+        if (auto a = alive.lock(); a && *a) dispatch();
+    };
+    sessions_.push_back(s);
+    s->start();
+    dispatch();  // waiters counting on this connection
+    return s;
+}
+
+void pool::connect_failed() {
+    --connecting_;
+    --open_;
+    dispatch();
+}
+
+void pool::origin_is_http1() {
+    --connecting_;
+    --open_;
+    http1_ = true;
+    dispatch();
+}
+
+}  // namespace llmstream::http::h2
