@@ -30,18 +30,7 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
     ps.wait_timeout = config.pool.wait_timeout;
     ps.idle_timeout = config.pool.idle_timeout;
     pool = std::make_unique<http::connection_pool>(executor, ps, tls.get());
-    // HTTP/2: over TLS when offered by ALPN (automatic) or required (http2); in clear text only when
-    // required (prior knowledge), and never through an http:// proxy (which would need absolute-form HTTP/1.1).
-    const bool h2 = config.http == http_version::http2 || (config.http == http_version::automatic && origin.tls);
-    if (config.http == http_version::http2 && !origin.tls && !config.proxy.url.empty())
-        throw std::invalid_argument("llmstream::client: http = http2 over http:// cannot go through an HTTP proxy");
-    if (h2) {
-        h2pool = std::make_unique<http::h2::pool>(executor, ps, tls.get(), config.http2);
-        if (origin.tls) alpn = config.http == http_version::http2 ? std::string_view("\x02h2", 3)
-                                                                   : std::string_view("\x02h2\x08http/1.1", 12);
-    } else if (origin.tls) {
-        alpn = std::string_view("\x08http/1.1", 9);
-    }
+
     std::vector<std::pair<std::string, std::string>> pinned;
     for (const auto& o : config.host_overrides) {
         error_code ec;
@@ -60,6 +49,19 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
                                     (proxy_reason.empty() ? std::string("client_config::proxy") : proxy_reason) +
                                     "): " + ec.message());
     if (proxy) proxy_authorization = http::proxy_authorization(*proxy);
+    // HTTP/2: over TLS when offered by ALPN (automatic) or required (http2); in clear text only when
+    // required (prior knowledge), and never through an http:// proxy (which would need absolute-form HTTP/1.1).
+    const bool h2 = config.http == http_version::http2 || (config.http == http_version::automatic && origin.tls);
+    if (config.http == http_version::http2 && !origin.tls && proxy)
+        throw std::invalid_argument("llmstream::client: http = http2 to an http:// base URL cannot go through an HTTP "
+                                    "proxy (" + proxy_reason + "): use http1, or bypass the proxy with no_proxy");
+    if (h2) {
+        h2pool = std::make_unique<http::h2::pool>(executor, ps, tls.get(), config.http2);
+        if (origin.tls) alpn = config.http == http_version::http2 ? std::string_view("\x02h2", 3)
+                                                                   : std::string_view("\x02h2\x08http/1.1", 12);
+    } else if (origin.tls) {
+        alpn = std::string_view("\x08http/1.1", 9);
+    }
     authorization = "Bearer " + config.api_key;
     server_port = std::atoi(origin.port.c_str());
     // gen_ai.provider.name: an OpenAI-compatible server of unknown vendor speaks OpenAI's flavour.

@@ -12,10 +12,20 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <exception>
+#include <string_view>
 #include <thread>
 
 namespace llmstream::testing {
+
+/// The suite runs twice: over HTTP/1.1, and with LLMSTREAM_TEST_HTTP=2 over HTTP/2 (h2c with
+/// prior knowledge to the mock). Tests whose expectations differ by protocol ask this.
+inline bool testing_http2() {
+    const char* v = std::getenv("LLMSTREAM_TEST_HTTP");
+    return v && std::string_view(v) == "2";
+}
+inline http_version tested_http_version() { return testing_http2() ? http_version::http2 : http_version::http1; }
 
 class mock_fixture {
 public:
@@ -58,6 +68,7 @@ public:
                                             "test-key", dialect);
         c.timeouts.total = std::chrono::seconds(30);
         c.retry.max_retries = 0;  // one attempt per request unless a test is about retrying
+        c.http = tested_http_version();
         return c;
     }
 

@@ -53,6 +53,7 @@ TEST_CASE("proxy: an http origin goes through the proxy in absolute form", "[int
     tinyproxy proxy({"user", proxy_password, {}});
     mock_fixture mock;
     auto cfg = no_environment(mock.config());
+    cfg.http = http_version::http1;  // absolute form is HTTP/1.1's (h2c cannot go through an HTTP proxy)
     cfg.proxy.url = proxy.url_with("user", proxy_password);
     const auto r = stream_once(cfg);
     CHECK_FALSE(r.got.ec);
@@ -140,6 +141,7 @@ TEST_CASE("proxy: a proxy that is not listening is proxy_unreachable, named in t
         dead_port = gone.port();
     }
     auto cfg = no_environment(mock.config());
+    cfg.http = http_version::http1;  // an http origin through a proxy is HTTP/1.1's absolute form
     cfg.proxy.url = "http://user:" + proxy_password + "@127.0.0.1:" + std::to_string(dead_port);
     const auto r = stream_once(cfg);
     CHECK(r.got.ec == errc::proxy_unreachable);

@@ -21,7 +21,11 @@
 // Content-Encoding, http10 = an HTTP/1.0 close-delimited stream of `tokens` tokens, redirect = 302 to
 // `location`), errors=openai (OpenAI-compatible error bodies in OpenAI's shape, without the
 // top-level request_id DashScope's compatible mode adds).
-// GET /mock/stats answers {"connections":N,"requests":N,"attempts":{"key":N,...}}.
+// rst (HTTP/2: answer with RST_STREAM of this code, e.g. 7 REFUSED_STREAM), raw=ping_flood and
+// raw=settings_flood (HTTP/2: 20,000 control frames).
+// It speaks HTTP/1.1 and HTTP/2: h2c with prior knowledge in clear text (the preface tells), h2 or
+// http/1.1 by ALPN over TLS.
+// GET /mock/stats answers {"connections":N,"requests":N,"streams_reset":N,"attempts":{"key":N,...}}.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -39,11 +43,16 @@ struct options {
     unsigned short port = 0;     ///< 0: pick a free port (see server::port())
     std::string tls_cert_file{};  ///< PEM certificate chain: when set, the server speaks HTTPS only
     std::string tls_key_file{};   ///< PEM private key for tls_cert_file
+    bool http1_only = false;      ///< no HTTP/2 (TLS offers only http/1.1 by ALPN; a cleartext h2 preface is refused)
+    std::uint32_t h2_max_concurrent_streams = 128;   ///< HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (nginx's default)
+    std::uint32_t h2_max_streams_per_connection = 0;  ///< HTTP/2: GOAWAY after this many streams, as nginx's
+                                                      ///< keepalive_requests; 0: never
 };
 
 struct stats {
     std::uint64_t connections = 0;
     std::uint64_t requests = 0;
+    std::uint64_t streams_reset = 0;  ///< HTTP/2 streams the client reset (RST_STREAM) before the reply ended
     std::map<std::string, std::uint64_t> attempts;  ///< requests seen per scenario key
 };
 
@@ -66,6 +75,7 @@ public:
 
 private:
     std::shared_ptr<state> state_;
+    options options_;
 };
 
 }  // namespace llmstream::mock

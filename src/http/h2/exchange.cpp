@@ -13,6 +13,14 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 using std::chrono::steady_clock;
 
+namespace {
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+}  // namespace
+
 exchange::exchange(std::shared_ptr<session> s, exchange_handler& handler, exchange_timeouts timeouts)
     : session_(std::move(s)), handler_(handler), timeouts_(timeouts), signal_(session_->executor()) {}
 
@@ -85,6 +93,9 @@ error_code exchange::on_head_end(int status) {
     status_ = status;
     last_activity_ = steady_clock::now();
     received_ += 1;
+    // Nothing asked for an encoding (no Accept-Encoding is sent): a coded body cannot be read.
+    const std::string_view coding = header("content-encoding");
+    if (!coding.empty() && !equals_ignoring_case(coding, "identity")) return errc::invalid_http_response;
     return handler_.on_head(static_cast<const response_head&>(*this));
 }
 
@@ -101,13 +112,8 @@ void exchange::on_end(const stream_end& end) {
 }
 
 std::string_view exchange::header(std::string_view name) const noexcept {
-    for (const auto& [n, v] : headers_) {
-        if (n.size() == name.size() &&
-            std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-            }))
-            return v;
-    }
+    for (const auto& [n, v] : headers_)
+        if (equals_ignoring_case(n, name)) return v;
     return {};
 }
 

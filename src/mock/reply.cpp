@@ -1,0 +1,209 @@
+#include "reply.hpp"
+
+#include <boost/json.hpp>
+
+namespace llmstream::mock {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+fields json_fields() { return {{"Content-Type", "application/json"}, {"x-request-id", "mock-request-id"}}; }
+
+asio::awaitable<bool> write_stats(server::state& st, responder& out, bool keep_alive) {
+    json::object o;
+    {
+        std::lock_guard lock(st.mutex);
+        o["connections"] = st.counters.connections;
+        o["requests"] = st.counters.requests;
+        o["streams_reset"] = st.counters.streams_reset;
+        json::object attempts;
+        for (const auto& [k, v] : st.counters.attempts) attempts[k] = v;
+        o["attempts"] = std::move(attempts);
+    }
+    co_return co_await out.whole(200, json_fields(), json::serialize(o), keep_alive);
+}
+
+asio::awaitable<bool> write_error(dialect d, const scenario& s, responder& out, bool keep_alive) {
+    fields h{{"Content-Type", "application/json"},
+             {d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", s.request_id}};
+    if (!s.retry_after.empty()) h.emplace_back("Retry-After", s.retry_after);
+    if (!s.retry_after_ms.empty()) h.emplace_back("retry-after-ms", s.retry_after_ms);
+    if (!s.should_retry.empty()) h.emplace_back("x-should-retry", s.should_retry);
+    co_return co_await out.whole(s.status, std::move(h), error_body(d, s.status, s.code, s.message, s.openai_errors),
+                                 keep_alive);
+}
+
+asio::awaitable<bool> write_whole(dialect d, const scenario& s, responder& out, bool keep_alive) {
+    std::string content, reasoning;
+    for (int i = 0; i < s.reasoning; ++i) reasoning += token_text(s, i);
+    for (int i = 0; i < s.tokens; ++i) content += token_text(s, i);
+    json::value body;
+    json::object message{{"role", "assistant"}, {"content", content}};
+    if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+    if (d == dialect::openai) {
+        body = json::object{{"id", "chatcmpl-mock"},
+                            {"object", "chat.completion"},
+                            {"model", "mock"},
+                            {"choices", json::array{json::object{{"index", 0}, {"message", message}, {"finish_reason", "stop"}}}},
+                            {"usage", json::object{{"prompt_tokens", 10}, {"completion_tokens", s.tokens}, {"total_tokens", 10 + s.tokens}}}};
+    } else {
+        body = json::object{{"output", json::object{{"choices", json::array{json::object{{"message", message}, {"finish_reason", "stop"}}}}}},
+                            {"usage", json::object{{"input_tokens", 10}, {"output_tokens", s.tokens}, {"total_tokens", 10 + s.tokens}}},
+                            {"request_id", "mock-request-id"}};
+    }
+    co_return co_await out.whole(200, json_fields(), json::serialize(body), keep_alive);
+}
+
+asio::awaitable<bool> write_stream(dialect d, const scenario& s, bool include_usage, responder& out, bool keep_alive) {
+    // (A named variable: GCC 12 miscompiles a braced list inside co_await.)
+    fields head{{"Content-Type", "text/event-stream"},
+                {"Cache-Control", "no-cache"},
+                {d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", s.request_id}};
+    if (!co_await out.stream_head(std::move(head), keep_alive)) co_return false;
+    std::string pending;
+    int frame_id = 0;
+    std::string cumulative_content, cumulative_reasoning;
+    const int total = s.reasoning + s.tokens;
+    if (d == dialect::openai) pending += openai_chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr);
+    for (int i = 0; i < total; ++i) {
+        const int content_index = i - s.reasoning;
+        if (i == s.reset_after) co_return false;  // drop the connection mid-stream
+        if (i == s.stall_after) {
+            if (!co_await out.stream_piece(pending)) co_return false;
+            co_await out.until_peer_gives_up();  // until the client gives up
+            co_return false;
+        }
+        if (i == s.error_after) {
+            if (d == dialect::native)
+                pending += "id:" + std::to_string(++frame_id) + "\nevent:error\n:HTTP_STATUS/" +
+                           std::to_string(s.error_status) + "\ndata:" +
+                           error_body(d, s.error_status, s.code, s.message, s.openai_errors) + "\n\n";
+            else
+                pending += "data: " + error_body(d, s.error_status, s.code, s.message, s.openai_errors) + "\n\n";
+            if (!co_await out.stream_piece(pending)) co_return false;
+            break;
+        }
+        if (i == s.malformed_after) {
+            pending += "data: {\"choices\":[{\"delta\":{\"content\":\"trunc\n\n";
+            if (!co_await out.stream_piece(pending)) co_return false;
+            break;
+        }
+        if (s.keepalive) pending += ": keep-alive\n\n";
+        const bool is_reasoning = i < s.reasoning;
+        const std::string text = token_text(s, is_reasoning ? i : content_index);
+        if (d == dialect::openai) {
+            json::object delta;
+            if (is_reasoning) {
+                delta["content"] = nullptr;
+                delta["reasoning_content"] = text;
+            } else {
+                delta["content"] = text;
+            }
+            pending += openai_chunk(delta, nullptr);
+        } else {
+            std::string content = is_reasoning ? "" : text;
+            std::string reasoning = is_reasoning ? text : "";
+            if (s.cumulative) {
+                cumulative_content += content;
+                cumulative_reasoning += reasoning;
+                content = cumulative_content;
+                reasoning = cumulative_reasoning;
+            }
+            pending += native_frame(++frame_id, content, reasoning, "null", i + 1);
+        }
+        if ((i + 1) % s.coalesce == 0) {
+            if (!co_await out.stream_piece(pending)) co_return false;
+            if (s.pace_ms > 0 && !co_await out.sleep(s.pace_ms)) co_return false;
+        }
+    }
+    const bool errored = s.error_after >= 0 && s.error_after < total;
+    const bool malformed = s.malformed_after >= 0 && s.malformed_after < total;
+    if (!errored && !malformed) {
+        if (d == dialect::openai) {
+            pending += openai_chunk(json::object{}, "stop");
+            if (include_usage)
+                pending += "data: " +
+                           json::serialize(json::object{
+                               {"id", "chatcmpl-mock"}, {"object", "chat.completion.chunk"}, {"model", "mock"},
+                               {"choices", json::array{}},
+                               {"usage", json::object{{"prompt_tokens", 10}, {"completion_tokens", total}, {"total_tokens", 10 + total}}}}) +
+                           "\n\n";
+            if (!s.no_done) pending += "data: [DONE]\n\n";
+        } else {
+            pending += native_frame(++frame_id, s.cumulative ? cumulative_content : "", "", "stop", total);
+        }
+    }
+    if (!co_await out.stream_piece(pending)) co_return false;
+    co_return co_await out.stream_end();
+}
+
+}  // namespace
+
+asio::awaitable<bool> reply(server::state& st, const request& req, responder& out, bool& keep_alive) {
+    {
+        std::lock_guard lock(st.mutex);
+        ++st.counters.requests;
+    }
+    const std::string_view target = req.target;
+    if (req.method == "GET" && target == "/mock/stats") co_return co_await write_stats(st, out, keep_alive);
+
+    const bool native = target.find("/api/v1/services/aigc/") != std::string_view::npos;
+    const bool openai = target.size() >= 17 && target.substr(target.size() - 17) == "/chat/completions";
+    if (req.method != "POST" || (!native && !openai))
+        co_return co_await out.whole(404, json_fields(),
+                                     error_body(dialect::openai, 404, "not_found", "no such endpoint"), keep_alive);
+    const dialect d = native ? dialect::native : dialect::openai;
+
+    boost::system::error_code jec;
+    const json::value body = json::parse(req.body, jec);
+    if (jec || !body.is_object() || !body.as_object().contains("model") || !body.at("model").is_string())
+        co_return co_await out.whole(400, json_fields(),
+                                     error_body(d, 400, "", "the body is not a chat request"), keep_alive);
+    const std::string model(body.at("model").as_string());
+    scenario s = parse_scenario(model);
+    if (s.close) keep_alive = false;
+
+    bool stream = false;
+    bool include_usage = false;
+    if (d == dialect::openai) {
+        const json::object& o = body.as_object();
+        stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
+        include_usage = o.contains("stream_options");
+    } else {
+        stream = req.dashscope_sse == "enable";
+    }
+    if (!req.has_authorization)
+        co_return co_await out.whole(401, json_fields(), error_body(d, 401, "", "no API key"), keep_alive);
+
+    if (!s.key.empty() || s.fail_first > 0) {
+        std::uint64_t attempt = 0;
+        {
+            std::lock_guard lock(st.mutex);
+            attempt = ++st.counters.attempts[s.key];
+        }
+        if (!s.key.empty()) s.request_id += "-" + s.key + "-" + std::to_string(attempt);
+        const bool other_fault = s.reset_before_headers || s.reset_after >= 0 || s.stall_after >= 0 ||
+                                 s.error_after >= 0 || s.malformed_after >= 0 || s.slow_headers_ms > 0 || s.rst >= 0;
+        if (s.fail_first > 0 && attempt > static_cast<std::uint64_t>(s.fail_first)) {
+            // Past the failing attempts: a clean reply.
+            s.status = 200;
+            s.reset_before_headers = false;
+            s.reset_after = s.stall_after = s.error_after = s.malformed_after = s.rst = -1;
+            s.slow_headers_ms = 0;
+        } else if (s.fail_first > 0 && s.status == 200 && !other_fault) {
+            s.status = 503;
+        }
+    }
+    if (s.echo_auth) s.message = "rejected Authorization: " + req.authorization;
+    if (s.reset_before_headers) co_return false;
+    if (s.rst >= 0) co_return co_await out.reset_stream(static_cast<std::uint32_t>(s.rst));
+    if (!s.raw.empty()) co_return co_await out.hostile(s);
+    if (s.slow_headers_ms > 0 && !co_await out.sleep(s.slow_headers_ms)) co_return false;
+    if (s.status != 200) co_return co_await write_error(d, s, out, keep_alive);
+    if (!stream) co_return co_await write_whole(d, s, out, keep_alive);
+    co_return co_await write_stream(d, s, include_usage, out, keep_alive);
+}
+
+}  // namespace llmstream::mock
