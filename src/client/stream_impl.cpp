@@ -356,7 +356,8 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
             if (client_->config.http == http_version::http2) {
                 client_->h2pool->connect_failed();
                 diag_.hint = "the server chose " + (negotiated.empty() ? std::string("no protocol") : negotiated) +
-                             " in the TLS handshake, not h2: it does not speak HTTP/2 there; use http = automatic";
+                             " in the TLS handshake, not h2: it speaks HTTP/2 only if it offers h2 by ALPN; use "
+                             "http = automatic (h2 when offered, else http/1.1) or http1";
                 r.ec = errc::http2_not_negotiated;
                 co_return r;
             }

@@ -241,6 +241,10 @@ public:
     server::state& state() { return *state_; }
 
     asio::awaitable<void> run(std::string buffered) {
+        {
+            std::lock_guard lock(state_->mutex);
+            ++state_->counters.h2_connections;
+        }
         const nghttp2_settings_entry settings[] = {
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings_.max_concurrent_streams}};
         nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
@@ -341,6 +345,10 @@ private:
 
     static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
         auto& c = of(user_data);
+        if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+            std::lock_guard lock(c.state_->mutex);
+            ++c.state_->counters.pings;
+        }
         if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
             (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             const auto it = c.streams_.find(frame->hd.stream_id);

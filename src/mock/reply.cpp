@@ -18,6 +18,8 @@ asio::awaitable<bool> write_stats(server::state& st, responder& out, bool keep_a
         o["connections"] = st.counters.connections;
         o["requests"] = st.counters.requests;
         o["streams_reset"] = st.counters.streams_reset;
+        o["h2_connections"] = st.counters.h2_connections;
+        o["pings"] = st.counters.pings;
         json::object attempts;
         for (const auto& [k, v] : st.counters.attempts) attempts[k] = v;
         o["attempts"] = std::move(attempts);

@@ -127,7 +127,8 @@ TEST_CASE("a pooled connection the server closed is replaced without an error", 
     client c(io.get_executor(), mock.config());
     run_test(io, [&]() -> asio::awaitable<void> {
         auto first = c.chat_stream(mock_request("mock?tokens=2"));
-        REQUIRE_FALSE((co_await collect(first)).ec);
+        const collected first_result = co_await collect(first);
+        REQUIRE_FALSE(first_result.ec);
     });
     mock.drop_connections();
     run_test(io, [&]() -> asio::awaitable<void> {
@@ -432,10 +433,12 @@ TEST_CASE("a complete error response leaves its connection reusable", "[integrat
     run_test(io, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 5; ++i) {
             auto s = c.chat_stream(mock_request("mock?status=429&code=Throttling.RateQuota"));
-            CHECK((co_await collect(s)).ec == api_errc::rate_limited);
+            const collected s_result = co_await collect(s);
+            CHECK(s_result.ec == api_errc::rate_limited);
         }
         auto ok = c.chat_stream(mock_request("mock?tokens=2"));
-        CHECK_FALSE((co_await collect(ok)).ec);
+        const collected ok_result = co_await collect(ok);
+        CHECK_FALSE(ok_result.ec);
     });
     CHECK(mock.counters().requests == 6);
     CHECK(mock.counters().connections == 1);

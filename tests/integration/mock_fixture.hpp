@@ -29,7 +29,8 @@ inline http_version tested_http_version() { return testing_http2() ? http_versio
 
 class mock_fixture {
 public:
-    mock_fixture() : server_(std::make_unique<mock::server>(server_io_.get_executor())) {
+    explicit mock_fixture(mock::options opts = {})
+        : server_(std::make_unique<mock::server>(server_io_.get_executor(), opts)) {
         server_->start();
         thread_ = std::thread([this] { server_io_.run(); });
     }
@@ -83,8 +84,8 @@ private:
 /// An HTTPS llmstream-mock on its own thread, serving the given certificate and key.
 class tls_mock_fixture {
 public:
-    tls_mock_fixture(const std::string& cert_file, const std::string& key_file)
-        : server_(io_.get_executor(), mock::options{"127.0.0.1", 0, cert_file, key_file}) {
+    tls_mock_fixture(const std::string& cert_file, const std::string& key_file, bool http1_only = false)
+        : server_(io_.get_executor(), mock::options{"127.0.0.1", 0, cert_file, key_file, http1_only}) {
         server_.start();
         thread_ = std::thread([this] { io_.run(); });
     }

@@ -206,12 +206,15 @@ TEST_CASE("metrics: the GenAI series from real requests, rendered as Prometheus 
     run_test(io, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
             auto s = c.chat_stream(mock_request("mock?tokens=3"));
-            REQUIRE_FALSE((co_await collect(s)).ec);
+            const collected s_result = co_await collect(s);
+            REQUIRE_FALSE(s_result.ec);
         }
         auto throttled = c.chat_stream(mock_request("mock?tokens=3&fail_first=1&status=429&code=Throttling&key=m1"));
-        REQUIRE_FALSE((co_await collect(throttled)).ec);
+        const collected throttled_result = co_await collect(throttled);
+        REQUIRE_FALSE(throttled_result.ec);
         auto denied = c.chat_stream(mock_request("mock?status=403&code=Model.AccessDenied"));
-        CHECK((co_await collect(denied)).ec == api_errc::permission_denied);
+        const collected denied_result = co_await collect(denied);
+        CHECK(denied_result.ec == api_errc::permission_denied);
     });
     m->record_pool(c.pool_stats());
     const std::string text = m->render();

@@ -327,11 +327,13 @@ TEST_CASE("a request's own retry policy overrides the client's; non-streaming ca
         auto req = mock_request("mock?tokens=2&fail_first=1&status=500&key=override");
         req.retry = quick_policy(1);
         auto s = c.chat_stream(std::move(req));
-        CHECK_FALSE((co_await collect(s)).ec);
+        const collected s_result = co_await collect(s);
+        CHECK_FALSE(s_result.ec);
         CHECK(s.diagnostics().attempts == 2);
 
         auto once = c.chat_stream(mock_request("mock?tokens=2&fail_first=1&status=500&key=default"));
-        CHECK((co_await collect(once)).ec == api_errc::server_error);
+        const collected once_result = co_await collect(once);
+        CHECK(once_result.ec == api_errc::server_error);
         CHECK(once.diagnostics().retry_note == "not retried: retrying is off (max_retries = 0)");
 
         auto whole = mock_request("mock?tokens=4&fail_first=2&status=502&key=whole");
