@@ -12,12 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include <nghttp2/nghttp2.h>
-
-#include <algorithm>
-#include <array>
-#include <cctype>
-#include <cstring>
+#include <vector>
 
 namespace llmstream::http::h2 {
 
@@ -28,193 +23,60 @@ constexpr auto use_tuple = asio::as_tuple(asio::deferred);
 // Beast 1.81's operations predate deferred support: they are awaited with use_awaitable.
 constexpr auto beast_tuple = asio::as_tuple(asio::use_awaitable);
 
-namespace {
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-// Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2); Host becomes :authority.
-bool dropped_in_h2(std::string_view name) {
-    for (std::string_view n : {"host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-                               "te", "content-length"})
-        if (equals_ignoring_case(name, n)) return true;
-    return false;
-}
-
-}  // namespace
-
-// nghttp2 calls C functions with the session as user data.
-struct session::callbacks {
-    static session& of(void* user_data) { return *static_cast<session*>(user_data); }
-
-    static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
-        auto& s = of(user_data);
-        const bool control = hd->type == NGHTTP2_SETTINGS || hd->type == NGHTTP2_PING ||
-                             hd->type == NGHTTP2_CONTINUATION || hd->type == NGHTTP2_PRIORITY ||
-                             hd->type == NGHTTP2_RST_STREAM ||
-                             (hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM));
-        if (control && !s.count_control_frame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
-        return 0;
-    }
-
-    static int on_header(nghttp2_session* ng, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
-                         const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
-        auto& s = of(user_data);
-        if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-        stream_state* st = s.state_of(frame->hd.stream_id);
-        if (!st || !st->handler) return 0;
-        st->header_bytes += namelen + valuelen + 32;  // RFC 9113's header list size
-        st->received_any = true;
-        if (st->header_bytes > s.options_.max_header_list) {
-            st->error = errc::response_headers_too_large;
-            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_CANCEL);
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        }
-        if (st->head_done) return 0;  // trailers: not read
-        if (namelen == 7 && std::memcmp(name, ":status", 7) == 0) {
-            st->status = 0;
-            for (std::size_t i = 0; i < valuelen; ++i) st->status = st->status * 10 + (value[i] - '0');  // nghttp2 checked the digits
-            return 0;
-        }
-        st->handler->on_header({reinterpret_cast<const char*>(name), namelen},
-                               {reinterpret_cast<const char*>(value), valuelen});
-        return 0;
-    }
-
-    static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user_data) {
-        auto& s = of(user_data);
-        s.last_heard_ = steady_clock::now();
-        switch (frame->hd.type) {
-        case NGHTTP2_HEADERS: {
-            stream_state* st = s.state_of(frame->hd.stream_id);
-            if (!st || !st->handler || st->head_done) return 0;
-            if (st->status >= 100 && st->status < 200) return 0;  // interim: the final head follows
-            st->head_done = true;
-            if (auto ec = st->handler->on_head_end(st->status)) {
-                st->error = ec;
-                nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_CANCEL);
-            }
-            return 0;
-        }
-        case NGHTTP2_RST_STREAM:
-            if (stream_state* st = s.state_of(frame->hd.stream_id)) st->reset_by_server = frame->rst_stream.error_code;
-            return 0;
-        case NGHTTP2_GOAWAY:
-            // Streams above last_stream_id are closed by nghttp2 as refused (unprocessed); the
-            // rest finish. No new streams here.
-            s.goaway_ = true;
-            if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s.error_) s.error_ = errc::http2_protocol_error;
-            if (s.on_change) s.on_change();
-            return 0;
-        case NGHTTP2_PING:
-            if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
-                ++s.pings_acked_;
-                s.ping_signal_.cancel();
-            }
-            return 0;
-        case NGHTTP2_SETTINGS:
-            if (s.on_change) s.on_change();  // the server's stream limit may have changed
-            return 0;
-        default:
-            return 0;
-        }
-    }
-
-    static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-        if (frame->hd.type == NGHTTP2_HEADERS)
-            if (stream_state* st = of(user_data).state_of(frame->hd.stream_id)) st->headers_sent = true;
-        return 0;
-    }
-
-    static int on_data_chunk_recv(nghttp2_session* ng, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
-                                  void* user_data) {
-        auto& s = of(user_data);
-        // The connection's window is given back at once: a slow reader holds only its own stream's.
-        nghttp2_session_consume_connection(ng, len);
-        stream_state* st = s.state_of(stream_id);
-        if (!st || !st->handler) {
-            nghttp2_session_consume_stream(ng, stream_id, len);
-            return 0;
-        }
-        st->received_any = true;
-        if (auto ec = st->handler->on_data({reinterpret_cast<const char*>(data), len})) {
-            st->error = ec;
-            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-            return 0;
-        }
-        if (st->handler->has_room()) nghttp2_session_consume_stream(ng, stream_id, len);
-        else st->held += len;
-        return 0;
-    }
-
-    static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
-        of(user_data).stream_closed(stream_id, error_code);
-        return 0;
-    }
-
-    static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
-                             nghttp2_data_source* source, void*) {
-        auto* st = static_cast<stream_state*>(source->ptr);
-        const std::size_t n = std::min(length, st->body.size() - st->body_sent);
-        std::memcpy(buf, st->body.data() + st->body_sent, n);
-        st->body_sent += n;
-        if (st->body_sent == st->body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        return static_cast<ssize_t>(n);
-    }
-};
-
 session::session(std::unique_ptr<connection> socket, const http2_options& options)
     : socket_(std::move(socket)),
       executor_(socket_->lowest_layer().get_executor()),
-      options_(options),
-      write_signal_(socket_->lowest_layer().get_executor()),
-      ping_signal_(socket_->lowest_layer().get_executor()),
-      idle_since_(steady_clock::now()),
-      last_heard_(idle_since_) {
-    nghttp2_session_callbacks* cbs = nullptr;
-    nghttp2_session_callbacks_new(&cbs);
-    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &callbacks::on_begin_frame);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, &callbacks::on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &callbacks::on_frame_recv);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &callbacks::on_frame_send);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk_recv);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
-    nghttp2_option* opt = nullptr;
-    nghttp2_option_new(&opt);
-    nghttp2_option_set_no_auto_window_update(opt, 1);  // windows are given back as readers consume
-    // Until the server's SETTINGS arrive, assume what browsers assume.
-    nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-    const int rv = nghttp2_session_client_new2(&session_, cbs, this, opt);
-    nghttp2_option_del(opt);
-    nghttp2_session_callbacks_del(cbs);
-    if (rv != 0) throw std::bad_alloc();
+      core_(options, std::holds_alternative<connection::tls_stream>(socket_->stream)),
+      write_signal_(executor_),
+      ping_signal_(executor_) {
     socket_->lowest_layer().expires_never();  // streams keep their own time limits
+    core_.on_change = [this] {
+        if (on_change) on_change();
+        maybe_stop_reading();
+    };
+    core_.on_ping_ack = [this] { ping_signal_.cancel(); };
 }
 
-session::~session() { nghttp2_session_del(session_); }
+session::~session() = default;
 
 void session::start() {
-    const nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, std::min<std::uint32_t>(options_.stream_window, NGHTTP2_MAX_WINDOW_SIZE)},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(options_.max_header_list)},
-    };
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
-    nghttp2_session_set_local_window_size(
-        session_, NGHTTP2_FLAG_NONE, 0,
-        static_cast<std::int32_t>(std::min<std::uint32_t>(options_.connection_window, NGHTTP2_MAX_WINDOW_SIZE)));
+    core_.start();
     drive();
 }
 
-// An idle session does no I/O at all (like an idle HTTP/1.1 connection: io_context::run() may
-// return); a stream, a reservation or a PING starts the reader and the writer again.
-bool session::busy() const noexcept { return active_ > 0 || reserved_ > 0 || pinging_ > 0; }
+std::int32_t session::open_stream(stream_handler& handler, const outgoing_request& request, error_code& ec) {
+    const auto id = core_.open_stream(handler, request, ec);
+    if (id != 0) drive();
+    return id;
+}
+
+void session::cancel_stream(std::int32_t id) {
+    core_.cancel_stream(id);
+    wake_writer();  // sends the RST_STREAM; stops reading afterwards if nothing else is going on
+}
+
+void session::resume_stream(std::int32_t id) {
+    core_.resume_stream(id);
+    wake_writer();
+}
+
+void session::unreserve() {
+    if (reserved_ > 0) --reserved_;
+    maybe_stop_reading();
+}
+
+void session::shutdown() {
+    if (core_.closed()) return;
+    core_.terminate();
+    if (core_.active_streams() == 0) wake_writer();  // the writer sends GOAWAY, then closes
+    else fail(asio::error::operation_aborted);
+}
+
+// An idle session does no I/O at all; a stream, a reservation or a PING starts it again.
+bool session::busy() const noexcept { return core_.active_streams() > 0 || reserved_ > 0 || pinging_ > 0; }
 
 void session::drive() {
-    if (closed_) return;
+    if (core_.closed()) return;
     if (!reader_running_) {
         reader_running_ = true;
         asio::co_spawn(executor_, read_loop(shared_from_this()), asio::detached);
@@ -222,140 +84,8 @@ void session::drive() {
     wake_writer();
 }
 
-// Stops the pending read of a session that became idle (not from inside the reader, which
-// checks by itself, nor while a write is under way: cancelling would abort it too).
-void session::maybe_stop_reading() {
-    if (reader_running_ && !in_recv_ && !writing_ && !busy() && !closed_) {
-        boost::system::error_code ignored;
-        socket_->lowest_layer().socket().cancel(ignored);
-    }
-}
-
-std::size_t session::capacity() const noexcept {
-    const std::uint32_t server = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-    return std::min<std::size_t>(server, options_.max_concurrent_streams);
-}
-
-session::stream_state* session::state_of(std::int32_t id) {
-    const auto it = streams_.find(id);
-    return it == streams_.end() ? nullptr : it->second.get();
-}
-
-std::int32_t session::open_stream(stream_handler& handler, const outgoing_request& request,
-                                  boost::system::error_code& ec) {
-    ec = {};
-    if (!usable()) {
-        ec = error_ ? error_ : error_code(errc::connection_closed);
-        return 0;
-    }
-    const bool tls = std::holds_alternative<connection::tls_stream>(socket_->stream);
-    std::vector<std::string> lowered;  // header names in lower case (nghttp2 copies the fields)
-    lowered.reserve(request.headers.size());
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(request.headers.size() + 5);
-    auto add = [&](std::string_view name, std::string_view value) {
-        nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                      NGHTTP2_NV_FLAG_NONE});
-    };
-    const std::string length = std::to_string(request.body.size());
-    add(":method", request.method);
-    add(":scheme", tls ? "https" : "http");
-    add(":authority", request.authority);
-    add(":path", request.target);
-    for (const auto& [name, value] : request.headers) {
-        if (dropped_in_h2(name)) continue;
-        std::string& n = lowered.emplace_back(name);
-        for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        add(n, value);
-    }
-    if (!request.body.empty()) add("content-length", length);
-
-    auto st = std::make_unique<stream_state>();
-    st->handler = &handler;
-    st->reused = streams_opened_++ > 0;
-    st->body = request.body;
-    nghttp2_data_provider body{};
-    body.source.ptr = st.get();
-    body.read_callback = &callbacks::read_body;
-    const std::int32_t id =
-        nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), request.body.empty() ? nullptr : &body, nullptr);
-    if (id < 0) {
-        // Out of stream ids (a very long-lived connection) or memory: this connection takes no more.
-        goaway_ = true;
-        ec = errc::http2_protocol_error;
-        return 0;
-    }
-    streams_.emplace(id, std::move(st));
-    ++active_;
-    drive();
-    return id;
-}
-
-void session::cancel_stream(std::int32_t id) {
-    stream_state* st = state_of(id);
-    if (!st || !st->handler) return;
-    st->handler = nullptr;
-    --active_;
-    if (!closed_) {
-        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-        wake_writer();  // sends the RST_STREAM; stops reading afterwards if nothing else is going on
-    }
-    if (on_change) on_change();
-}
-
-void session::resume_stream(std::int32_t id) {
-    stream_state* st = state_of(id);
-    if (!st || st->held == 0 || closed_) return;
-    nghttp2_session_consume_stream(session_, id, st->held);
-    st->held = 0;
-    wake_writer();
-}
-
-bool session::count_control_frame() {
-    const auto now = steady_clock::now();
-    if (now - flood_window_start_ >= std::chrono::seconds(1)) {
-        flood_window_start_ = now;
-        flood_count_ = 0;
-    }
-    if (++flood_count_ <= options_.max_control_frames_per_second) return true;
-    if (!error_) error_ = errc::http2_flood;
-    return false;
-}
-
-void session::stream_closed(std::int32_t id, std::uint32_t code) {
-    const auto it = streams_.find(id);
-    if (it == streams_.end()) return;
-    std::unique_ptr<stream_state> st = std::move(it->second);
-    streams_.erase(it);
-    if (st->handler) {
-        --active_;
-        stream_end end;
-        if (!st->headers_sent || code == NGHTTP2_REFUSED_STREAM) {
-            // Never reached the server's application: refused, above GOAWAY's last stream id, or
-            // not even sent.
-            end.unprocessed = true;
-            end.ec = errc::http2_stream_reset;
-        } else if (st->error) {
-            end.ec = st->error;
-        } else if (code == NGHTTP2_NO_ERROR) {
-            if (!st->head_done) end.ec = error_ ? error_ : error_code(errc::http2_protocol_error);
-        } else if (st->reset_by_server != 0) {
-            end.ec = errc::http2_stream_reset;
-        } else {
-            // nghttp2 reset it: the response broke HTTP's rules (a bad :status, a content-length
-            // that the data contradicts, a forbidden field).
-            end.ec = errc::invalid_http_response;
-        }
-        st->handler->on_end(end);
-    }
-    if (active_ == 0) idle_since_ = steady_clock::now();
-    if (on_change) on_change();
-    maybe_stop_reading();
-}
-
 void session::wake_writer() {
-    if (closed_) return;
+    if (core_.closed()) return;
     if (!writer_running_) {
         writer_running_ = true;
         asio::co_spawn(executor_, write_loop(shared_from_this()), asio::detached);
@@ -364,46 +94,30 @@ void session::wake_writer() {
     }
 }
 
-void session::close_socket() noexcept { socket_->close(); }
-
-void session::fail(error_code ec) {
-    if (closed_) return;
-    closed_ = true;
-    if (!error_) error_ = ec;
-    close_socket();
-    write_signal_.cancel();
-    ping_signal_.cancel();
-    auto streams = std::move(streams_);
-    streams_.clear();
-    active_ = 0;
-    idle_since_ = steady_clock::now();
-    for (auto& [id, st] : streams) {
-        if (!st->handler) continue;
-        stream_end end;
-        end.ec = error_;
-        // Not sent, or sent on a connection already used whose server hung up before answering
-        // (a stale connection, as with HTTP/1.1 keep-alive): safe to send again.
-        end.unprocessed = !st->headers_sent || (st->reused && !st->received_any);
-        st->handler->on_end(end);
+// Stops the pending read of a session that became idle (not from inside the reader, which
+// checks by itself, nor while a write is under way: cancelling would abort it too).
+void session::maybe_stop_reading() {
+    if (reader_running_ && !in_recv_ && !writing_ && !busy() && !core_.closed()) {
+        error_code ignored;
+        socket_->lowest_layer().socket().cancel(ignored);
     }
-    if (on_change) on_change();
 }
 
-void session::shutdown() {
-    if (closed_) return;
-    goaway_ = true;
-    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
-    if (streams_.empty()) wake_writer();  // the writer sends GOAWAY, then closes
-    else fail(asio::error::operation_aborted);
+void session::fail(error_code ec) {
+    if (core_.closed()) return;
+    socket_->close();
+    write_signal_.cancel();
+    ping_signal_.cancel();
+    core_.fail(ec);
 }
 
 asio::awaitable<bool> session::ping(steady_clock::time_point deadline) {
-    if (closed_) co_return false;
-    const std::uint64_t wanted = pings_acked_ + 1;  // PINGs are answered in order
-    if (nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0) co_return false;
+    if (core_.closed()) co_return false;
+    const std::uint64_t wanted = core_.pings_acked() + 1;  // PINGs are answered in order
+    if (!core_.submit_ping()) co_return false;
     ++pinging_;
     drive();
-    while (!closed_ && pings_acked_ < wanted) {
+    while (!core_.closed() && core_.pings_acked() < wanted) {
         if (steady_clock::now() >= deadline) {
             --pinging_;
             fail(errc::connection_closed);
@@ -413,12 +127,12 @@ asio::awaitable<bool> session::ping(steady_clock::time_point deadline) {
         co_await ping_signal_.async_wait(use_tuple);
     }
     --pinging_;
-    co_return !closed_;
+    co_return !core_.closed();
 }
 
 asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
     std::vector<std::uint8_t> buffer(32 * 1024);
-    while (!closed_ && busy()) {
+    while (!core_.closed() && busy()) {
         error_code ec;
         std::size_t n = 0;
         if (auto* plain = std::get_if<connection::tcp_stream>(&socket_->stream)) {
@@ -427,19 +141,18 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
             auto& tls = std::get<connection::tls_stream>(socket_->stream);
             std::tie(ec, n) = co_await tls.async_read_some(asio::buffer(buffer), beast_tuple);
         }
-        if (closed_) break;
+        if (core_.closed()) break;
         if (ec == asio::error::operation_aborted) continue;  // stopped for idling (the loop condition decides)
         if (ec) {
             fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? error_code(errc::connection_closed)
                                                                                      : ec);
             break;
         }
-        last_heard_ = steady_clock::now();
         in_recv_ = true;
-        const auto rv = nghttp2_session_mem_recv(session_, buffer.data(), n);
+        const error_code rec = core_.receive(buffer.data(), n, steady_clock::now());
         in_recv_ = false;
-        if (rv < 0) {
-            fail(error_ ? error_ : error_code(errc::http2_protocol_error));
+        if (rec) {
+            fail(rec);
             break;
         }
         wake_writer();  // SETTINGS and PING acknowledgements, WINDOW_UPDATEs, RST_STREAMs
@@ -449,20 +162,12 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
 
 asio::awaitable<void> session::write_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
     std::string out;
-    while (!closed_) {
-        // Everything nghttp2 has queued goes out in one write per wake-up.
+    while (!core_.closed()) {
+        // Everything queued goes out in one write per wake-up.
         out.clear();
-        for (;;) {
-            const uint8_t* data = nullptr;
-            const auto n = nghttp2_session_mem_send(session_, &data);
-            if (n < 0) {
-                fail(errc::http2_protocol_error);
-                writer_running_ = false;
-                co_return;
-            }
-            if (n == 0) break;
-            out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-            if (out.size() >= 64 * 1024) break;
+        if (auto ec = core_.take_output(out, 64 * 1024)) {
+            fail(ec);
+            break;
         }
         if (!out.empty()) {
             writing_ = true;
@@ -475,13 +180,12 @@ asio::awaitable<void> session::write_loop(std::shared_ptr<session>) {  // the ar
             }
             writing_ = false;
             if (ec) {
-                if (!closed_) fail(ec);
+                fail(ec);
                 break;
             }
             continue;  // more may have been queued meanwhile
         }
-        if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
-            // GOAWAY sent and nothing left: the connection is done.
+        if (core_.finished()) {  // GOAWAY sent and nothing left: the connection is done
             fail(errc::connection_closed);
             break;
         }

@@ -1,0 +1,359 @@
+#include "session_core.hpp"
+
+#include <llmstream/error.hpp>
+
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace llmstream::http::h2 {
+
+using boost::system::error_code;
+using std::chrono::steady_clock;
+
+namespace {
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2); Host becomes :authority.
+bool dropped_in_h2(std::string_view name) {
+    for (std::string_view n : {"host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+                               "te", "content-length"})
+        if (equals_ignoring_case(name, n)) return true;
+    return false;
+}
+
+}  // namespace
+
+// nghttp2 calls C functions with the session as user data.
+struct session_core::callbacks {
+    static session_core& of(void* user_data) { return *static_cast<session_core*>(user_data); }
+
+    static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
+        auto& s = of(user_data);
+        const bool control = hd->type == NGHTTP2_SETTINGS || hd->type == NGHTTP2_PING ||
+                             hd->type == NGHTTP2_CONTINUATION || hd->type == NGHTTP2_PRIORITY ||
+                             hd->type == NGHTTP2_RST_STREAM ||
+                             (hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM));
+        if (control && !s.count_control_frame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+    }
+
+    static int on_header(nghttp2_session* ng, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                         const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
+        auto& s = of(user_data);
+        if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+        stream_state* st = s.state_of(frame->hd.stream_id);
+        if (!st || !st->handler) return 0;
+        st->header_bytes += namelen + valuelen + 32;  // RFC 9113's header list size
+        st->received_any = true;
+        if (st->header_bytes > s.options_.max_header_list) {
+            st->error = errc::response_headers_too_large;
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_CANCEL);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        if (st->head_done) return 0;  // trailers: not read
+        if (namelen == 7 && std::memcmp(name, ":status", 7) == 0) {
+            st->status = 0;
+            for (std::size_t i = 0; i < valuelen; ++i) st->status = st->status * 10 + (value[i] - '0');  // nghttp2 checked the digits
+            return 0;
+        }
+        st->handler->on_header({reinterpret_cast<const char*>(name), namelen},
+                               {reinterpret_cast<const char*>(value), valuelen});
+        return 0;
+    }
+
+    static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user_data) {
+        auto& s = of(user_data);
+        s.last_heard_ = s.now_;
+        switch (frame->hd.type) {
+        case NGHTTP2_HEADERS: {
+            stream_state* st = s.state_of(frame->hd.stream_id);
+            if (!st || !st->handler || st->head_done) return 0;
+            if (st->status >= 100 && st->status < 200) return 0;  // interim: the final head follows
+            st->head_done = true;
+            if (auto ec = st->handler->on_head_end(st->status)) {
+                st->error = ec;
+                nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_CANCEL);
+            }
+            return 0;
+        }
+        case NGHTTP2_RST_STREAM:
+            if (stream_state* st = s.state_of(frame->hd.stream_id)) st->reset_by_server = frame->rst_stream.error_code;
+            return 0;
+        case NGHTTP2_GOAWAY:
+            // Streams above last_stream_id are closed by nghttp2 as refused (unprocessed); the
+            // rest finish. No new streams here.
+            s.goaway_ = true;
+            if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s.error_) s.error_ = errc::http2_protocol_error;
+            if (s.on_change) s.on_change();
+            return 0;
+        case NGHTTP2_PING:
+            if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+                ++s.pings_acked_;
+                if (s.on_ping_ack) s.on_ping_ack();
+            }
+            return 0;
+        case NGHTTP2_SETTINGS:
+            if (s.on_change) s.on_change();  // the server's stream limit may have changed
+            return 0;
+        default:
+            return 0;
+        }
+    }
+
+    static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+        if (frame->hd.type == NGHTTP2_HEADERS)
+            if (stream_state* st = of(user_data).state_of(frame->hd.stream_id)) st->headers_sent = true;
+        return 0;
+    }
+
+    static int on_data_chunk_recv(nghttp2_session* ng, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
+                                  void* user_data) {
+        auto& s = of(user_data);
+        // The connection's window is given back at once: a slow reader holds only its own stream's.
+        nghttp2_session_consume_connection(ng, len);
+        stream_state* st = s.state_of(stream_id);
+        if (!st || !st->handler) {
+            nghttp2_session_consume_stream(ng, stream_id, len);
+            return 0;
+        }
+        st->received_any = true;
+        if (auto ec = st->handler->on_data({reinterpret_cast<const char*>(data), len})) {
+            st->error = ec;
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+            return 0;
+        }
+        if (st->handler->has_room()) nghttp2_session_consume_stream(ng, stream_id, len);
+        else st->held += len;
+        return 0;
+    }
+
+    static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
+        of(user_data).stream_closed(stream_id, error_code);
+        return 0;
+    }
+
+    static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
+                             nghttp2_data_source* source, void*) {
+        auto* st = static_cast<stream_state*>(source->ptr);
+        const std::size_t n = std::min(length, st->body.size() - st->body_sent);
+        std::memcpy(buf, st->body.data() + st->body_sent, n);
+        st->body_sent += n;
+        if (st->body_sent == st->body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+    }
+};
+
+session_core::session_core(const http2_options& options, bool tls)
+    : options_(options), tls_(tls), idle_since_(steady_clock::now()), last_heard_(idle_since_) {
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &callbacks::on_begin_frame);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, &callbacks::on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &callbacks::on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &callbacks::on_frame_send);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_no_auto_window_update(opt, 1);  // windows are given back as readers consume
+    // Until the server's SETTINGS arrive, assume what browsers assume.
+    nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
+    const int rv = nghttp2_session_client_new2(&session_, cbs, this, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    if (rv != 0) throw std::bad_alloc();
+}
+
+session_core::~session_core() { nghttp2_session_del(session_); }
+
+void session_core::start() {
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, std::min<std::uint32_t>(options_.stream_window, NGHTTP2_MAX_WINDOW_SIZE)},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(options_.max_header_list)},
+    };
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_session_set_local_window_size(
+        session_, NGHTTP2_FLAG_NONE, 0,
+        static_cast<std::int32_t>(std::min<std::uint32_t>(options_.connection_window, NGHTTP2_MAX_WINDOW_SIZE)));
+}
+
+std::size_t session_core::capacity() const noexcept {
+    const std::uint32_t server = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    return std::min<std::size_t>(server, options_.max_concurrent_streams);
+}
+
+session_core::stream_state* session_core::state_of(std::int32_t id) {
+    const auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_request& request,
+                                  boost::system::error_code& ec) {
+    ec = {};
+    if (!usable()) {
+        ec = error_ ? error_ : error_code(errc::connection_closed);
+        return 0;
+    }
+    std::vector<std::string> lowered;  // header names in lower case (nghttp2 copies the fields)
+    lowered.reserve(request.headers.size());
+    std::vector<nghttp2_nv> nv;
+    nv.reserve(request.headers.size() + 5);
+    auto add = [&](std::string_view name, std::string_view value) {
+        nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+                      NGHTTP2_NV_FLAG_NONE});
+    };
+    const std::string length = std::to_string(request.body.size());
+    add(":method", request.method);
+    add(":scheme", tls_ ? "https" : "http");
+    add(":authority", request.authority);
+    add(":path", request.target);
+    for (const auto& [name, value] : request.headers) {
+        if (dropped_in_h2(name)) continue;
+        std::string& n = lowered.emplace_back(name);
+        for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        add(n, value);
+    }
+    if (!request.body.empty()) add("content-length", length);
+
+    auto st = std::make_unique<stream_state>();
+    st->handler = &handler;
+    st->reused = streams_opened_++ > 0;
+    st->body = request.body;
+    nghttp2_data_provider body{};
+    body.source.ptr = st.get();
+    body.read_callback = &callbacks::read_body;
+    const std::int32_t id =
+        nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), request.body.empty() ? nullptr : &body, nullptr);
+    if (id < 0) {
+        // Out of stream ids (a very long-lived connection) or memory: this connection takes no more.
+        goaway_ = true;
+        ec = errc::http2_protocol_error;
+        return 0;
+    }
+    streams_.emplace(id, std::move(st));
+    ++active_;
+    return id;
+}
+
+void session_core::cancel_stream(std::int32_t id) {
+    stream_state* st = state_of(id);
+    if (!st || !st->handler) return;
+    st->handler = nullptr;
+    --active_;
+    if (!closed_) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    if (on_change) on_change();
+}
+
+void session_core::resume_stream(std::int32_t id) {
+    stream_state* st = state_of(id);
+    if (!st || st->held == 0 || closed_) return;
+    nghttp2_session_consume_stream(session_, id, st->held);
+    st->held = 0;
+}
+
+bool session_core::count_control_frame() {
+    const auto now = now_;
+    if (now - flood_window_start_ >= std::chrono::seconds(1)) {
+        flood_window_start_ = now;
+        flood_count_ = 0;
+    }
+    if (++flood_count_ <= options_.max_control_frames_per_second) return true;
+    if (!error_) error_ = errc::http2_flood;
+    return false;
+}
+
+void session_core::stream_closed(std::int32_t id, std::uint32_t code) {
+    const auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    std::unique_ptr<stream_state> st = std::move(it->second);
+    streams_.erase(it);
+    if (st->handler) {
+        --active_;
+        stream_end end;
+        if (!st->headers_sent || code == NGHTTP2_REFUSED_STREAM) {
+            // Never reached the server's application: refused, above GOAWAY's last stream id, or
+            // not even sent.
+            end.unprocessed = true;
+            end.ec = errc::http2_stream_reset;
+        } else if (st->error) {
+            end.ec = st->error;
+        } else if (code == NGHTTP2_NO_ERROR) {
+            if (!st->head_done) end.ec = error_ ? error_ : error_code(errc::http2_protocol_error);
+        } else if (st->reset_by_server != 0) {
+            end.ec = errc::http2_stream_reset;
+        } else {
+            // nghttp2 reset it: the response broke HTTP's rules (a bad :status, a content-length
+            // that the data contradicts, a forbidden field).
+            end.ec = errc::invalid_http_response;
+        }
+        st->handler->on_end(end);
+    }
+    if (active_ == 0) idle_since_ = steady_clock::now();
+    if (on_change) on_change();
+}
+
+void session_core::fail(error_code ec) {
+    if (closed_) return;
+    closed_ = true;
+    if (!error_) error_ = ec;
+    auto streams = std::move(streams_);
+    streams_.clear();
+    active_ = 0;
+    idle_since_ = steady_clock::now();
+    for (auto& [id, st] : streams) {
+        if (!st->handler) continue;
+        stream_end end;
+        // A limit of our own says what happened; otherwise the connection's error. Not sent, or
+        // sent on a connection already used whose server hung up before answering (a stale
+        // connection, as with HTTP/1.1 keep-alive): safe to send again.
+        end.ec = st->error ? st->error : error_;
+        end.unprocessed = !st->headers_sent || (st->reused && !st->received_any);
+        st->handler->on_end(end);
+    }
+    if (on_change) on_change();
+}
+
+void session_core::terminate() {
+    if (closed_) return;
+    goaway_ = true;
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+}
+
+bool session_core::submit_ping() { return !closed_ && nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) == 0; }
+
+error_code session_core::receive(const std::uint8_t* data, std::size_t size, steady_clock::time_point now) {
+    if (closed_) return error_;
+    now_ = now;
+    last_heard_ = now;
+    const auto rv = nghttp2_session_mem_recv(session_, data, size);
+    if (rv < 0) return error_ ? error_ : error_code(errc::http2_protocol_error);
+    return {};
+}
+
+error_code session_core::take_output(std::string& out, std::size_t limit) {
+    while (!closed_ && out.size() < limit) {
+        const uint8_t* data = nullptr;
+        const auto n = nghttp2_session_mem_send(session_, &data);
+        if (n < 0) return errc::http2_protocol_error;
+        if (n == 0) break;
+        out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+bool session_core::finished() const noexcept {
+    return !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+}
+
+}  // namespace llmstream::http::h2
