@@ -30,6 +30,10 @@ require load "$out" requests_ok requests_failed events content_bytes wall_s cpu_
   peak_rss_mb ttft_ms_p50 ttft_ms_p99
 equals load "$out" requests_ok 40
 equals load "$out" requests_failed 0
+# The same over HTTP/2 (h2c to the mock): one connection carries all eight streams.
+out=$(timeout 60 "$bench" load --base-url "$url" --http 2 --concurrency 8 --requests 40 --model 'mock?tokens=16')
+equals load-h2 "$out" requests_ok 40
+equals load-h2 "$out" connections_peak 1
 
 out=$(timeout 60 "$bench" floor --base-url "$url" --concurrency 8 --requests 40 --model 'mock?tokens=16')
 require floor "$out" requests_ok events wall_s cpu_s cpu_ns_per_event recv_calls

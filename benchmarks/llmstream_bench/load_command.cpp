@@ -1,11 +1,12 @@
 // `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
-//                       [--model M] [--api-key K] [--metrics]`
+//                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--metrics]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
 // time from starting a request to its first delta. Extra field: streams_open_peak, the most
-// streams that were between their first delta and their end at the same time. With --metrics, the
+// streams that were between their first delta and their end at the same time; connections_peak,
+// the most connections the client had open. With --metrics, the
 // run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
 
@@ -48,6 +49,8 @@ int load_command(const std::vector<std::string>& args) {
     api_dialect dialect = api_dialect::openai_compatible;
     long concurrency = 64, requests = 1000;
     bool with_metrics = false;
+    http_version http = http_version::automatic;
+    std::string ca_file;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has_value = i + 1 < args.size();
@@ -57,6 +60,14 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--concurrency" && has_value) concurrency = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--requests" && has_value) requests = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--metrics") with_metrics = true;
+        else if (a == "--ca-file" && has_value) ca_file = args[++i];
+        else if (a == "--http" && has_value) {
+            const std::string& v = args[++i];
+            if (v == "auto") http = http_version::automatic;
+            else if (v == "1.1") http = http_version::http1;
+            else if (v == "2") http = http_version::http2;
+            else return usage_error("--http must be auto, 1.1 or 2");
+        }
         else if (a == "--dialect" && has_value) {
             const std::string& d = args[++i];
             if (d == "openai") dialect = api_dialect::openai_compatible;
@@ -74,6 +85,8 @@ int load_command(const std::vector<std::string>& args) {
     cfg.pool.max_connections = static_cast<std::size_t>(concurrency);
     cfg.pool.max_waiting = static_cast<std::size_t>(requests);
     cfg.timeouts.first_byte = std::chrono::minutes(5);
+    cfg.http = http;
+    if (!ca_file.empty()) cfg.tls.ca_file = ca_file;
     std::shared_ptr<metrics> collected;
     if (with_metrics) cfg.observer = collected = std::make_shared<metrics>();
     std::unique_ptr<client> c;
@@ -86,6 +99,7 @@ int load_command(const std::vector<std::string>& args) {
 
     long started = 0, ok = 0, failed = 0;
     long streaming_now = 0, streaming_peak = 0;  // streams between their first delta and their end
+    std::size_t connections_peak = 0;
     std::size_t events = 0, content_bytes = 0;
     std::vector<double> ttft_ms;
     ttft_ms.reserve(static_cast<std::size_t>(requests));
@@ -115,6 +129,7 @@ int load_command(const std::vector<std::string>& args) {
                     break;
                 }
                 if (first) {
+                    connections_peak = std::max(connections_peak, c->pool_stats().open);
                     ttft_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
                     first = false;
                     streaming_peak = std::max(streaming_peak, ++streaming_now);
@@ -136,10 +151,10 @@ int load_command(const std::vector<std::string>& args) {
     std::printf(
         "{\"requests_ok\":%ld,\"requests_failed\":%ld,\"events\":%zu,\"content_bytes\":%zu,\"wall_s\":%.3f,"
         "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
-        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld}\n",
+        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu}\n",
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
-        percentile(ttft_ms, 0.99), streaming_peak);
+        percentile(ttft_ms, 0.99), streaming_peak, connections_peak);
     if (collected) {
         std::fflush(stdout);
         collected->record_pool(c->pool_stats());

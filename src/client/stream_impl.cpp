@@ -385,6 +385,10 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
     h2_exchange_ = &ex;
     r = co_await ex.run(outgoing_);
     h2_exchange_ = nullptr;
+    if (r.ec == errc::http2_stream_reset && r.http2_error_code != 0)
+        diag_.hint = "the server reset this request's HTTP/2 stream with error code " +
+                     std::string(http::h2::error_code_name(r.http2_error_code)) +
+                     ": retry; if it keeps happening, the server or a proxy in between is refusing it";
     co_return r;
 }
 

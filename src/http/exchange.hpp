@@ -79,6 +79,8 @@ struct exchange_result {
     bool unprocessed = false;
     /// The connection may carry another request (h1: the response ended by its framing).
     bool reusable = false;
+    /// HTTP/2: the error code of the server's RST_STREAM (errc::http2_stream_reset), 0 otherwise.
+    std::uint32_t http2_error_code = 0;
 };
 
 }  // namespace llmstream::http

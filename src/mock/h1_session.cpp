@@ -116,7 +116,7 @@ public:
     asio::awaitable<bool> reset_stream(std::uint32_t) override { co_return false; }  // no streams: drop the connection
 
     // Hostile servers, byte for byte. Each returns false: the connection is dropped afterwards.
-    asio::awaitable<bool> hostile(const scenario& s) override {
+    asio::awaitable<bool> hostile(scenario s) override {
         const std::string sse_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n";
         if (s.raw == "huge_line") {  // 10 MB of one event-stream line that never ends
             if (!co_await write_bytes(sse_head + "Transfer-Encoding: chunked\r\n\r\n")) co_return false;

@@ -99,7 +99,7 @@ public:
     }
 
     // Hostile servers, as far as HTTP/2 can carry them.
-    asio::awaitable<bool> hostile(const scenario& s) override {
+    asio::awaitable<bool> hostile(scenario s) override {
         const fields sse{{"Content-Type", "text/event-stream"}};
         if (s.raw == "huge_line") {  // 10 MB of one event-stream line that never ends
             if (!submit(200, sse, true)) co_return false;

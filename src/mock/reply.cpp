@@ -141,44 +141,61 @@ asio::awaitable<bool> write_stream(dialect d, const scenario& s, bool include_us
     co_return co_await out.stream_end();
 }
 
-}  // namespace
+// What to answer, decided without I/O.
+struct plan {
+    enum class kind { stats, whole, drop, reset, hostile, scenario } what = kind::scenario;
+    int status = 0;
+    std::string body;  // kind::whole
+    dialect d = dialect::openai;
+    scenario s;
+    bool stream = false;
+    bool include_usage = false;
+};
 
-asio::awaitable<bool> reply(server::state& st, const request& req, responder& out, bool& keep_alive) {
+plan make_plan(server::state& st, const request& req, bool& keep_alive) {
+    plan p;
     {
         std::lock_guard lock(st.mutex);
         ++st.counters.requests;
     }
     const std::string_view target = req.target;
-    if (req.method == "GET" && target == "/mock/stats") co_return co_await write_stats(st, out, keep_alive);
-
+    if (req.method == "GET" && target == "/mock/stats") {
+        p.what = plan::kind::stats;
+        return p;
+    }
     const bool native = target.find("/api/v1/services/aigc/") != std::string_view::npos;
     const bool openai = target.size() >= 17 && target.substr(target.size() - 17) == "/chat/completions";
-    if (req.method != "POST" || (!native && !openai))
-        co_return co_await out.whole(404, json_fields(),
-                                     error_body(dialect::openai, 404, "not_found", "no such endpoint"), keep_alive);
+    p.what = plan::kind::whole;
+    if (req.method != "POST" || (!native && !openai)) {
+        p.status = 404;
+        p.body = error_body(dialect::openai, 404, "not_found", "no such endpoint");
+        return p;
+    }
     const dialect d = native ? dialect::native : dialect::openai;
+    p.d = d;
 
     boost::system::error_code jec;
     const json::value body = json::parse(req.body, jec);
-    if (jec || !body.is_object() || !body.as_object().contains("model") || !body.at("model").is_string())
-        co_return co_await out.whole(400, json_fields(),
-                                     error_body(d, 400, "", "the body is not a chat request"), keep_alive);
-    const std::string model(body.at("model").as_string());
-    scenario s = parse_scenario(model);
+    if (jec || !body.is_object() || !body.as_object().contains("model") || !body.at("model").is_string()) {
+        p.status = 400;
+        p.body = error_body(d, 400, "", "the body is not a chat request");
+        return p;
+    }
+    scenario& s = p.s;
+    s = parse_scenario(std::string(body.at("model").as_string()));
     if (s.close) keep_alive = false;
-
-    bool stream = false;
-    bool include_usage = false;
     if (d == dialect::openai) {
         const json::object& o = body.as_object();
-        stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
-        include_usage = o.contains("stream_options");
+        p.stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
+        p.include_usage = o.contains("stream_options");
     } else {
-        stream = req.dashscope_sse == "enable";
+        p.stream = req.dashscope_sse == "enable";
     }
-    if (!req.has_authorization)
-        co_return co_await out.whole(401, json_fields(), error_body(d, 401, "", "no API key"), keep_alive);
-
+    if (!req.has_authorization) {
+        p.status = 401;
+        p.body = error_body(d, 401, "", "no API key");
+        return p;
+    }
     if (!s.key.empty() || s.fail_first > 0) {
         std::uint64_t attempt = 0;
         {
@@ -199,13 +216,35 @@ asio::awaitable<bool> reply(server::state& st, const request& req, responder& ou
         }
     }
     if (s.echo_auth) s.message = "rejected Authorization: " + req.authorization;
-    if (s.reset_before_headers) co_return false;
-    if (s.rst >= 0) co_return co_await out.reset_stream(static_cast<std::uint32_t>(s.rst));
-    if (!s.raw.empty()) co_return co_await out.hostile(s);
+    if (s.reset_before_headers) p.what = plan::kind::drop;
+    else if (s.rst >= 0) p.what = plan::kind::reset;
+    else if (!s.raw.empty()) p.what = plan::kind::hostile;
+    else p.what = plan::kind::scenario;
+    return p;
+}
+
+// Plays a plan (which the caller keeps alive until this completes).
+asio::awaitable<bool> play(server::state& st, plan& p, responder& out, bool& keep_alive) {
+    switch (p.what) {
+    case plan::kind::stats: co_return co_await write_stats(st, out, keep_alive);
+    case plan::kind::whole: co_return co_await out.whole(p.status, json_fields(), std::move(p.body), keep_alive);
+    case plan::kind::drop: co_return false;
+    case plan::kind::reset: co_return co_await out.reset_stream(static_cast<std::uint32_t>(p.s.rst));
+    case plan::kind::hostile: co_return co_await out.hostile(std::move(p.s));
+    case plan::kind::scenario: break;
+    }
+    const scenario& s = p.s;
     if (s.slow_headers_ms > 0 && !co_await out.sleep(s.slow_headers_ms)) co_return false;
-    if (s.status != 200) co_return co_await write_error(d, s, out, keep_alive);
-    if (!stream) co_return co_await write_whole(d, s, out, keep_alive);
-    co_return co_await write_stream(d, s, include_usage, out, keep_alive);
+    if (s.status != 200) co_return co_await write_error(p.d, s, out, keep_alive);
+    if (!p.stream) co_return co_await write_whole(p.d, s, out, keep_alive);
+    co_return co_await write_stream(p.d, s, p.include_usage, out, keep_alive);
+}
+
+}  // namespace
+
+asio::awaitable<bool> reply(server::state& st, const request& req, responder& out, bool& keep_alive) {
+    plan p = make_plan(st, req, keep_alive);
+    co_return co_await play(st, p, out, keep_alive);
 }
 
 }  // namespace llmstream::mock

@@ -42,7 +42,7 @@ public:
     /// False when the server is stopping.
     virtual boost::asio::awaitable<bool> sleep(int ms) = 0;
     /// A hostile reply (scenario::raw), as close to the bytes named there as the protocol allows.
-    virtual boost::asio::awaitable<bool> hostile(const scenario& s) = 0;
+    virtual boost::asio::awaitable<bool> hostile(scenario s) = 0;
     /// HTTP/2: RST_STREAM with `code`; HTTP/1.1: the connection is dropped.
     virtual boost::asio::awaitable<bool> reset_stream(std::uint32_t code) = 0;
 };

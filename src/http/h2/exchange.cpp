@@ -80,6 +80,7 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request) 
     }
     result.ec = end_.ec;
     result.unprocessed = end_.unprocessed && !cancelled_;
+    result.http2_error_code = end_.reset_code;
     result.reusable = true;
     co_return result;
 }

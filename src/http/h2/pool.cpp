@@ -32,6 +32,7 @@ std::size_t pool::idle_connections() const noexcept {
 void pool::prune() {
     const auto now = clock::now();
     for (auto& s : sessions_) {
+        if (const auto served = s->streams_served_before_goaway(); served > 0) streams_per_connection_ = served;
         if (!s->closed() && s->active_streams() == 0 && s->reserved() == 0 && settings_.idle_timeout.count() > 0 &&
             now - s->idle_since() >= settings_.idle_timeout)
             s->shutdown();
@@ -42,8 +43,11 @@ void pool::prune() {
 }
 
 std::shared_ptr<session> pool::with_room() {
-    for (auto& s : sessions_)
-        if (s->usable() && s->active_streams() + s->reserved() < s->capacity()) return s;
+    for (auto& s : sessions_) {
+        if (!s->usable() || s->active_streams() + s->reserved() >= s->capacity()) continue;
+        if (streams_per_connection_ != 0 && s->streams_committed() >= streams_per_connection_) continue;
+        return s;
+    }
     return nullptr;
 }
 

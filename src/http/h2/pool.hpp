@@ -84,6 +84,10 @@ private:
     std::size_t open_ = 0;        // sessions + connections being opened
     std::size_t connecting_ = 0;
     bool http1_ = false;
+    // Streams a connection takes in its whole life, learned from a GOAWAY that refused streams
+    // already sent (nginx's keepalive_requests): later connections get no more, so that requests
+    // are not refused and sent again. 0: unknown, no limit.
+    std::uint64_t streams_per_connection_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // sessions' hooks check it
 };
 

@@ -41,6 +41,9 @@ public:
     void reserve() noexcept { ++reserved_; }
     void unreserve();
     bool usable() const noexcept { return core_.usable(); }
+    /// Streams opened, and those promised to requests: what the server will have seen.
+    std::uint64_t streams_committed() const noexcept { return core_.streams_opened() + reserved_; }
+    std::uint64_t streams_served_before_goaway() const noexcept { return core_.streams_served_before_goaway(); }
     bool closed() const noexcept { return core_.closed(); }
     std::chrono::steady_clock::time_point idle_since() const noexcept { return core_.idle_since(); }
     std::chrono::steady_clock::time_point last_heard() const noexcept { return core_.last_heard(); }

@@ -92,6 +92,7 @@ struct session_core::callbacks {
             // Streams above last_stream_id are closed by nghttp2 as refused (unprocessed); the
             // rest finish. No new streams here.
             s.goaway_ = true;
+            s.goaway_last_stream_id_ = frame->goaway.last_stream_id;
             if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s.error_) s.error_ = errc::http2_protocol_error;
             if (s.on_change) s.on_change();
             return 0;
@@ -285,6 +286,7 @@ void session_core::stream_closed(std::int32_t id, std::uint32_t code) {
             // Never reached the server's application: refused, above GOAWAY's last stream id, or
             // not even sent.
             end.unprocessed = true;
+            if (goaway_ && code == NGHTTP2_REFUSED_STREAM) refused_after_goaway_ = true;
             end.ec = errc::http2_stream_reset;
         } else if (st->error) {
             end.ec = st->error;
@@ -292,6 +294,7 @@ void session_core::stream_closed(std::int32_t id, std::uint32_t code) {
             if (!st->head_done) end.ec = error_ ? error_ : error_code(errc::http2_protocol_error);
         } else if (st->reset_by_server != 0) {
             end.ec = errc::http2_stream_reset;
+            end.reset_code = st->reset_by_server;
         } else {
             // nghttp2 reset it: the response broke HTTP's rules (a bad :status, a content-length
             // that the data contradicts, a forbidden field).
@@ -354,6 +357,16 @@ error_code session_core::take_output(std::string& out, std::size_t limit) {
 
 bool session_core::finished() const noexcept {
     return !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+}
+
+std::string error_code_name(std::uint32_t code) {
+    static constexpr const char* names[] = {"NO_ERROR",       "PROTOCOL_ERROR",     "INTERNAL_ERROR",
+                                            "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
+                                            "FRAME_SIZE_ERROR", "REFUSED_STREAM",     "CANCEL",
+                                            "COMPRESSION_ERROR", "CONNECT_ERROR",     "ENHANCE_YOUR_CALM",
+                                            "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"};
+    if (code < std::size(names)) return std::string(names[code]) + " (" + std::to_string(code) + ")";
+    return std::to_string(code);
 }
 
 }  // namespace llmstream::http::h2

@@ -27,6 +27,7 @@ namespace llmstream::http::h2 {
 struct stream_end {
     boost::system::error_code ec{};  ///< empty: the response arrived whole
     bool unprocessed = false;        ///< refused, above GOAWAY's last stream id, or never sent: safe to send again
+    std::uint32_t reset_code = 0;    ///< the server's RST_STREAM error code, when it reset the stream
 };
 
 /// What a session tells one of its streams. Called from inside receive() (or fail()).
@@ -45,6 +46,9 @@ public:
     /// The stream is over; the session forgets the handler after this call.
     virtual void on_end(const stream_end& end) = 0;
 };
+
+/// The name of an HTTP/2 error code ("CANCEL", "ENHANCE_YOUR_CALM"), or "unknown (N)"-like text.
+std::string error_code_name(std::uint32_t code);
 
 class session_core {
 public:
@@ -89,6 +93,13 @@ public:
     bool usable() const noexcept { return !closed_ && !goaway_; }
     bool closed() const noexcept { return closed_; }
     boost::system::error_code error() const noexcept { return error_; }
+    /// Streams opened on this connection so far.
+    std::uint64_t streams_opened() const noexcept { return streams_opened_; }
+    /// How many streams the server took before its GOAWAY refused streams already sent, as
+    /// nginx's keepalive_requests does: 0 when that has not happened.
+    std::uint64_t streams_served_before_goaway() const noexcept {
+        return refused_after_goaway_ ? (static_cast<std::uint64_t>(goaway_last_stream_id_) + 1) / 2 : 0;
+    }
     /// When the last stream ended (or the session started).
     std::chrono::steady_clock::time_point idle_since() const noexcept { return idle_since_; }
     /// When bytes last arrived from the server.
@@ -135,8 +146,10 @@ private:
     std::size_t flood_count_ = 0;
     std::uint64_t pings_acked_ = 0;
     boost::system::error_code error_{};  // why the connection failed
+    std::int32_t goaway_last_stream_id_ = 0;
     bool closed_ = false;
     bool goaway_ = false;
+    bool refused_after_goaway_ = false;
 };
 
 }  // namespace llmstream::http::h2
