@@ -20,6 +20,9 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
     if (origin.tls) {
         tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
         SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+        // OpenSSL frees a connection's record buffers while nothing is pending (about 34 KiB
+        // each, idle or between reads): thousands of TLS connections cost a fraction of the memory.
+        SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
         tls->set_default_verify_paths();
         if (!config.tls.ca_file.empty()) tls->load_verify_file(config.tls.ca_file);
         tls->set_verify_mode(config.tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);

@@ -51,11 +51,15 @@ std::shared_ptr<session> pool::with_room() {
     return nullptr;
 }
 
-// A new connection opens when none is being opened, or when those being opened cannot take
-// everyone waiting (each is expected to take max_concurrent_streams).
+// A new connection opens when none is being opened, or when those being opened (or waiting for
+// the server's SETTINGS) cannot take everyone waiting: each is expected to take
+// max_concurrent_streams until its SETTINGS say how many.
 bool pool::may_connect(std::size_t waiting) const noexcept {
     if (open_ >= std::max<std::size_t>(1, settings_.max_connections)) return false;
-    return connecting_ == 0 || waiting > connecting_ * options_.max_concurrent_streams;
+    const auto pending = connecting_ + static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) {
+                             return s->usable() && !s->settings_received();
+                         }));
+    return pending == 0 || waiting > pending * options_.max_concurrent_streams;
 }
 
 asio::awaitable<lease> pool::acquire(std::shared_ptr<waiter> w, error_code& ec, clock::time_point deadline) {

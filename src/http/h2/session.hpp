@@ -35,6 +35,8 @@ public:
 
     // The pool's side.
     std::size_t capacity() const noexcept { return core_.capacity(); }
+    /// The server's SETTINGS arrived (until then capacity() is 1).
+    bool settings_received() const noexcept { return core_.settings_received(); }
     std::size_t active_streams() const noexcept { return core_.active_streams(); }
     /// Streams promised by the pool to requests that have not opened them yet.
     std::size_t reserved() const noexcept { return reserved_; }

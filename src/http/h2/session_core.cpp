@@ -103,6 +103,7 @@ struct session_core::callbacks {
             }
             return 0;
         case NGHTTP2_SETTINGS:
+            if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) s.settings_received_ = true;
             if (s.on_change) s.on_change();  // the server's stream limit may have changed
             return 0;
         default:
@@ -189,6 +190,7 @@ void session_core::start() {
 }
 
 std::size_t session_core::capacity() const noexcept {
+    if (!settings_received_) return 1;  // the server's limit is not known yet: the stream that opened it
     const std::uint32_t server = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
     return std::min<std::size_t>(server, options_.max_concurrent_streams);
 }

@@ -85,8 +85,9 @@ public:
     void fail(boost::system::error_code ec);
 
     /// Streams this connection takes at once: the server's SETTINGS_MAX_CONCURRENT_STREAMS and
-    /// our own cap, whichever is lower.
+    /// our own cap, whichever is lower; 1 until the server's SETTINGS arrive.
     std::size_t capacity() const noexcept;
+    bool settings_received() const noexcept { return settings_received_; }
     /// Streams in use (a cancelled one stops counting at once, before its RST_STREAM is sent).
     std::size_t active_streams() const noexcept { return active_; }
     /// Takes new streams: open, no GOAWAY either way, no error.
@@ -150,6 +151,7 @@ private:
     bool closed_ = false;
     bool goaway_ = false;
     bool refused_after_goaway_ = false;
+    bool settings_received_ = false;
 };
 
 }  // namespace llmstream::http::h2

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Many streams held open at once on ONE client thread against nginx over TLS, in one run:
+# HTTP/2 (streams share connections) and HTTP/1.1 (a connection per stream). nginx serves a
+# recorded-style 64-token stream to each request at `limit_rate`, so every stream stays open for
+# several seconds and all of them are in flight together. Prints one JSON line per protocol:
+# llmstream-bench load's object plus "protocol", "connections" (distinct connections in nginx's
+# log), "rss_kb_per_connection" and "rss_kb_per_stream" ((peak RSS - RSS of a one-stream run) /
+# connections, / streams).
+# Usage: benchmarks/h2_streams.sh [build-dir=build] [streams=10000] [rate=2k]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+streams=${2:-10000}
+rate=${3:-2k}
+bench=$build/benchmarks/llmstream-bench
+[ -x "$bench" ] || { echo "build $bench first (cmake --build $build)" >&2; exit 2; }
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx" ] || { echo "nginx is needed (scripts/install-deps installs nginx-light)" >&2; exit 2; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -gt $((streams + 100)) ] || { echo "need more than $streams open files (ulimit -n)" >&2; exit 2; }
+
+work=$(mktemp -d)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# A throwaway CA and a certificate for localhost.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=bench CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost\n' >"$work/ext"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
+  -extfile "$work/ext" -out "$work/server.pem" 2>/dev/null
+
+# The stream: 64 tokens as the OpenAI-compatible API sends them.
+mkdir -p "$work/www/v1/chat" "$work/tmp"
+{
+  printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
+  for i in $(seq 0 63); do
+    printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":" tok%d"},"finish_reason":null}]}\n\n' "$i"
+  done
+  printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+  printf 'data: [DONE]\n\n'
+} >"$work/www/v1/chat/completions"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+error_log $work/error.log warn;
+pid $work/nginx.pid;
+events { worker_connections $((streams * 2 + 100)); }
+http {
+  log_format conn '\$connection \$server_protocol';
+  access_log $work/access.log conn;
+  client_body_temp_path $work/tmp/body;
+  proxy_temp_path $work/tmp/proxy;
+  keepalive_requests 100000;
+  http2_max_concurrent_streams 128;
+  default_type text/event-stream;
+  server {
+    listen 127.0.0.1:$port ssl http2;
+    ssl_certificate $work/server.pem;
+    ssl_certificate_key $work/server.key;
+    root $work/www;
+    limit_rate $rate;
+    location / { error_page 405 =200 \$uri; }
+  }
+}
+EOF
+"$nginx" -p "$work" -c "$work/nginx.conf" >"$work/nginx.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+
+url="https://localhost:$port/v1"
+run() {  # protocol concurrency requests
+  "$bench" load --base-url "$url" --ca-file "$work/ca.pem" --http "$1" --concurrency "$2" --requests "$3" \
+    --model bench
+}
+for proto in 2 1.1; do
+  baseline=$(run "$proto" 1 1 | sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/')
+  : >"$work/access.log"
+  out=$(run "$proto" "$streams" "$streams")
+  connections=$(cut -d' ' -f1 "$work/access.log" | sort -u | wc -l)
+  peak=$(sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/' <<<"$out")
+  per=$(awk -v p="$peak" -v b="$baseline" -v c="$connections" 'BEGIN { printf "%.1f", c ? (p - b) * 1024 / c : 0 }')
+  per_stream=$(awk -v p="$peak" -v b="$baseline" -v n="$streams" 'BEGIN { printf "%.1f", (p - b) * 1024 / n }')
+  echo "{\"protocol\":\"$proto\",\"streams\":$streams,\"connections\":$connections,\"rss_kb_per_connection\":$per,\"rss_kb_per_stream\":$per_stream,${out#\{}"
+done
