@@ -35,7 +35,7 @@ public:
 
     asio::awaitable<void> run(std::string buffered) {
         beast::flat_buffer buffer;
-        {
+        if (!buffered.empty()) {  // what the accept loop read while looking for the HTTP/2 preface
             auto space = buffer.prepare(buffered.size());
             std::memcpy(space.data(), buffered.data(), buffered.size());
             buffer.commit(buffered.size());
