@@ -262,7 +262,8 @@ http::outgoing_request stream_impl::build_request() const {
     }
     if (encoded_.dashscope_sse_header) r.headers.emplace_back("X-DashScope-SSE", "enable");
     if (!cfg.workspace.empty()) r.headers.emplace_back("X-DashScope-WorkSpace", cfg.workspace);
-    for (const auto& [name, value] : cfg.headers) {
+    for (const auto& header : cfg.headers) {
+        const std::string& name = header.first;  // (clang 14 cannot capture a structured binding)
         // A configured header replaces one of ours of the same name, as Beast's set() did.
         std::erase_if(r.headers, [&](const auto& h) {
             return h.first.size() == name.size() &&
@@ -270,7 +271,7 @@ http::outgoing_request stream_impl::build_request() const {
                               [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
                                                           std::tolower(static_cast<unsigned char>(b)); });
         });
-        r.headers.emplace_back(name, value);
+        r.headers.emplace_back(name, header.second);
     }
     r.body = encoded_.body;
     return r;
