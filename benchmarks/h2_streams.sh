@@ -16,13 +16,14 @@ bench=$build/benchmarks/llmstream-bench
 [ -x "$bench" ] || { echo "build $bench first (cmake --build $build)" >&2; exit 2; }
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] || { echo "nginx is needed (scripts/install-deps installs nginx-light)" >&2; exit 2; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -gt $((streams + 100)) ] || { echo "need more than $streams open files (ulimit -n)" >&2; exit 2; }
 
 work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+keep_log() { [ -f "$work/error.log" ] && tail -n 5 "$work/error.log" >&2; }
 
 # A throwaway CA and a certificate for localhost.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=bench CA" \
@@ -49,7 +50,6 @@ cat >"$work/nginx.conf" <<EOF
 daemon off;
 master_process off;
 worker_processes 1;
-worker_rlimit_nofile 65536;
 error_log $work/error.log warn;
 pid $work/nginx.pid;
 events { worker_connections $((streams * 2 + 100)); }
@@ -60,6 +60,7 @@ http {
   proxy_temp_path $work/tmp/proxy;
   keepalive_requests 100000;
   http2_max_concurrent_streams 128;
+  open_file_cache max=16;  # one descriptor for the file, not one per stream
   default_type text/event-stream;
   server {
     listen 127.0.0.1:$port ssl http2;
@@ -81,9 +82,10 @@ run() {  # protocol concurrency requests
     --model bench
 }
 for proto in 2 1.1; do
-  baseline=$(run "$proto" 1 1 | sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/')
+  one=$(run "$proto" 1 1) || { keep_log; exit 1; }
+  baseline=$(sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/' <<<"$one")
   : >"$work/access.log"
-  out=$(run "$proto" "$streams" "$streams")
+  out=$(run "$proto" "$streams" "$streams") || { keep_log; exit 1; }
   connections=$(cut -d' ' -f1 "$work/access.log" | sort -u | wc -l)
   peak=$(sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/' <<<"$out")
   per=$(awk -v p="$peak" -v b="$baseline" -v c="$connections" 'BEGIN { printf "%.1f", c ? (p - b) * 1024 / c : 0 }')
