@@ -12,7 +12,8 @@ inline int usage_error(const std::string& what) {
     std::cerr << "llmstream-bench: " << what << "\n"
               << "usage: llmstream-bench parse FILE [--dialect openai|dashscope] [--repeat N] [--warmup N]\n"
               << "       llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N\n"
-              << "                            [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--metrics]\n"
+              << "                            [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]\n"
+              << "                            [--metrics]\n"
               << "       llmstream-bench floor --base-url http://HOST:PORT/PREFIX --concurrency C --requests N [--model M]\n";
     return 2;
 }

@@ -1,12 +1,14 @@
 // `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
-//                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--metrics]`
+//                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]
+//                       [--metrics]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
 // time from starting a request to its first delta. Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
-// the most connections the client had open. With --metrics, the
+// the most connections the client had open. --batch reads with async_next_batch (every ready delta
+// per completion) instead of async_next. With --metrics, the
 // run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
 
@@ -49,6 +51,7 @@ int load_command(const std::vector<std::string>& args) {
     api_dialect dialect = api_dialect::openai_compatible;
     long concurrency = 64, requests = 1000;
     bool with_metrics = false;
+    bool batch = false;
     http_version http = http_version::automatic;
     std::string ca_file;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -60,6 +63,7 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--concurrency" && has_value) concurrency = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--requests" && has_value) requests = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--metrics") with_metrics = true;
+        else if (a == "--batch") batch = true;
         else if (a == "--ca-file" && has_value) ca_file = args[++i];
         else if (a == "--http" && has_value) {
             const std::string& v = args[++i];
@@ -115,27 +119,45 @@ int load_command(const std::vector<std::string>& args) {
             const auto t0 = std::chrono::steady_clock::now();
             auto s = c->chat_stream(std::move(req));
             bool first = true;
+            auto on_first = [&] {
+                connections_peak = std::max(connections_peak, c->pool_stats().open);
+                ttft_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                first = false;
+                streaming_peak = std::max(streaming_peak, ++streaming_now);
+            };
             for (;;) {
-                auto [ec, d] = co_await s.async_next(boost::asio::as_tuple(boost::asio::deferred));
+                boost::system::error_code ec;
+                bool end = false;
+                if (batch) {
+                    auto [bec, ready] = co_await s.async_next_batch(boost::asio::as_tuple(boost::asio::deferred));
+                    ec = bec;
+                    end = !ec && ready.empty();
+                    if (!ec && !end) {
+                        if (first) on_first();
+                        for (const delta& d : ready) content_bytes += d.content.size();
+                        events += ready.size();
+                    }
+                } else {
+                    auto [dec, d] = co_await s.async_next(boost::asio::as_tuple(boost::asio::deferred));
+                    ec = dec;
+                    end = !ec && !d;
+                    if (!ec && !end) {
+                        if (first) on_first();
+                        ++events;
+                        content_bytes += d->content.size();
+                    }
+                }
                 if (ec) {
                     if (!first) --streaming_now;
                     ++failed;
                     if (first_error.empty()) first_error = s.diagnostics().to_string(ec);
                     break;
                 }
-                if (!d) {
+                if (end) {
                     if (!first) --streaming_now;
                     ++ok;
                     break;
                 }
-                if (first) {
-                    connections_peak = std::max(connections_peak, c->pool_stats().open);
-                    ttft_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-                    first = false;
-                    streaming_peak = std::max(streaming_peak, ++streaming_now);
-                }
-                ++events;
-                content_bytes += d->content.size();
             }
         }
     };

@@ -11,9 +11,54 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <cstddef>
+#include <iterator>
 #include <memory>
 
 namespace llmstream {
+
+/// The deltas that were ready at one wake-up, in order (see stream::async_next_batch). A view:
+/// valid until the next async_next or async_next_batch on the stream, or its destruction.
+class delta_batch {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = delta;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const delta*;
+        using reference = const delta&;
+        iterator() = default;
+        explicit iterator(const delta* const* at) noexcept : at_(at) {}
+        reference operator*() const noexcept { return **at_; }
+        pointer operator->() const noexcept { return *at_; }
+        iterator& operator++() noexcept {
+            ++at_;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            iterator before = *this;
+            ++at_;
+            return before;
+        }
+        bool operator==(const iterator&) const noexcept = default;
+
+    private:
+        const delta* const* at_ = nullptr;
+    };
+
+    delta_batch() = default;
+    delta_batch(const delta* const* items, std::size_t size) noexcept : items_(items), size_(size) {}
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    const delta& operator[](std::size_t i) const noexcept { return *items_[i]; }
+    iterator begin() const noexcept { return iterator(items_); }
+    iterator end() const noexcept { return iterator(items_ + size_); }
+
+private:
+    const delta* const* items_ = nullptr;
+    std::size_t size_ = 0;
+};
 
 namespace detail {
 class stream_impl;
@@ -25,6 +70,19 @@ struct next_initiation {
     template <class Handler>
     void operator()(Handler&& handler, const std::shared_ptr<stream_impl>& impl) const {
         initiate_next(impl, next_handler(std::forward<Handler>(handler)));
+    }
+    std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<stream_impl>& impl) const {
+        return stream_diagnostics(impl);
+    }
+};
+
+using batch_handler = boost::asio::any_completion_handler<void(boost::system::error_code, delta_batch)>;
+void initiate_next_batch(const std::shared_ptr<stream_impl>& impl, batch_handler handler);
+
+struct next_batch_initiation {
+    template <class Handler>
+    void operator()(Handler&& handler, const std::shared_ptr<stream_impl>& impl) const {
+        initiate_next_batch(impl, batch_handler(std::forward<Handler>(handler)));
     }
     std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<stream_impl>& impl) const {
         return stream_diagnostics(impl);
@@ -58,6 +116,19 @@ public:
         if (!impl_) throw_moved_from();
         return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, const delta*)>(
             detail::next_initiation{}, token, impl_);
+    }
+
+    /// Completes with (error_code, delta_batch): every delta that is ready, at least one, lent
+    /// until the next async_next or async_next_batch; an empty batch when the generation is
+    /// complete; or an error. For readers that can take several deltas per wake-up (a relay, a
+    /// bulk consumer): one completion for all the deltas one read of the socket produced, where
+    /// async_next costs one completion per delta. Otherwise as async_next (never inline, one
+    /// call at a time, cancellation).
+    template <class CompletionToken = default_token>
+    auto async_next_batch(CompletionToken&& token = CompletionToken{}) {
+        if (!impl_) throw_moved_from();
+        return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, delta_batch)>(
+            detail::next_batch_initiation{}, token, impl_);
     }
 
     /// What is known about the request: status, provider code and message, request id, hint.

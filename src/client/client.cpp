@@ -12,6 +12,10 @@ namespace detail {
 
 void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler) { impl->next(std::move(handler)); }
 
+void initiate_next_batch(const std::shared_ptr<stream_impl>& impl, batch_handler handler) {
+    impl->next_batch(std::move(handler));
+}
+
 std::shared_ptr<const diagnostics> stream_diagnostics(const std::shared_ptr<stream_impl>& impl) {
     return {impl, &impl->diag()};  // shares ownership with the stream: valid while a completion holds it
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <llmstream/events.hpp>
+#include <llmstream/stream.hpp>
 
 #include <boost/system/error_code.hpp>
 
@@ -25,6 +26,7 @@ public:
     void push(const delta& d) { *next_slot() = d; }  // copy-assign keeps the slot's capacity
     void push(delta&& d) { *next_slot() = std::move(d); }
     delta& front() noexcept { return *slots_[head_]; }
+    delta& at(std::size_t i) noexcept { return *slots_[(head_ + i) % slots_.size()]; }
     void pop() noexcept {
         head_ = (head_ + 1) % slots_.size();
         --count_;
@@ -58,6 +60,13 @@ struct read_result {
     const delta* d = nullptr;
 };
 
+/// What a batch read completes with: every ready delta (lent until the next read), or the end
+/// (an empty batch with the stream's error, empty on success).
+struct batch_result {
+    boost::system::error_code ec{};
+    delta_batch batch{};
+};
+
 class delta_channel {
 public:
     /// `capacity`: deltas held for the reader before the producer should pause (at least 1).
@@ -88,10 +97,9 @@ public:
     begin begin_read() {
         if (pending_ || in_flight_ > 0) return begin::busy;
         room_freed_ = false;
-        if (lent_) {
-            lent_ = false;
+        if (lent_ > 0) {
             const bool was_full = !has_room();
-            ring_.pop();
+            for (; lent_ > 0; --lent_) ring_.pop();
             room_freed_ = was_full;
         }
         pending_ = true;
@@ -106,7 +114,7 @@ public:
         if (!pending_) return std::nullopt;
         if (!ring_.empty() && !cancelled_) {  // after cancel() buffered deltas are dropped
             pending_ = false;
-            lent_ = true;
+            lent_ = 1;
             ++in_flight_;
             ++delivered_;
             return read_result{{}, &ring_.front()};
@@ -115,6 +123,26 @@ public:
             pending_ = false;
             ++in_flight_;
             return read_result{final_ec_, nullptr};
+        }
+        return std::nullopt;
+    }
+
+    /// As take(), for a batch read: every buffered delta at once.
+    std::optional<batch_result> take_batch() {
+        if (!pending_) return std::nullopt;
+        if (!ring_.empty() && !cancelled_) {
+            pending_ = false;
+            lent_ = ring_.size();
+            batch_.clear();  // keeps its capacity: no allocation per batch once warm
+            for (std::size_t i = 0; i < lent_; ++i) batch_.push_back(&ring_.at(i));
+            ++in_flight_;
+            delivered_ += lent_;
+            return batch_result{{}, delta_batch(batch_.data(), batch_.size())};
+        }
+        if (finished_) {
+            pending_ = false;
+            ++in_flight_;
+            return batch_result{final_ec_, {}};
         }
         return std::nullopt;
     }
@@ -138,8 +166,9 @@ private:
     std::size_t capacity_;
     std::size_t delivered_ = 0;
     int in_flight_ = 0;        // completions posted that have not run yet
+    std::vector<const delta*> batch_;  // what the last batch read lent
+    std::size_t lent_ = 0;     // deltas at the front of ring_ lent to the reader
     bool pending_ = false;     // a read is waiting
-    bool lent_ = false;        // ring_.front() is lent to the reader
     bool room_freed_ = false;
     bool finished_ = false;
     bool cancelled_ = false;

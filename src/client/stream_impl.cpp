@@ -41,9 +41,14 @@ void stream_impl::start() { asio::co_spawn(client_->executor, run(shared_from_th
 
 // --- the reader's side ---
 
-void stream_impl::next(next_handler handler) {
+void stream_impl::next(next_handler handler) { read(std::move(handler), pending_); }
+
+void stream_impl::next_batch(batch_handler handler) { read(std::move(handler), pending_batch_); }
+
+template <class Handler>
+void stream_impl::read(Handler handler, std::optional<Handler>& pending) {
     if (channel_.begin_read() == delta_channel::begin::busy) {
-        post(std::move(handler), errc::operation_in_progress, nullptr, false);
+        post(std::move(handler), errc::operation_in_progress, typename result_of<Handler>::type{}, false);
         return;
     }
     if (channel_.room_freed()) {  // the producer may read on
@@ -61,15 +66,21 @@ void stream_impl::next(next_handler handler) {
             else self->abandon_wait();
         });
     }
-    pending_.emplace(std::move(handler));
+    pending.emplace(std::move(handler));
     deliver();
 }
 
 void stream_impl::abandon_wait() {
     if (!channel_.abandon()) return;
-    next_handler h(std::move(*pending_));
-    pending_.reset();
-    post(std::move(h), asio::error::operation_aborted, nullptr, true);
+    if (pending_) {
+        next_handler h(std::move(*pending_));
+        pending_.reset();
+        post(std::move(h), asio::error::operation_aborted, nullptr, true);
+    } else if (pending_batch_) {
+        batch_handler h(std::move(*pending_batch_));
+        pending_batch_.reset();
+        post(std::move(h), asio::error::operation_aborted, delta_batch{}, true);
+    }
 }
 
 void stream_impl::cancel() {
@@ -89,22 +100,31 @@ void stream_impl::cancel() {
 
 // Completes `handler` later, never inline. Until a counted completion runs, another async_next
 // is "in progress" (the lent delta must not be recycled), and the stream stays alive.
-void stream_impl::post(next_handler handler, error_code ec, const delta* d, bool counted) {
+template <class Handler, class Value>
+void stream_impl::post(Handler handler, error_code ec, Value value, bool counted) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    asio::post(client_->executor, [self = shared_from_this(), h = std::move(handler), ec, d, counted]() mutable {
+    asio::post(client_->executor, [self = shared_from_this(), h = std::move(handler), ec, value, counted]() mutable {
         if (counted) self->channel_.completed();
-        asio::dispatch(asio::append(std::move(h), ec, d));  // on the handler's own executor
+        asio::dispatch(asio::append(std::move(h), ec, value));  // on the handler's own executor
     });
 }
 
 void stream_impl::deliver() {
-    if (!pending_) return;
-    if (auto r = channel_.take()) {
-        diag_.deltas_delivered = channel_.delivered();
-        next_handler h(std::move(*pending_));
-        pending_.reset();
-        post(std::move(h), r->ec, r->d, true);
+    if (pending_) {
+        if (auto r = channel_.take()) {
+            diag_.deltas_delivered = channel_.delivered();
+            next_handler h(std::move(*pending_));
+            pending_.reset();
+            post(std::move(h), r->ec, r->d, true);
+        }
+    } else if (pending_batch_) {
+        if (auto r = channel_.take_batch()) {
+            diag_.deltas_delivered = channel_.delivered();
+            batch_handler h(std::move(*pending_batch_));
+            pending_batch_.reset();
+            post(std::move(h), r->ec, r->batch, true);
+        }
     }
 }
 

@@ -44,6 +44,7 @@ public:
 
     // --- the reader's side ---
     void next(next_handler handler);
+    void next_batch(batch_handler handler);
     /// The pending async_next completes with operation_aborted; the stream itself goes on.
     void abandon_wait();
     /// Ends the generation: the connection is closed, the reader gets operation_aborted.
@@ -61,7 +62,12 @@ private:
     using error_code = boost::system::error_code;
     using clock = std::chrono::steady_clock;
 
-    void post(next_handler handler, error_code ec, const delta* d, bool counted);
+    template <class Handler>
+    struct result_of;
+    template <class Handler>
+    void read(Handler handler, std::optional<Handler>& pending);
+    template <class Handler, class Value>
+    void post(Handler handler, error_code ec, Value value, bool counted);
     void deliver();
     void finish(error_code ec);
 
@@ -118,11 +124,21 @@ private:
     std::size_t produced_ = 0;            // deltas pushed to the channel (across attempts)
     delta_channel channel_;
     std::optional<next_handler> pending_;
+    std::optional<batch_handler> pending_batch_;
     std::optional<chat_handler> chat_handler_;
     completion completion_;
     clock::time_point started_{};
     bool cancelled_ = false;
     bool reusable_ = false;
+};
+
+template <>
+struct stream_impl::result_of<next_handler> {
+    using type = const delta*;
+};
+template <>
+struct stream_impl::result_of<batch_handler> {
+    using type = delta_batch;
 };
 
 }  // namespace llmstream::detail

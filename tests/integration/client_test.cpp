@@ -4,6 +4,7 @@
 #include "mock_fixture.hpp"
 
 #include <llmstream/client.hpp>
+#include <llmstream/with_diagnostics.hpp>
 #include <llmstream/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -509,4 +510,56 @@ TEST_CASE("a host override sends requests for a named host to a pinned address",
     client_config bad = cfg;
     bad.host_overrides = {{"api.llmstream-test.invalid", "not-an-address"}};
     CHECK_THROWS_AS(client(io.get_executor(), bad), std::invalid_argument);
+}
+
+TEST_CASE("async_next_batch hands out every ready delta per completion, exactly the stream's content",
+          "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    run_test(io, [&]() -> asio::awaitable<void> {
+        // 200 tokens written 50 at a time: whole groups arrive at one read.
+        auto s = c.chat_stream(mock_request("mock?tokens=200&coalesce=50&pace_ms=5"));
+        std::string text;
+        int batches = 0, deltas = 0;
+        for (;;) {
+            auto [ec, batch] = co_await s.async_next_batch(tuple);
+            REQUIRE_FALSE(ec);
+            if (batch.empty()) break;
+            ++batches;
+            for (const delta& d : batch) {
+                text += d.content;
+                ++deltas;
+            }
+        }
+        CHECK(text == expected_text(200));
+        CHECK(batches < deltas);  // several deltas per completion
+        CHECK(s.diagnostics().deltas_delivered == static_cast<std::size_t>(deltas));
+
+        // Single and batch reads mix; a second concurrent read is refused.
+        auto m = c.chat_stream(mock_request("mock?tokens=30&coalesce=10&pace_ms=5"));
+        std::string mixed;
+        auto [ec1, d1] = co_await m.async_next(tuple);
+        REQUIRE_FALSE(ec1);
+        mixed += d1->content;
+        for (;;) {
+            auto [ec, batch] = co_await m.async_next_batch(tuple);
+            REQUIRE_FALSE(ec);
+            if (batch.empty()) break;
+            for (const delta& d : batch) mixed += d.content;
+        }
+        CHECK(mixed == expected_text(30));
+
+        // Failures come the same way, and the default token throws the whole story.
+        auto bad = c.chat_stream(mock_request("mock?status=403&code=Model.AccessDenied"));
+        bool threw = false;
+        try {
+            (void)co_await bad.async_next_batch();
+        } catch (const error_with_diagnostics& e) {
+            threw = true;
+            CHECK(e.code() == api_errc::permission_denied);
+            CHECK(e.diagnostics().provider_code == "Model.AccessDenied");
+        }
+        CHECK(threw);
+    });
 }

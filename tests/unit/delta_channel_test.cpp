@@ -129,3 +129,37 @@ TEST_CASE("delta channel: backpressure at capacity, room when the reader returns
     CHECK(ch.has_room());
     CHECK(ch.buffered() == 1);
 }
+
+TEST_CASE("delta channel: a batch read lends every ready delta, returned together at the next read",
+          "[delta_channel]") {
+    delta_channel ch(3);
+    for (const char* t : {"a", "b", "c", "d"}) ch.push(text(t));
+    CHECK_FALSE(ch.has_room());
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    auto r = ch.take_batch();
+    REQUIRE(r);
+    CHECK_FALSE(r->ec);
+    REQUIRE(r->batch.size() == 4);
+    std::string all;
+    for (const delta& d : r->batch) all += d.content;
+    CHECK(all == "abcd");
+    CHECK(ch.delivered() == 4);
+    // More arrive while the batch is lent (the ring grows): the lent ones stay put.
+    const delta* first = &r->batch[0];
+    for (int i = 0; i < 20; ++i) ch.push(text("x"));
+    CHECK(first->content == "a");
+    ch.completed();
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK(ch.room_freed());  // all four came back at once
+    CHECK(ch.buffered() == 20);
+    r = ch.take_batch();
+    REQUIRE(r);
+    CHECK(r->batch.size() == 20);
+    ch.completed();
+    ch.finish({});
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take_batch();
+    REQUIRE(r);
+    CHECK(r->batch.empty());  // the end
+    CHECK_FALSE(r->ec);
+}
