@@ -6,12 +6,17 @@
 # llmstream-bench load's object plus "protocol", "connections" (distinct connections in nginx's
 # log), "rss_kb_per_connection" and "rss_kb_per_stream" ((peak RSS - RSS of a one-stream run) /
 # connections, / streams).
-# Usage: benchmarks/h2_streams.sh [build-dir=build] [streams=10000] [rate=2k]
+# Usage: benchmarks/h2_streams.sh [build-dir=build] [streams=10000] [rate=2k] [requests=streams]
+#   PROTOCOLS="2 1.1" (the default) picks the runs; KEEPALIVE_REQUESTS (default 100000) is nginx's
+#   keepalive_requests: streams per connection before its GOAWAY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 streams=${2:-10000}
 rate=${3:-2k}
+requests=${4:-$streams}
+protocols=${PROTOCOLS:-2 1.1}
+keepalive=${KEEPALIVE_REQUESTS:-100000}
 bench=$build/benchmarks/llmstream-bench
 [ -x "$bench" ] || { echo "build $bench first (cmake --build $build)" >&2; exit 2; }
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
@@ -58,7 +63,7 @@ http {
   access_log $work/access.log conn;
   client_body_temp_path $work/tmp/body;
   proxy_temp_path $work/tmp/proxy;
-  keepalive_requests 100000;
+  keepalive_requests $keepalive;
   http2_max_concurrent_streams 128;
   open_file_cache max=16;  # one descriptor for the file, not one per stream
   default_type text/event-stream;
@@ -81,14 +86,14 @@ run() {  # protocol concurrency requests
   "$bench" load --base-url "$url" --ca-file "$work/ca.pem" --http "$1" --concurrency "$2" --requests "$3" \
     --model bench
 }
-for proto in 2 1.1; do
+for proto in $protocols; do
   one=$(run "$proto" 1 1) || { keep_log; exit 1; }
   baseline=$(sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/' <<<"$one")
   : >"$work/access.log"
-  out=$(run "$proto" "$streams" "$streams") || { keep_log; exit 1; }
+  out=$(run "$proto" "$streams" "$requests") || { keep_log; exit 1; }
   connections=$(cut -d' ' -f1 "$work/access.log" | sort -u | wc -l)
   peak=$(sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/' <<<"$out")
   per=$(awk -v p="$peak" -v b="$baseline" -v c="$connections" 'BEGIN { printf "%.1f", c ? (p - b) * 1024 / c : 0 }')
   per_stream=$(awk -v p="$peak" -v b="$baseline" -v n="$streams" 'BEGIN { printf "%.1f", (p - b) * 1024 / n }')
-  echo "{\"protocol\":\"$proto\",\"streams\":$streams,\"connections\":$connections,\"rss_kb_per_connection\":$per,\"rss_kb_per_stream\":$per_stream,${out#\{}"
+  echo "{\"protocol\":\"$proto\",\"streams\":$streams,\"keepalive_requests\":$keepalive,\"connections\":$connections,\"rss_kb_per_connection\":$per,\"rss_kb_per_stream\":$per_stream,${out#\{}"
 done

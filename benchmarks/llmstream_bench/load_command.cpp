@@ -7,7 +7,7 @@
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
 // time from starting a request to its first delta. Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
-// the most connections the client had open. --batch reads with async_next_batch (every ready delta
+// the most connections the client had open; attempts, the requests sent, retries included. --batch reads with async_next_batch (every ready delta
 // per completion) instead of async_next. With --metrics, the
 // run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
@@ -104,6 +104,7 @@ int load_command(const std::vector<std::string>& args) {
     long started = 0, ok = 0, failed = 0;
     long streaming_now = 0, streaming_peak = 0;  // streams between their first delta and their end
     std::size_t connections_peak = 0;
+    long attempts = 0;  // requests sent, retries included (transparent resends are not attempts)
     std::size_t events = 0, content_bytes = 0;
     std::vector<double> ttft_ms;
     ttft_ms.reserve(static_cast<std::size_t>(requests));
@@ -147,6 +148,7 @@ int load_command(const std::vector<std::string>& args) {
                         content_bytes += d->content.size();
                     }
                 }
+                if (ec || end) attempts += s.diagnostics().attempts;
                 if (ec) {
                     if (!first) --streaming_now;
                     ++failed;
@@ -173,10 +175,10 @@ int load_command(const std::vector<std::string>& args) {
     std::printf(
         "{\"requests_ok\":%ld,\"requests_failed\":%ld,\"events\":%zu,\"content_bytes\":%zu,\"wall_s\":%.3f,"
         "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
-        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu}\n",
+        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu,\"attempts\":%ld}\n",
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
-        percentile(ttft_ms, 0.99), streaming_peak, connections_peak);
+        percentile(ttft_ms, 0.99), streaming_peak, connections_peak, attempts);
     if (collected) {
         std::fflush(stdout);
         collected->record_pool(c->pool_stats());
