@@ -100,12 +100,13 @@ public:
         if (lent_ > 0) {
             const bool was_full = !has_room();
             for (; lent_ > 0; --lent_) ring_.pop();
-            room_freed_ = was_full;
+            room_freed_ = was_full && has_room();
         }
         pending_ = true;
         return begin::started;
     }
-    /// True when the last begin_read() made room for a paused producer.
+    /// True when the last begin_read() made room for a paused producer (the ring was at or over
+    /// capacity before, and is under it now).
     bool room_freed() const noexcept { return room_freed_; }
 
     /// The pending read's completion when one is ready: a buffered delta (lent, counted), or the

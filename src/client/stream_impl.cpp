@@ -91,6 +91,7 @@ void stream_impl::cancel() {
     if (h1_exchange_) h1_exchange_->cancel();
     if (h2_exchange_) h2_exchange_->cancel();  // RST_STREAM: the connection stays for its other streams
     if (connection_) connection_->close();
+    if (connecting_) connecting_->close();  // an HTTP/2 connection being opened for this request
     waiter_->cancelled = true;
     waiter_->timer.cancel();
     h2_waiter_->cancelled = true;
@@ -314,20 +315,38 @@ asio::awaitable<error_code> stream_impl::attempt() {
             reusable_ = r.reusable;
             break;
         }
-        if (!r.unprocessed || cancelled_ || unprocessed + 1 >= max_unprocessed) co_return r.ec;
+        // Never again once a delta was produced: it would be delivered twice.
+        if (!r.unprocessed || cancelled_ || produced_ > 0 || unprocessed + 1 >= max_unprocessed) co_return r.ec;
+        if (unprocessed >= 1) {
+            // A server that keeps refusing (a GOAWAY on every connection, say) is not hammered: a
+            // short pause from the second resend on, within the deadline.
+            const auto pause = std::chrono::milliseconds(5 << std::min(unprocessed, 5));
+            if (steady_clock::now() + pause >= deadline()) co_return r.ec;
+            timer_.expires_after(pause);
+            co_await timer_.async_wait(use_tuple);
+        }
     }
     if (body_mode_ == body_mode::events) co_return response_.finish(diag_);
     co_return finish_whole_body();
 }
 
 http::connect_target stream_impl::connect_target() const {
+    // Once the origin chose http/1.1, only that is offered: a server behind a balancer that also
+    // speaks h2 must not pick it for a connection we use as HTTP/1.1.
+    const std::string_view alpn =
+        client_->h2pool && client_->h2pool->http1_only() && client_->origin.tls ? std::string_view("\x08http/1.1", 9)
+                                                                                : client_->alpn;
     return {client_->origin, client_->proxy, client_->proxy_reason, client_->proxy_authorization,
-            client_->config.tls.verify_peer, client_->alpn};
+            client_->config.tls.verify_peer, alpn};
 }
 
 // HTTP/1.1: a connection of our own from the pool (connected here when new), one exchange on it.
 asio::awaitable<http::exchange_result> stream_impl::over_http1() {
     http::exchange_result r;
+    if (cancelled_) {
+        r.ec = asio::error::operation_aborted;
+        co_return r;
+    }
     if (!connection_) {
         connection_ = co_await client_->pool->acquire(waiter_, r.ec, deadline());
         if (r.ec) co_return r;
@@ -368,8 +387,13 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
     if (lease.connect) {
         auto socket = client_->h2pool->new_socket();
         std::string negotiated;
-        if ((r.ec = co_await http::connect(*socket, resolver_, connect_target(), client_->config.timeouts.connect,
-                                           deadline(), cancelled_, diag_, negotiated))) {
+        connecting_ = socket.get();  // cancel() closes it
+        r.ec = co_await http::connect(*socket, resolver_, connect_target(), client_->config.timeouts.connect, deadline(),
+                                      cancelled_, diag_, negotiated);
+        connecting_ = nullptr;
+        if (cancelled_ && !r.ec) r.ec = asio::error::operation_aborted;
+        if (r.ec) {
+            socket->close();
             client_->h2pool->connect_failed();
             co_return r;
         }
@@ -393,11 +417,16 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
         // Long quiet: make sure the connection still answers before a request rides on it.
         const auto limit = client_->config.timeouts.connect.count() > 0 ? client_->config.timeouts.connect
                                                                          : std::chrono::milliseconds(10'000);
-        const bool alive = co_await session->ping(std::min(steady_clock::now() + limit, deadline()));
+        const bool alive = co_await session->ping(steady_clock::now() + limit, deadline());
         if (!alive || cancelled_) {
+            const bool gone = session->closed();
             client_->h2pool->give_back({std::move(session), false, false});
-            r.ec = cancelled_ ? error_code(asio::error::operation_aborted) : error_code(errc::connection_closed);
-            r.unprocessed = !cancelled_;
+            if (cancelled_) r.ec = asio::error::operation_aborted;
+            else if (!gone) r.ec = errc::deadline_exceeded;  // this request's time ran out, not the connection
+            else {
+                r.ec = errc::connection_closed;
+                r.unprocessed = true;  // nothing was sent on it: another connection
+            }
             co_return r;
         }
     }

@@ -100,6 +100,7 @@ private:
     std::unique_ptr<http::connection> connection_;
     http::h1::exchange* h1_exchange_ = nullptr;  // the attempt's, while it runs
     http::h2::exchange* h2_exchange_ = nullptr;  // the attempt's, while it runs
+    http::connection* connecting_ = nullptr;     // an HTTP/2 connection being opened, while it is
     http::deadline_resolver resolver_{client_->executor, client_->lookup};  // declared after client_, which it reads
     boost::asio::steady_timer timer_;  // waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;

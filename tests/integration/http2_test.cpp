@@ -14,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -109,6 +110,7 @@ TEST_CASE("http2: a stalled reader holds back only its own stream; 99 others fin
     client_config cfg = h2_config(mock);
     cfg.max_buffered_deltas = 4;
     cfg.http2.stream_window = 16 * 1024;  // the stalled stream's window is small, the connection's large
+    cfg.timeouts.idle = milliseconds(300);  // a stream held back by its own reader is not idle
     client c(io.get_executor(), cfg);
     run_test(io, [&]() -> asio::awaitable<void> {
         // 4,000 tokens of ~40 bytes each: far beyond one stream window.
@@ -124,6 +126,8 @@ TEST_CASE("http2: a stalled reader holds back only its own stream; 99 others fin
         }
         CHECK(steady_clock::now() - start < std::chrono::seconds(10));
         CHECK(mock.counters().connections == 1);  // all on the connection the stalled stream is on
+        asio::steady_timer stall(co_await asio::this_coro::executor, milliseconds(800));
+        co_await stall.async_wait(tuple);  // longer than timeouts.idle
         // The stalled stream resumes when read, and nothing was lost.
         std::string text = std::get<1>(first)->content;
         for (;;) {
@@ -314,4 +318,27 @@ TEST_CASE("http2: an idle connection is PINGed before reuse after ping_after_idl
     CHECK(second == expected_text(4));
     CHECK(mock.counters().connections == 1);
     CHECK(mock.counters().pings == 1);
+}
+
+TEST_CASE("http2: cancelling while the connection is being opened ends the request at once", "[integration][http2]") {
+    // A listener that accepts and never answers: the TLS handshake cannot finish.
+    asio::io_context io;
+    asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket accepted(io);
+    silent.async_accept(accepted, [](boost::system::error_code) {});
+    client_config cfg = providers::custom("https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/v1", "k");
+    cfg.http = http_version::http2;
+    cfg.timeouts.connect = std::chrono::seconds(30);
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("m"));
+        asio::steady_timer soon(co_await asio::this_coro::executor, milliseconds(200));
+        co_await soon.async_wait(tuple);
+        const auto start = steady_clock::now();
+        s.cancel();
+        auto [ec, d] = co_await s.async_next(tuple);
+        CHECK(ec == asio::error::operation_aborted);
+        CHECK(steady_clock::now() - start < std::chrono::seconds(2));
+    });
+    CHECK(c.pool_stats().open == 0);  // the connection being opened was given up
 }

@@ -150,11 +150,18 @@ TEST_CASE("delta channel: a batch read lends every ready delta, returned togethe
     CHECK(first->content == "a");
     ch.completed();
     REQUIRE(ch.begin_read() == delta_channel::begin::started);
-    CHECK(ch.room_freed());  // all four came back at once
+    CHECK_FALSE(ch.room_freed());  // all four came back at once, but 20 are still waiting (capacity 3)
     CHECK(ch.buffered() == 20);
     r = ch.take_batch();
     REQUIRE(r);
     CHECK(r->batch.size() == 20);
+    ch.completed();
+    ch.push(text("y"));
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK(ch.room_freed());  // the 20 came back: under capacity again
+    r = ch.take_batch();
+    REQUIRE(r);
+    CHECK(r->batch.size() == 1);
     ch.completed();
     ch.finish({});
     REQUIRE(ch.begin_read() == delta_channel::begin::started);

@@ -29,7 +29,11 @@ exchange::~exchange() {
 }
 
 void exchange::resume() {
-    if (id_ != 0 && !ended_) session_->resume_stream(id_);
+    if (id_ == 0 || ended_ || !handler_.has_room()) return;
+    session_->resume_stream(id_);
+    // The server was held back by us: its silence until now was not a stall.
+    last_activity_ = steady_clock::now();
+    signal_.cancel();
 }
 
 void exchange::cancel() {
@@ -59,7 +63,9 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request) 
         if (received_ > 0) {
             when = steady_clock::time_point::max();
             error = errc::idle_timeout;
-            if (timeouts_.idle.count() > 0) when = last_activity_ + timeouts_.idle;
+            // While the reader is behind, this stream's window is held back and the server cannot
+            // send: no idle limit then (the whole-request deadline still holds).
+            if (timeouts_.idle.count() > 0 && handler_.has_room()) when = last_activity_ + timeouts_.idle;
             if (timeouts_.deadline < when) {
                 when = timeouts_.deadline;
                 error = errc::deadline_exceeded;
@@ -87,6 +93,7 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request) 
 
 void exchange::on_header(std::string_view name, std::string_view value) {
     received_ += name.size() + value.size();
+    last_activity_ = steady_clock::now();
     headers_.emplace_back(name, value);
 }
 

@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 
@@ -20,7 +21,10 @@ pool::pool(asio::any_io_executor ex, pool_settings settings, asio::ssl::context*
 
 pool::~pool() {
     *alive_ = false;
-    for (auto& s : sessions_) s->shutdown();
+    for (auto& s : sessions_) {
+        s->on_change = nullptr;
+        s->shutdown();
+    }
 }
 
 std::size_t pool::idle_connections() const noexcept {
@@ -31,8 +35,18 @@ std::size_t pool::idle_connections() const noexcept {
 
 void pool::prune() {
     const auto now = clock::now();
+    // A learned limit is forgotten after a while: the server's configuration may change, and a
+    // GOAWAY of a reload is no lasting limit.
+    if (streams_per_connection_ != 0 && now - learned_at_ >= std::chrono::minutes(5)) streams_per_connection_ = 0;
     for (auto& s : sessions_) {
-        if (const auto served = s->streams_served_before_goaway(); served > 0) streams_per_connection_ = served;
+        if (const auto served = s->streams_served_before_goaway(); served > 0) {
+            streams_per_connection_ = served;
+            learned_at_ = now;
+        }
+        // A connection that used up the streams the server gives it is of no more use once idle.
+        if (streams_per_connection_ != 0 && s->streams_committed() >= streams_per_connection_ &&
+            s->active_streams() == 0 && s->reserved() == 0 && !s->closed())
+            s->shutdown();
         if (!s->closed() && s->active_streams() == 0 && s->reserved() == 0 && settings_.idle_timeout.count() > 0 &&
             now - s->idle_since() >= settings_.idle_timeout)
             s->shutdown();
@@ -157,9 +171,17 @@ std::shared_ptr<session> pool::add(std::unique_ptr<connection> socket) {
     --connecting_;
     auto s = std::make_shared<session>(std::move(socket), options_);
     s->reserve();
+    // A session's changes reach the pool later, not from inside nghttp2's callbacks.
     std::weak_ptr<bool> alive = alive_;
     s->on_change = [this, alive] {
-        if (auto a = alive.lock(); a && *a) dispatch();
+        if (auto a = alive.lock(); !a || !*a) return;  // the pool is gone (its client was destroyed)
+        if (dispatch_posted_) return;
+        dispatch_posted_ = true;
+        asio::post(executor_, [this, alive] {
+            if (auto a = alive.lock(); !a || !*a) return;
+            dispatch_posted_ = false;
+            dispatch();
+        });
     };
     sessions_.push_back(s);
     s->start();

@@ -88,6 +88,8 @@ private:
     // already sent (nginx's keepalive_requests): later connections get no more, so that requests
     // are not refused and sent again. 0: unknown, no limit.
     std::uint64_t streams_per_connection_ = 0;
+    std::chrono::steady_clock::time_point learned_at_{};
+    bool dispatch_posted_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // sessions' hooks check it
 };
 

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -27,14 +28,15 @@ session::session(std::unique_ptr<connection> socket, const http2_options& option
     : socket_(std::move(socket)),
       executor_(socket_->lowest_layer().get_executor()),
       core_(options, std::holds_alternative<connection::tls_stream>(socket_->stream)),
-      write_signal_(executor_),
-      ping_signal_(executor_) {
+      write_signal_(executor_) {
     socket_->lowest_layer().expires_never();  // streams keep their own time limits
     core_.on_change = [this] {
         if (on_change) on_change();
         maybe_stop_reading();
     };
-    core_.on_ping_ack = [this] { ping_signal_.cancel(); };
+    core_.on_ping_ack = [this] {
+        for (auto* t : ping_waiters_) t->cancel();
+    };
 }
 
 session::~session() = default;
@@ -107,30 +109,48 @@ void session::fail(error_code ec) {
     if (core_.closed()) return;
     socket_->close();
     write_signal_.cancel();
-    ping_signal_.cancel();
+    for (auto* t : ping_waiters_) t->cancel();
     core_.fail(ec);
 }
 
-asio::awaitable<bool> session::ping(steady_clock::time_point deadline) {
+asio::awaitable<bool> session::ping(steady_clock::time_point liveness, steady_clock::time_point give_up) {
     if (core_.closed()) co_return false;
-    const std::uint64_t wanted = core_.pings_acked() + 1;  // PINGs are answered in order
-    if (!core_.submit_ping()) co_return false;
+    // One PING at a time: a request that finds one on its way waits for the same answer.
+    if (ping_awaited_ <= core_.pings_acked()) {
+        if (!core_.submit_ping()) co_return false;
+        ping_awaited_ = core_.pings_acked() + 1;  // PINGs are answered in order
+        ping_liveness_ = liveness;
+    }
+    const std::uint64_t wanted = ping_awaited_;
+    asio::steady_timer wait(executor_);  // each waiter its own: the ACK wakes them all
+    ping_waiters_.push_back(&wait);
     ++pinging_;
     drive();
-    while (!core_.closed() && core_.pings_acked() < wanted) {
-        if (steady_clock::now() >= deadline) {
-            --pinging_;
-            fail(errc::connection_closed);
-            co_return false;
+    bool alive = false;
+    for (;;) {
+        if (core_.closed()) break;
+        if (core_.pings_acked() >= wanted) {
+            alive = true;
+            break;
         }
-        ping_signal_.expires_at(deadline);
-        co_await ping_signal_.async_wait(use_tuple);
+        const auto now = steady_clock::now();
+        if (now >= ping_liveness_) {  // the connection did not answer in time: it is gone for everyone
+            fail(errc::connection_closed);
+            break;
+        }
+        if (now >= give_up) break;  // this request's own deadline: the connection may still be fine
+        wait.expires_at(std::min(ping_liveness_, give_up));
+        co_await wait.async_wait(use_tuple);
     }
     --pinging_;
-    co_return !core_.closed();
+    std::erase(ping_waiters_, &wait);
+    maybe_stop_reading();
+    co_return alive;
 }
 
 asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
+    // Never inside the caller (co_spawn would run this inline): not inside one of nghttp2's callbacks.
+    co_await asio::post(executor_, asio::use_awaitable);
     std::vector<std::uint8_t> buffer(32 * 1024);
     while (!core_.closed() && busy()) {
         error_code ec;
@@ -161,6 +181,8 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
 }
 
 asio::awaitable<void> session::write_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
+    // Never inside the caller: nghttp2's mem_send must not run within its own mem_recv.
+    co_await asio::post(executor_, asio::use_awaitable);
     std::string out;
     while (!core_.closed()) {
         // Everything queued goes out in one write per wake-up.

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace llmstream::http::h2 {
 
@@ -51,9 +52,11 @@ public:
     std::chrono::steady_clock::time_point last_heard() const noexcept { return core_.last_heard(); }
     /// Ends the connection: GOAWAY, then close; streams still open end with operation_aborted.
     void shutdown();
-    /// Sends a PING and waits for its ACK until `deadline`: false when none came (the connection is
-    /// then closed).
-    boost::asio::awaitable<bool> ping(std::chrono::steady_clock::time_point deadline);
+    /// Sends a PING (or joins the one on its way) and waits for its ACK. False when none came by
+    /// `liveness` (the connection is then closed, for every stream) or by `give_up` (this caller's
+    /// own deadline: the connection stays).
+    boost::asio::awaitable<bool> ping(std::chrono::steady_clock::time_point liveness,
+                                      std::chrono::steady_clock::time_point give_up);
 
     boost::asio::any_io_executor executor() const { return executor_; }
 
@@ -73,7 +76,9 @@ private:
     boost::asio::any_io_executor executor_;
     session_core core_;
     boost::asio::steady_timer write_signal_;
-    boost::asio::steady_timer ping_signal_;
+    std::vector<boost::asio::steady_timer*> ping_waiters_;  // woken by the PING's ACK
+    std::uint64_t ping_awaited_ = 0;  // the ACK count that answers the PING on its way
+    std::chrono::steady_clock::time_point ping_liveness_{};
     std::size_t reserved_ = 0;
     int pinging_ = 0;
     bool writing_ = false;

@@ -38,9 +38,13 @@ struct session_core::callbacks {
 
     static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
         auto& s = of(user_data);
+        ++s.frames_received_;
+        // Frames that carry no response for a stream we read: a server can send them without end.
+        const auto* st = s.state_of(hd->stream_id);
         const bool control = hd->type == NGHTTP2_SETTINGS || hd->type == NGHTTP2_PING ||
                              hd->type == NGHTTP2_CONTINUATION || hd->type == NGHTTP2_PRIORITY ||
-                             hd->type == NGHTTP2_RST_STREAM ||
+                             hd->type == NGHTTP2_RST_STREAM || hd->type == NGHTTP2_WINDOW_UPDATE ||
+                             (hd->type == NGHTTP2_HEADERS && (!st || !st->handler)) ||
                              (hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM));
         if (control && !s.count_control_frame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
         return 0;
@@ -59,12 +63,13 @@ struct session_core::callbacks {
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_CANCEL);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
-        if (st->head_done) return 0;  // trailers: not read
-        if (namelen == 7 && std::memcmp(name, ":status", 7) == 0) {
+        if (st->head_done || st->error) return 0;  // trailers are not read
+        if (namelen == 7 && std::memcmp(name, ":status", 7) == 0) {  // pseudo-fields come first
             st->status = 0;
             for (std::size_t i = 0; i < valuelen; ++i) st->status = st->status * 10 + (value[i] - '0');  // nghttp2 checked the digits
             return 0;
         }
+        if (st->status >= 100 && st->status < 200) return 0;  // an interim head's fields are not the response's
         st->handler->on_header({reinterpret_cast<const char*>(name), namelen},
                                {reinterpret_cast<const char*>(value), valuelen});
         return 0;
@@ -76,8 +81,14 @@ struct session_core::callbacks {
         switch (frame->hd.type) {
         case NGHTTP2_HEADERS: {
             stream_state* st = s.state_of(frame->hd.stream_id);
-            if (!st || !st->handler || st->head_done) return 0;
-            if (st->status >= 100 && st->status < 200) return 0;  // interim: the final head follows
+            if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+                if (st) st->end_stream = true;
+            }
+            if (!st || !st->handler || st->head_done || st->error) return 0;
+            if (st->status >= 100 && st->status < 200) {  // interim: the final head follows
+                st->status = 0;
+                return 0;
+            }
             st->head_done = true;
             if (auto ec = st->handler->on_head_end(st->status)) {
                 st->error = ec;
@@ -93,6 +104,7 @@ struct session_core::callbacks {
             // rest finish. No new streams here.
             s.goaway_ = true;
             s.goaway_last_stream_id_ = frame->goaway.last_stream_id;
+            s.goaway_error_ = frame->goaway.error_code;
             if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s.error_) s.error_ = errc::http2_protocol_error;
             if (s.on_change) s.on_change();
             return 0;
@@ -101,6 +113,10 @@ struct session_core::callbacks {
                 ++s.pings_acked_;
                 if (s.on_ping_ack) s.on_ping_ack();
             }
+            return 0;
+        case NGHTTP2_DATA:
+            if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+                if (stream_state* st = s.state_of(frame->hd.stream_id)) st->end_stream = true;
             return 0;
         case NGHTTP2_SETTINGS:
             if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) s.settings_received_ = true;
@@ -128,13 +144,18 @@ struct session_core::callbacks {
             return 0;
         }
         st->received_any = true;
+        if (st->error) {  // the stream is being reset: what still arrives is dropped
+            nghttp2_session_consume_stream(ng, stream_id, len);
+            return 0;
+        }
         if (auto ec = st->handler->on_data({reinterpret_cast<const char*>(data), len})) {
             st->error = ec;
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
             return 0;
         }
-        if (st->handler->has_room()) nghttp2_session_consume_stream(ng, stream_id, len);
-        else st->held += len;
+        // The handler may have cancelled the stream meanwhile (its reader's code runs in there).
+        if (st->handler && !st->handler->has_room()) st->held += len;
+        else nghttp2_session_consume_stream(ng, stream_id, len);
         return 0;
     }
 
@@ -231,7 +252,10 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
 
     auto st = std::make_unique<stream_state>();
     st->handler = &handler;
-    st->reused = streams_opened_++ > 0;
+    // The first stream on a connection that sat idle after earlier ones marks where its server
+    // may have gone away meanwhile; streams opened before anything arrives share that doubt.
+    if (active_ == 0 && streams_opened_ > 0) idle_wake_frames_ = frames_received_;
+    st->after_idle = streams_opened_++ > 0 && frames_received_ == idle_wake_frames_;
     st->body = request.body;
     nghttp2_data_provider body{};
     body.source.ptr = st.get();
@@ -253,7 +277,7 @@ void session_core::cancel_stream(std::int32_t id) {
     stream_state* st = state_of(id);
     if (!st || !st->handler) return;
     st->handler = nullptr;
-    --active_;
+    if (--active_ == 0) idle_since_ = steady_clock::now();
     if (!closed_) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     if (on_change) on_change();
 }
@@ -284,16 +308,20 @@ void session_core::stream_closed(std::int32_t id, std::uint32_t code) {
     if (st->handler) {
         --active_;
         stream_end end;
-        if (!st->headers_sent || code == NGHTTP2_REFUSED_STREAM) {
-            // Never reached the server's application: refused, above GOAWAY's last stream id, or
-            // not even sent.
+        if (!st->headers_sent || (code == NGHTTP2_REFUSED_STREAM && !st->received_any)) {
+            // Never reached the server's application: refused (nothing of a response came), above
+            // GOAWAY's last stream id, or not even sent.
             end.unprocessed = true;
-            if (goaway_ && code == NGHTTP2_REFUSED_STREAM) refused_after_goaway_ = true;
+            if (goaway_ && goaway_error_ == NGHTTP2_NO_ERROR && code == NGHTTP2_REFUSED_STREAM)
+                refused_after_goaway_ = true;
             end.ec = errc::http2_stream_reset;
         } else if (st->error) {
             end.ec = st->error;
-        } else if (code == NGHTTP2_NO_ERROR) {
+        } else if (code == NGHTTP2_NO_ERROR && st->end_stream) {
             if (!st->head_done) end.ec = error_ ? error_ : error_code(errc::http2_protocol_error);
+        } else if (code == NGHTTP2_NO_ERROR) {
+            // Reset with NO_ERROR before the response's end: it is cut short.
+            end.ec = errc::http2_stream_reset;
         } else if (st->reset_by_server != 0) {
             end.ec = errc::http2_stream_reset;
             end.reset_code = st->reset_by_server;
@@ -319,11 +347,13 @@ void session_core::fail(error_code ec) {
     for (auto& [id, st] : streams) {
         if (!st->handler) continue;
         stream_end end;
-        // A limit of our own says what happened; otherwise the connection's error. Not sent, or
-        // sent on a connection already used whose server hung up before answering (a stale
-        // connection, as with HTTP/1.1 keep-alive): safe to send again.
+        // A limit of our own says what happened; otherwise the connection's error. Safe to send
+        // again only when the server cannot have processed it: not sent; above GOAWAY's last
+        // stream id; or sent on a connection that had sat idle and since then answered nothing at
+        // all (a stale connection, as with HTTP/1.1 keep-alive).
         end.ec = st->error ? st->error : error_;
-        end.unprocessed = !st->headers_sent || (st->reused && !st->received_any);
+        end.unprocessed = !st->headers_sent || (goaway_ && id > goaway_last_stream_id_) ||
+                          (st->after_idle && frames_received_ == idle_wake_frames_);
         st->handler->on_end(end);
     }
     if (on_change) on_change();

@@ -123,7 +123,8 @@ private:
         int status = 0;                     // :status of the head being received
         std::size_t held = 0;               // received bytes whose window is held back
         bool headers_sent = false;
-        bool reused = false;                // opened on a connection that had carried streams before
+        bool after_idle = false;            // opened on a connection woken from idle, before it answered anything
+        bool end_stream = false;            // the response's END_STREAM arrived
         bool received_any = false;          // a frame of the response arrived
         bool head_done = false;             // the final head arrived
         std::uint32_t reset_by_server = 0;  // RST_STREAM code received, 0 none
@@ -140,6 +141,8 @@ private:
     std::map<std::int32_t, std::unique_ptr<stream_state>> streams_;
     std::size_t active_ = 0;
     std::uint64_t streams_opened_ = 0;
+    std::uint64_t frames_received_ = 0;
+    std::uint64_t idle_wake_frames_ = ~std::uint64_t{0};  // frames_received_ when an idle connection was used again
     std::chrono::steady_clock::time_point now_{};
     std::chrono::steady_clock::time_point idle_since_;
     std::chrono::steady_clock::time_point last_heard_;
@@ -148,6 +151,7 @@ private:
     std::uint64_t pings_acked_ = 0;
     boost::system::error_code error_{};  // why the connection failed
     std::int32_t goaway_last_stream_id_ = 0;
+    std::uint32_t goaway_error_ = 0;
     bool closed_ = false;
     bool goaway_ = false;
     bool refused_after_goaway_ = false;
