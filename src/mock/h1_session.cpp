@@ -89,6 +89,7 @@ public:
         if (pending.empty()) co_return true;
         auto [ec, n] = co_await asio::async_write(*socket_, http::make_chunk(asio::buffer(pending)), use_tuple);
         pending.clear();
+        if (ec) abandoned();
         co_return !ec;
     }
 
@@ -103,8 +104,9 @@ public:
         char sink[512];
         for (;;) {
             auto [ec, n] = co_await socket_->async_read_some(asio::buffer(sink), use_tuple);
-            if (ec) co_return;
+            if (ec) break;
         }
+        if (!state_->is_stopped()) abandoned();
     }
 
     asio::awaitable<bool> sleep(int ms) override {
@@ -171,6 +173,12 @@ public:
     }
 
 private:
+    // The client gave up on this reply before its end (it closed the connection).
+    void abandoned() {
+        std::lock_guard lock(state_->mutex);
+        ++state_->counters.streams_reset;
+    }
+
     asio::awaitable<bool> write_bytes(std::string_view bytes) {
         auto [ec, n] = co_await asio::async_write(*socket_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
         co_return !ec;

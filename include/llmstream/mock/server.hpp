@@ -52,7 +52,8 @@ struct options {
 struct stats {
     std::uint64_t connections = 0;
     std::uint64_t requests = 0;
-    std::uint64_t streams_reset = 0;  ///< HTTP/2 streams the client reset (RST_STREAM) before the reply ended
+    std::uint64_t streams_reset = 0;  ///< replies the client gave up on before their end: an HTTP/2 RST_STREAM,
+                                      ///< an HTTP/1.1 connection closed mid-reply
     std::uint64_t h2_connections = 0; ///< connections that spoke HTTP/2
     std::uint64_t pings = 0;          ///< HTTP/2 PINGs received (not acknowledgements)
     std::map<std::string, std::uint64_t> attempts;  ///< requests seen per scenario key
