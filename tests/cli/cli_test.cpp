@@ -68,7 +68,7 @@ TEST_CASE("chat streams only the content to stdout, with a newline at the end", 
     check_no_secret(v);
 }
 
-TEST_CASE("chat: reasoning is shown apart only when asked; --no-stream; the native dialect; stdin", "[cli]") {
+TEST_CASE("chat: reasoning is shown apart only when asked, --no-stream, the native dialect, stdin", "[cli]") {
     mock_fixture mock;
     const std::string model = "mock?tokens=3&reasoning=2";
     auto plain = run_cli({"chat", "--base-url", mock.base_url(), "--api-key", "k", "--model", model, "q"});
@@ -117,7 +117,7 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli]") {
     CHECK(help.out.find("exit codes:") != std::string::npos);
 }
 
-TEST_CASE("each error class has its exit code and two lines on stderr; the key is never printed", "[cli]") {
+TEST_CASE("each error class has its exit code and two lines on stderr, the key is never printed", "[cli]") {
     mock_fixture mock;
     struct row {
         std::string model;

@@ -235,7 +235,7 @@ void raise_open_files_limit() {
 
 }  // namespace
 
-TEST_CASE("gateway: 1,000 browsers at once, every byte relayed; 500 leave and their generations are cancelled",
+TEST_CASE("gateway: 1,000 browsers at once, every byte relayed, 500 leave and their generations are cancelled",
           "[gateway]") {
     raise_open_files_limit();
     mock_fixture mock;

@@ -104,7 +104,7 @@ TEST_CASE("http2: a new connection opens only when every one is full (the server
     CHECK(mock.counters().connections - before == 3);
 }
 
-TEST_CASE("http2: a stalled reader holds back only its own stream; 99 others finish", "[integration][http2]") {
+TEST_CASE("http2: a stalled reader holds back only its own stream, 99 others finish", "[integration][http2]") {
     mock_fixture mock;
     asio::io_context io;
     client_config cfg = h2_config(mock);
@@ -140,7 +140,7 @@ TEST_CASE("http2: a stalled reader holds back only its own stream; 99 others fin
     });
 }
 
-TEST_CASE("http2: cancelling a stream resets only it; the connection stays up for the others",
+TEST_CASE("http2: cancelling a stream resets only it, the connection stays up for the others",
           "[integration][http2]") {
     mock_fixture mock;
     asio::io_context io;
@@ -210,7 +210,7 @@ TEST_CASE("http2: GOAWAY after N streams (nginx's keepalive_requests): every req
     CHECK(mock.counters().connections >= 200 / 7);
 }
 
-TEST_CASE("http2: REFUSED_STREAM is sent again at once; other resets are errors with a hint", "[integration][http2]") {
+TEST_CASE("http2: REFUSED_STREAM is sent again at once, other resets are errors with a hint", "[integration][http2]") {
     mock_fixture mock;
     asio::io_context io;
     client c(io.get_executor(), h2_config(mock));

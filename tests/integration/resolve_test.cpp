@@ -83,7 +83,7 @@ TEST_CASE("resolve: cancel() ends a hanging lookup at once") {
     CHECK(result->took < 3s);
 }
 
-TEST_CASE("resolve: an answer that comes late but before the deadline is used; a late answer after it is dropped") {
+TEST_CASE("resolve: an answer that comes late but before the deadline is used, a late answer after it is dropped") {
     asio::io_context ioc;
     auto timer = std::make_shared<asio::steady_timer>(ioc);
     clock_type::duration delay = 100ms;

@@ -147,7 +147,7 @@ TEST_CASE("retryable rows of the error table are retried until they succeed", "[
     }
 }
 
-TEST_CASE("503, 503, 200 is exactly three attempts; always 503 gives up after three", "[integration][retry]") {
+TEST_CASE("503, 503, 200 is exactly three attempts, always 503 gives up after three", "[integration][retry]") {
     mock_fixture mock;
     asio::io_context io;
     client c(io.get_executor(), retrying(mock));
@@ -318,7 +318,7 @@ TEST_CASE("after the first delta nothing is retried: delivered text stays, diagn
     CHECK(server_attempts(mock, "cut") == 1);
 }
 
-TEST_CASE("a request's own retry policy overrides the client's; non-streaming calls retry too",
+TEST_CASE("a request's own retry policy overrides the client's, non-streaming calls retry too",
           "[integration][retry]") {
     mock_fixture mock;
     asio::io_context io;

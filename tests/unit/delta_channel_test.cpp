@@ -86,7 +86,7 @@ TEST_CASE("delta channel: a pending read waits, then gets the next delta or the 
     CHECK(r->ec == errc::truncated_stream);
 }
 
-TEST_CASE("delta channel: cancellation drops what is buffered; an abandoned read leaves the stream going",
+TEST_CASE("delta channel: cancellation drops what is buffered, an abandoned read leaves the stream going",
           "[delta_channel]") {
     delta_channel ch(8);
     ch.push(text("a"));

@@ -68,7 +68,7 @@ TEST_CASE("interim 1xx responses are skipped", "[http]") {
     CHECK(r.body == "{}");
 }
 
-TEST_CASE("a response cut short is connection_closed; bytes past it make the connection unusable", "[http]") {
+TEST_CASE("a response cut short is connection_closed, bytes past it make the connection unusable", "[http]") {
     CHECK(feed_every_way("").ec == errc::connection_closed);
     CHECK(feed_every_way("HTTP/1.1 200 OK\r\nContent-").ec == errc::connection_closed);
     CHECK(feed_every_way("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf").ec == errc::connection_closed);
@@ -139,7 +139,7 @@ TEST_CASE("the handler's error stops the reader and is returned as it is", "[htt
     CHECK_FALSE(reader.done());
 }
 
-TEST_CASE("headers are found case-insensitively; absent ones are empty", "[http]") {
+TEST_CASE("headers are found case-insensitively, absent ones are empty", "[http]") {
     http_outcome out;
     recording_handler h;
     http::response_reader reader(h);
@@ -168,7 +168,7 @@ TEST_CASE("regression (fuzz): a mangled Transfer-Encoding and no blank line", "[
     CHECK(r.heads == 0);
 }
 
-TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length; odd but valid forms", "[http]") {
+TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length, odd but valid forms", "[http]") {
     // Both: chunked wins, and the connection is not reused (RFC 9112 6.3).
     auto both = feed_every_way("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
                                "3\r\nabc\r\n0\r\n\r\n");

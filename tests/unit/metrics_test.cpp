@@ -94,7 +94,7 @@ TEST_CASE("metrics: failures, retries, throttles, in-flight and the pool", "[met
     CHECK(text.find("llmstream_pool_waiting_requests{" + pool_labels + "} 2\n") != std::string::npos);
 }
 
-TEST_CASE("metrics: label values are escaped; non-streaming calls have no time to first chunk", "[metrics]") {
+TEST_CASE("metrics: label values are escaped, non-streaming calls have no time to first chunk", "[metrics]") {
     metrics m;
     request_context r{1, "chat", "openai", "a\"b\\c\nd", "localhost", 8080, false};
     m.request_started(r);

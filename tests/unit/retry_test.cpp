@@ -112,7 +112,7 @@ TEST_CASE("max_retries bounds the retries and the note says so", "[retry]") {
     CHECK(d.note.find("max_retries = 0") != std::string::npos);
 }
 
-TEST_CASE("only retryable classes are retried; x-should-retry overrides the class", "[retry]") {
+TEST_CASE("only retryable classes are retried, x-should-retry overrides the class", "[retry]") {
     const boost::system::error_code terminal[] = {api_errc::bad_request,       api_errc::authentication,
                                                   api_errc::permission_denied, api_errc::payment_required,
                                                   api_errc::not_found,         api_errc::content_filtered,
