@@ -14,7 +14,8 @@ inline int usage_error(const std::string& what) {
               << "       llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N\n"
               << "                            [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]\n"
               << "                            [--metrics]\n"
-              << "       llmstream-bench floor --base-url http://HOST:PORT/PREFIX --concurrency C --requests N [--model M]\n";
+              << "       llmstream-bench floor --base-url http://HOST:PORT/PREFIX --concurrency C --requests N [--model M]\n"
+              << "       llmstream-bench relay --url http://HOST:PORT --clients N [--model M] [--gateway-pid PID]\n";
     return 2;
 }
 
@@ -28,6 +29,7 @@ inline double cpu_seconds() {
 
 int parse_command(const std::vector<std::string>& args);
 int load_command(const std::vector<std::string>& args);
+int relay_command(const std::vector<std::string>& args);
 int floor_command(const std::vector<std::string>& args);
 
 }  // namespace llmstream::bench

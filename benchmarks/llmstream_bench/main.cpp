@@ -9,5 +9,6 @@ int main(int argc, char** argv) {
     if (command == "parse") return llmstream::bench::parse_command(args);
     if (command == "load") return llmstream::bench::load_command(args);
     if (command == "floor") return llmstream::bench::floor_command(args);
+    if (command == "relay") return llmstream::bench::relay_command(args);
     return llmstream::bench::usage_error("unknown command: " + command);
 }

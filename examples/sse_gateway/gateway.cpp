@@ -170,10 +170,15 @@ struct server::state : std::enable_shared_from_this<server::state> {
 // One browser stream: the upstream generation and what watches the browser's side of the socket.
 struct relay_state {
     explicit relay_state(llmstream::stream s, asio::any_io_executor ex)
-        : upstream(std::move(s)), keepalive(ex) {}
+        : upstream(std::move(s)), watchdog(ex) {}
     llmstream::stream upstream;
-    asio::steady_timer keepalive;
+    // One timer per stream, woken rarely (not per event): it asks for a keep-alive comment when
+    // nothing was sent for keepalive_interval, and drops a browser whose write is stuck.
+    asio::steady_timer watchdog;
     asio::cancellation_signal wait_cancel;  // partial: the wait for deltas gives way to a keep-alive comment
+    steady_clock::time_point last_sent = steady_clock::now();
+    steady_clock::time_point write_started{};
+    bool writing = false;
     bool keepalive_due = false;
     bool browser_gone = false;
     bool finished = false;
@@ -357,6 +362,34 @@ asio::awaitable<void> server::state::relay(std::shared_ptr<beast::tcp_stream> st
     stream->expires_after(opts.write_timeout);
     auto [hec, hn] = co_await http::async_write_header(*stream, serializer, beast_tuple);
     if (hec) rs->browser_gone = true;
+    stream->expires_never();  // from here the watchdog keeps the time, without a timer per write
+
+    if (!rs->browser_gone) {
+        asio::co_spawn(
+            stream->get_executor(),
+            [rs, stream, keepalive = opts.keepalive_interval, write_timeout = opts.write_timeout]() -> asio::awaitable<void> {
+                while (!rs->finished && !rs->browser_gone) {
+                    const auto now = steady_clock::now();
+                    if (rs->writing && now - rs->write_started >= write_timeout) {
+                        // The browser has read nothing for write_timeout: it is gone as far as we can tell.
+                        rs->browser_gone = true;
+                        rs->upstream.cancel();
+                        error_code ignored;
+                        stream->socket().close(ignored);
+                        break;
+                    }
+                    if (!rs->writing && now - rs->last_sent >= keepalive) {
+                        rs->keepalive_due = true;
+                        rs->last_sent = now;  // asked once per silent interval
+                        rs->wait_cancel.emit(asio::cancellation_type::partial);
+                    }
+                    auto next = rs->writing ? rs->write_started + write_timeout : rs->last_sent + keepalive;
+                    rs->watchdog.expires_at(std::max(next, now + std::chrono::milliseconds(1)));
+                    co_await rs->watchdog.async_wait(tuple);
+                }
+            },
+            asio::detached);
+    }
 
     // The browser's side: a read that ends when it goes away (a browser sends nothing more on an
     // event stream). Noticed while we wait for tokens, not at the next write.
@@ -372,6 +405,7 @@ asio::awaitable<void> server::state::relay(std::shared_ptr<beast::tcp_stream> st
                 if (!rs->finished) {
                     rs->browser_gone = true;
                     rs->upstream.cancel();  // the provider's generation stops now
+                    rs->watchdog.cancel();
                 }
             },
             asio::detached);
@@ -384,18 +418,10 @@ asio::awaitable<void> server::state::relay(std::shared_ptr<beast::tcp_stream> st
     std::string out;
     bool failed = false;
     while (!rs->browser_gone) {
-        // A keep-alive comment when the model is silent: the timer abandons this wait (partial
+        // A keep-alive comment when the model is silent: the watchdog abandons this wait (partial
         // cancellation), the generation goes on.
-        rs->keepalive_due = false;
-        rs->keepalive.expires_after(opts.keepalive_interval);
-        rs->keepalive.async_wait([rs](error_code ec) {
-            if (ec) return;
-            rs->keepalive_due = true;
-            rs->wait_cancel.emit(asio::cancellation_type::partial);
-        });
         auto [ec, batch] =
             co_await rs->upstream.async_next_batch(asio::as_tuple(asio::bind_cancellation_slot(rs->wait_cancel.slot(), asio::use_awaitable)));
-        rs->keepalive.cancel();
         if (rs->browser_gone) break;
         out.clear();
         bool last = false;
@@ -420,8 +446,11 @@ asio::awaitable<void> server::state::relay(std::shared_ptr<beast::tcp_stream> st
         if (!out.empty()) {
             // Waiting for a slow browser here is the backpressure: the stream's buffer fills and
             // its upstream read pauses, for this stream only.
-            stream->expires_after(opts.write_timeout);
+            rs->writing = true;
+            rs->write_started = steady_clock::now();
             auto [wec, wn] = co_await asio::async_write(*stream, http::make_chunk(asio::buffer(out)), beast_tuple);
+            rs->writing = false;
+            rs->last_sent = steady_clock::now();
             if (wec) {
                 rs->browser_gone = true;
                 rs->upstream.cancel();
@@ -431,6 +460,7 @@ asio::awaitable<void> server::state::relay(std::shared_ptr<beast::tcp_stream> st
         if (last) break;
     }
     rs->finished = true;
+    rs->watchdog.cancel();
     if (rs->browser_gone) {
         ++counters->streams_abandoned;
     } else {

@@ -3,6 +3,7 @@
 //   llmstream-gateway [--port 8080] [--host 127.0.0.1] [--threads N]
 //                     [--provider openai|deepseek|dashscope|dashscope-intl|dashscope-us | --base-url URL]
 //                     [--dialect openai|dashscope] [--model M] [--api-key K] [--max-streams N]
+//                     [--http auto|1.1|2]
 //
 // With no key and no base URL it starts an embedded llmstream-mock, as the demo does. The key
 // comes from --api-key or the provider's variable (OPENAI_API_KEY, DEEPSEEK_API_KEY,
@@ -26,7 +27,8 @@ namespace {
 int usage(const char* why) {
     std::cerr << "llmstream-gateway: " << why << "\n"
               << "usage: llmstream-gateway [--port P] [--host H] [--threads N] [--provider NAME | --base-url URL]\n"
-                 "                         [--dialect openai|dashscope] [--model M] [--api-key K] [--max-streams N]\n";
+                 "                         [--dialect openai|dashscope] [--model M] [--api-key K] [--max-streams N]\n"
+                 "                         [--http auto|1.1|2]\n";
     return 2;
 }
 
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
     std::string provider, base_url, api_key, model;
     llmstream::api_dialect dialect = llmstream::api_dialect::openai_compatible;
     int threads = 1;
+    llmstream::http_version http = llmstream::http_version::automatic;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const bool has = i + 1 < argc;
@@ -50,6 +53,13 @@ int main(int argc, char** argv) {
         else if (a == "--api-key" && has) api_key = argv[++i];
         else if (a == "--model" && has) model = argv[++i];
         else if (a == "--max-streams" && has) opts.max_streams = std::strtoul(argv[++i], nullptr, 10);
+        else if (a == "--http" && has) {
+            const std::string v = argv[++i];
+            if (v == "auto") http = llmstream::http_version::automatic;
+            else if (v == "1.1") http = llmstream::http_version::http1;
+            else if (v == "2") http = llmstream::http_version::http2;
+            else return usage("--http must be auto, 1.1 or 2");
+        }
         else if (a == "--dialect" && has) {
             const std::string d = argv[++i];
             if (d == "openai") dialect = llmstream::api_dialect::openai_compatible;
@@ -101,6 +111,9 @@ int main(int argc, char** argv) {
     auto metrics = std::make_shared<llmstream::metrics>();
     auto counters = std::make_shared<gateway::counters>();
     upstream.observer = metrics;
+    upstream.http = http;
+    // Every browser stream is an upstream stream: the pool must not be what limits them.
+    upstream.pool.max_connections = std::max<std::size_t>(upstream.pool.max_connections, opts.max_streams);
     opts.reuse_port = threads > 1;
 
     struct worker {

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <random>
+
 namespace llmstream::mock {
 
 namespace asio = boost::asio;
@@ -235,6 +237,10 @@ asio::awaitable<bool> play(server::state& st, plan& p, responder& out, bool& kee
     }
     const scenario& s = p.s;
     if (s.slow_headers_ms > 0 && !co_await out.sleep(s.slow_headers_ms)) co_return false;
+    if (s.spread_ms > 0) {
+        thread_local std::minstd_rand random(std::random_device{}());
+        if (!co_await out.sleep(static_cast<int>(random() % static_cast<unsigned>(s.spread_ms + 1)))) co_return false;
+    }
     if (s.status != 200) co_return co_await write_error(p.d, s, out, keep_alive);
     if (!p.stream) co_return co_await write_whole(p.d, s, out, keep_alive);
     co_return co_await write_stream(p.d, s, p.include_usage, out, keep_alive);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 namespace llmstream::mock {
 
@@ -61,6 +62,8 @@ scenario parse_scenario(std::string_view model) {
         else if (k == "location") s.location = std::string(v);
         else if (k == "errors") s.openai_errors = v == "openai";
         else if (k == "rst") s.rst = to_int(v, 2);
+        else if (k == "stamp") s.stamp = v != "0";
+        else if (k == "spread_ms") s.spread_ms = to_int(v, 0);
     }
     return s;
 }
@@ -100,6 +103,11 @@ constexpr std::string_view demo_answer[] = {
 
 std::string token_text(const scenario& s, int i) {
     if (s.demo) return std::string(demo_answer[static_cast<std::size_t>(i) % std::size(demo_answer)]);
+    if (s.stamp) {  // when the token was made, for latency measurements on this machine
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+        return (i == 0 ? "t" : " t") + std::to_string(ns);
+    }
     return (i == 0 ? "" : " ") + s.word + std::to_string(i);
 }
 

@@ -40,6 +40,8 @@ struct scenario {
     bool echo_auth = false;  // error messages repeat the request's Authorization header (a leaky proxy)
     std::string location;  // raw=redirect: where to
     bool openai_errors = false;  // errors=openai: error bodies as OpenAI shapes them (no request_id)
+    int spread_ms = 0;   // spread_ms=N: the first token waits a random 0..N ms, so paced streams are out of step
+    bool stamp = false;  // stamp=1: each token is "t<steady_clock nanoseconds>" at the time it is written
     int rst = -1;  // HTTP/2: answer with RST_STREAM of this code (7 REFUSED_STREAM, 2 INTERNAL_ERROR); HTTP/1.1: drop
 };
 

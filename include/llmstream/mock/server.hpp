@@ -21,7 +21,9 @@
 // Content-Encoding, http10 = an HTTP/1.0 close-delimited stream of `tokens` tokens, redirect = 302 to
 // `location`), errors=openai (OpenAI-compatible error bodies in OpenAI's shape, without the
 // top-level request_id DashScope's compatible mode adds).
-// rst (HTTP/2: answer with RST_STREAM of this code, e.g. 7 REFUSED_STREAM), raw=ping_flood and
+// spread_ms (the reply waits a random 0..N ms first, so paced streams are out of step), stamp
+// (each token is "t" and the steady clock's nanoseconds when it was written: for latency
+// measurements), rst (HTTP/2: answer with RST_STREAM of this code, e.g. 7 REFUSED_STREAM), raw=ping_flood and
 // raw=settings_flood (HTTP/2: 20,000 control frames).
 // It speaks HTTP/1.1 and HTTP/2: h2c with prior knowledge in clear text (the preface tells), h2 or
 // http/1.1 by ALPN over TLS.
