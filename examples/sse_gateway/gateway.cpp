@@ -286,7 +286,7 @@ asio::awaitable<void> server::state::serve(std::shared_ptr<beast::tcp_stream> st
             co_await respond(*stream, http::status::bad_request, "text/plain", "bad request target\n", false);
             break;
         }
-        const std::string_view path = url->path();
+        const std::string path = url->path();  // decoded: a string of its own (a view of it would dangle)
         if (path == "/") {
             if (!co_await respond(*stream, http::status::ok, "text/html; charset=utf-8", page_html(), keep_alive) ||
                 !keep_alive)
