@@ -12,8 +12,6 @@ concurrency=${2:-64}
 requests=${3:-2000}
 bench=$build/benchmarks/llmstream-bench
 [ -x "$bench" ] || { echo "build $bench first (cmake --build $build)" >&2; exit 2; }
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx" ] || { echo "nginx is needed (scripts/install-deps installs nginx-light)" >&2; exit 2; }
 command -v node >/dev/null || { echo "node and npm are needed for the peer" >&2; exit 2; }
 (cd benchmarks/peers && npm ci --no-audit --no-fund --silent >/dev/null 2>&1 || npm install --no-audit --no-fund --silent >/dev/null)
 
@@ -22,42 +20,12 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-mkdir -p "$work/www/v1/chat" "$work/tmp"
-{
-  printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1732000000,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-  for i in $(seq 0 399); do
-    printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1732000000,"model":"m","choices":[{"index":0,"delta":{"content":" tok%d"},"logprobs":null,"finish_reason":null}]}\n\n' "$i"
-  done
-  printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1732000000,"model":"m","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
-  printf 'data: [DONE]\n\n'
-} >"$work/www/v1/chat/completions"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $work/error.log warn;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/tmp/body;
-  proxy_temp_path $work/tmp/proxy;
-  keepalive_requests 100000;
-  open_file_cache max=16;
-  default_type text/event-stream;
-  server {
-    listen 127.0.0.1:$port;
-    root $work/www;
-    location / { error_page 405 =200 \$uri; }
-  }
-}
-EOF
-"$nginx" -p "$work" -c "$work/nginx.conf" >"$work/nginx.out" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-url="http://127.0.0.1:$port/v1"
+. benchmarks/start_nginx.sh
+mkdir -p "$work/www/v1/chat"
+openai_stream 400 >"$work/www/v1/chat/completions"
+start_nginx "$work" 4096 "access_log off; keepalive_requests 100000;" ""
+pid=$nginx_pid
+url="http://127.0.0.1:$nginx_port/v1"
 
 ours=$("$bench" load --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model bench)
 batch=$("$bench" load --base-url "$url" --concurrency "$concurrency" --requests "$requests" --model bench --batch)

@@ -19,8 +19,6 @@ protocols=${PROTOCOLS:-2 1.1}
 keepalive=${KEEPALIVE_REQUESTS:-100000}
 bench=$build/benchmarks/llmstream-bench
 [ -x "$bench" ] || { echo "build $bench first (cmake --build $build)" >&2; exit 2; }
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx" ] || { echo "nginx is needed (scripts/install-deps installs nginx-light)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -gt $((streams + 100)) ] || { echo "need more than $streams open files (ulimit -n)" >&2; exit 2; }
 
@@ -39,49 +37,15 @@ printf 'subjectAltName=DNS:localhost\n' >"$work/ext"
 openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
   -extfile "$work/ext" -out "$work/server.pem" 2>/dev/null
 
-# The stream: 64 tokens as the OpenAI-compatible API sends them.
-mkdir -p "$work/www/v1/chat" "$work/tmp"
-{
-  printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
-  for i in $(seq 0 63); do
-    printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":" tok%d"},"finish_reason":null}]}\n\n' "$i"
-  done
-  printf 'data: {"id":"chatcmpl-b","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-  printf 'data: [DONE]\n\n'
-} >"$work/www/v1/chat/completions"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $work/error.log warn;
-pid $work/nginx.pid;
-events { worker_connections $((streams * 2 + 100)); }
-http {
-  log_format conn '\$connection \$server_protocol';
-  access_log $work/access.log conn;
-  client_body_temp_path $work/tmp/body;
-  proxy_temp_path $work/tmp/proxy;
-  keepalive_requests $keepalive;
-  http2_max_concurrent_streams 128;
-  open_file_cache max=16;  # one descriptor for the file, not one per stream
-  default_type text/event-stream;
-  server {
-    listen 127.0.0.1:$port ssl http2;
-    ssl_certificate $work/server.pem;
-    ssl_certificate_key $work/server.key;
-    root $work/www;
-    limit_rate $rate;
-    location / { error_page 405 =200 \$uri; }
-  }
-}
-EOF
-"$nginx" -p "$work" -c "$work/nginx.conf" >"$work/nginx.out" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-
-url="https://localhost:$port/v1"
+. benchmarks/start_nginx.sh
+mkdir -p "$work/www/v1/chat"
+openai_stream 64 >"$work/www/v1/chat/completions"
+LISTEN_FLAGS="ssl http2" start_nginx "$work" $((streams * 2 + 100)) \
+  "log_format conn '\$connection \$server_protocol'; access_log $work/access.log conn;
+  keepalive_requests $keepalive; http2_max_concurrent_streams 128;" \
+  "ssl_certificate $work/server.pem; ssl_certificate_key $work/server.key; limit_rate $rate;"
+pid=$nginx_pid
+url="https://localhost:$nginx_port/v1"
 run() {  # protocol concurrency requests
   "$bench" load --base-url "$url" --ca-file "$work/ca.pem" --http "$1" --concurrency "$2" --requests "$3" \
     --model bench

@@ -15,6 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -286,12 +287,7 @@ http::outgoing_request stream_impl::build_request() const {
     for (const auto& header : cfg.headers) {
         const std::string& name = header.first;  // (clang 14 cannot capture a structured binding)
         // A configured header replaces one of ours of the same name, as Beast's set() did.
-        std::erase_if(r.headers, [&](const auto& h) {
-            return h.first.size() == name.size() &&
-                   std::equal(name.begin(), name.end(), h.first.begin(),
-                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                          std::tolower(static_cast<unsigned char>(b)); });
-        });
+        std::erase_if(r.headers, [&](const auto& h) { return boost::beast::iequals(h.first, name); });
         r.headers.emplace_back(name, header.second);
     }
     r.body = encoded_.body;

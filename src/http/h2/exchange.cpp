@@ -3,8 +3,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 namespace llmstream::http::h2 {
@@ -12,14 +13,6 @@ namespace llmstream::http::h2 {
 namespace asio = boost::asio;
 using boost::system::error_code;
 using std::chrono::steady_clock;
-
-namespace {
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-}  // namespace
 
 exchange::exchange(std::shared_ptr<session> s, exchange_handler& handler, exchange_timeouts timeouts)
     : session_(std::move(s)), handler_(handler), timeouts_(timeouts), signal_(session_->executor()) {}
@@ -103,7 +96,7 @@ error_code exchange::on_head_end(int status) {
     received_ += 1;
     // Nothing asked for an encoding (no Accept-Encoding is sent): a coded body cannot be read.
     const std::string_view coding = header("content-encoding");
-    if (!coding.empty() && !equals_ignoring_case(coding, "identity")) return errc::invalid_http_response;
+    if (!coding.empty() && !boost::beast::iequals(coding, "identity")) return errc::invalid_http_response;
     return handler_.on_head(static_cast<const response_head&>(*this));
 }
 
@@ -121,7 +114,7 @@ void exchange::on_end(const stream_end& end) {
 
 std::string_view exchange::header(std::string_view name) const noexcept {
     for (const auto& [n, v] : headers_)
-        if (equals_ignoring_case(n, name)) return v;
+        if (boost::beast::iequals(n, name)) return v;
     return {};
 }
 

@@ -5,6 +5,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -16,17 +18,11 @@ using std::chrono::steady_clock;
 
 namespace {
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2); Host becomes :authority.
 bool dropped_in_h2(std::string_view name) {
     for (std::string_view n : {"host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
                                "te", "content-length"})
-        if (equals_ignoring_case(name, n)) return true;
+        if (boost::beast::iequals(name, n)) return true;
     return false;
 }
 
