@@ -45,6 +45,9 @@ struct delta {
     std::string response_id{};                ///< "chatcmpl-..." (OpenAI-compatible)
     std::string request_id{};                 ///< provider request id (DashScope)
 
+    /// Every field equal (tests compare decoders with it; a new field is compared by itself).
+    bool operator==(const delta&) const = default;
+
     bool empty() const noexcept {
         return content.empty() && reasoning_content.empty() && role.empty() && tool_calls.empty() &&
                finish == finish_reason::none && !usage;

@@ -1,13 +1,18 @@
 // Reading provider JSON with json_cursor: error objects and helpers shared by the decoders.
 #pragma once
 
-#include "json_cursor.hpp"
+#include "json/cursor.hpp"
 #include "sse/utf8.hpp"  // is_valid_utf8: one UTF-8 check for the whole library
 
 #include <string>
 #include <string_view>
 
 namespace llmstream::protocol {
+
+// The protocol code reads JSON with the library's forward-only reader (src/json/).
+using json::cursor_buffer;
+using json::json_cursor;
+using json::json_kind;
 
 /// The fields of a provider error object, whichever shape it came in.
 struct provider_error {

@@ -1,7 +1,7 @@
-// Differential fuzzing of protocol::json_cursor against simdjson On-Demand: for any valid UTF-8
+// Differential fuzzing of json::json_cursor against simdjson On-Demand: for any valid UTF-8
 // input both must accept or reject the document alike, and when they accept, a canonical walk of
 // the document (keys, decoded strings, number text, literals) must be identical.
-#include "protocol/json_cursor.hpp"
+#include "json/cursor.hpp"
 
 #include <simdjson.h>
 
@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <string>
 
-using llmstream::protocol::cursor_buffer;
-using llmstream::protocol::json_cursor;
-using llmstream::protocol::json_kind;
+using llmstream::json::cursor_buffer;
+using llmstream::json::json_cursor;
+using llmstream::json::json_kind;
 namespace od = simdjson::ondemand;
 
 namespace {

@@ -2,8 +2,8 @@
 // block decoder at its first backslash on CPUs that have it) against Boost.JSON, on strings built
 // so that escapes, runs of backslashes and multi-byte characters fall on every position of a
 // 32-byte block, and the same strings made invalid in the ways a hostile server would.
-#include "protocol/json_cursor.hpp"
-#include "protocol/json_unescape.hpp"
+#include "json/cursor.hpp"
+#include "json/unescape.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-using llmstream::protocol::cursor_buffer;
-using llmstream::protocol::json_cursor;
+using llmstream::json::cursor_buffer;
+using llmstream::json::json_cursor;
 
 namespace {
 
@@ -111,7 +111,7 @@ TEST_CASE("the AVX2 block decoder stops where it must and decodes what it took",
         SUCCEED("this CPU has no AVX2; json_cursor uses its one-escape-per-step path");
         return;
     }
-    using llmstream::protocol::detail::unescape_avx2;
+    using llmstream::json::detail::unescape_avx2;
     std::mt19937 rng(42);
     for (int round = 0; round < 20000; ++round) {
         const std::string body = make_body(rng, round % 2 == 0);

@@ -26,16 +26,7 @@ struct step_result {
 
 void require_same(const step_result& a, const step_result& b) {
     REQUIRE(a.ec == b.ec);
-    REQUIRE(a.out.content == b.out.content);
-    REQUIRE(a.out.reasoning_content == b.out.reasoning_content);
-    REQUIRE(a.out.role == b.out.role);
-    REQUIRE(a.out.tool_calls == b.out.tool_calls);
-    REQUIRE(a.out.finish == b.out.finish);
-    REQUIRE(a.out.finish_reason_text == b.out.finish_reason_text);
-    REQUIRE(a.out.usage == b.out.usage);
-    REQUIRE(a.out.model == b.out.model);
-    REQUIRE(a.out.response_id == b.out.response_id);
-    REQUIRE(a.out.request_id == b.out.request_id);
+    REQUIRE(a.out == b.out);
     REQUIRE(a.hint == b.hint);
     REQUIRE(a.provider_code == b.provider_code);
     REQUIRE(a.provider_message == b.provider_message);

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 using namespace llmstream;
-namespace json = boost::json;
+namespace bjson = boost::json;
 
 namespace {
 
@@ -20,7 +20,7 @@ chat_request basic_request() {
     return req;
 }
 
-json::object encode_ok(api_dialect d, const chat_request& req, protocol::encoded_request* out = nullptr,
+bjson::object encode_ok(api_dialect d, const chat_request& req, protocol::encoded_request* out = nullptr,
                        bool streaming = true) {
     protocol::encoded_request enc;
     diagnostics diag;
@@ -28,7 +28,7 @@ json::object encode_ok(api_dialect d, const chat_request& req, protocol::encoded
     INFO(diag.hint);
     REQUIRE_FALSE(ec);
     if (out) *out = enc;
-    return json::parse(enc.body).as_object();
+    return bjson::parse(enc.body).as_object();
 }
 
 }  // namespace
@@ -41,25 +41,25 @@ TEST_CASE("OpenAI-compatible body: messages, stream options, sampling, stop, see
     req.seed = 42;
     req.stop = {"\n\n", "END"};
     protocol::encoded_request enc;
-    const json::object body = encode_ok(api_dialect::openai_compatible, req, &enc);
+    const bjson::object body = encode_ok(api_dialect::openai_compatible, req, &enc);
     CHECK(enc.target == "/chat/completions");
     CHECK_FALSE(enc.dashscope_sse_header);
     CHECK(body.at("model") == "qwen-plus");
     CHECK(body.at("stream") == true);
-    CHECK(body.at("stream_options") == json::object{{"include_usage", true}});
+    CHECK(body.at("stream_options") == bjson::object{{"include_usage", true}});
     CHECK(body.at("messages").as_array().size() == 2);
     CHECK(body.at("messages").at(1).at("content") == "Who are you? \"quote\" \\ \n 你好 \x01");
     CHECK(body.at("temperature") == 0.7);
     CHECK(body.at("top_p") == 0.9);
     CHECK(body.at("max_tokens") == 1024);
     CHECK(body.at("seed") == 42);
-    CHECK(body.at("stop") == json::array{"\n\n", "END"});
+    CHECK(body.at("stop") == bjson::array{"\n\n", "END"});
     CHECK_FALSE(body.contains("tools"));
 }
 
 TEST_CASE("non-streaming requests send stream:false and no stream_options", "[request]") {
     chat_request req = basic_request();
-    const json::object body = encode_ok(api_dialect::openai_compatible, req, nullptr, false);
+    const bjson::object body = encode_ok(api_dialect::openai_compatible, req, nullptr, false);
     CHECK(body.at("stream") == false);
     CHECK_FALSE(body.contains("stream_options"));
 }
@@ -72,19 +72,19 @@ TEST_CASE("content parts, tools, tool_choice, response_format and tool history",
     req.tools = {{"get_weather", "Weather by city", R"({"type":"object","properties":{"city":{"type":"string"}}})"}};
     req.tool_choice = "get_weather";
     req.response_format = "json_object";
-    const json::object body = encode_ok(api_dialect::openai_compatible, req);
+    const bjson::object body = encode_ok(api_dialect::openai_compatible, req);
     const auto& msgs = body.at("messages").as_array();
-    CHECK(msgs[2].at("content") == json::parse(R"([{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}])"));
+    CHECK(msgs[2].at("content") == bjson::parse(R"([{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}])"));
     CHECK(msgs[3].at("content").is_null());
-    CHECK(msgs[3].at("tool_calls") == json::parse(R"([{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"}}])"));
+    CHECK(msgs[3].at("tool_calls") == bjson::parse(R"([{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"}}])"));
     CHECK(msgs[4].at("tool_call_id") == "call_1");
-    CHECK(body.at("tools") == json::parse(R"([{"type":"function","function":{"name":"get_weather","description":"Weather by city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])"));
-    CHECK(body.at("tool_choice") == json::parse(R"({"type":"function","function":{"name":"get_weather"}})"));
-    CHECK(body.at("response_format") == json::object{{"type", "json_object"}});
+    CHECK(body.at("tools") == bjson::parse(R"([{"type":"function","function":{"name":"get_weather","description":"Weather by city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])"));
+    CHECK(body.at("tool_choice") == bjson::parse(R"({"type":"function","function":{"name":"get_weather"}})"));
+    CHECK(body.at("response_format") == bjson::object{{"type", "json_object"}});
 
     req.tool_choice = "auto";
     req.response_format = R"({"type":"json_schema","json_schema":{"name":"x","schema":{}}})";
-    const json::object body2 = encode_ok(api_dialect::openai_compatible, req);
+    const bjson::object body2 = encode_ok(api_dialect::openai_compatible, req);
     CHECK(body2.at("tool_choice") == "auto");
     CHECK(body2.at("response_format").at("type") == "json_schema");
 }
@@ -93,11 +93,11 @@ TEST_CASE("extra fields are merged untouched and override", "[request]") {
     chat_request req = basic_request();
     req.temperature = 0.1;
     req.extra = R"({"enable_thinking":true,"thinking_budget":50,"temperature":0.3,"nested":{"a":[1,"x"]}})";
-    const json::object body = encode_ok(api_dialect::openai_compatible, req);
+    const bjson::object body = encode_ok(api_dialect::openai_compatible, req);
     CHECK(body.at("enable_thinking") == true);
     CHECK(body.at("thinking_budget") == 50);
     CHECK(body.at("temperature") == 0.3);
-    CHECK(body.at("nested") == json::parse(R"({"a":[1,"x"]})"));
+    CHECK(body.at("nested") == bjson::parse(R"({"a":[1,"x"]})"));
 }
 
 TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "[request]") {
@@ -105,7 +105,7 @@ TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "
     req.max_tokens = 100;
     req.extra = R"({"enable_search":true})";
     protocol::encoded_request enc;
-    const json::object body = encode_ok(api_dialect::dashscope_native, req, &enc);
+    const bjson::object body = encode_ok(api_dialect::dashscope_native, req, &enc);
     CHECK(enc.target == "/services/aigc/text-generation/generation");
     CHECK(enc.dashscope_sse_header);
     CHECK_FALSE(enc.cumulative_output);
@@ -124,14 +124,14 @@ TEST_CASE("DashScope native body: input.messages, parameters, the SSE header", "
     CHECK(enc.cumulative_output);
 
     req.extra.clear();
-    const json::object plain = encode_ok(api_dialect::dashscope_native, req, &enc, false);
+    const bjson::object plain = encode_ok(api_dialect::dashscope_native, req, &enc, false);
     CHECK_FALSE(enc.dashscope_sse_header);
     CHECK_FALSE(plain.at("parameters").as_object().contains("incremental_output"));
 
     req.messages.push_back({.role = "user", .parts = {content_part::image("https://x/y.png"), content_part::text("?")}});
-    const json::object mm = encode_ok(api_dialect::dashscope_native, req, &enc);
+    const bjson::object mm = encode_ok(api_dialect::dashscope_native, req, &enc);
     CHECK(enc.target == "/services/aigc/multimodal-generation/generation");
-    CHECK(mm.at("input").at("messages").at(2).at("content") == json::parse(R"([{"image":"https://x/y.png"},{"text":"?"}])"));
+    CHECK(mm.at("input").at("messages").at(2).at("content") == bjson::parse(R"([{"image":"https://x/y.png"},{"text":"?"}])"));
 }
 
 TEST_CASE("bad input gets errc::invalid_request naming the field", "[request]") {

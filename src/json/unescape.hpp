@@ -6,7 +6,7 @@
 
 #include "cpu_features.hpp"
 
-namespace llmstream::protocol::detail {
+namespace llmstream::json::detail {
 
 /// Where decoding stopped: `src` at the closing quote, a control character, or the backslash of
 /// an escape left to the caller (\u and invalid ones); `dst` after the last byte written.
@@ -26,4 +26,4 @@ struct unescape_stop {
 unescape_stop unescape_avx2(const char* src, const char* src_end, char* dst) noexcept;
 #endif
 
-}  // namespace llmstream::protocol::detail
+}  // namespace llmstream::json::detail

@@ -1,4 +1,4 @@
-#include "json_unescape.hpp"
+#include "json/unescape.hpp"
 
 #if defined(LLMSTREAM_HAS_AVX2_PATHS)
 #include <array>
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace llmstream::protocol::detail {
+namespace llmstream::json::detail {
 namespace {
 
 // For each 8-bit mask of bytes to keep, the pshufb control that packs those bytes to the front.
@@ -175,5 +175,5 @@ __attribute__((target(LLMSTREAM_AVX2_TARGET))) unescape_stop unescape_avx2(const
     }
 }
 
-}  // namespace llmstream::protocol::detail
+}  // namespace llmstream::json::detail
 #endif

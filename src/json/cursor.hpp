@@ -22,13 +22,13 @@
 #include <vector>
 
 #include "cpu_features.hpp"
-#include "json_unescape.hpp"
+#include "json/unescape.hpp"
 
 #if defined(LLMSTREAM_HAS_SSE2)
 #include <emmintrin.h>
 #endif
 
-namespace llmstream::protocol {
+namespace llmstream::json {
 
 /// Owns a copy of a document with the padding json_cursor needs, and scratch space for decoding
 /// strings. Reused across documents: no allocation once it has grown to the largest one.
@@ -616,4 +616,4 @@ private:
     bool near_end_ = false;
 };
 
-}  // namespace llmstream::protocol
+}  // namespace llmstream::json
