@@ -48,6 +48,8 @@ const char* to_string(api_dialect d) noexcept {
     switch (d) {
     case api_dialect::openai_compatible: return "openai-compatible";
     case api_dialect::dashscope_native: return "dashscope-native";
+    case api_dialect::anthropic_messages: return "anthropic-messages";
+    case api_dialect::openai_responses: return "openai-responses";
     }
     return "unknown";
 }
@@ -58,6 +60,16 @@ const char* to_string(vendor v) noexcept {
     case vendor::openai: return "openai";
     case vendor::dashscope: return "dashscope";
     case vendor::deepseek: return "deepseek";
+    case vendor::anthropic: return "anthropic";
+    }
+    return "unknown";
+}
+
+const char* to_string(auth_scheme a) noexcept {
+    switch (a) {
+    case auth_scheme::automatic: return "automatic";
+    case auth_scheme::bearer: return "bearer";
+    case auth_scheme::x_api_key: return "x-api-key";
     }
     return "unknown";
 }

@@ -84,8 +84,9 @@ struct client_config {
     std::string base_url{};                             ///< e.g. https://api.openai.com/v1
     api_dialect dialect = api_dialect::openai_compatible;
     llmstream::vendor vendor = vendor::automatic;       ///< whose error codes to read (see vendor)
-    std::string api_key{};                              ///< sent as Bearer; never logged or reported
-    std::string workspace{};                            ///< DashScope X-DashScope-WorkSpace (optional)
+    std::string api_key{};                              ///< sent as `auth` says; never logged or reported
+    llmstream::auth_scheme auth = auth_scheme::automatic;  ///< Bearer, or x-api-key (Anthropic)
+    std::string workspace{};                            ///< DashScope sub-workspace id: the X-DashScope-WorkSpace header (optional)
     std::vector<std::pair<std::string, std::string>> headers{};  ///< extra request headers
     llmstream::timeouts timeouts{};
     pool_options pool{};

@@ -30,22 +30,28 @@ bool parse_count(std::string_view text, int& out) {
 
 std::string usage() {
     return "usage:\n"
-           "  llmstream chat [--provider openai|dashscope|dashscope-intl|dashscope-finance|deepseek]\n"
-           "                 [--dialect openai|dashscope] [--base-url URL] [--api-key KEY] --model NAME\n"
-           "                 [--vendor auto|openai|dashscope|deepseek] [--resolve HOST:ADDRESS]\n"
+           "  llmstream chat [--provider openai|anthropic|deepseek|dashscope|dashscope-intl|dashscope-finance|\n"
+           "                             dashscope-us|dashscope-hongkong]\n"
+           "                 [--dialect openai|dashscope|anthropic|responses] [--base-url URL] [--api-key KEY]\n"
+           "                 [--workspace ID] --model NAME\n"
+           "                 [--vendor auto|openai|dashscope|deepseek|anthropic] [--resolve HOST:ADDRESS]\n"
            "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
            "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--proxy URL | --no-proxy]\n"
            "                 [--http auto|1.1|2] [--show-reasoning] [-v] PROMPT...\n"
-           "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--model NAME]\n"
+           "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--workspace ID]\n"
+           "                 [--model NAME]\n"
            "                 [--vendor ...] [--resolve HOST:ADDRESS] [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
            "                 [--proxy URL | --no-proxy] [--http auto|1.1|2]\n"
            "\n"
            "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
-           "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY; with --base-url and\n"
-           "no --provider, from the variable of the provider the host belongs to (*.aliyuncs.com: DashScope,\n"
-           "api.deepseek.com: DeepSeek, api.openai.com: OpenAI), else from LLMSTREAM_API_KEY. --base-url is\n"
-           "the prefix before /chat/completions (openai dialect) or before\n"
-           "/services/aigc/text-generation/generation (dashscope dialect). The host also says whose error\n"
+           "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY, ANTHROPIC_API_KEY\n"
+           "(or ANTHROPIC_AUTH_TOKEN, sent as Bearer); with --base-url and no --provider, from the variable\n"
+           "of the provider the host belongs to (*.aliyuncs.com: DashScope, api.deepseek.com: DeepSeek,\n"
+           "api.openai.com: OpenAI, api.anthropic.com: Anthropic), else from LLMSTREAM_API_KEY. Dialects:\n"
+           "openai (chat completions; --base-url is the prefix before /chat/completions), dashscope\n"
+           "(native; before /services/aigc/text-generation/generation), anthropic (Messages; before\n"
+           "/v1/messages) and responses (OpenAI Responses; before /responses). --workspace sends a DashScope\n"
+           "sub-workspace id (X-DashScope-WorkSpace). The host also says whose error\n"
            "codes to read; --vendor names them instead. --resolve sends requests for HOST to ADDRESS (an IP\n"
            "literal) without a DNS lookup; TLS still checks the certificate against HOST. --proxy sends\n"
            "requests through an HTTP proxy (http://[user:password@]host[:port]; https through a CONNECT\n"
@@ -124,21 +130,30 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
             if (flag()) o.show_reasoning = true;
         } else if (name == "--provider") {
             if (!value(v)) break;
-            if (v != "openai" && v != "dashscope" && v != "dashscope-intl" && v != "dashscope-finance" && v != "deepseek")
-                r.error = "--provider must be openai, dashscope, dashscope-intl, dashscope-finance or deepseek";
+            if (v != "openai" && v != "anthropic" && v != "deepseek" && v != "dashscope" && v != "dashscope-intl" &&
+                v != "dashscope-finance" && v != "dashscope-us" && v != "dashscope-hongkong")
+                r.error = "--provider must be openai, anthropic, deepseek, dashscope, dashscope-intl, dashscope-finance, "
+                          "dashscope-us or dashscope-hongkong";
             o.provider = std::string(v);
         } else if (name == "--dialect") {
             if (!value(v)) break;
             if (v == "openai") o.dialect = api_dialect::openai_compatible;
             else if (v == "dashscope") o.dialect = api_dialect::dashscope_native;
-            else r.error = "--dialect must be openai or dashscope";
+            else if (v == "anthropic") o.dialect = api_dialect::anthropic_messages;
+            else if (v == "responses") o.dialect = api_dialect::openai_responses;
+            else r.error = "--dialect must be openai, dashscope, anthropic or responses";
         } else if (name == "--vendor") {
             if (!value(v)) break;
             if (v == "auto") o.vendor = vendor::automatic;
             else if (v == "openai") o.vendor = vendor::openai;
             else if (v == "dashscope") o.vendor = vendor::dashscope;
             else if (v == "deepseek") o.vendor = vendor::deepseek;
-            else r.error = "--vendor must be auto, openai, dashscope or deepseek";
+            else if (v == "anthropic") o.vendor = vendor::anthropic;
+            else r.error = "--vendor must be auto, openai, dashscope, deepseek or anthropic";
+        } else if (name == "--workspace") {
+            if (!value(v)) break;
+            if (v.empty() || v.find_first_of(" \t\r\n") != std::string_view::npos) r.error = "--workspace must be a workspace id";
+            else o.workspace = std::string(v);
         } else if (name == "--resolve") {
             if (!value(v)) break;
             const auto colon = v.find(':');
@@ -200,26 +215,102 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
     return r;
 }
 
+namespace {
+
+const char* region_description(providers::region r) {
+    switch (r) {
+    case providers::region::cn: return ", mainland China (Beijing)";
+    case providers::region::intl: return ", international (Singapore)";
+    case providers::region::finance: return ", finance cloud";
+    case providers::region::us: return ", US (Virginia)";
+    case providers::region::hongkong: return ", Hong Kong";
+    }
+    return "";
+}
+
+const char* dialect_flag(api_dialect d) {
+    switch (d) {
+    case api_dialect::openai_compatible: return "openai";
+    case api_dialect::dashscope_native: return "dashscope";
+    case api_dialect::anthropic_messages: return "anthropic";
+    case api_dialect::openai_responses: return "responses";
+    }
+    return "?";
+}
+
+// The key variables of a vendor's own hosts (and of the Anthropic dialect elsewhere).
+void key_variables(vendor v, api_dialect d, endpoint& out) {
+    switch (v) {
+    case vendor::dashscope: out.key_variable = "DASHSCOPE_API_KEY"; return;
+    case vendor::deepseek: out.key_variable = "DEEPSEEK_API_KEY"; return;
+    case vendor::openai: out.key_variable = "OPENAI_API_KEY"; return;
+    case vendor::anthropic:
+        out.key_variable = "ANTHROPIC_API_KEY";
+        out.bearer_variable = "ANTHROPIC_AUTH_TOKEN";
+        return;
+    case vendor::automatic: break;
+    }
+    (void)d;
+    out.key_variable = "LLMSTREAM_API_KEY";
+    out.key_required = false;
+}
+
+}  // namespace
+
 std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& out) {
     using providers::region;
     out = endpoint{};
     const std::string provider = opts.provider.empty() && opts.base_url.empty() ? "openai" : opts.provider;
-    const bool native = opts.dialect == api_dialect::dashscope_native;
     client_config& c = out.config;
-    if (provider == "openai" || provider == "deepseek") {
-        if (native) return "--dialect dashscope needs a DashScope provider or a --base-url";
-        c = provider == "openai" ? providers::openai({}) : providers::deepseek({});
-        out.key_variable = provider == "openai" ? "OPENAI_API_KEY" : "DEEPSEEK_API_KEY";
-        out.description = provider == "openai" ? "OpenAI" : "DeepSeek";
+    const auto refuse = [&](const char* who) {
+        return std::string("--dialect ") + dialect_flag(*opts.dialect) + " is not served by " + who;
+    };
+    if (provider == "openai") {
+        const api_dialect d = opts.dialect.value_or(api_dialect::openai_compatible);
+        if (d == api_dialect::dashscope_native) return "--dialect dashscope needs a DashScope provider or a --base-url";
+        if (d == api_dialect::anthropic_messages) return refuse("OpenAI: use --provider anthropic");
+        c = d == api_dialect::openai_responses ? providers::openai_responses({}) : providers::openai({});
+        out.description = d == api_dialect::openai_responses ? "OpenAI Responses" : "OpenAI";
+        key_variables(vendor::openai, d, out);
+    } else if (provider == "deepseek") {
+        const api_dialect d = opts.dialect.value_or(api_dialect::openai_compatible);
+        if (d == api_dialect::dashscope_native) return "--dialect dashscope needs a DashScope provider or a --base-url";
+        if (d != api_dialect::openai_compatible) return refuse("DeepSeek's preset: give its --base-url");
+        c = providers::deepseek({});
+        out.description = "DeepSeek";
+        key_variables(vendor::deepseek, d, out);
+    } else if (provider == "anthropic") {
+        const api_dialect d = opts.dialect.value_or(api_dialect::anthropic_messages);
+        if (d != api_dialect::anthropic_messages) return refuse("Anthropic");
+        c = providers::anthropic({});
+        out.description = "Anthropic";
+        key_variables(vendor::anthropic, d, out);
     } else if (provider.rfind("dashscope", 0) == 0) {
-        const region r = provider == "dashscope-intl" ? region::intl
-                         : provider == "dashscope-finance" ? region::finance
-                                                           : region::cn;
-        c = native ? providers::dashscope_native(r, {}) : providers::dashscope_compatible(r, {});
-        out.key_variable = "DASHSCOPE_API_KEY";
-        out.description = std::string(native ? "DashScope native API" : "DashScope compatible mode") +
-                          (r == region::intl ? ", international (Singapore)"
-                           : r == region::finance ? ", finance cloud" : ", mainland China (Beijing)");
+        const region r = provider == "dashscope-intl"       ? region::intl
+                         : provider == "dashscope-finance"  ? region::finance
+                         : provider == "dashscope-us"       ? region::us
+                         : provider == "dashscope-hongkong" ? region::hongkong
+                                                            : region::cn;
+        switch (opts.dialect.value_or(api_dialect::openai_compatible)) {
+        case api_dialect::openai_compatible:
+            c = providers::dashscope_compatible(r, {});
+            out.description = "DashScope compatible mode";
+            break;
+        case api_dialect::dashscope_native:
+            c = providers::dashscope_native(r, {});
+            out.description = "DashScope native API";
+            break;
+        case api_dialect::anthropic_messages:
+            c = providers::dashscope_anthropic(r, {});
+            out.description = "DashScope Anthropic Messages";
+            break;
+        case api_dialect::openai_responses:
+            c = providers::dashscope_responses(r, {});
+            out.description = "DashScope OpenAI Responses";
+            break;
+        }
+        out.description += region_description(r);
+        key_variables(vendor::dashscope, c.dialect, out);
     }
     if (!opts.base_url.empty()) {
         // Checked here so that a usage error says so; the client checks again.
@@ -227,29 +318,18 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
         if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty())
             return "--base-url must be an http:// or https:// URL with a host";
         if (provider.empty()) {
-            c = providers::custom(opts.base_url, {}, native ? api_dialect::dashscope_native : api_dialect::openai_compatible);
+            const api_dialect d = opts.dialect.value_or(api_dialect::openai_compatible);
+            c = providers::custom(opts.base_url, {}, d);
             // A known provider's host: its key variable and its error codes, as with --provider.
-            switch (protocol::vendor_of_host(u->host())) {
-            case vendor::dashscope:
-                c.vendor = vendor::dashscope;
-                out.key_variable = "DASHSCOPE_API_KEY";
-                out.description = "DashScope, told from the host";
-                break;
-            case vendor::deepseek:
-                c.vendor = vendor::deepseek;
-                out.key_variable = "DEEPSEEK_API_KEY";
-                out.description = "DeepSeek, told from the host";
-                break;
-            case vendor::openai:
-                c.vendor = vendor::openai;
-                out.key_variable = "OPENAI_API_KEY";
-                out.description = "OpenAI, told from the host";
-                break;
-            case vendor::automatic:
-                out.key_variable = "LLMSTREAM_API_KEY";
-                out.key_required = false;
-                out.description = "a custom server";
-                break;
+            const vendor host_vendor = protocol::vendor_of_host(u->host());
+            if (host_vendor != vendor::automatic) c.vendor = host_vendor;
+            key_variables(host_vendor, d, out);
+            switch (host_vendor) {
+            case vendor::dashscope: out.description = "DashScope, told from the host"; break;
+            case vendor::deepseek: out.description = "DeepSeek, told from the host"; break;
+            case vendor::openai: out.description = "OpenAI, told from the host"; break;
+            case vendor::anthropic: out.description = "Anthropic, told from the host"; break;
+            case vendor::automatic: out.description = "a custom server"; break;
             }
         }
         c.base_url = opts.base_url;
@@ -263,7 +343,14 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
     } else if (auto key = env(out.key_variable.c_str()); !key.empty()) {
         c.api_key = std::move(key);
         out.key_source = out.key_variable;
+    } else if (!out.bearer_variable.empty()) {
+        if (auto token = env(out.bearer_variable.c_str()); !token.empty()) {
+            c.api_key = std::move(token);
+            c.auth = auth_scheme::bearer;
+            out.key_source = out.bearer_variable;
+        }
     }
+    if (!opts.workspace.empty()) c.workspace = opts.workspace;
     if (opts.max_retries) c.retry.max_retries = *opts.max_retries;
     if (opts.connect_timeout) c.timeouts.connect = *opts.connect_timeout;
     if (opts.idle_timeout) c.timeouts.idle = *opts.idle_timeout;

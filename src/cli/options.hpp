@@ -15,12 +15,14 @@ namespace llmstream::cli {
 
 struct options {
     std::string command;   ///< "chat" or "doctor"
-    std::string provider;  ///< "", openai, dashscope, dashscope-intl, dashscope-finance, deepseek
+    std::string provider;  ///< "", openai, anthropic, deepseek, dashscope, dashscope-intl, dashscope-finance,
+                           ///< dashscope-us, dashscope-hongkong
     std::optional<api_dialect> dialect;
     std::optional<llmstream::vendor> vendor;  ///< --vendor; unset: told from the host
     std::vector<host_override> resolve;      ///< --resolve HOST:ADDRESS, as many as given
     std::string base_url;
     std::string api_key;
+    std::string workspace;  ///< --workspace: DashScope sub-workspace id
     std::string model;
     std::string system;
     bool no_stream = false;
@@ -59,6 +61,7 @@ struct endpoint {
     client_config config;
     std::string key_source;  ///< "--api-key", the environment variable's name, or "" when there is no key
     std::string key_variable;  ///< the environment variable this provider's key is read from ("" for none)
+    std::string bearer_variable;  ///< read when key_variable is unset, sent as Bearer (ANTHROPIC_AUTH_TOKEN)
     std::string description;   ///< "DashScope compatible mode, international (Singapore)", ...
     bool key_required = true;  ///< false for a custom base URL (local servers often need none)
 };

@@ -65,7 +65,10 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
     } else if (origin.tls) {
         alpn = std::string_view("\x08http/1.1", 9);
     }
-    authorization = "Bearer " + config.api_key;
+    const bool x_api_key = config.auth == auth_scheme::x_api_key ||
+                           (config.auth == auth_scheme::automatic && config.dialect == api_dialect::anthropic_messages);
+    auth_header_name = x_api_key ? "x-api-key" : "Authorization";
+    auth_header_value = x_api_key ? config.api_key : "Bearer " + config.api_key;
     server_port = std::atoi(origin.port.c_str());
     // gen_ai.provider.name: an OpenAI-compatible server of unknown vendor speaks OpenAI's flavour.
     provider_name = config.vendor == vendor::automatic ? "openai" : to_string(config.vendor);

@@ -44,7 +44,8 @@ public:
     std::size_t idle_connections() const noexcept;
     std::size_t waiting_requests() const noexcept;
     http::deadline_resolver::lookup_fn lookup;  // asio's, or one that answers pinned hosts itself
-    std::string authorization;
+    std::string auth_header_name;   // "Authorization" (Bearer) or "x-api-key"
+    std::string auth_header_value;  // holds the key: never logged
     std::optional<http::proxy_endpoint> proxy;  // empty: direct connections
     std::string proxy_reason;                   // why this proxy (or none) was chosen
     std::string proxy_authorization;            // "Basic ..." or empty

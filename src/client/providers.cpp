@@ -53,6 +53,36 @@ client_config dashscope_native(region r, std::string api_key) {
     return c;
 }
 
+client_config dashscope_anthropic(region r, std::string api_key) {
+    client_config c;
+    c.base_url = std::string(dashscope_host(r)) + "/apps/anthropic";
+    c.dialect = api_dialect::anthropic_messages;
+    c.vendor = vendor::dashscope;
+    c.api_key = std::move(api_key);
+    return c;
+}
+
+client_config dashscope_responses(region r, std::string api_key) {
+    client_config c = dashscope_compatible(r, std::move(api_key));
+    c.dialect = api_dialect::openai_responses;
+    return c;
+}
+
+client_config anthropic(std::string api_key) {
+    client_config c;
+    c.base_url = "https://api.anthropic.com";
+    c.dialect = api_dialect::anthropic_messages;
+    c.vendor = vendor::anthropic;
+    c.api_key = std::move(api_key);
+    return c;
+}
+
+client_config openai_responses(std::string api_key) {
+    client_config c = openai(std::move(api_key));
+    c.dialect = api_dialect::openai_responses;
+    return c;
+}
+
 client_config custom(std::string base_url, std::string api_key, api_dialect dialect) {
     client_config c;
     c.base_url = std::move(base_url);

@@ -277,7 +277,8 @@ http::outgoing_request stream_impl::build_request() const {
         r.headers.emplace_back("Proxy-Authorization", client_->proxy_authorization);
     r.headers.emplace_back("User-Agent", "llmstream/0.1");
     r.headers.emplace_back("Content-Type", "application/json");
-    if (!cfg.api_key.empty()) r.headers.emplace_back("Authorization", client_->authorization);
+    if (!cfg.api_key.empty()) r.headers.emplace_back(client_->auth_header_name, client_->auth_header_value);
+    if (cfg.dialect == api_dialect::anthropic_messages) r.headers.emplace_back("anthropic-version", "2023-06-01");
     if (streaming_) {
         r.headers.emplace_back("Accept", "text/event-stream");
         r.headers.emplace_back("Cache-Control", "no-cache");
@@ -445,6 +446,7 @@ error_code stream_impl::on_head(const http::response_head& head) {
     diag_.http_status = status;
     std::string_view request_id = head.header("x-request-id");
     if (request_id.empty()) request_id = head.header("X-DashScope-Request-Id");
+    if (request_id.empty()) request_id = head.header("request-id");  // Anthropic
     protocol::set_provider_text(diag_.request_id, request_id);
     const bool event_stream = head.header("Content-Type").find("text/event-stream") != std::string_view::npos;
     body_mode_ = status == 200 && streaming_ && event_stream ? body_mode::events : body_mode::whole;

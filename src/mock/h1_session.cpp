@@ -55,6 +55,9 @@ public:
                 r.authorization = std::string(auth->value());
             }
             if (auto sse = req.find("X-DashScope-SSE"); sse != req.end()) r.dashscope_sse = std::string(sse->value());
+            if (auto key = req.find("x-api-key"); key != req.end()) r.x_api_key = std::string(key->value());
+            if (auto version = req.find("anthropic-version"); version != req.end())
+                r.anthropic_version = std::string(version->value());
             bool keep_alive = req.keep_alive();
             if (!co_await reply(*state_, r, *this, keep_alive)) break;
             if (!keep_alive) break;

@@ -333,6 +333,8 @@ private:
             r.authorization = v;
             r.has_authorization = true;
         } else if (n == "x-dashscope-sse") r.dashscope_sse = v;
+        else if (n == "x-api-key") r.x_api_key = v;
+        else if (n == "anthropic-version") r.anthropic_version = v;
         return 0;
     }
 

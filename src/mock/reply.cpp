@@ -29,9 +29,16 @@ asio::awaitable<bool> write_stats(server::state& st, responder& out, bool keep_a
     co_return co_await out.whole(200, json_fields(), json::serialize(o), keep_alive);
 }
 
+const char* request_id_header(dialect d) {
+    switch (d) {
+    case dialect::native: return "X-DashScope-Request-Id";
+    case dialect::anthropic: return "request-id";
+    default: return "x-request-id";
+    }
+}
+
 asio::awaitable<bool> write_error(dialect d, const scenario& s, responder& out, bool keep_alive) {
-    fields h{{"Content-Type", "application/json"},
-             {d == dialect::native ? "X-DashScope-Request-Id" : "x-request-id", s.request_id}};
+    fields h{{"Content-Type", "application/json"}, {request_id_header(d), s.request_id}};
     if (!s.retry_after.empty()) h.emplace_back("Retry-After", s.retry_after);
     if (!s.retry_after_ms.empty()) h.emplace_back("retry-after-ms", s.retry_after_ms);
     if (!s.should_retry.empty()) h.emplace_back("x-should-retry", s.should_retry);
@@ -46,7 +53,30 @@ asio::awaitable<bool> write_whole(dialect d, const scenario& s, responder& out, 
     json::value body;
     json::object message{{"role", "assistant"}, {"content", content}};
     if (!reasoning.empty()) message["reasoning_content"] = reasoning;
-    if (d == dialect::openai) {
+    if (d == dialect::anthropic) {
+        json::array blocks;
+        if (!reasoning.empty()) blocks.push_back(json::object{{"type", "thinking"}, {"thinking", reasoning}, {"signature", ""}});
+        blocks.push_back(json::object{{"type", "text"}, {"text", content}});
+        body = json::object{{"id", "msg_mock"}, {"type", "message"}, {"role", "assistant"}, {"model", "mock"},
+                            {"content", std::move(blocks)}, {"stop_reason", "end_turn"}, {"stop_sequence", nullptr},
+                            {"usage", json::object{{"input_tokens", 10}, {"output_tokens", s.tokens + s.reasoning},
+                                                   {"cache_creation_input_tokens", 0}, {"cache_read_input_tokens", 0}}}};
+    } else if (d == dialect::responses) {
+        json::array output;
+        if (!reasoning.empty())
+            output.push_back(json::object{{"id", "rs_mock"}, {"type", "reasoning"},
+                                          {"summary", json::array{json::object{{"type", "summary_text"}, {"text", reasoning}}}}});
+        output.push_back(json::object{
+            {"id", "msg_mock"}, {"type", "message"}, {"status", "completed"}, {"role", "assistant"},
+            {"content", json::array{json::object{{"type", "output_text"}, {"annotations", json::array{}}, {"text", content}}}}});
+        body = json::object{{"id", "resp_mock"}, {"object", "response"}, {"status", "completed"}, {"model", "mock"},
+                            {"output", std::move(output)}, {"error", nullptr}, {"incomplete_details", nullptr},
+                            {"usage", json::object{{"input_tokens", 10},
+                                                   {"input_tokens_details", json::object{{"cached_tokens", 0}}},
+                                                   {"output_tokens", s.tokens + s.reasoning},
+                                                   {"output_tokens_details", json::object{{"reasoning_tokens", s.reasoning}}},
+                                                   {"total_tokens", 10 + s.tokens + s.reasoning}}}};
+    } else if (d == dialect::openai) {
         body = json::object{{"id", "chatcmpl-mock"},
                             {"object", "chat.completion"},
                             {"model", "mock"},
@@ -60,7 +90,149 @@ asio::awaitable<bool> write_whole(dialect d, const scenario& s, responder& out, 
     co_return co_await out.whole(200, json_fields(), json::serialize(body), keep_alive);
 }
 
+// The events of a typed-event dialect (Anthropic Messages, OpenAI Responses), one token at a time:
+// what comes before the tokens, each token (reasoning first, then text), what ends a whole reply,
+// an in-stream error and a broken event.
+struct typed_frames {
+    dialect d;
+    const scenario& s;
+    int sequence = 0;
+
+    json::object seq(json::object o) {
+        if (d == dialect::responses) o["sequence_number"] = sequence++;
+        return o;
+    }
+    json::object response(const char* status, json::value usage) {
+        return {{"id", "resp_mock"}, {"object", "response"}, {"status", status}, {"model", "mock"},
+                {"output", json::array{}}, {"error", nullptr}, {"incomplete_details", nullptr}, {"usage", std::move(usage)}};
+    }
+    std::string start() {
+        if (d == dialect::anthropic)
+            return typed_event("message_start",
+                               {{"message", json::object{{"id", "msg_mock"}, {"type", "message"}, {"role", "assistant"},
+                                                         {"model", "mock"}, {"content", json::array{}},
+                                                         {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+                                                         {"usage", json::object{{"input_tokens", 10}, {"output_tokens", 1}}}}}});
+        return typed_event("response.created", seq({{"response", response("in_progress", nullptr)}})) +
+               typed_event("response.in_progress", seq({{"response", response("in_progress", nullptr)}}));
+    }
+    // Block (Anthropic) or output item (Responses) `index` begins: reasoning or text.
+    std::string open(int index, bool reasoning) {
+        if (d == dialect::anthropic)
+            return typed_event("content_block_start",
+                               {{"index", index},
+                                {"content_block", reasoning ? json::object{{"type", "thinking"}, {"thinking", ""}}
+                                                            : json::object{{"type", "text"}, {"text", ""}}}});
+        if (reasoning)
+            return typed_event("response.output_item.added",
+                               seq({{"output_index", index},
+                                    {"item", json::object{{"id", "rs_mock"}, {"type", "reasoning"}, {"summary", json::array{}}}}}));
+        return typed_event("response.output_item.added",
+                           seq({{"output_index", index},
+                                {"item", json::object{{"id", "msg_mock"}, {"type", "message"}, {"status", "in_progress"},
+                                                      {"role", "assistant"}, {"content", json::array{}}}}})) +
+               typed_event("response.content_part.added",
+                           seq({{"item_id", "msg_mock"}, {"output_index", index}, {"content_index", 0},
+                                {"part", json::object{{"type", "output_text"}, {"annotations", json::array{}}, {"text", ""}}}}));
+    }
+    std::string token(int index, bool reasoning, const std::string& text) {
+        if (d == dialect::anthropic)
+            return typed_event("content_block_delta",
+                               {{"index", index},
+                                {"delta", reasoning ? json::object{{"type", "thinking_delta"}, {"thinking", text}}
+                                                    : json::object{{"type", "text_delta"}, {"text", text}}}});
+        if (reasoning)
+            return typed_event("response.reasoning_summary_text.delta",
+                               seq({{"item_id", "rs_mock"}, {"output_index", index}, {"summary_index", 0}, {"delta", text}}));
+        return typed_event("response.output_text.delta",
+                           seq({{"item_id", "msg_mock"}, {"output_index", index}, {"content_index", 0}, {"delta", text},
+                                {"logprobs", json::array{}}}));
+    }
+    std::string close(int index, bool reasoning) {
+        if (d == dialect::anthropic) return typed_event("content_block_stop", {{"index", index}});
+        return typed_event("response.output_item.done",
+                           seq({{"output_index", index},
+                                {"item", json::object{{"id", reasoning ? "rs_mock" : "msg_mock"},
+                                                      {"type", reasoning ? "reasoning" : "message"}}}}));
+    }
+    std::string finish(int output_tokens, int reasoning_tokens) {
+        if (d == dialect::anthropic)
+            return typed_event("message_delta", {{"delta", json::object{{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                                                 {"usage", json::object{{"output_tokens", output_tokens}}}}) +
+                   typed_event("message_stop", {});
+        return typed_event(
+            "response.completed",
+            seq({{"response", response("completed", json::object{{"input_tokens", 10},
+                                                                  {"input_tokens_details", json::object{{"cached_tokens", 0}}},
+                                                                  {"output_tokens", output_tokens},
+                                                                  {"output_tokens_details", json::object{{"reasoning_tokens", reasoning_tokens}}},
+                                                                  {"total_tokens", 10 + output_tokens}})}}));
+    }
+    std::string error(int status) {
+        if (d == dialect::anthropic)
+            return typed_event("error", {{"error", json::object{{"type", s.code.empty() ? anthropic_error_type(status) : s.code},
+                                                                {"message", s.message.empty() ? "mock error " + std::to_string(status) : s.message}}}});
+        const std::string code = !s.code.empty() ? s.code : status == 429 ? "rate_limit_exceeded" : "server_error";
+        return typed_event("error", seq({{"code", code},
+                                          {"message", s.message.empty() ? "mock error " + std::to_string(status) : s.message},
+                                          {"param", nullptr}}));
+    }
+    std::string broken() const {
+        return d == dialect::anthropic
+                   ? "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"trunc\n\n"
+                   : "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"trunc\n\n";
+    }
+};
+
+asio::awaitable<bool> write_typed_stream(dialect d, const scenario& s, responder& out, bool keep_alive) {
+    fields head{{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}, {request_id_header(d), s.request_id}};
+    if (!co_await out.stream_head(std::move(head), keep_alive)) co_return false;
+    typed_frames f{d, s};
+    std::string pending = f.start();
+    const int total = s.reasoning + s.tokens;
+    // Reasoning is block/item 0 when there is any; the text follows.
+    const int text_index = s.reasoning > 0 ? 1 : 0;
+    bool ended_early = false;
+    for (int i = 0; i < total; ++i) {
+        const bool is_reasoning = i < s.reasoning;
+        const int index = is_reasoning ? 0 : text_index;
+        if (i == s.reset_after) co_return false;
+        if (i == s.stall_after) {
+            if (!co_await out.stream_piece(pending)) co_return false;
+            co_await out.until_peer_gives_up();
+            co_return false;
+        }
+        if (i == s.error_after) {
+            pending += f.error(s.error_status);
+            ended_early = true;
+            break;
+        }
+        if (i == s.malformed_after) {
+            pending += f.broken();
+            ended_early = true;
+            break;
+        }
+        if (i == 0 || i == s.reasoning) {
+            if (i > 0) pending += f.close(0, true);
+            pending += f.open(index, is_reasoning);
+        }
+        if (s.keepalive) pending += d == dialect::anthropic ? "event: ping\ndata: {\"type\": \"ping\"}\n\n" : ": keep-alive\n\n";
+        pending += f.token(index, is_reasoning, token_text(s, is_reasoning ? i : i - s.reasoning));
+        if ((i + 1) % s.coalesce == 0) {
+            if (!co_await out.stream_piece(pending)) co_return false;
+            if (s.pace_ms > 0 && !co_await out.sleep(s.pace_ms)) co_return false;
+        }
+    }
+    if (!ended_early) {
+        if (total > 0) pending += f.close(total > s.reasoning ? text_index : 0, total <= s.reasoning);
+        if (!s.no_done) pending += f.finish(total, s.reasoning);
+    }
+    if (!co_await out.stream_piece(pending)) co_return false;
+    co_return co_await out.stream_end();
+}
+
 asio::awaitable<bool> write_stream(dialect d, const scenario& s, bool include_usage, responder& out, bool keep_alive) {
+    if (d == dialect::anthropic || d == dialect::responses) co_return co_await write_typed_stream(d, s, out, keep_alive);
     // (A named variable: GCC 12 miscompiles a braced list inside co_await.)
     fields head{{"Content-Type", "text/event-stream"},
                 {"Cache-Control", "no-cache"},
@@ -165,15 +337,20 @@ plan make_plan(server::state& st, const request& req, bool& keep_alive) {
         p.what = plan::kind::stats;
         return p;
     }
+    const auto ends_with = [&](std::string_view tail) {
+        return target.size() >= tail.size() && target.substr(target.size() - tail.size()) == tail;
+    };
     const bool native = target.find("/api/v1/services/aigc/") != std::string_view::npos;
-    const bool openai = target.size() >= 17 && target.substr(target.size() - 17) == "/chat/completions";
+    const bool openai = ends_with("/chat/completions");
+    const bool anthropic = ends_with("/v1/messages");
+    const bool responses = ends_with("/responses");
     p.what = plan::kind::whole;
-    if (req.method != "POST" || (!native && !openai)) {
+    if (req.method != "POST" || (!native && !openai && !anthropic && !responses)) {
         p.status = 404;
         p.body = error_body(dialect::openai, 404, "not_found", "no such endpoint");
         return p;
     }
-    const dialect d = native ? dialect::native : dialect::openai;
+    const dialect d = native ? dialect::native : anthropic ? dialect::anthropic : responses ? dialect::responses : dialect::openai;
     p.d = d;
 
     boost::system::error_code jec;
@@ -186,16 +363,21 @@ plan make_plan(server::state& st, const request& req, bool& keep_alive) {
     scenario& s = p.s;
     s = parse_scenario(std::string(body.at("model").as_string()));
     if (s.close) keep_alive = false;
-    if (d == dialect::openai) {
+    if (d != dialect::native) {
         const json::object& o = body.as_object();
         p.stream = o.contains("stream") && o.at("stream").is_bool() && o.at("stream").as_bool();
         p.include_usage = o.contains("stream_options");
     } else {
         p.stream = req.dashscope_sse == "enable";
     }
-    if (!req.has_authorization) {
+    if (!req.has_authorization && !(d == dialect::anthropic && !req.x_api_key.empty())) {
         p.status = 401;
         p.body = error_body(d, 401, "", "no API key");
+        return p;
+    }
+    if (d == dialect::anthropic && req.anthropic_version.empty()) {  // as api.anthropic.com answers
+        p.status = 400;
+        p.body = error_body(d, 400, "", "anthropic-version: header is required");
         return p;
     }
     if (!s.key.empty() || s.fail_first > 0) {
@@ -217,7 +399,9 @@ plan make_plan(server::state& st, const request& req, bool& keep_alive) {
             s.status = 503;
         }
     }
-    if (s.echo_auth) s.message = "rejected Authorization: " + req.authorization;
+    if (s.echo_auth)
+        s.message = d == dialect::anthropic && !req.x_api_key.empty() ? "rejected x-api-key: " + req.x_api_key
+                                                                     : "rejected Authorization: " + req.authorization;
     if (s.reset_before_headers) p.what = plan::kind::drop;
     else if (s.rst >= 0) p.what = plan::kind::reset;
     else if (!s.raw.empty()) p.what = plan::kind::hostile;

@@ -24,6 +24,8 @@ struct request {
     std::string authorization;  ///< empty when absent
     bool has_authorization = false;
     std::string dashscope_sse;  ///< X-DashScope-SSE
+    std::string x_api_key;      ///< x-api-key (Anthropic's key header)
+    std::string anthropic_version;  ///< anthropic-version
 };
 
 /// How a reply goes out. Every awaitable returns false when the connection (or stream) is gone.

@@ -68,7 +68,36 @@ scenario parse_scenario(std::string_view model) {
     return s;
 }
 
+std::string anthropic_error_type(int status) {
+    switch (status) {
+    case 400: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 402: return "billing_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503:
+    case 529: return "overloaded_error";
+    case 504: return "timeout_error";
+    default: return "api_error";
+    }
+}
+
+std::string typed_event(std::string_view type, const json::object& fields) {
+    json::object o{{"type", type}};
+    for (const auto& kv : fields) o[kv.key()] = kv.value();
+    return "event: " + std::string(type) + "\ndata: " + json::serialize(o) + "\n\n";
+}
+
 std::string error_body(dialect d, int status, std::string code, std::string message, bool openai_shape) {
+    if (message.empty()) message = "mock error " + std::to_string(status);
+    if (d == dialect::anthropic)  // {"type":"error","error":{"type","message"},"request_id"}; a code names the type
+        return json::serialize(json::object{{"type", "error"},
+                                            {"error", json::object{{"type", code.empty() ? anthropic_error_type(status) : code},
+                                                                   {"message", message}}},
+                                            {"request_id", "req_mock"}});
+    if (d == dialect::responses) openai_shape = true;  // OpenAI's shape: no request_id in the body
     if (code.empty()) {
         switch (status) {
         case 400: code = d == dialect::native ? "InvalidParameter" : "invalid_request_error"; break;

@@ -47,7 +47,7 @@ struct scenario {
 
 scenario parse_scenario(std::string_view model);
 
-enum class dialect { openai, native };
+enum class dialect { openai, native, anthropic, responses };
 
 /// A provider-shaped error body for `status` in the dialect: DashScope's (compatible mode puts a
 /// top-level request_id beside the error), or with `openai_shape` OpenAI's (the error alone).
@@ -58,6 +58,12 @@ std::string token_text(const scenario& s, int i);
 
 /// One OpenAI-compatible `data:` event for a chunk with `delta` (and a finish reason when not null).
 std::string openai_chunk(const boost::json::object& delta, const char* finish);
+
+/// Anthropic's error type for an HTTP status (rate_limit_error for 429, overloaded_error for 529, ...).
+std::string anthropic_error_type(int status);
+
+/// One typed event: `event: <type>` and `data: <object with "type" first>`.
+std::string typed_event(std::string_view type, const boost::json::object& fields);
 
 /// One DashScope native event (id, event, :HTTP_STATUS and data lines).
 std::string native_frame(int id, const std::string& content, const std::string& reasoning, const char* finish,

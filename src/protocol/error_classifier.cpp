@@ -335,7 +335,8 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
 
     provider_error fields;
     if (parse_provider_error(body, fields)) {
-        set_provider_text(diag.provider_code, fields.code);
+        // Anthropic names an error by its type alone ({"type":"error","error":{"type":"overloaded_error"}}).
+        set_provider_text(diag.provider_code, fields.code.empty() && fields.type != "error" ? fields.type : fields.code);
         set_provider_text(diag.provider_message, fields.message);
         if (diag.request_id.empty()) set_provider_text(diag.request_id, fields.request_id);
         const vendor speaker = vendor_for_error(v, fields);

@@ -2,36 +2,14 @@
 
 #include <llmstream/error.hpp>
 
-#include <boost/json.hpp>
-
-#include "error_classifier.hpp"
-#include "json_access.hpp"
+#include "encode_support.hpp"
+#include "dialects/anthropic_messages.hpp"
+#include "dialects/openai_responses.hpp"
 
 namespace llmstream::protocol {
 namespace {
 
-namespace json = boost::json;
-
-// Thrown inside the encoder, turned into errc::invalid_request with the text as the hint.
-struct invalid_field {
-    std::string what;
-};
-
-void require_utf8(const std::string& s, const std::string& field) {
-    if (!sse::detail::is_valid_utf8(s)) throw invalid_field{field + " is not valid UTF-8"};
-}
-
-json::value parse_json_text(const std::string& text, const std::string& field) {
-    require_utf8(text, field);
-    boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
-    if (ec) throw invalid_field{field + " is not valid JSON (" + ec.message() + ")"};
-    return v;
-}
-
-std::string field_name(std::size_t message_index, const char* member) {
-    return "messages[" + std::to_string(message_index) + "]." + member;
-}
+using namespace encoding;
 
 json::value openai_parts(const message& m, std::size_t index) {
     json::array parts;
@@ -131,12 +109,7 @@ void encode_options(const chat_request& req, json::object& o) {
         json::array tools;
         for (std::size_t i = 0; i < req.tools.size(); ++i) {
             const tool& t = req.tools[i];
-            const std::string field = "tools[" + std::to_string(i) + "]";
-            if (t.name.empty()) throw invalid_field{field + ".name is empty"};
-            require_utf8(t.name, field + ".name");
-            require_utf8(t.description, field + ".description");
-            json::value params = parse_json_text(t.parameters, field + ".parameters");
-            if (!params.is_object()) throw invalid_field{field + ".parameters is not a JSON object"};
+            json::object params = tool_parameters(t, i);
             json::object fn{{"name", t.name}};
             if (!t.description.empty()) fn["description"] = t.description;
             fn["parameters"] = std::move(params);
@@ -162,13 +135,6 @@ void encode_options(const chat_request& req, json::object& o) {
     }
 }
 
-void merge_extra(const chat_request& req, json::object& into) {
-    if (req.extra.empty()) return;
-    json::value v = parse_json_text(req.extra, "extra");
-    if (!v.is_object()) throw invalid_field{"extra is not a JSON object"};
-    for (auto& kv : v.as_object()) into[kv.key()] = std::move(kv.value());
-}
-
 bool has_media(const chat_request& req) {
     for (const auto& m : req.messages)
         for (const auto& p : m.parts)
@@ -182,8 +148,15 @@ boost::system::error_code encode_request(api_dialect dialect, const chat_request
                                          diagnostics& diag) {
     out = {};
     try {
-        if (req.model.empty()) throw invalid_field{"model is empty"};
-        require_utf8(req.model, "model");
+        require_model(req);
+        if (dialect == api_dialect::anthropic_messages) {
+            anthropic_messages::encode_request(req, streaming, out);
+            return {};
+        }
+        if (dialect == api_dialect::openai_responses) {
+            openai_responses::encode_request(req, streaming, out);
+            return {};
+        }
         json::object body;
         body["model"] = req.model;
         if (dialect == api_dialect::openai_compatible) {

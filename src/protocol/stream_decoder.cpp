@@ -364,11 +364,40 @@ bool read_error_value(json_cursor& c, provider_error& e) {
     }
 }
 
+const char* dialect_label(api_dialect d) {
+    switch (d) {
+    case api_dialect::openai_compatible: return "OpenAI-compatible";
+    case api_dialect::dashscope_native: return "DashScope";
+    case api_dialect::anthropic_messages: return "Anthropic Messages";
+    case api_dialect::openai_responses: return "OpenAI Responses";
+    }
+    return "provider";
+}
+
 void fill_malformed(diagnostics& diag, api_dialect dialect) {
     diag.clear_last_attempt();
-    diag.hint = std::string("the stream carried an event that is not valid ") +
-                (dialect == api_dialect::openai_compatible ? "OpenAI-compatible" : "DashScope") +
+    diag.hint = std::string("the stream carried an event that is not valid ") + dialect_label(dialect) +
                 " JSON: check the base URL and the API dialect";
+}
+
+bool has_typed_events(api_dialect d) {
+    return d == api_dialect::anthropic_messages || d == api_dialect::openai_responses;
+}
+
+// An error the provider reported in a body or event, with `status` (200 when it came in a 2xx
+// body or stream without a status of its own).
+boost::system::error_code report_error(vendor v, int status, int classify_status, const provider_error& e,
+                                       diagnostics& diag) {
+    diag.clear_last_attempt();
+    diag.http_status = status;
+    const std::string& code = e.code.empty() ? e.type : e.code;
+    set_provider_text(diag.provider_code, code);
+    set_provider_text(diag.provider_message, e.message);
+    set_provider_text(diag.request_id, e.request_id);
+    const vendor speaker = vendor_for_error(v, e);
+    const api_errc c = classify_error(speaker, classify_status, code, e.type, e.message);
+    diag.hint = hint_for(speaker, c, code);
+    return c;
 }
 
 }  // namespace
@@ -404,6 +433,8 @@ void stream_decoder::reset() {
     seen_content_.clear();
     seen_reasoning_.clear();
     seen_arguments_.clear();
+    anthropic_.reset();
+    responses_.reset();
 }
 
 // A comment other than `HTTP_STATUS/` and three digits (on_comment's inline case).
@@ -417,35 +448,74 @@ void stream_decoder::on_other_comment(std::string_view text) noexcept {
 }
 
 boost::system::error_code stream_decoder::in_stream_error(const provider_error& e, diagnostics& diag) const {
-    diag.clear_last_attempt();
-    diag.http_status = comment_status_ != 0 ? comment_status_ : 200;
-    const std::string& code = e.code.empty() ? e.type : e.code;
-    set_provider_text(diag.provider_code, code);
-    set_provider_text(diag.provider_message, e.message);
-    set_provider_text(diag.request_id, e.request_id);
-    const vendor speaker = vendor_for_error(vendor_, e);
-    const api_errc c = classify_error(speaker, comment_status_, code, e.type, e.message);
-    diag.hint = hint_for(speaker, c, code);
-    return c;
+    return report_error(vendor_, comment_status_ != 0 ? comment_status_ : 200, comment_status_, e, diag);
+}
+
+void stream_decoder::clear_error() noexcept {
+    if (!error_written_) return;  // only error events and the few frames with "code"/"message" write it
+    error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
+    error_.message.clear();
+    error_.type.clear();
+    error_.request_id.clear();
+    error_written_ = false;
+}
+
+// Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in every
+// frame); a delta carries them only when they first appear or change, so that streaming does not
+// copy them per event.
+void stream_decoder::hand_out_identity(delta& out) {
+    auto once = [this](std::string& field, std::string& last) {
+        if (field.empty()) return;
+        if (field == last) {
+            field.clear();
+        } else {
+            last = field;
+            ++identity_changes_;
+        }
+    };
+    once(out.role, last_role_);
+    once(out.model, last_model_);
+    once(out.response_id, last_response_id_);
+    once(out.request_id, last_request_id_);
+}
+
+// Anthropic Messages and OpenAI Responses: each event says what it is; the dialect's reader
+// turns it into a delta.
+boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, delta& out, diagnostics& diag) {
+    clear_error();
+    bool has_error = false;
+    json_cursor c(buffer_, ev.data);
+    const bool ok = (dialect_ == api_dialect::anthropic_messages
+                         ? anthropic_.read(c, ev.type, out, written_error(), has_error)
+                         : responses_.read(c, ev.type, out, written_error(), has_error)) &&
+                    c.at_end();
+    if (!ok) {
+        out.clear();
+        fill_malformed(diag, dialect_);
+        return errc::malformed_response;
+    }
+    if (has_error) {
+        out.clear();
+        return in_stream_error(error_, diag);
+    }
+    hand_out_identity(out);
+    if (out.finish != finish_reason::none) finish_seen_ = true;
+    if (anthropic_.finished() || responses_.finished()) done_ = true;
+    return {};
 }
 
 boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& out, diagnostics& diag) {
     out.clear();
     if (done_) return {};  // nothing after [DONE] is part of the response
     const std::string_view data = ev.data;
-    if (dialect_ == api_dialect::openai_compatible && data == "[DONE]") {
+    if (dialect_ != api_dialect::dashscope_native && dialect_ != api_dialect::anthropic_messages && data == "[DONE]") {
         done_ = true;
         return {};
     }
     if ((data.empty() || data.front() != '{') && data.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};  // keep-alive
 
-    if (error_written_) {  // only error events and the few frames with "code"/"message" write it
-        error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
-        error_.message.clear();
-        error_.type.clear();
-        error_.request_id.clear();
-        error_written_ = false;
-    }
+    if (has_typed_events(dialect_)) return on_typed_event(ev, out, diag);
+    clear_error();
     native_usage_written_ = false;
     native_usage_read_.count = 0;
     bool has_error = false;
@@ -473,22 +543,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         out.clear();
         return in_stream_error(error_, diag);
     }
-    // Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in
-    // every frame); a delta carries them only when they first appear or change, so that
-    // streaming does not copy them per event.
-    auto once = [this](std::string& field, std::string& last) {
-        if (field.empty()) return;
-        if (field == last) {
-            field.clear();
-        } else {
-            last = field;
-            ++identity_changes_;
-        }
-    };
-    once(out.role, last_role_);
-    once(out.model, last_model_);
-    once(out.response_id, last_response_id_);
-    once(out.request_id, last_request_id_);
+    hand_out_identity(out);
     out.finish = out.finish_reason_text.empty() ? finish_reason::none : parse_finish_reason(out.finish_reason_text);
     if (out.finish == finish_reason::none) {
         out.finish_reason_text.clear();
@@ -868,9 +923,20 @@ boost::system::error_code stream_decoder::make_cumulative_incremental(delta& out
 boost::system::error_code stream_decoder::on_end_of_stream(diagnostics& diag) const {
     if (done()) return {};
     diag.clear_last_attempt();
-    diag.hint = dialect_ == api_dialect::openai_compatible
-                    ? "the stream ended before [DONE] or a finish_reason: the connection was cut off"
-                    : "the stream ended before the frame with the final finish_reason: the connection was cut off";
+    switch (dialect_) {
+    case api_dialect::openai_compatible:
+        diag.hint = "the stream ended before [DONE] or a finish_reason: the connection was cut off";
+        break;
+    case api_dialect::dashscope_native:
+        diag.hint = "the stream ended before the frame with the final finish_reason: the connection was cut off";
+        break;
+    case api_dialect::anthropic_messages:
+        diag.hint = "the stream ended before message_delta's stop_reason or message_stop: the connection was cut off";
+        break;
+    case api_dialect::openai_responses:
+        diag.hint = "the stream ended before response.completed or response.incomplete: the connection was cut off";
+        break;
+    }
     return errc::truncated_stream;
 }
 
@@ -881,6 +947,28 @@ boost::system::error_code decode_completion(api_dialect dialect, vendor v, int s
         fill_malformed(diag, dialect);
         diag.hint = "the response body is not valid UTF-8: check the base URL and the API dialect";
         return errc::malformed_response;
+    }
+    if (has_typed_events(dialect)) {
+        provider_error e;
+        bool has_error = false;
+        const bool ok = dialect == api_dialect::anthropic_messages
+                            ? anthropic_messages::decode_completion(body, out, e, has_error)
+                            : openai_responses::decode_completion(body, out, e, has_error);
+        if (!ok) {
+            out = {};
+            fill_malformed(diag, dialect);
+            diag.hint = std::string("the response body is not ") + dialect_label(dialect) +
+                        " JSON: check the base URL and the API dialect";
+            return errc::malformed_response;
+        }
+        if (!has_error) return {};
+        out = {};
+        if (status != 200) {
+            response_head head;
+            head.status = status;
+            return decode_error_response(v, head, body, diag);
+        }
+        return report_error(v, 200, 0, e, diag);
     }
     stream_decoder decoder(dialect, v);
     delta d;

@@ -1,8 +1,12 @@
-// Turns the events of a streaming response into deltas, for either dialect. Sans-IO: fed by
-// sse::parser, driven by whoever owns the bytes.
+// Turns the events of a streaming response into deltas, for every dialect. Sans-IO: fed by
+// sse::parser, driven by whoever owns the bytes. Chat completions and DashScope native frames
+// are read here, with prefix replay; Anthropic Messages and OpenAI Responses (typed events) by
+// their readers in dialects/.
 #pragma once
 
 #include "json_access.hpp"
+#include "dialects/anthropic_messages.hpp"
+#include "dialects/openai_responses.hpp"
 
 #include <llmstream/diagnostics.hpp>
 #include <llmstream/events.hpp>
@@ -116,7 +120,8 @@ public:
         on_other_comment(text);
     }
 
-    /// The response is complete: [DONE] (OpenAI-compatible) or a final finish_reason was seen.
+    /// The response is complete: [DONE] (OpenAI-compatible), a final finish_reason, Anthropic's
+    /// message_delta with a stop_reason, or a terminal Responses event.
     bool done() const noexcept { return done_ || finish_seen_; }
 
     /// Called at end of stream. `errc::truncated_stream` when the response was cut off.
@@ -136,6 +141,9 @@ public:
     std::size_t replayed_suffixes() const noexcept { return replayed_suffixes_; }
 
 private:
+    boost::system::error_code on_typed_event(const sse::event& ev, delta& out, diagnostics& diag);
+    void clear_error() noexcept;
+    void hand_out_identity(delta& out);
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
     bool replay_event(std::string_view data, delta& out, bool& has_error);
     bool replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest);
@@ -185,6 +193,9 @@ private:
     std::string seen_content_;
     std::string seen_reasoning_;
     std::vector<std::string> seen_arguments_;
+    // The dialects with typed events.
+    anthropic_messages::stream_reader anthropic_;
+    openai_responses::stream_reader responses_;
 };
 
 /// Decodes a non-streaming response body (status 2xx) into `out`. A body that is an error

@@ -31,6 +31,7 @@ llmstream::vendor vendor_of_host(std::string_view host) noexcept {
     if (in_domain(host, "aliyuncs.com")) return vendor::dashscope;
     if (in_domain(host, "api.deepseek.com")) return vendor::deepseek;
     if (in_domain(host, "api.openai.com")) return vendor::openai;
+    if (in_domain(host, "api.anthropic.com")) return vendor::anthropic;
     return vendor::automatic;
 }
 

@@ -320,7 +320,7 @@ TEST_CASE("a --base-url on a provider's host reads its key and codes and the --v
     CHECK(ep.config.host_overrides[0].address == "127.0.0.1");
     CHECK(ep.config.host_overrides[1].address == "::1");
 
-    CHECK(parse({"chat", "--vendor", "anthropic", "--model", "m", "hi"}).error.find("--vendor must be") == 0);
+    CHECK(parse({"chat", "--vendor", "mistral", "--model", "m", "hi"}).error.find("--vendor must be") == 0);
     CHECK(parse({"chat", "--resolve", "nocolon", "--model", "m", "hi"}).error == "--resolve must be HOST:ADDRESS");
     CHECK(parse({"chat", "--resolve", "h:not-an-ip", "--model", "m", "hi"}).error.find("not an IPv4 or IPv6") !=
           std::string::npos);
