@@ -231,3 +231,78 @@ TEST_CASE("an echoed API key is redacted from every diagnostics text", "[errors]
     llmstream::protocol::redact_secret(cut, key);
     CHECK(cut.provider_message == "echo: [redacted]");
 }
+
+// ---- Anthropic Messages and OpenAI Responses ----------------------------------------------------
+
+TEST_CASE("Anthropic error bodies: the error type is the provider code; 529 overloaded and 429 retryable, 402 billing",
+          "[errors][anthropic]") {
+    const auto body = [](std::string_view type) {
+        return std::string(R"({"type":"error","error":{"type":")") + std::string(type) +
+               R"(","message":"m"},"request_id":"req_011CXw8h"})";
+    };
+    const std::tuple<int, std::string_view, api_errc> rows[] = {
+        {400, "invalid_request_error", api_errc::bad_request}, {401, "authentication_error", api_errc::authentication},
+        {402, "billing_error", api_errc::payment_required},    {403, "permission_error", api_errc::permission_denied},
+        {404, "not_found_error", api_errc::not_found},          {413, "request_too_large", api_errc::request_too_large},
+        {429, "rate_limit_error", api_errc::rate_limited},      {500, "api_error", api_errc::server_error},
+        {504, "timeout_error", api_errc::server_error},         {529, "overloaded_error", api_errc::overloaded},
+    };
+    for (const auto& [status, type, expected] : rows) {
+        INFO(status << " " << type);
+        const auto d = decode(vendor::anthropic, status, body(type));
+        CHECK(d.ec == expected);
+        CHECK(d.diag.provider_code == type);
+        CHECK(d.diag.request_id == "req_011CXw8h");
+        CHECK_FALSE(d.diag.hint.empty());
+    }
+    CHECK(is_retryable(decode(vendor::anthropic, 529, body("overloaded_error")).ec));
+    CHECK(is_retryable(decode(vendor::anthropic, 429, body("rate_limit_error")).ec));
+    CHECK_FALSE(is_retryable(decode(vendor::anthropic, 402, body("billing_error")).ec));
+}
+
+TEST_CASE("whole Anthropic and Responses bodies decode into a completion; error bodies into their error",
+          "[errors][anthropic][responses]") {
+    completion c;
+    diagnostics diag;
+    const std::string message =
+        R"({"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[)"
+        R"({"type":"thinking","thinking":"hmm","signature":""},{"type":"text","text":"Hi, \"you\""},)"
+        R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input": {"city":"杭州","n":[1,2]}}],)"
+        R"("stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":40,"cache_creation_input_tokens":5,"cache_read_input_tokens":10}})";
+    REQUIRE_FALSE(protocol::decode_completion(api_dialect::anthropic_messages, vendor::anthropic, 200, message, c, diag));
+    CHECK(c.content == "Hi, \"you\"");
+    CHECK(c.reasoning_content == "hmm");
+    CHECK(c.response_id == "msg_01");
+    REQUIRE(c.tool_calls.size() == 1);
+    CHECK(c.tool_calls[0] == tool_call{"toolu_1", "get_weather", R"({"city":"杭州","n":[1,2]})"});
+    CHECK(c.finish == finish_reason::tool_calls);
+    REQUIRE(c.usage);
+    CHECK(*c.usage == usage{40, 40, 80, std::nullopt, 10});
+
+    const std::string response =
+        R"({"id":"resp_1","object":"response","status":"completed","model":"gpt-4.1","error":null,"incomplete_details":null,)"
+        R"("output":[{"type":"reasoning","id":"rs","summary":[{"type":"summary_text","text":"think"}]},)"
+        R"({"type":"message","id":"m","role":"assistant","content":[{"type":"output_text","text":"Hello","annotations":[]}]},)"
+        R"({"type":"function_call","id":"fc","call_id":"call_1","name":"f","arguments":"{\"a\":1}"}],)"
+        R"("usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7,"output_tokens_details":{"reasoning_tokens":2}}})";
+    REQUIRE_FALSE(protocol::decode_completion(api_dialect::openai_responses, vendor::openai, 200, response, c, diag));
+    CHECK(c.content == "Hello");
+    CHECK(c.reasoning_content == "think");
+    REQUIRE(c.tool_calls.size() == 1);
+    CHECK(c.tool_calls[0] == tool_call{"call_1", "f", R"({"a":1})"});
+    CHECK(c.finish == finish_reason::tool_calls);
+    CHECK(c.finish_reason_text == "completed");
+    CHECK(c.usage->reasoning_tokens == 2);
+
+    // A failed response in a 200 body is its error; an error body with its status is read as one.
+    const std::string failed = R"({"id":"resp_2","object":"response","status":"failed","output":[],"error":{"code":"server_error","message":"boom"}})";
+    CHECK(protocol::decode_completion(api_dialect::openai_responses, vendor::openai, 200, failed, c, diag) == api_errc::server_error);
+    CHECK(diag.provider_code == "server_error");
+    CHECK(protocol::decode_completion(api_dialect::anthropic_messages, vendor::anthropic, 200,
+                                      R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})", c,
+                                      diag) == api_errc::overloaded);
+    CHECK(protocol::decode_completion(api_dialect::anthropic_messages, vendor::anthropic, 200, R"({"type":"mystery"})", c, diag) ==
+          errc::malformed_response);
+    CHECK(diag.hint.find("Anthropic Messages") != std::string::npos);
+    CHECK(protocol::decode_completion(api_dialect::openai_responses, vendor::openai, 200, "[]", c, diag) == errc::malformed_response);
+}

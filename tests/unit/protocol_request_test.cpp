@@ -193,3 +193,133 @@ TEST_CASE("non-streaming bodies decode to a completion in both dialects", "[requ
     CHECK(protocol::decode_completion(api_dialect::openai_compatible, vendor::openai, 200, "<html>", c, diag) ==
           errc::malformed_response);
 }
+
+// ---- Anthropic Messages and OpenAI Responses ----------------------------------------------------
+
+namespace {
+chat_request tool_round_trip() {
+    chat_request req;
+    req.model = "qwen-plus";
+    req.messages = {{"system", "Be terse."},
+                    {"user", "Weather in Hangzhou and the time?"},
+                    {"assistant", "Checking.", {}, {}, {}, {{"call_1", "get_weather", R"({"city":"杭州"})"}, {"call_2", "get_time", ""}}},
+                    {"tool", "15°C", {}, {}, "call_1"},
+                    {"tool", "12:00", {}, {}, "call_2"}};
+    req.tools = {{"get_weather", "Weather of a city", R"({"type":"object","properties":{"city":{"type":"string"}}})"}};
+    req.tool_choice = "required";
+    return req;
+}
+}  // namespace
+
+TEST_CASE("Anthropic body: system on top, max_tokens required, tool_use and tool_result turns, tools, extra", "[request][anthropic]") {
+    chat_request req = tool_round_trip();
+    req.temperature = 0.5;
+    req.stop = {"END"};
+    req.extra = R"({"thinking":{"type":"enabled","budget_tokens":1024}})";
+    protocol::encoded_request enc;
+    const bjson::object body = encode_ok(api_dialect::anthropic_messages, req, &enc);
+    CHECK(enc.target == "/v1/messages");
+    CHECK_FALSE(enc.dashscope_sse_header);
+    CHECK(body.at("model") == "qwen-plus");
+    CHECK(body.at("max_tokens") == protocol::anthropic_messages::default_max_tokens);
+    CHECK(body.at("stream") == true);
+    CHECK(body.at("system") == "Be terse.");
+    CHECK(body.at("temperature") == 0.5);
+    CHECK(body.at("stop_sequences") == bjson::array{"END"});
+    CHECK(body.at("thinking").at("budget_tokens") == 1024);
+    const bjson::array& m = body.at("messages").as_array();
+    REQUIRE(m.size() == 3);  // user, assistant, one user turn holding both results
+    CHECK(m[0] == bjson::object{{"role", "user"}, {"content", "Weather in Hangzhou and the time?"}});
+    const bjson::array& a = m[1].at("content").as_array();
+    REQUIRE(a.size() == 3);
+    CHECK(a[0] == bjson::object{{"type", "text"}, {"text", "Checking."}});
+    CHECK(a[1] == bjson::object{{"type", "tool_use"}, {"id", "call_1"}, {"name", "get_weather"}, {"input", bjson::object{{"city", "杭州"}}}});
+    CHECK(a[2].at("input") == bjson::object{});  // no arguments: an empty object
+    const bjson::array& results = m[2].at("content").as_array();
+    REQUIRE(results.size() == 2);
+    CHECK(results[0] == bjson::object{{"type", "tool_result"}, {"tool_use_id", "call_1"}, {"content", "15°C"}});
+    CHECK(results[1].at("tool_use_id") == "call_2");
+    CHECK(body.at("tools").at(0) == bjson::object{{"name", "get_weather"}, {"description", "Weather of a city"},
+                                                  {"input_schema", bjson::parse(req.tools[0].parameters)}});
+    CHECK(body.at("tool_choice") == bjson::object{{"type", "any"}});
+
+    req.max_tokens = 99;
+    req.tool_choice = "get_weather";
+    const bjson::object whole = encode_ok(api_dialect::anthropic_messages, req, nullptr, false);
+    CHECK(whole.at("max_tokens") == 99);
+    CHECK_FALSE(whole.contains("stream"));
+    CHECK(whole.at("tool_choice") == bjson::object{{"type", "tool"}, {"name", "get_weather"}});
+
+    chat_request image;
+    image.model = "m";
+    image.messages = {{"user", "", {content_part::text("what is it?"), content_part::image("data:image/png;base64,iVBOR"),
+                                    content_part::image("https://example.com/a.jpg")}}};
+    const bjson::object ib = encode_ok(api_dialect::anthropic_messages, image);
+    const bjson::array& parts = ib.at("messages").at(0).at("content").as_array();
+    REQUIRE(parts.size() == 3);
+    CHECK(parts[1].at("source") == bjson::object{{"type", "base64"}, {"media_type", "image/png"}, {"data", "iVBOR"}});
+    CHECK(parts[2].at("source") == bjson::object{{"type", "url"}, {"url", "https://example.com/a.jpg"}});
+}
+
+TEST_CASE("Responses body: instructions, input items, function_call and its output, flat tools, max_output_tokens",
+          "[request][responses]") {
+    chat_request req = tool_round_trip();
+    req.max_tokens = 256;
+    req.response_format = R"({"type":"json_schema","json_schema":{"name":"w","schema":{"type":"object"},"strict":true}})";
+    protocol::encoded_request enc;
+    const bjson::object body = encode_ok(api_dialect::openai_responses, req, &enc);
+    CHECK(enc.target == "/responses");
+    CHECK(body.at("instructions") == "Be terse.");
+    CHECK(body.at("max_output_tokens") == 256);
+    CHECK(body.at("stream") == true);
+    const bjson::array& in = body.at("input").as_array();
+    REQUIRE(in.size() == 6);
+    CHECK(in[0] == bjson::object{{"role", "user"}, {"content", "Weather in Hangzhou and the time?"}});
+    CHECK(in[1] == bjson::object{{"role", "assistant"}, {"content", "Checking."}});
+    CHECK(in[2] == bjson::object{{"type", "function_call"}, {"call_id", "call_1"}, {"name", "get_weather"}, {"arguments", R"({"city":"杭州"})"}});
+    CHECK(in[3].at("arguments") == "{}");
+    CHECK(in[4] == bjson::object{{"type", "function_call_output"}, {"call_id", "call_1"}, {"output", "15°C"}});
+    CHECK(body.at("tools").at(0) == bjson::object{{"type", "function"}, {"name", "get_weather"}, {"description", "Weather of a city"},
+                                                  {"parameters", bjson::parse(req.tools[0].parameters)}});
+    CHECK(body.at("tool_choice") == "required");
+    CHECK(body.at("text").at("format") ==
+          bjson::object{{"type", "json_schema"}, {"name", "w"}, {"schema", bjson::object{{"type", "object"}}}, {"strict", true}});
+}
+
+TEST_CASE("what a dialect cannot carry is a clear invalid_request", "[request][anthropic][responses]") {
+    const auto fails = [](api_dialect d, const chat_request& req, std::string_view says) {
+        protocol::encoded_request enc;
+        diagnostics diag;
+        CHECK(protocol::encode_request(d, req, true, enc, diag) == errc::invalid_request);
+        INFO(diag.hint);
+        CHECK(diag.hint.find(says) != std::string::npos);
+    };
+    chat_request seed = basic_request();
+    seed.seed = 1;
+    fails(api_dialect::anthropic_messages, seed, "seed is not part of Anthropic Messages");
+    fails(api_dialect::openai_responses, seed, "seed is not part of OpenAI Responses");
+    chat_request stop = basic_request();
+    stop.stop = {"x"};
+    fails(api_dialect::openai_responses, stop, "stop is not part of OpenAI Responses");
+    chat_request only_system;
+    only_system.model = "m";
+    only_system.messages = {{"system", "s"}};
+    fails(api_dialect::anthropic_messages, only_system, "only system messages");
+    chat_request bad_args = tool_round_trip();
+    bad_args.messages[2].tool_calls[0].arguments = "[1]";
+    fails(api_dialect::anthropic_messages, bad_args, "tool_calls.arguments is not a JSON object");
+    chat_request orphan;
+    orphan.model = "m";
+    orphan.messages = {{"user", "u"}, {"tool", "r"}};
+    fails(api_dialect::anthropic_messages, orphan, "tool_call_id is empty");
+    fails(api_dialect::openai_responses, orphan, "tool_call_id is empty");
+    chat_request odd_role;
+    odd_role.model = "m";
+    odd_role.messages = {{"narrator", "x"}};
+    fails(api_dialect::anthropic_messages, odd_role, "\"narrator\"");
+    chat_request audio;
+    audio.model = "m";
+    audio.messages = {{"user", "", {content_part{content_part::kind::audio_url, "https://a/b.wav"}}}};
+    fails(api_dialect::anthropic_messages, audio, "audio and video");
+    fails(api_dialect::openai_responses, audio, "audio and video");
+}

@@ -305,3 +305,130 @@ TEST_CASE("a size limit clears the last attempt's provider fields and keeps the 
     CHECK_FALSE(diag.server_says_retry);
     CHECK(diag.hint.find("size limit") != std::string::npos);
 }
+
+// ---- Anthropic Messages and OpenAI Responses: typed events --------------------------------------
+
+TEST_CASE("Anthropic stream: thinking, text, two tool calls by block index, ping and unknown events ignored",
+          "[protocol][golden][anthropic]") {
+    const auto o = decode_every_way("anthropic_thinking_tool_use.sse", api_dialect::anthropic_messages, vendor::anthropic);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.role == "assistant");
+    CHECK(o.result.model == "claude-sonnet-4-5");
+    CHECK(o.result.response_id == "msg_014p7gG3wDgGV9EUtLvnow3U");
+    CHECK(o.result.reasoning_content == "用户要杭州的天气。");
+    CHECK(o.result.content == "Okay, \"checking\"\n");
+    REQUIRE(o.result.tool_calls.size() == 2);
+    CHECK(o.result.tool_calls[0] == tool_call{"toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather", R"({"city": "杭州"})"});
+    CHECK(o.result.tool_calls[1] == tool_call{"toolu_02", "get_time", R"({"tz":"Asia/Shanghai"})"});
+    CHECK(o.result.finish == finish_reason::tool_calls);
+    CHECK(o.result.finish_reason_text == "tool_use");
+    REQUIRE(o.result.usage);
+    // The prompt is input + cache writes + cache reads; output from message_delta (cumulative).
+    CHECK(o.result.usage->input_tokens == 572);
+    CHECK(o.result.usage->cached_tokens == 100);
+    CHECK(o.result.usage->output_tokens == 89);
+    CHECK(o.result.usage->total_tokens == 661);
+}
+
+TEST_CASE("Anthropic error event after a 200: overloaded_error is overloaded and retryable", "[protocol][golden][anthropic]") {
+    const auto o = decode_every_way("anthropic_overloaded.sse", api_dialect::anthropic_messages, vendor::anthropic);
+    CHECK(o.ec == api_errc::overloaded);
+    CHECK(is_retryable(o.ec));
+    CHECK(o.result.content == "Hi");
+    CHECK(o.diag.http_status == 200);
+    CHECK(o.diag.provider_code == "overloaded_error");
+    CHECK(o.diag.provider_message == "Overloaded");
+    CHECK_FALSE(o.diag.hint.empty());
+}
+
+TEST_CASE("Responses stream: reasoning summary, text, usage from response.completed, no [DONE]",
+          "[protocol][golden][responses]") {
+    const auto o = decode_every_way("openai_responses_reasoning_text.sse", api_dialect::openai_responses);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.response_id == "resp_684b3e43");
+    CHECK(o.result.model == "o4-mini");
+    CHECK(o.result.role == "assistant");
+    CHECK(o.result.reasoning_content == "用户在问我是谁。");
+    CHECK(o.result.content == "I'm an \"assistant\"\n你好");
+    CHECK(o.contents == std::vector<std::string>{"I'm", " an \"assistant\"\n你好"});
+    CHECK(o.result.finish == finish_reason::stop);
+    CHECK(o.result.finish_reason_text == "completed");
+    REQUIRE(o.result.usage);
+    CHECK(*o.result.usage == usage{10, 16, 26, 7, 4});
+}
+
+TEST_CASE("Responses tool calls: arguments by output_index, interleaved, finish tool_calls", "[protocol][golden][responses]") {
+    const auto o = decode_every_way("openai_responses_tool_calls.sse", api_dialect::openai_responses);
+    CHECK_FALSE(o.ec);
+    REQUIRE(o.result.tool_calls.size() == 2);
+    CHECK(o.result.tool_calls[0] == tool_call{"call_ydtV", "get_weather", R"({"city":"杭州"})"});
+    CHECK(o.result.tool_calls[1] == tool_call{"call_2", "get_time", R"({"tz":"Asia/Shanghai"})"});
+    CHECK(o.result.finish == finish_reason::tool_calls);
+    REQUIRE(o.result.usage);
+    CHECK(o.result.usage->total_tokens == 70);
+}
+
+TEST_CASE("Responses response.failed and error events are classified errors", "[protocol][golden][responses]") {
+    const auto failed = decode_every_way("openai_responses_failed.sse", api_dialect::openai_responses);
+    CHECK(failed.ec == api_errc::rate_limited);
+    CHECK(failed.result.content == "Hi");
+    CHECK(failed.diag.provider_code == "rate_limit_exceeded");
+    CHECK(failed.diag.provider_message == "Rate limit reached for gpt-4.1");
+
+    const auto nested = decode_every_way("openai_responses_error_event.sse", api_dialect::openai_responses);
+    CHECK(nested.ec == api_errc::server_error);
+    CHECK(is_retryable(nested.ec));
+    CHECK(nested.diag.provider_code == "server_error");
+}
+
+TEST_CASE("Responses response.incomplete (max_output_tokens) is finish length; CRLF framing", "[protocol][golden][responses]") {
+    const auto o = decode_every_way("openai_responses_incomplete_crlf.sse", api_dialect::openai_responses, vendor::dashscope);
+    CHECK_FALSE(o.ec);
+    CHECK(o.result.content == "partial");
+    CHECK(o.result.finish == finish_reason::length);
+    CHECK(o.result.finish_reason_text == "max_output_tokens");
+    REQUIRE(o.result.usage);
+    CHECK(o.result.usage->output_tokens == 1);
+}
+
+TEST_CASE("typed-event streams cut before their end are truncated; protocol breaks are malformed", "[protocol][anthropic][responses]") {
+    const std::string anthropic = golden("anthropic_thinking_tool_use.sse");
+    const auto cut = decode(anthropic.substr(0, anthropic.find("event: message_delta")), api_dialect::anthropic_messages,
+                            vendor::anthropic, false, {});
+    CHECK(cut.ec == errc::truncated_stream);
+    CHECK(cut.diag.hint.find("message_stop") != std::string::npos);
+    // message_delta with a stop_reason is the end, even when message_stop is lost.
+    const auto no_stop = decode(anthropic.substr(0, anthropic.find("event: message_stop")), api_dialect::anthropic_messages,
+                                vendor::anthropic, false, {});
+    CHECK_FALSE(no_stop.ec);
+
+    const std::string responses = golden("openai_responses_reasoning_text.sse");
+    const auto rcut = decode(responses.substr(0, responses.find("event: response.completed")), api_dialect::openai_responses,
+                             vendor::openai, false, {});
+    CHECK(rcut.ec == errc::truncated_stream);
+
+    const std::vector<std::pair<api_dialect, std::string>> broken{
+        // arguments for a block that never started as a tool call
+        {api_dialect::anthropic_messages,
+         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":5,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n"},
+        // a hostile block index
+        {api_dialect::anthropic_messages,
+         "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":99999999999,\"content_block\":{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"f\"}}\n\n"},
+        // not JSON
+        {api_dialect::anthropic_messages, "event: message_start\ndata: {\"type\":\"message_start\",\n\n"},
+        // arguments for an output item that is not a function call
+        {api_dialect::openai_responses,
+         "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":0,\"delta\":\"{\"}\n\n"},
+        // a terminal event that did not end
+        {api_dialect::openai_responses,
+         "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"status\":\"in_progress\"}}\n\n"},
+        {api_dialect::openai_responses, "event: response.output_text.delta\ndata: [1,2]\n\n"},
+    };
+    for (const auto& [dialect, body] : broken) {
+        INFO(body);
+        const auto o = decode(body, dialect, vendor::openai, false, {});
+        CHECK(o.ec == errc::malformed_response);
+        CHECK(o.diag.hint.find(dialect == api_dialect::anthropic_messages ? "Anthropic Messages" : "OpenAI Responses") !=
+              std::string::npos);
+    }
+}

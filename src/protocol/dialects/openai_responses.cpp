@@ -286,6 +286,8 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     if (!has_response) {
         out.response_id.clear();
         out.model.clear();
+    } else if (type == "response.created" || type == "response.in_progress") {
+        out.role = "assistant";  // the response's author: a delta with the id and model is handed out with it
     }
     if (type == "response.output_text.delta") {
         out.content = std::move(text_);
