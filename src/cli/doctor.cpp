@@ -53,13 +53,28 @@ std::string region_note(std::string_view host) {
     if (host == "cn-hongkong.dashscope.aliyuncs.com") return "DashScope Hong Kong";
     if (host == "api.openai.com") return "OpenAI";
     if (host == "api.deepseek.com") return "DeepSeek";
+    if (host == "api.anthropic.com") return "Anthropic";
+    if (host.size() > 18 && host.substr(host.size() - 18) == ".maas.aliyuncs.com") return "a DashScope workspace host";
     if (host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]") return "a server on this machine";
     return "a custom server";
 }
 
+std::string dialect_name(api_dialect d) {
+    switch (d) {
+    case api_dialect::openai_compatible: return "OpenAI-compatible";
+    case api_dialect::dashscope_native: return "DashScope native";
+    case api_dialect::anthropic_messages: return "Anthropic Messages";
+    case api_dialect::openai_responses: return "OpenAI Responses";
+    }
+    return "unknown";
+}
+
 std::string default_model(const options& o) {
     if (!o.model.empty()) return o.model;
-    if (o.provider.rfind("dashscope", 0) == 0) return "qwen-turbo";
+    if (o.provider.rfind("dashscope", 0) == 0)
+        return o.dialect == api_dialect::anthropic_messages || o.dialect == api_dialect::openai_responses ? "qwen-plus"
+                                                                                                            : "qwen-turbo";
+    if (o.provider == "anthropic") return "claude-haiku-4-5";
     if (o.provider == "deepseek") return "deepseek-chat";
     if (o.provider == "openai" || (o.provider.empty() && o.base_url.empty())) return "gpt-4o-mini";
     return {};
@@ -76,15 +91,23 @@ std::string fix_for(const boost::system::error_code& ec, const diagnostics& d, c
     if (ec == api_errc::permission_denied) {
         if (dashscope)
             return "the workspace of this key lacks model authorization for " + model +
-                   ": in the Model Studio console, authorize the model for the key's workspace (a sub-workspace "
-                   "needs it granted by the main account), or activate the service";
+                   ", or the service is not activated. Walk the sub-workspace checklist:\n"
+                   "         1. the key was created in the workspace that makes this call (a key belongs to one "
+                   "workspace; " + (ep.config.workspace.empty() ? std::string("no --workspace was given")
+                                                                : "--workspace " + ep.config.workspace + " was sent") +
+                   ")\n"
+                   "         2. that workspace has model authorization for " + model +
+                   " (Model Studio console, the workspace's model authorization; a sub-workspace gets it from the "
+                   "main account)\n"
+                   "         3. Model Studio is activated for the account in this region (" + std::string(region) + ")";
         return "this key (or its project) may not use " + model + ": check the key's permissions and project";
     }
     if (ec == api_errc::authentication) {
         if (dashscope)
             return "the key is wrong, revoked, or from another region: DashScope keys work only in their own region "
                    "(this endpoint is " + std::string(region) +
-                   "); pick --provider dashscope, dashscope-intl or dashscope-finance to match the key";
+                   "); pick --provider dashscope, dashscope-intl, dashscope-finance, dashscope-us or "
+                   "dashscope-hongkong to match the key";
         return "the key is wrong, revoked or meant for another provider: create a new key and set " +
                ep.key_variable;
     }
@@ -126,7 +149,8 @@ int run_doctor(const options& o, const endpoint& ep) {
     const bool preset_host = !o.provider.empty() && o.base_url.empty();
     ok("endpoint: " + shown_url(ep.config.base_url) + " (" + ep.description + "; " +
        (preset_host ? std::string() : region + "; ") +
-       (ep.config.dialect == api_dialect::dashscope_native ? "DashScope native" : "OpenAI-compatible") + " dialect)");
+       dialect_name(ep.config.dialect) + " dialect)");
+    if (!ep.config.workspace.empty()) ok("workspace: " + ep.config.workspace + " (sent as X-DashScope-WorkSpace)");
     if (ep.config.vendor == vendor::dashscope)
         note("DashScope keys belong to one region: a key from another region's console gets 401 here");
 

@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+
 using namespace llmstream;
 using namespace llmstream::testing;
 
@@ -485,4 +487,119 @@ TEST_CASE("proxies: https_proxy from the environment, --proxy, --no-proxy, and d
     auto bad = run_cli(with({"--proxy", "socks5://u:" + secret + "@127.0.0.1:1080"}));
     CHECK(bad.exit_code == 2);
     check_no_secret(bad);
+}
+
+TEST_CASE("providers and dialects: every region, Anthropic and Responses presets, ANTHROPIC_AUTH_TOKEN, --workspace",
+          "[cli][unit][dialects]") {
+    using cli::make_endpoint;
+    auto parse = [](std::vector<std::string_view> a) { return cli::parse_arguments(a); };
+    std::map<std::string, std::string> vars{{"DASHSCOPE_API_KEY", "dashscope-key"}};
+    const auto env = [&](const char* name) -> std::string {
+        const auto it = vars.find(name);
+        return it == vars.end() ? std::string() : it->second;
+    };
+    cli::endpoint ep;
+    struct expectation {
+        std::vector<std::string_view> args;
+        std::string base_url;
+        api_dialect dialect;
+    };
+    const expectation rows[] = {
+        {{"--provider", "dashscope-us", "--dialect", "anthropic"}, "https://dashscope-us.aliyuncs.com/apps/anthropic", api_dialect::anthropic_messages},
+        {{"--provider", "dashscope-intl", "--dialect", "anthropic"}, "https://dashscope-intl.aliyuncs.com/apps/anthropic", api_dialect::anthropic_messages},
+        {{"--provider", "dashscope", "--dialect", "responses"}, "https://dashscope.aliyuncs.com/compatible-mode/v1", api_dialect::openai_responses},
+        {{"--provider", "dashscope-hongkong"}, "https://cn-hongkong.dashscope.aliyuncs.com/compatible-mode/v1", api_dialect::openai_compatible},
+        {{"--provider", "dashscope-us", "--dialect", "dashscope"}, "https://dashscope-us.aliyuncs.com/api/v1", api_dialect::dashscope_native},
+    };
+    for (const auto& row : rows) {
+        std::vector<std::string_view> args{"chat"};
+        args.insert(args.end(), row.args.begin(), row.args.end());
+        args.insert(args.end(), {"--workspace", "ws-123", "--model", "m", "hi"});
+        auto p = parse(args);
+        INFO(row.base_url);
+        REQUIRE(p.error.empty());
+        REQUIRE(make_endpoint(p.opts, env, ep).empty());
+        CHECK(ep.config.base_url == row.base_url);
+        CHECK(ep.config.dialect == row.dialect);
+        CHECK(ep.config.vendor == vendor::dashscope);
+        CHECK(ep.config.api_key == "dashscope-key");
+        CHECK(ep.config.workspace == "ws-123");
+    }
+
+    // Anthropic: its own key variable, or the auth token sent as Bearer.
+    auto a = parse({"chat", "--provider", "anthropic", "--model", "m", "hi"});
+    REQUIRE(make_endpoint(a.opts, env, ep).empty());
+    CHECK(ep.config.base_url == "https://api.anthropic.com");
+    CHECK(ep.config.dialect == api_dialect::anthropic_messages);
+    CHECK(ep.config.vendor == vendor::anthropic);
+    CHECK(ep.config.api_key.empty());
+    CHECK(ep.key_variable == "ANTHROPIC_API_KEY");
+    vars["ANTHROPIC_AUTH_TOKEN"] = "token-1";
+    REQUIRE(make_endpoint(a.opts, env, ep).empty());
+    CHECK(ep.config.api_key == "token-1");
+    CHECK(ep.config.auth == auth_scheme::bearer);
+    CHECK(ep.key_source == "ANTHROPIC_AUTH_TOKEN");
+    vars["ANTHROPIC_API_KEY"] = "key-1";
+    REQUIRE(make_endpoint(a.opts, env, ep).empty());
+    CHECK(ep.config.api_key == "key-1");
+    CHECK(ep.config.auth == auth_scheme::automatic);  // x-api-key
+
+    auto r = parse({"chat", "--provider", "openai", "--dialect", "responses", "--model", "m", "hi"});
+    REQUIRE(make_endpoint(r.opts, env, ep).empty());
+    CHECK(ep.config.dialect == api_dialect::openai_responses);
+    CHECK(ep.config.base_url == "https://api.openai.com/v1");
+
+    // The host says whose key: api.anthropic.com gets Anthropic's, a local server none of them.
+    auto host = parse({"chat", "--base-url", "https://api.anthropic.com", "--dialect", "anthropic", "--model", "m", "hi"});
+    REQUIRE(make_endpoint(host.opts, env, ep).empty());
+    CHECK(ep.config.vendor == vendor::anthropic);
+    CHECK(ep.config.api_key == "key-1");
+    auto local = parse({"chat", "--base-url", "http://127.0.0.1:9/x", "--dialect", "anthropic", "--model", "m", "hi"});
+    REQUIRE(make_endpoint(local.opts, env, ep).empty());
+    CHECK(ep.config.api_key.empty());
+    CHECK(ep.key_variable == "LLMSTREAM_API_KEY");
+
+    // What no service serves is a usage error.
+    auto oa = parse({"chat", "--provider", "openai", "--dialect", "anthropic", "--model", "m", "hi"});
+    CHECK(make_endpoint(oa.opts, env, ep).find("--dialect anthropic is not served by OpenAI") == 0);
+    auto an = parse({"chat", "--provider", "anthropic", "--dialect", "responses", "--model", "m", "hi"});
+    CHECK(make_endpoint(an.opts, env, ep).find("--dialect responses is not served by Anthropic") == 0);
+    CHECK(parse({"chat", "--dialect", "gemini", "--model", "m", "hi"}).error.find("--dialect must be") == 0);
+    CHECK(parse({"chat", "--provider", "dashscope-mars", "--model", "m", "hi"}).error.find("dashscope-hongkong") != std::string::npos);
+    CHECK(parse({"chat", "--workspace", "a b", "--model", "m", "hi"}).error == "--workspace must be a workspace id");
+}
+
+TEST_CASE("llmstream chat speaks Anthropic and Responses to the mock; doctor walks a 403 through the workspace checklist",
+          "[cli][dialects]") {
+    mock_fixture mock;
+    const std::string root = "http://127.0.0.1:" + std::to_string(mock.port());
+    for (const char* dialect : {"anthropic", "responses"}) {
+        INFO(dialect);
+        auto r = run_cli({"chat", "--base-url", root, "--dialect", dialect, "--api-key", secret, "--model",
+                          "mock?tokens=4&reasoning=1", "--show-reasoning", "hello"});
+        check_no_secret(r);
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.find("tok0 tok1 tok2 tok3") != std::string::npos);
+        CHECK(r.out.find("[reasoning]") != std::string::npos);
+        auto whole = run_cli({"chat", "--base-url", root, "--dialect", dialect, "--api-key", secret, "--model",
+                              "mock?tokens=2", "--no-stream", "hello"});
+        CHECK(whole.exit_code == 0);
+        CHECK(whole.out.find("tok0 tok1") != std::string::npos);
+        auto overloaded = run_cli({"chat", "--base-url", root, "--dialect", dialect, "--api-key", secret, "--max-retries",
+                                   "0", "--model", "mock?status=529", "hello"});
+        check_no_secret(overloaded);
+        CHECK(overloaded.exit_code == 9);
+        CHECK(overloaded.err.find("overloaded: HTTP 529") != std::string::npos);
+    }
+    auto denied = run_cli({"doctor", "--provider", "dashscope-intl", "--dialect", "anthropic", "--base-url", root + "/apps/anthropic",
+                           "--workspace", "ws-42", "--model", "mock?status=403&code=Model.AccessDenied"},
+                          {"DASHSCOPE_API_KEY=" + secret});
+    check_no_secret(denied);
+    CHECK(denied.exit_code == 4);
+    CHECK(denied.out.find("Anthropic Messages dialect") != std::string::npos);
+    CHECK(denied.out.find("workspace: ws-42") != std::string::npos);
+    CHECK(denied.out.find("1. the key was created in the workspace") != std::string::npos);
+    CHECK(denied.out.find("--workspace ws-42 was sent") != std::string::npos);
+    CHECK(denied.out.find("2. that workspace has model authorization for mock?status=403") != std::string::npos);
+    CHECK(denied.out.find("3. Model Studio is activated") != std::string::npos);
 }
