@@ -86,7 +86,8 @@ struct client_config {
     llmstream::vendor vendor = vendor::automatic;       ///< whose error codes to read (see vendor)
     std::string api_key{};                              ///< sent as `auth` says; never logged or reported
     llmstream::auth_scheme auth = auth_scheme::automatic;  ///< Bearer, or x-api-key (Anthropic)
-    std::string workspace{};                            ///< DashScope sub-workspace id: the X-DashScope-WorkSpace header (optional)
+    std::string workspace{};                            ///< DashScope sub-workspace id: the X-DashScope-WorkSpace header
+                                                        ///< (optional; not sent to another vendor's host)
     std::vector<std::pair<std::string, std::string>> headers{};  ///< extra request headers
     llmstream::timeouts timeouts{};
     pool_options pool{};

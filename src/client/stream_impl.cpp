@@ -284,7 +284,9 @@ http::outgoing_request stream_impl::build_request() const {
         r.headers.emplace_back("Cache-Control", "no-cache");
     }
     if (encoded_.dashscope_sse_header) r.headers.emplace_back("X-DashScope-SSE", "enable");
-    if (!cfg.workspace.empty()) r.headers.emplace_back("X-DashScope-WorkSpace", cfg.workspace);
+    // The workspace is DashScope's: not told to other providers (a local server or gateway gets it).
+    if (!cfg.workspace.empty() && (cfg.vendor == vendor::dashscope || cfg.vendor == vendor::automatic))
+        r.headers.emplace_back("X-DashScope-WorkSpace", cfg.workspace);
     for (const auto& header : cfg.headers) {
         const std::string& name = header.first;  // (clang 14 cannot capture a structured binding)
         // A configured header replaces one of ours of the same name, as Beast's set() did.

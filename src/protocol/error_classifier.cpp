@@ -60,7 +60,10 @@ api_errc classify_by_code(vendor v, std::string_view code, std::string_view type
     if (code == "InvalidParameter" || code == "invalid_request_error" || type == "invalid_request_error" ||
         code == "invalid_value" || code == "BadRequest.InputLength")
         return api_errc::bad_request;
-    if (code == "BadRequest.TooLarge") return api_errc::request_too_large;
+    if (code == "BadRequest.TooLarge" || type == "request_too_large") return api_errc::request_too_large;
+    if (type == "billing_error") return api_errc::payment_required;
+    if (type == "timeout_error") return api_errc::request_timeout;
+    if (code == "invalid_prompt") return api_errc::bad_request;  // Responses' response.failed
     if (code == "BadRequest.UnsupportedFileFormat") return api_errc::unsupported_input;
     if (code == "RequestTimeOut") return api_errc::request_timeout;
     if (code == "ModelUnavailable" || type == "overloaded_error" || contains(message, "Overloaded"))
@@ -336,7 +339,7 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
     provider_error fields;
     if (parse_provider_error(body, fields)) {
         // Anthropic names an error by its type alone ({"type":"error","error":{"type":"overloaded_error"}}).
-        set_provider_text(diag.provider_code, fields.code.empty() && fields.type != "error" ? fields.type : fields.code);
+        set_provider_text(diag.provider_code, fields.code.empty() && fields.typed_envelope ? fields.type : fields.code);
         set_provider_text(diag.provider_message, fields.message);
         if (diag.request_id.empty()) set_provider_text(diag.request_id, fields.request_id);
         const vendor speaker = vendor_for_error(v, fields);

@@ -43,6 +43,7 @@ bool parse_provider_error(std::string_view body, provider_error& out) {
             if (k == json_kind::object) {
                 provider_error nested;
                 ok = c.enter_object() && read_error_members(c, nested);
+                out.typed_envelope = out.type == "error" && !nested.type.empty();
                 if (!nested.code.empty()) out.code = nested.code;
                 if (!nested.message.empty()) out.message = nested.message;
                 if (!nested.type.empty()) out.type = nested.type;

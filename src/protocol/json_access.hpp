@@ -20,6 +20,9 @@ struct provider_error {
     std::string message;
     std::string type;
     std::string request_id;
+    /// Anthropic's envelope, {"type":"error","error":{"type":"..._error","message"}}: the type
+    /// names the error (there is no code).
+    bool typed_envelope = false;
 };
 
 /// Reads `{"error":{"code","message","type"},"request_id"}`, `{"code","message","request_id"}`,

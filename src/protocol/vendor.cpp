@@ -27,8 +27,14 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 llmstream::vendor vendor_of_host(std::string_view host) noexcept {
     if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-    // DashScope's regions, workspaces and Model Studio hosts are all under aliyuncs.com.
-    if (in_domain(host, "aliyuncs.com")) return vendor::dashscope;
+    // DashScope's regions (dashscope*.aliyuncs.com, cn-hongkong.dashscope.aliyuncs.com) and
+    // workspace hosts ({WorkspaceId}.{region}.maas.aliyuncs.com). Not every aliyuncs.com host:
+    // anyone can name an OSS bucket under it, and DASHSCOPE_API_KEY must not go there.
+    if (in_domain(host, "aliyuncs.com")) {
+        const std::string_view first = host.substr(0, host.find('.'));
+        if ((first.size() >= 9 && iequals(first.substr(0, 9), "dashscope")) || in_domain(host, "dashscope.aliyuncs.com") || in_domain(host, "maas.aliyuncs.com"))
+            return vendor::dashscope;
+    }
     if (in_domain(host, "api.deepseek.com")) return vendor::deepseek;
     if (in_domain(host, "api.openai.com")) return vendor::openai;
     if (in_domain(host, "api.anthropic.com")) return vendor::anthropic;
@@ -56,6 +62,7 @@ bool looks_like_dashscope(const provider_error& e) noexcept {
 
 llmstream::vendor vendor_for_error(llmstream::vendor v, const provider_error& e) noexcept {
     if (v != vendor::automatic) return v;
+    if (e.typed_envelope) return vendor::anthropic;  // its top-level request_id is not DashScope's
     return looks_like_dashscope(e) ? vendor::dashscope : vendor::openai;
 }
 

@@ -10,7 +10,8 @@ namespace llmstream::protocol {
 
 struct provider_error;
 
-/// The vendor a host name belongs to (`*.aliyuncs.com`: DashScope, `api.deepseek.com`:
+/// The vendor a host name belongs to (`dashscope*.aliyuncs.com`, `*.dashscope.aliyuncs.com` and
+/// workspace hosts `*.maas.aliyuncs.com`: DashScope, `api.deepseek.com`:
 /// DeepSeek, `api.openai.com`: OpenAI, `api.anthropic.com`: Anthropic; case and a trailing dot do not matter), or
 /// `vendor::automatic` when the host says nothing.
 llmstream::vendor vendor_of_host(std::string_view host) noexcept;

@@ -569,7 +569,7 @@ TEST_CASE("providers and dialects: every region, Anthropic and Responses presets
     CHECK(parse({"chat", "--workspace", "a b", "--model", "m", "hi"}).error == "--workspace must be a workspace id");
 }
 
-TEST_CASE("llmstream chat speaks Anthropic and Responses to the mock; doctor walks a 403 through the workspace checklist",
+TEST_CASE("llmstream chat speaks Anthropic and Responses to the mock, and doctor walks a 403 through the workspace checklist",
           "[cli][dialects]") {
     mock_fixture mock;
     const std::string root = "http://127.0.0.1:" + std::to_string(mock.port());

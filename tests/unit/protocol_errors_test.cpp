@@ -234,7 +234,7 @@ TEST_CASE("an echoed API key is redacted from every diagnostics text", "[errors]
 
 // ---- Anthropic Messages and OpenAI Responses ----------------------------------------------------
 
-TEST_CASE("Anthropic error bodies: the error type is the provider code; 529 overloaded and 429 retryable, 402 billing",
+TEST_CASE("Anthropic error bodies: the error type is the provider code, 529 overloaded and 429 retryable, 402 billing",
           "[errors][anthropic]") {
     const auto body = [](std::string_view type) {
         return std::string(R"({"type":"error","error":{"type":")") + std::string(type) +
@@ -260,7 +260,7 @@ TEST_CASE("Anthropic error bodies: the error type is the provider code; 529 over
     CHECK_FALSE(is_retryable(decode(vendor::anthropic, 402, body("billing_error")).ec));
 }
 
-TEST_CASE("whole Anthropic and Responses bodies decode into a completion; error bodies into their error",
+TEST_CASE("whole Anthropic and Responses bodies decode into a completion, error bodies into their error",
           "[errors][anthropic][responses]") {
     completion c;
     diagnostics diag;
@@ -305,4 +305,16 @@ TEST_CASE("whole Anthropic and Responses bodies decode into a completion; error 
           errc::malformed_response);
     CHECK(diag.hint.find("Anthropic Messages") != std::string::npos);
     CHECK(protocol::decode_completion(api_dialect::openai_responses, vendor::openai, 200, "[]", c, diag) == errc::malformed_response);
+}
+
+TEST_CASE("an Anthropic error body from a host that says nothing is read as Anthropic's, not DashScope's", "[errors][anthropic]") {
+    // Its top-level request_id would otherwise look like DashScope's.
+    const auto d = decode(vendor::automatic, 401,
+                          R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_1"})");
+    CHECK(d.ec == api_errc::authentication);
+    CHECK(d.diag.provider_code == "authentication_error");
+    CHECK(d.diag.hint.find("DASHSCOPE") == std::string::npos);
+    // An OpenAI body with a null code keeps an empty provider code (the type is not a code).
+    const auto o = decode(vendor::openai, 400, R"({"error":{"message":"m","type":"invalid_request_error","param":null,"code":null}})");
+    CHECK(o.diag.provider_code.empty());
 }

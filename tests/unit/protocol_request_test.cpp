@@ -279,7 +279,8 @@ TEST_CASE("Responses body: instructions, input items, function_call and its outp
     CHECK(in[2] == bjson::object{{"type", "function_call"}, {"call_id", "call_1"}, {"name", "get_weather"}, {"arguments", R"({"city":"杭州"})"}});
     CHECK(in[3].at("arguments") == "{}");
     CHECK(in[4] == bjson::object{{"type", "function_call_output"}, {"call_id", "call_1"}, {"output", "15°C"}});
-    CHECK(body.at("tools").at(0) == bjson::object{{"type", "function"}, {"name", "get_weather"}, {"description", "Weather of a city"},
+    CHECK(body.at("tools").at(0) == bjson::object{{"type", "function"}, {"name", "get_weather"}, {"strict", false},
+                                                  {"description", "Weather of a city"},
                                                   {"parameters", bjson::parse(req.tools[0].parameters)}});
     CHECK(body.at("tool_choice") == "required");
     CHECK(body.at("text").at("format") ==
@@ -317,6 +318,10 @@ TEST_CASE("what a dialect cannot carry is a clear invalid_request", "[request][a
     odd_role.model = "m";
     odd_role.messages = {{"narrator", "x"}};
     fails(api_dialect::anthropic_messages, odd_role, "\"narrator\"");
+    chat_request empty_turn;
+    empty_turn.model = "m";
+    empty_turn.messages = {{"user", ""}};
+    fails(api_dialect::anthropic_messages, empty_turn, "messages[0].content is empty");
     chat_request audio;
     audio.model = "m";
     audio.messages = {{"user", "", {content_part{content_part::kind::audio_url, "https://a/b.wav"}}}};

@@ -381,7 +381,7 @@ TEST_CASE("Responses response.failed and error events are classified errors", "[
     CHECK(nested.diag.provider_code == "server_error");
 }
 
-TEST_CASE("Responses response.incomplete (max_output_tokens) is finish length; CRLF framing", "[protocol][golden][responses]") {
+TEST_CASE("Responses response.incomplete (max_output_tokens) is finish length, with CRLF framing", "[protocol][golden][responses]") {
     const auto o = decode_every_way("openai_responses_incomplete_crlf.sse", api_dialect::openai_responses, vendor::dashscope);
     CHECK_FALSE(o.ec);
     CHECK(o.result.content == "partial");
@@ -391,7 +391,7 @@ TEST_CASE("Responses response.incomplete (max_output_tokens) is finish length; C
     CHECK(o.result.usage->output_tokens == 1);
 }
 
-TEST_CASE("typed-event streams cut before their end are truncated; protocol breaks are malformed", "[protocol][anthropic][responses]") {
+TEST_CASE("typed-event streams cut before their end are truncated, and protocol breaks are malformed", "[protocol][anthropic][responses]") {
     const std::string anthropic = golden("anthropic_thinking_tool_use.sse");
     const auto cut = decode(anthropic.substr(0, anthropic.find("event: message_delta")), api_dialect::anthropic_messages,
                             vendor::anthropic, false, {});
@@ -431,4 +431,63 @@ TEST_CASE("typed-event streams cut before their end are truncated; protocol brea
         CHECK(o.diag.hint.find(dialect == api_dialect::anthropic_messages ? "Anthropic Messages" : "OpenAI Responses") !=
               std::string::npos);
     }
+}
+
+TEST_CASE("typed events: the server's own tools, usage overlaid field by field, unknown shapes, refusals, whole arguments",
+          "[protocol][anthropic][responses]") {
+    const auto ev = [](std::string_view type, std::string_view json) {
+        return "event: " + std::string(type) + "\ndata: " + std::string(json) + "\n\n";
+    };
+    // Anthropic: a web search the server runs itself is not the caller's tool call; cache counts from
+    // message_start stay when message_delta repeats only some counts; unknown events of any shape are skipped.
+    const std::string anthropic =
+        ev("message_start", R"({"type":"message_start","message":{"id":"m","model":"c","role":"assistant","usage":{"input_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":7,"output_tokens":1}}})") +
+        ev("content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}})") +
+        ev("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"query\":\"x\"}"}})") +
+        ev("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+        ev("future_event", R"({"type":"future_event","delta":"text","index":"first","message":[1],"content_block":null})") +
+        ev("future_event", R"({"type":"future_event","index":123456789012})") +
+        ev("content_block_start", R"({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})") +
+        ev("content_block_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"found it"}})") +
+        ev("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":5,"output_tokens":30,"cache_read_input_tokens":null}})") +
+        ev("message_stop", R"({"type":"message_stop"})");
+    for (std::size_t cut = 1; cut < anthropic.size(); cut += 7) {
+        const auto o = decode(anthropic, api_dialect::anthropic_messages, vendor::anthropic, false, {cut});
+        INFO("split at " << cut);
+        REQUIRE_FALSE(o.ec);
+        CHECK(o.result.tool_calls.empty());
+        CHECK(o.result.content == "found it");
+        REQUIRE(o.result.usage);
+        CHECK(*o.result.usage == usage{112, 30, 142, std::nullopt, 100});
+    }
+
+    // Responses: arguments only in .done; an unknown event with odd shapes; a refusal.
+    const std::string responses =
+        ev("response.created", R"({"type":"response.created","response":{"id":"r","model":"m","status":"in_progress"}})") +
+        ev("response.output_item.added", R"({"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","call_id":"call_1","name":"f","arguments":""}})") +
+        ev("response.function_call_arguments.done", R"({"type":"response.function_call_arguments.done","output_index":0,"item_id":"fc","arguments":"{\"a\":1}"})") +
+        ev("response.future", R"({"type":"response.future","delta":{"x":1},"output_index":99999999,"item":"?"})") +
+        ev("response.completed", R"({"type":"response.completed","response":{"id":"r","usage":{"input_tokens":1,"output_tokens":2}}})");
+    const auto r = decode(responses, api_dialect::openai_responses, vendor::openai, false, {});
+    REQUIRE_FALSE(r.ec);
+    REQUIRE(r.result.tool_calls.size() == 1);
+    CHECK(r.result.tool_calls[0] == tool_call{"call_1", "f", R"({"a":1})"});
+    CHECK(r.result.finish == finish_reason::tool_calls);  // the event said completed; the status was left out
+    CHECK(r.result.usage->total_tokens == 3);
+
+    const std::string refusal =
+        ev("response.refusal.delta", R"({"type":"response.refusal.delta","output_index":0,"content_index":0,"delta":"I can't help with that."})") +
+        ev("response.completed", R"({"type":"response.completed","response":{"status":"completed"}})");
+    const auto f = decode(refusal, api_dialect::openai_responses, vendor::openai, false, {});
+    REQUIRE_FALSE(f.ec);
+    CHECK(f.result.content == "I can't help with that.");
+    CHECK(f.result.finish == finish_reason::content_filter);
+
+    // In-stream errors the classes name: billing is not retried, an invalid prompt is the request's fault.
+    const auto billing = decode(ev("error", R"({"type":"error","error":{"type":"billing_error","message":"credit"}})"),
+                                api_dialect::anthropic_messages, vendor::automatic, false, {});
+    CHECK(billing.ec == api_errc::payment_required);
+    const auto prompt = decode(ev("response.failed", R"({"type":"response.failed","response":{"status":"failed","error":{"code":"invalid_prompt","message":"no"}}})"),
+                               api_dialect::openai_responses, vendor::openai, false, {});
+    CHECK(prompt.ec == api_errc::bad_request);
 }

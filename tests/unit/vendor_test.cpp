@@ -40,8 +40,11 @@ TEST_CASE("the host names the vendor: every DashScope region and workspace host,
     CHECK(vendor_of_host("api.deepseek.com") == vendor::deepseek);
     CHECK(vendor_of_host("api.openai.com") == vendor::openai);
     CHECK(vendor_of_host("API.OPENAI.COM") == vendor::openai);
-    // Names that merely contain a provider's domain are not the provider's.
+    CHECK(vendor_of_host("api.anthropic.com") == vendor::anthropic);
+    // Names that merely contain a provider's domain are not the provider's; nor are other aliyuncs.com
+    // hosts anyone can create (an OSS bucket must not receive DASHSCOPE_API_KEY).
     for (const char* host : {"127.0.0.1", "localhost", "::1", "my-aliyuncs.com", "aliyuncs.com.evil.example",
+                             "my-bucket.oss-cn-hangzhou.aliyuncs.com", "aliyuncs.com", "anthropic.com",
                              "api.openai.com.example", "notapi.deepseek.com", "gateway.internal", ""}) {
         INFO(host);
         CHECK(vendor_of_host(host) == vendor::automatic);

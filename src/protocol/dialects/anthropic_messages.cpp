@@ -25,7 +25,10 @@ json::object image_block(const std::string& url) {
 }
 
 json::value user_content(const message& m, std::size_t i) {
-    if (m.parts.empty()) return json::string(m.content);
+    if (m.parts.empty()) {
+        if (m.content.empty()) throw invalid_field{field_name(i, "content") + " is empty (Anthropic rejects empty turns)"};
+        return json::string(m.content);
+    }
     json::array blocks;
     for (const auto& p : m.parts) {
         switch (p.type) {
@@ -40,7 +43,11 @@ json::value user_content(const message& m, std::size_t i) {
 }
 
 json::value assistant_content(const message& m, std::size_t i) {
-    if (m.tool_calls.empty()) return json::string(message_text(m));
+    if (m.tool_calls.empty()) {
+        std::string text = message_text(m);
+        if (text.empty()) throw invalid_field{field_name(i, "content") + " is empty (Anthropic rejects empty turns)"};
+        return json::string(std::move(text));
+    }
     json::array blocks;
     if (const std::string text = message_text(m); !text.empty())
         blocks.push_back(json::object{{"type", "text"}, {"text", text}});
@@ -126,21 +133,11 @@ void encode_options(const chat_request& req, json::object& body) {
 
 // Keys are compared raw (escapes undecoded): Anthropic never escapes the keys we look for.
 
-bool read_count(json_cursor& c, std::int64_t& out) {
-    if (c.take_null()) {
-        out = 0;
-        return true;
-    }
-    return c.read_int64(out) && out >= 0 ? true : c.fail();
+// A count, or nothing for null (which leaves an earlier count standing).
+bool read_optional_count(json_cursor& c, std::optional<std::int64_t>& out) {
+    if (c.take_null()) return true;
+    return c.read_int64(out.emplace()) && *out >= 0 ? true : c.fail();
 }
-
-// {"input_tokens","output_tokens","cache_creation_input_tokens","cache_read_input_tokens"}.
-// input_tokens counts only what was neither written to nor read from the cache: the prompt is
-// the three together (as OpenAI's prompt_tokens), and cached_tokens the part read from it.
-struct usage_counts {
-    std::int64_t input = 0, output = 0, cache_creation = 0, cache_read = 0;
-    bool has_input = false, has_output = false, has_cache = false;
-};
 
 bool read_usage(json_cursor& c, usage_counts& u) {
     if (c.take_null()) return true;
@@ -148,26 +145,35 @@ bool read_usage(json_cursor& c, usage_counts& u) {
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
-        if (key == "input_tokens") ok = read_count(c, u.input) && (u.has_input = true);
-        else if (key == "output_tokens") ok = read_count(c, u.output) && (u.has_output = true);
-        else if (key == "cache_creation_input_tokens") ok = read_count(c, u.cache_creation) && (u.has_cache = true);
-        else if (key == "cache_read_input_tokens") ok = read_count(c, u.cache_read) && (u.has_cache = true);
+        if (key == "input_tokens") ok = read_optional_count(c, u.input);
+        else if (key == "output_tokens") ok = read_optional_count(c, u.output);
+        else if (key == "cache_creation_input_tokens") ok = read_optional_count(c, u.cache_creation);
+        else if (key == "cache_read_input_tokens") ok = read_optional_count(c, u.cache_read);
         else ok = c.skip();
         if (!ok) return false;
     }
     return !c.failed();
 }
 
-void add_counts(const usage_counts& u, usage& out) {
-    if (u.has_input || u.has_cache) {
-        std::int64_t prompt = 0;
-        if (__builtin_add_overflow(u.input, u.cache_creation, &prompt) || __builtin_add_overflow(prompt, u.cache_read, &prompt))
-            prompt = 0;
-        out.input_tokens = prompt;
-    }
-    if (u.has_cache) out.cached_tokens = u.cache_read;
-    if (u.has_output) out.output_tokens = u.output;
+// Later counts replace earlier ones field by field (message_delta's are cumulative).
+void overlay(usage_counts& into, const usage_counts& later) {
+    for (auto field : {&usage_counts::input, &usage_counts::output, &usage_counts::cache_creation, &usage_counts::cache_read})
+        if (later.*field) into.*field = later.*field;
+}
+
+// input_tokens counts only what was neither written to nor read from the cache: the prompt is
+// the three together (as OpenAI's prompt_tokens), and cached_tokens the part read from it.
+usage to_usage(const usage_counts& u) {
+    usage out;
+    std::int64_t prompt = 0;
+    if (__builtin_add_overflow(u.input.value_or(0), u.cache_creation.value_or(0), &prompt) ||
+        __builtin_add_overflow(prompt, u.cache_read.value_or(0), &prompt))
+        prompt = 0;
+    out.input_tokens = prompt;
+    out.output_tokens = u.output.value_or(0);
+    if (u.cache_read) out.cached_tokens = u.cache_read;
     if (__builtin_add_overflow(out.input_tokens, out.output_tokens, &out.total_tokens)) out.total_tokens = 0;
+    return out;
 }
 
 bool read_error_object(json_cursor& c, provider_error& e) {
@@ -202,8 +208,7 @@ finish_reason map_stop_reason(std::string_view r) noexcept {
 }
 
 void stream_reader::reset() {
-    start_usage_ = {};
-    has_start_usage_ = false;
+    counts_ = {};
     tool_of_block_.clear();
     tools_ = 0;
     finished_ = false;
@@ -220,15 +225,20 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     arguments_.clear();
     index_ = -1;
     usage_counts counts;
-    bool has_counts = false;
     if (!c.enter_object()) return false;
     std::string_view key;
+    // Members of a shape this reader does not use are skipped: an event type added later may give
+    // a known name another shape (the types read below check what they need).
+    const auto shaped = [&](json_kind k) { return c.peek() == k; };
     while (c.next_field(key)) {
         bool ok = true;
         if (key == "type") {
-            ok = c.read_string(type_);
+            ok = shaped(json_kind::string) ? c.read_string(type_) : c.skip();
         } else if (key == "index") {
-            ok = c.read_int64(index_) && index_ >= 0 && index_ < max_blocks ? true : c.fail();
+            if (!shaped(json_kind::number)) ok = c.skip();
+            else if ((ok = c.read_int64(index_)) && (index_ < 0 || index_ >= max_blocks)) index_ = -2;  // hostile
+        } else if ((key == "delta" || key == "content_block" || key == "message" || key == "usage") && !shaped(json_kind::object)) {
+            ok = c.skip();
         } else if (key == "delta" || key == "content_block") {
             // {"type":"text_delta","text"} {"type":"thinking_delta","thinking"} {"type":"input_json_delta",
             // "partial_json"} {"stop_reason","stop_sequence"} / {"type":"tool_use","id","name","input"}
@@ -252,14 +262,15 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
                 if (k == "id") ok = c.read_string_or_null(out.response_id);
                 else if (k == "model") ok = c.read_string_or_null(out.model);
                 else if (k == "role") ok = c.read_string_or_null(out.role);
-                else if (k == "usage") ok = read_usage(c, counts) && (has_counts = true);
+                else if (k == "usage") ok = read_usage(c, counts);
                 else ok = c.skip();
             }
             ok = ok && !c.failed();
         } else if (key == "usage") {  // message_delta: cumulative counts
-            ok = read_usage(c, counts) && (has_counts = true);
+            ok = read_usage(c, counts);
         } else if (key == "error") {
             ok = read_error_object(c, error);
+            error.typed_envelope = true;
             has_error = true;
         } else if (key == "request_id") {
             ok = read_text_value(c, error.request_id);
@@ -286,36 +297,35 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
         out.role.clear();
     }
     if (type == "message_start") {
-        if (has_counts) {
-            add_counts(counts, start_usage_);
-            has_start_usage_ = true;
-        }
+        overlay(counts_, counts);
     } else if (is_start) {
         if (index_ < 0) return c.fail();
-        if (tool_of_block_.size() <= static_cast<std::size_t>(index_)) tool_of_block_.resize(static_cast<std::size_t>(index_) + 1, -1);
-        if (part_type_ == "tool_use" || part_type_ == "server_tool_use") {
-            if (tool_of_block_[static_cast<std::size_t>(index_)] >= 0) return c.fail();  // started twice
-            tool_of_block_[static_cast<std::size_t>(index_)] = tools_;
+        const auto i = static_cast<std::size_t>(index_);
+        if (tool_of_block_.size() <= i) tool_of_block_.resize(i + 1, not_a_tool);
+        if (tool_of_block_[i] != not_a_tool) return c.fail();  // a tool block started twice
+        if (part_type_ == "tool_use") {
+            tool_of_block_[i] = tools_;
             out.tool_calls.push_back({tools_++, std::move(block_id_), std::move(block_name_), {}});
             block_id_.clear();
             block_name_.clear();
+        } else if (part_type_ == "server_tool_use") {
+            tool_of_block_[i] = server_tool;
         }
     } else if (is_delta) {
         if (index_ < 0) return c.fail();
         if (part_type_ == "input_json_delta") {
             // Arguments for a block that never started as a tool call break the protocol.
-            const std::size_t i = static_cast<std::size_t>(index_);
-            if (i >= tool_of_block_.size() || tool_of_block_[i] < 0) return c.fail();
-            if (!arguments_.empty()) out.tool_calls.push_back({tool_of_block_[i], {}, {}, std::move(arguments_)});
+            const auto i = static_cast<std::size_t>(index_);
+            if (i >= tool_of_block_.size() || tool_of_block_[i] == not_a_tool) return c.fail();
+            if (tool_of_block_[i] >= 0 && !arguments_.empty())
+                out.tool_calls.push_back({tool_of_block_[i], {}, {}, std::move(arguments_)});
             arguments_.clear();
         }
     } else if (type == "message_delta") {
         out.finish = map_stop_reason(stop_reason_);
         if (out.finish != finish_reason::none) out.finish_reason_text = stop_reason_;
-        if (has_counts || has_start_usage_) {
-            usage& u = out.usage.emplace(start_usage_);
-            if (has_counts) add_counts(counts, u);
-        }
+        overlay(counts_, counts);
+        if (counts_.any()) out.usage = to_usage(counts_);
     } else if (type == "message_stop") {
         finished_ = true;
     }
@@ -329,7 +339,6 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
     if (!c.enter_object()) return false;
     std::string type, stop_reason;
     usage_counts counts;
-    bool has_counts = false;
     std::string_view key;
     while (c.next_field(key)) {
         bool ok = true;
@@ -338,9 +347,10 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
         else if (key == "model") ok = c.read_string_or_null(out.model);
         else if (key == "role") ok = c.read_string_or_null(out.role);
         else if (key == "stop_reason") ok = c.read_string_or_null(stop_reason);
-        else if (key == "usage") ok = read_usage(c, counts) && (has_counts = true);
+        else if (key == "usage") ok = read_usage(c, counts);
         else if (key == "error") {
             ok = read_error_object(c, error);
+            error.typed_envelope = true;
             has_error = true;
         } else if (key == "request_id") ok = read_text_value(c, error.request_id);
         else if (key == "content") {
@@ -385,7 +395,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
     if (type != "message") return false;  // not a Messages response at all
     out.finish = map_stop_reason(stop_reason);
     if (out.finish != finish_reason::none) out.finish_reason_text = stop_reason;
-    if (has_counts) add_counts(counts, out.usage.emplace());
+    if (counts.any()) out.usage = to_usage(counts);
     if (out.role.empty()) out.role = "assistant";
     return true;
 }

@@ -9,6 +9,7 @@
 #include <llmstream/events.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,13 @@ void encode_request(const chat_request& req, bool streaming, encoded_request& ou
 /// Reads the events of one streamed response. Event order (message_start, content_block_start,
 /// content_block_delta..., content_block_stop, message_delta, message_stop) is what the blocks'
 /// indexes are resolved by: a tool_use block's index becomes the tool call's ordinal.
+/// Token counts as Anthropic sends them ({"input_tokens","output_tokens",
+/// "cache_creation_input_tokens","cache_read_input_tokens"}); null or absent: not said.
+struct usage_counts {
+    std::optional<std::int64_t> input, output, cache_creation, cache_read;
+    bool any() const noexcept { return input || output || cache_creation || cache_read; }
+};
+
 class stream_reader {
 public:
     /// Reads one event's JSON object (the cursor before its `{`) into `out` (empty on entry).
@@ -37,9 +45,11 @@ public:
 private:
     std::string type_, part_type_, block_id_, block_name_, stop_reason_, arguments_;
     std::int64_t index_ = -1;
-    usage start_usage_{};   // from message_start: the prompt's counts
-    bool has_start_usage_ = false;
-    std::vector<int> tool_of_block_;  // block index -> tool call ordinal, or -1
+    usage_counts counts_{};  // message_start's, overlaid by each message_delta's
+    // block index -> tool call ordinal; not_a_tool, or server_tool for the server's own tools
+    // (web search: not the caller's to run, their deltas are skipped)
+    static constexpr int not_a_tool = -1, server_tool = -2;
+    std::vector<int> tool_of_block_;
     int tools_ = 0;
     bool finished_ = false;
 };

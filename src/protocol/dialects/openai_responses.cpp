@@ -68,7 +68,9 @@ void encode_options(const chat_request& req, json::object& body) {
     if (!req.tools.empty()) {
         json::array tools;  // flat: {"type":"function","name","description","parameters"}
         for (std::size_t i = 0; i < req.tools.size(); ++i) {
-            json::object t{{"type", "function"}, {"name", req.tools[i].name}};
+            // strict: false, as chat completions' default (Responses' is true, which rejects schemas
+            // without additionalProperties:false and optional properties); `extra` can turn it on.
+            json::object t{{"type", "function"}, {"name", req.tools[i].name}, {"strict", false}};
             json::object parameters = tool_parameters(req.tools[i], i);
             if (!req.tools[i].description.empty()) t["description"] = req.tools[i].description;
             t["parameters"] = std::move(parameters);
@@ -195,9 +197,9 @@ bool read_response(json_cursor& c, completion_ids& ids, response_fields& r, prov
 
 // How a finished response ended: completed (stop, or tool_calls when it called tools) or
 // incomplete (length for max_output_tokens, content_filter). Anything else is not an ending.
-void set_finish(const response_fields& r, bool called_tools, finish_reason& finish, std::string& text) {
+void set_finish(const response_fields& r, bool called_tools, bool refused, finish_reason& finish, std::string& text) {
     if (r.status == "completed") {
-        finish = called_tools ? finish_reason::tool_calls : finish_reason::stop;
+        finish = refused ? finish_reason::content_filter : called_tools ? finish_reason::tool_calls : finish_reason::stop;
         text = r.status;
     } else if (r.status == "incomplete") {
         finish = r.reason == "max_output_tokens" ? finish_reason::length
@@ -225,6 +227,8 @@ void encode_request(const chat_request& req, bool streaming, encoded_request& ou
 
 void stream_reader::reset() {
     tool_of_item_.clear();
+    arguments_streamed_.clear();
+    refused_ = false;
     tools_ = 0;
     finished_ = false;
 }
@@ -241,14 +245,22 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     completion_ids ids{out.response_id, out.model};
     if (!c.enter_object()) return false;
     std::string_view key;
+    // Members of a shape this reader does not use are skipped: an event type added later may give
+    // a known name another shape (the types read below check what they need).
+    const auto shaped = [&](json_kind k) { return c.peek() == k; };
     while (c.next_field(key)) {
         bool ok;
         if (key == "type") {
-            ok = c.read_string(type_);
+            ok = shaped(json_kind::string) ? c.read_string(type_) : c.skip();
         } else if (key == "delta") {
-            ok = c.read_string_or_null(text_);
+            ok = shaped(json_kind::string) ? c.read_string(text_) : c.skip();
+        } else if (key == "arguments") {  // function_call_arguments.done
+            ok = shaped(json_kind::string) ? c.read_string(arguments) : c.skip();
         } else if (key == "output_index") {
-            ok = c.read_int64(output_index_) && output_index_ >= 0 && output_index_ < max_items ? true : c.fail();
+            if (!shaped(json_kind::number)) ok = c.skip();
+            else if ((ok = c.read_int64(output_index_)) && (output_index_ < 0 || output_index_ >= max_items)) output_index_ = -2;
+        } else if ((key == "item" || key == "response") && !shaped(json_kind::object)) {
+            ok = c.skip();
         } else if (key == "item") {  // output_item.added: {"type":"function_call","call_id","name","arguments"}
             ok = c.enter_object();
             std::string_view k;
@@ -279,6 +291,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     const std::string_view type = type_.empty() ? event_name : std::string_view(type_);
     if (type == "error" || type == "response.failed") {
         has_error = true;
+        error.typed_envelope = false;
         if (error.code.empty() && error.message.empty()) error.message = "the response failed (" + std::string(type) + ")";
         out.clear();
         return true;
@@ -289,8 +302,15 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     } else if (type == "response.created" || type == "response.in_progress") {
         out.role = "assistant";  // the response's author: a delta with the id and model is handed out with it
     }
+    const auto tool_of = [&]() -> int {  // the call at output_index, or -1
+        const auto i = static_cast<std::size_t>(output_index_);
+        return output_index_ >= 0 && i < tool_of_item_.size() ? tool_of_item_[i] : -1;
+    };
     if (type == "response.output_text.delta") {
         out.content = std::move(text_);
+    } else if (type == "response.refusal.delta") {
+        out.content = std::move(text_);
+        refused_ = true;
     } else if (type == "response.reasoning_text.delta" || type == "response.reasoning_summary_text.delta") {
         out.reasoning_content = std::move(text_);
     } else if (type == "response.output_item.added") {
@@ -300,15 +320,29 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
             if (tool_of_item_.size() <= i) tool_of_item_.resize(i + 1, -1);
             if (tool_of_item_[i] >= 0) return c.fail();  // added twice
             tool_of_item_[i] = tools_;
+            arguments_streamed_.push_back(!arguments.empty());
             out.tool_calls.push_back({tools_++, std::move(call_id), std::move(name), std::move(arguments)});
         }
         out.role = item_type_ == "message" ? "assistant" : "";
     } else if (type == "response.function_call_arguments.delta") {
-        const auto i = static_cast<std::size_t>(output_index_);
-        if (output_index_ < 0 || i >= tool_of_item_.size() || tool_of_item_[i] < 0) return c.fail();
-        if (!text_.empty()) out.tool_calls.push_back({tool_of_item_[i], {}, {}, std::move(text_)});
+        const int tool = tool_of();
+        if (tool < 0) return c.fail();  // arguments of an item that is not a function call
+        if (!text_.empty()) {
+            out.tool_calls.push_back({tool, {}, {}, std::move(text_)});
+            arguments_streamed_[static_cast<std::size_t>(tool)] = true;
+        }
+    } else if (type == "response.function_call_arguments.done") {
+        // A server that streams no deltas sends the arguments here, whole.
+        const int tool = tool_of();
+        if (tool < 0) return c.fail();
+        if (!arguments_streamed_[static_cast<std::size_t>(tool)] && !arguments.empty()) {
+            out.tool_calls.push_back({tool, {}, {}, std::move(arguments)});
+            arguments_streamed_[static_cast<std::size_t>(tool)] = true;
+        }
     } else if (type == "response.completed" || type == "response.incomplete") {
-        set_finish(response, tools_ > 0, out.finish, out.finish_reason_text);
+        // The event says how it ended when its response's status does not.
+        if (response.status.empty()) response.status = type == "response.completed" ? "completed" : "incomplete";
+        set_finish(response, tools_ > 0, refused_, out.finish, out.finish_reason_text);
         if (out.finish == finish_reason::none) return c.fail();  // a terminal event that did not end
         out.usage = response.u;
         finished_ = true;
@@ -327,7 +361,8 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
     // output: [{"type":"message","content":[{"type":"output_text","text"}]},
     //          {"type":"reasoning","summary":[{"text"}],"content":[{"text"}]},
     //          {"type":"function_call","call_id","name","arguments"}]
-    auto read_texts = [](json_cursor& cc, std::string& into) {
+    bool refused = false;
+    auto read_texts = [&refused](json_cursor& cc, std::string& into) {
         if (cc.take_null()) return true;
         bool ok = cc.enter_array();
         while (ok && cc.next_element()) {
@@ -336,11 +371,12 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
             std::string_view k;
             while (ok && cc.next_field(k)) {
                 if (k == "type") ok = cc.read_string(part_type);
-                else if (k == "text") ok = cc.read_string_or_null(text);
+                else if (k == "text" || k == "refusal") ok = cc.read_string_or_null(text);
                 else ok = cc.skip();
             }
             ok = ok && !cc.failed();
-            if (part_type != "refusal") into += text;
+            if (part_type == "refusal") refused = true;  // {"type":"refusal","refusal":"..."}
+            into += text;
         }
         return ok && !cc.failed();
     };
@@ -395,7 +431,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
     }
     has_error = false;
     if (object != "response" && r.status.empty()) return false;  // not a Responses body
-    set_finish(r, called_tools, out.finish, out.finish_reason_text);
+    set_finish(r, called_tools, refused, out.finish, out.finish_reason_text);
     out.usage = r.u;
     if (out.role.empty()) out.role = "assistant";
     return true;

@@ -35,7 +35,9 @@ private:
     std::string type_, text_, item_type_, status_, reason_;
     std::int64_t output_index_ = -1;
     std::vector<int> tool_of_item_;  // output_index -> tool call ordinal, or -1
+    std::vector<bool> arguments_streamed_;  // per tool call: .delta events carried its arguments
     int tools_ = 0;
+    bool refused_ = false;  // the model refused: the text is its refusal
     bool finished_ = false;
 };
 
