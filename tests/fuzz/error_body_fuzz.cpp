@@ -12,7 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     if (size < 2) return 0;
     const int status = 200 + (bytes[0] * 2 + (bytes[1] & 1)) % 400;
     const vendor v = (bytes[1] & 2) ? vendor::dashscope : vendor::openai;
-    const api_dialect dialect = (bytes[1] & 4) ? api_dialect::dashscope_native : api_dialect::openai_compatible;
+    static constexpr api_dialect dialects[] = {api_dialect::openai_compatible, api_dialect::dashscope_native,
+                                               api_dialect::anthropic_messages, api_dialect::openai_responses};
+    const api_dialect dialect = dialects[(bytes[1] >> 2) & 3];
     const std::string_view body(reinterpret_cast<const char*>(bytes + 2), size - 2);
 
     diagnostics diag;

@@ -1,8 +1,8 @@
-// Fuzzes the streaming response path of both dialects (SSE framing + decoder + accumulator):
+// Fuzzes the streaming response path of every dialect (SSE framing + decoder + accumulator):
 // no crash, no sanitizer finding, bounded memory, and every failure is one of the documented
 // error codes; and prefix replay changes nothing: a second decoder with replay off must hand out
-// the same deltas and end the same way. The first input byte picks dialect, vendor, cumulative
-// mode and chunking.
+// the same deltas and end the same way. The first input byte picks the dialect (bits 0-1), the
+// vendor (bit 2), cumulative mode (bit 3, DashScope native) and the chunk size (bits 4-7).
 #include "protocol/response_stream.hpp"
 
 #include <cstdint>
@@ -15,10 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     if (size < 1) return 0;
     const unsigned mode = bytes[0];
     const std::string_view body(reinterpret_cast<const char*>(bytes + 1), size - 1);
-    const api_dialect dialect = (mode & 1) ? api_dialect::dashscope_native : api_dialect::openai_compatible;
-    const vendor v = (mode & 2) ? vendor::dashscope : vendor::openai;
-    const bool cumulative = (mode & 4) != 0;
-    const std::size_t piece = 1 + (mode >> 3);
+    static constexpr api_dialect dialects[] = {api_dialect::openai_compatible, api_dialect::dashscope_native,
+                                               api_dialect::anthropic_messages, api_dialect::openai_responses};
+    const api_dialect dialect = dialects[mode & 3];
+    const vendor v = (mode & 4) ? vendor::dashscope : dialect == api_dialect::anthropic_messages ? vendor::anthropic : vendor::openai;
+    const bool cumulative = (mode & 8) != 0 && dialect == api_dialect::dashscope_native;
+    const std::size_t piece = 1 + (mode >> 4);
 
     protocol::response_stream stream(dialect, v, cumulative, {.max_line_size = 4096, .max_event_size = 8192});
     protocol::response_stream full(dialect, v, cumulative, {.max_line_size = 4096, .max_event_size = 8192});
