@@ -451,7 +451,7 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
     return report_error(vendor_, comment_status_ != 0 ? comment_status_ : 200, comment_status_, e, diag);
 }
 
-void stream_decoder::clear_error() noexcept {
+[[gnu::always_inline]] inline void stream_decoder::clear_error() noexcept {
     if (!error_written_) return;  // only error events and the few frames with "code"/"message" write it
     error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
     error_.message.clear();
@@ -463,7 +463,7 @@ void stream_decoder::clear_error() noexcept {
 // Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in every
 // frame); a delta carries them only when they first appear or change, so that streaming does not
 // copy them per event.
-void stream_decoder::hand_out_identity(delta& out) {
+[[gnu::always_inline]] inline void stream_decoder::hand_out_identity(delta& out) {
     auto once = [this](std::string& field, std::string& last) {
         if (field.empty()) return;
         if (field == last) {
