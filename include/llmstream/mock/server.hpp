@@ -1,4 +1,5 @@
-// llmstream-mock: a local server speaking both API dialects, for tests, benchmarks and the demo, and
+// llmstream-mock: a local server speaking every API dialect (chat completions, DashScope native,
+// Anthropic Messages at .../v1/messages, OpenAI Responses at .../responses), for tests, benchmarks and the demo, and
 // for users' own tests: the installed `llmstream::mock` library (CMake) runs it inside a program;
 // the `llmstream-mock` program runs it on its own.
 //
