@@ -5,6 +5,9 @@
 #pragma once
 
 #include "json_access.hpp"
+#include "replay.hpp"
+#include "dialects/chat_completions.hpp"
+#include "dialects/dashscope_native.hpp"
 #include "dialects/anthropic_messages.hpp"
 #include "dialects/openai_responses.hpp"
 
@@ -23,78 +26,6 @@
 
 namespace llmstream::protocol {
 
-enum class text_field : unsigned char { content, reasoning };
-
-/// Prefix replay. Streamed events repeat the same bytes up to their text: OpenAI-compatible
-/// `{"id":...,"model":...,"choices":[{"index":0,"delta":{"content":"` and DashScope native
-/// `{"output":{"choices":[{"message":{"content":"`. Reading JSON left to right, the reader's
-/// state where the text starts depends only on the bytes before it; so an event that starts
-/// with the same bytes as the last one decoded in full is read from its text value on, with
-/// the fields the prefix held restored. What that prefix held is kept here.
-struct replay_state {
-    bool valid = false;
-    std::string prefix;  ///< the event's bytes up to and including the text value's opening quote
-    int depth = 0;       ///< containers open at that point
-    text_field field = text_field::content;
-    // What the prefix set (nothing else may have been set for the prefix to be replayable).
-    std::string role, model, response_id, request_id;
-};
-
-/// Where the counts of a usage object lie in its bytes: `{"total_tokens":30,"output_tokens":1}`
-/// is fixed text with integer slots. Recorded when the object holds integer counts and nothing
-/// else; then another object with the same fixed text sets the same fields from its slots.
-struct usage_layout {
-    struct slot {
-        std::size_t begin = 0, end = 0;  ///< the integer's bytes
-        std::int64_t llmstream::usage::*field = nullptr;
-        bool operator==(const slot&) const = default;
-    };
-    static constexpr std::size_t max_slots = 8;
-    std::array<slot, max_slots> slots{};
-    std::size_t count = 0;
-    bool usable = true;
-};
-
-/// The second half of prefix replay: what follows an event's text is usually the same bytes
-/// too (`"},"logprobs":null,"finish_reason":null}]}`). The reader's state after the text depends
-/// only on the prefix (so this is kept per prefix and dropped with it), and what those bytes set
-/// does not depend on the text unless they set the text's own field again (such suffixes are
-/// never kept). So an event whose bytes after the text equal these takes the fields they set.
-struct replay_suffix {
-    bool valid = false;
-    std::string bytes;  ///< after the text value's closing quote, to the end of the event
-    // The event's fields other than its text, as the whole event left them.
-    std::string other_text;  ///< reasoning_content when the text is content, and the other way round
-    std::string role, finish_reason_text, model, response_id, request_id;
-    /// The decoder's identity_changes_ when role, model, response_id and request_id were last
-    /// found empty or equal to the ones last handed out (never: not since this suffix was kept).
-    static constexpr std::uint64_t never = ~std::uint64_t{0};
-    std::uint64_t identity_same_at = never;
-    std::vector<tool_call_delta> tool_calls;
-    std::optional<llmstream::usage> usage;
-    bool native_usage_written = false;
-    std::optional<llmstream::usage> native_usage;
-    // DashScope's running usage changes every frame: when the suffix read exactly one usage
-    // object (nothing else writes the running count), its bytes are a hole in the comparison,
-    // [usage_begin, usage_end) of `bytes`, read afresh each time.
-    bool usage_hole = false;
-    std::size_t usage_begin = 0, usage_end = 0;
-    int usage_depth = 0;
-    usage_layout layout;  ///< slots relative to `bytes`; usable when the object is counts only
-    /// With a usable layout: 0xFF for each byte of `bytes` outside the count slots, 0 inside, so
-    /// that a suffix of the same length is compared in one pass (counts of the same widths).
-    std::string fixed_mask;
-    /// Per slot, for that pass: a count of up to 8 digits is read as the 8 bytes that end it.
-    struct count_word {
-        std::uint64_t digits = 0;  ///< which of those bytes are the count's (0: read it digit by digit)
-        std::uint64_t last = 0;    ///< the word last read there as a count, bytes before it made '0'
-        std::uint64_t value = 0;   ///< when digits is 0: the count last read there
-    };
-    std::array<count_word, usage_layout::max_slots> count_words{};
-    int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
-};
-
-struct replay_marker;  // notes the replay point while an event is decoded in full
 
 class stream_decoder {
 public:
@@ -153,9 +84,11 @@ private:
     bool match_usage_slots(std::string_view rest);
     void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
-    bool openai_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
-    bool native_fields(json_cursor& c, delta& out, bool& has_error, replay_marker* hole);
-    bool native_output_fields(json_cursor& c, delta& out, replay_marker* hole);
+    // What the dialects' readers write besides the delta: the event's error, DashScope's running usage.
+    event_errors errors(bool& has_error) noexcept { return {error_, error_written_, has_error}; }
+    dashscope_native::running_usage running_usage() noexcept {
+        return {native_usage_, native_usage_written_, native_usage_in_slots_, native_usage_read_};
+    }
     boost::system::error_code in_stream_error(const provider_error& e, diagnostics& diag) const;
     boost::system::error_code make_cumulative_incremental(delta& out, diagnostics& diag);
 
@@ -177,12 +110,7 @@ private:
     // frame matched in place (match_kept_widths) left them; settle_native_usage works it out.
     bool native_usage_in_slots_ = false;
     bool native_usage_written_ = false;  // a usage object was read in the event being decoded
-    struct usage_read {                  // where the native usage objects of this event were
-        int count = 0;
-        std::size_t begin = 0, end = 0;  // cursor offsets of the last one
-        int depth = 0;
-        usage_layout layout;             // of the last one
-    } native_usage_read_;
+    usage_recorder native_usage_read_;   // where the native usage objects of this event were
     bool replay_enabled_ = true;
     replay_state replay_, replay_candidate_;
     replay_suffix suffix_;
