@@ -1,4 +1,5 @@
-// Writes the benchmark corpus: recorded-style text/event-stream bodies, deterministic.
+// Writes the benchmark corpus: recorded-style text/event-stream bodies, deterministic (one seeded
+// generator for all files, so a new corpus goes at the end: the ones before it stay byte for byte).
 // Usage: node benchmarks/corpus/generate.mjs OUT_DIR
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,4 +78,74 @@ function openaiChunk(id, model, delta, finish = null, extra = {}) {
   }
   s += `data: ${openaiChunk(id, model, {}, 'stop')}\n\ndata: [DONE]\n\n`;
   writeFileSync(join(out, 'long_deltas.sse'), s);
+}
+
+// 5. Anthropic Messages (Claude with extended thinking), `event:` lines as Anthropic sends them:
+// message_start, a thinking block (thinking_delta, then signature_delta), a text block of short
+// text_delta events (English with escapes, some Chinese), pings, message_delta, message_stop.
+{
+  const id = 'msg_01XFDUDYJgAACzvnptvVoYEL', model = 'claude-sonnet-4-5-20250929';
+  const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const ping = 'event: ping\ndata: {"type": "ping"}\n\n';  // with the space, as Anthropic sends it
+  const base64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let signature = '';
+  while (signature.length < 344) signature += pick([...base64]);
+  let s = ev('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null,
+    stop_sequence: null, usage: { input_tokens: 472, cache_creation_input_tokens: 0, cache_read_input_tokens: 0,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 }, output_tokens: 1, service_tier: 'standard' } } });
+  s += ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } });
+  s += ping;
+  for (let i = 0; i < 1000; ++i) {
+    if (i % 200 === 199) s += ping;
+    s += ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: pick(english) } });
+  }
+  s += ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature } });
+  s += ev('content_block_stop', { index: 0 });
+  s += ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } });
+  for (let i = 0; i < 2000; ++i) {
+    if (i % 200 === 199) s += ping;
+    s += ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: pick(i % 4 === 3 ? chinese : english) } });
+  }
+  s += ev('content_block_stop', { index: 1 });
+  s += ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { input_tokens: 472, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 3001 } });
+  s += ev('message_stop', {});
+  writeFileSync(join(out, 'anthropic_messages.sse'), s);
+}
+
+// 6. OpenAI Responses: response.created/in_progress, output_item.added, content_part.added,
+// ~3000 short response.output_text.delta events (with item_id, output_index, content_index,
+// sequence_number, logprobs and obfuscation, as api.openai.com sends them), then the .done events
+// that repeat the whole text, and response.completed with usage.
+{
+  const rid = 'resp_68c1f2a9e0b48190a3d5c7e1f2b4a6c80d1e3f5a7b9c1d2e', mid = 'msg_68c1f2aa7c6c8190b6e2d4f6a8c0e2f40d1e3f5a7b9c1d2e';
+  const model = 'gpt-4.1-2025-04-14';
+  const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const obfuscation = () => { let o = ''; const n = 1 + Math.floor(rand() * 14); while (o.length < n) o += pick([...alnum]); return o; };
+  const response = (status, extra) => ({ id: rid, object: 'response', created_at: created, status, background: false, error: null,
+    incomplete_details: null, instructions: null, max_output_tokens: null, max_tool_calls: null, model, output: [],
+    parallel_tool_calls: true, previous_response_id: null, prompt_cache_key: null, reasoning: { effort: null, summary: null },
+    safety_identifier: null, service_tier: 'auto', store: true, temperature: 1.0, text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: 'auto', tools: [], top_logprobs: 0, top_p: 1.0, truncation: 'disabled', usage: null, user: null, metadata: {}, ...extra });
+  let seq = 0;
+  const ev = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
+  let s = ev('response.created', { response: response('in_progress') });
+  s += ev('response.in_progress', { response: response('in_progress') });
+  s += ev('response.output_item.added', { output_index: 0, item: { id: mid, type: 'message', status: 'in_progress', content: [], role: 'assistant' } });
+  s += ev('response.content_part.added', { item_id: mid, output_index: 0, content_index: 0,
+    part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
+  let text = '';
+  for (let i = 0; i < 3000; ++i) {
+    const delta = pick(i % 4 === 3 ? chinese : english);
+    text += delta;
+    s += ev('response.output_text.delta', { item_id: mid, output_index: 0, content_index: 0, delta, logprobs: [], obfuscation: obfuscation() });
+  }
+  const part = { type: 'output_text', annotations: [], logprobs: [], text };
+  const item = { id: mid, type: 'message', status: 'completed', content: [part], role: 'assistant' };
+  s += ev('response.output_text.done', { item_id: mid, output_index: 0, content_index: 0, text, logprobs: [] });
+  s += ev('response.content_part.done', { item_id: mid, output_index: 0, content_index: 0, part });
+  s += ev('response.output_item.done', { output_index: 0, item });
+  s += ev('response.completed', { response: response('completed', { output: [item], usage: { input_tokens: 25,
+    input_tokens_details: { cached_tokens: 0 }, output_tokens: 3000, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 3025 } }) });
+  writeFileSync(join(out, 'openai_responses.sse'), s);
 }

@@ -10,7 +10,8 @@ namespace llmstream::bench {
 
 inline int usage_error(const std::string& what) {
     std::cerr << "llmstream-bench: " << what << "\n"
-              << "usage: llmstream-bench parse FILE [--dialect openai|dashscope] [--repeat N] [--warmup N]\n"
+              << "usage: llmstream-bench parse FILE [--dialect openai|dashscope|anthropic|responses]\n"
+              << "                             [--decoder llmstream|simdjson] [--repeat N] [--warmup N]\n"
               << "       llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N\n"
               << "                            [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]\n"
               << "                            [--metrics]\n"

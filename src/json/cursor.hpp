@@ -105,6 +105,8 @@ public:
 
     /// Where the cursor is (bytes from the start of the document) and how deep in containers.
     std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+    /// The document being read.
+    std::string_view document() const noexcept { return {begin_, static_cast<std::size_t>(end_ - begin_)}; }
     int depth() const noexcept { return depth_; }
     /// Continues reading at `offset` as if the cursor had got there itself, `depth` containers
     /// deep, right after a key's colon (or a member). For replaying a document whose first

@@ -92,6 +92,17 @@ struct replay_suffix {
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
 };
 
+/// Replay for a dialect with typed events (Anthropic Messages): the bytes around the text of the
+/// last text delta its reader said means its text alone (stream_reader::text_delta). Another
+/// event of the same name with the same bytes before and after its text is that text's delta.
+struct text_event_replay {
+    bool valid = false;
+    std::string event_name;  ///< the SSE event name (the reader falls back to it for the type)
+    std::string prefix;      ///< up to and including the text's opening quote
+    std::string suffix;      ///< after its closing quote
+    bool reasoning = false;
+};
+
 /// The other hook: where the usage objects of the event being decoded lie (DashScope native's
 /// running usage), so that a suffix holding one can be compared around it.
 struct usage_recorder {

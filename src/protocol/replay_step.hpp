@@ -135,4 +135,25 @@ inline void stream_decoder::settle_native_usage() noexcept {
     native_usage_ = fresh;
 }
 
+// An event that starts and ends like the last text delta (text_replay_): its text, read in place
+// when it can be. False when the text is not a string ending where the kept suffix starts (the
+// event is then decoded in full, which says what is wrong with it).
+inline bool stream_decoder::replay_text_event(std::string_view data, delta& out) {
+    const text_event_replay& r = text_replay_;
+    const std::size_t quote = r.prefix.size() - 1;
+    const std::string_view doc = data.substr(quote);  // from the text's opening quote on
+    std::string& text = r.reasoning ? out.reasoning_content : out.content;
+    const auto in_place = json_cursor::read_string_in_place(doc, buffer_.scratch_for(doc.size()), text);
+    std::size_t end = in_place.end;
+    if (in_place.outcome == json_cursor::in_place_string::malformed) return false;
+    if (in_place.outcome == json_cursor::in_place_string::near_end) {
+        text.clear();
+        json_cursor c(buffer_, doc);
+        c.resume_at(0, 1);
+        if (!c.read_string(text)) return false;
+        end = c.offset();
+    }
+    return quote + end == data.size() - r.suffix.size();
+}
+
 }  // namespace llmstream::protocol

@@ -87,6 +87,7 @@ void stream_decoder::reset() {
     seen_arguments_.clear();
     anthropic_.reset();
     responses_.reset();
+    text_replay_.valid = false;
 }
 
 // A comment other than `HTTP_STATUS/` and three digits (on_comment's inline case).
@@ -135,8 +136,19 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
 // turns it into a delta.
 boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, delta& out, diagnostics& diag) {
     clear_error();
+    const std::string_view data = ev.data;
+    const text_event_replay& r = text_replay_;
+    if (r.valid && data.size() > r.prefix.size() + r.suffix.size() && ev.type == r.event_name &&
+        std::memcmp(data.data(), r.prefix.data(), r.prefix.size()) == 0 &&
+        std::memcmp(data.data() + data.size() - r.suffix.size(), r.suffix.data(), r.suffix.size()) == 0) {
+        if (replay_text_event(data, out)) {
+            ++replayed_;
+            return {};
+        }
+        out.clear();  // not a string that ends where the suffix starts: read in full
+    }
     bool has_error = false;
-    json_cursor c(buffer_, ev.data);
+    json_cursor c(buffer_, data);
     const bool ok = (dialect_ == api_dialect::anthropic_messages
                          ? anthropic_.read(c, ev.type, out, written_error(), has_error)
                          : responses_.read(c, ev.type, out, written_error(), has_error)) &&
@@ -153,6 +165,15 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
     hand_out_identity(out);
     if (out.finish != finish_reason::none) finish_seen_ = true;
     if (anthropic_.finished() || responses_.finished()) done_ = true;
+    if (replay_enabled_ && dialect_ == api_dialect::anthropic_messages) {
+        if (const auto span = anthropic_.text_delta()) {
+            text_replay_.event_name.assign(ev.type);
+            text_replay_.prefix.assign(data.substr(0, span->begin + 1));
+            text_replay_.suffix.assign(data.substr(span->end));
+            text_replay_.reasoning = span->reasoning;
+            text_replay_.valid = true;
+        }
+    }
     return {};
 }
 

@@ -64,6 +64,7 @@ public:
     void set_prefix_replay(bool on) noexcept {
         replay_enabled_ = on;
         replay_.valid = false;
+        text_replay_.valid = false;
         suffix_.valid = false;
     }
     /// Events decoded by prefix replay since construction or reset(), and those of them whose
@@ -73,6 +74,7 @@ public:
 
 private:
     boost::system::error_code on_typed_event(const sse::event& ev, delta& out, diagnostics& diag);
+    bool replay_text_event(std::string_view data, delta& out);
     void clear_error() noexcept;
     void hand_out_identity(delta& out);
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
@@ -123,6 +125,7 @@ private:
     std::vector<std::string> seen_arguments_;
     // The dialects with typed events.
     anthropic_messages::stream_reader anthropic_;
+    text_event_replay text_replay_;
     openai_responses::stream_reader responses_;
 };
 

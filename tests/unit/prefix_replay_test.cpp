@@ -498,3 +498,36 @@ TEST_CASE("prefix replay: counts of the kept widths are compared in one pass, as
         compare(api_dialect::dashscope_native, nul_frames);
     }
 }
+
+TEST_CASE("prefix replay of Anthropic text deltas decodes the same as a full read", "[replay][anthropic]") {
+    std::vector<wire_event> golden_events = sse_events(std::string(LLMSTREAM_GOLDEN_DIR) + "/anthropic_thinking_tool_use.sse");
+    CHECK(compare(api_dialect::anthropic_messages, golden_events) == 0);  // one delta per block: nothing to replay
+
+    const auto delta_event = [](int index, std::string_view kind, std::string_view text_json, std::string_view tail = "}}") {
+        const std::string key = kind == "text_delta" ? "text" : "thinking";
+        return wire_event{"content_block_delta", R"({"type":"content_block_delta","index":)" + std::to_string(index) +
+                                                     R"(,"delta":{"type":")" + std::string(kind) + R"(",")" + key +
+                                                     R"(":)" + std::string(text_json) + std::string(tail)};
+    };
+    std::vector<wire_event> events{
+        {"message_start", R"({"type":"message_start","message":{"id":"m","model":"c","role":"assistant","usage":{"input_tokens":3}}})"},
+        {"content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}})"},
+        delta_event(0, "thinking_delta", R"("hmm")"),
+        delta_event(0, "thinking_delta", R"("\u4f60 \"q\"\n")"),
+        delta_event(0, "thinking_delta", R"(null)"),                      // not a string: read in full
+        delta_event(0, "thinking_delta", R"("x"  )", " } }"),            // other bytes after: read in full
+        delta_event(0, "thinking_delta", R"("bad \q")"),                  // a broken escape: the full read says so
+        delta_event(0, "thinking_delta", R"("y")"),
+        {"content_block_start", R"({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})"},
+        delta_event(1, "text_delta", R"("Hello")"),
+        delta_event(1, "text_delta", R"(", world")"),
+        delta_event(1, "text_delta", R"("a", "text": "b")"),              // a second text after: read in full
+        {"ping", R"({"type": "ping"})"},
+        delta_event(1, "text_delta", R"("!")"),  // after a prefix with two texts: read in full, kept again
+        delta_event(1, "text_delta", R"(" more")"),
+        {"not_a_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"?"}})"},
+        {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})"},
+    };
+    // Replayed: the second thinking delta, ", world" and " more".
+    CHECK(compare(api_dialect::anthropic_messages, events) == 3);
+}

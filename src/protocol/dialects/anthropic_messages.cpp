@@ -224,6 +224,8 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     stop_reason_.clear();
     arguments_.clear();
     index_ = -1;
+    text_end_ = 0;
+    text_span_.reset();
     usage_counts counts;
     if (!c.enter_object()) return false;
     std::string_view key;
@@ -246,8 +248,11 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
             std::string_view k;
             while (ok && c.next_field(k)) {
                 if (k == "type") ok = c.read_string(part_type_);
-                else if (k == "text") ok = c.read_string_or_null(out.content);
-                else if (k == "thinking") ok = c.read_string_or_null(out.reasoning_content);
+                else if (k == "text" || k == "thinking") {
+                    text_begin_ = c.offset();
+                    ok = c.read_string_or_null(k == "text" ? out.content : out.reasoning_content);
+                    text_end_ = c.offset();
+                }
                 else if (k == "partial_json") ok = c.read_string_or_null(arguments_);
                 else if (k == "stop_reason") ok = c.read_string_or_null(stop_reason_);
                 else if (k == "id") ok = c.read_string_or_null(block_id_);
@@ -288,6 +293,13 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     has_error = false;  // an "error" member of another event type is not an error event
     const bool is_delta = type == "content_block_delta";
     const bool is_start = type == "content_block_start";
+    if (is_delta && index_ >= 0 && (part_type_ == "text_delta" || part_type_ == "thinking_delta") && text_end_ != 0) {
+        // A string (not null), and the last member: only closing braces follow it.
+        const std::string_view doc = c.document();
+        const std::size_t quote = doc.find_first_not_of(" \t\r\n", text_begin_);
+        if (quote < text_end_ && doc[quote] == '"' && doc.find_first_not_of("} \t\r\n", text_end_) == std::string_view::npos)
+            text_span_ = text_span{quote, text_end_, part_type_ == "thinking_delta"};
+    }
     // Text only from text and thinking blocks and their deltas.
     if (!((is_delta && part_type_ == "text_delta") || (is_start && part_type_ == "text"))) out.content.clear();
     if (!((is_delta && part_type_ == "thinking_delta") || (is_start && part_type_ == "thinking"))) out.reasoning_content.clear();

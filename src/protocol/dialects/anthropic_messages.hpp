@@ -40,6 +40,15 @@ public:
     bool read(json_cursor& c, std::string_view event_name, delta& out, provider_error& error, bool& has_error);
     /// message_stop was read: nothing after it belongs to the response.
     bool finished() const noexcept { return finished_; }
+
+    /// Where the text of the event just read lay, when it was a text or thinking delta whose text
+    /// is its last member (then what the event means depends on its bytes alone, and another
+    /// event equal to it but for the text means that text: prefix replay's hook).
+    struct text_span {
+        std::size_t begin = 0, end = 0;  ///< the string's opening quote, and just past its closing quote
+        bool reasoning = false;
+    };
+    std::optional<text_span> text_delta() const noexcept { return text_span_; }
     void reset();
 
 private:
@@ -52,6 +61,8 @@ private:
     std::vector<int> tool_of_block_;
     int tools_ = 0;
     bool finished_ = false;
+    std::size_t text_begin_ = 0, text_end_ = 0;  // of the last text or thinking string read
+    std::optional<text_span> text_span_;
 };
 
 /// Reads a whole (non-streaming) Messages response body, valid UTF-8. A body that is an error
