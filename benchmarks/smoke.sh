@@ -24,6 +24,17 @@ out=$(timeout 60 "$bench" parse "$golden/openai_basic.sse" --repeat 3)
 require parse "$out" events bytes content_bytes ns_per_event mb_per_s
 out=$(timeout 60 "$bench" parse "$golden/dashscope_native.sse" --dialect dashscope --repeat 3 --warmup 1)
 require parse-dashscope "$out" events bytes content_bytes ns_per_event mb_per_s
+# The new dialects, and the simdjson anchor reading the same text as the library's decoder.
+for case in anthropic_thinking_tool_use.sse:anthropic openai_responses_reasoning_text.sse:responses openai_basic.sse:openai; do
+  file=${case%%:*} dialect=${case##*:}
+  ours=$(timeout 60 "$bench" parse "$golden/$file" --dialect "$dialect" --repeat 2)
+  anchor=$(timeout 60 "$bench" parse "$golden/$file" --dialect "$dialect" --decoder simdjson --repeat 2)
+  require "parse-$dialect" "$ours" events content_bytes reasoning_bytes ns_per_event
+  for key in events content_bytes reasoning_bytes; do
+    value=$(grep -Eo "\"$key\":[0-9]+" <<<"$ours" | cut -d: -f2)
+    equals "parse-$dialect-simdjson" "$anchor" "$key" "$value"
+  done
+done
 
 out=$(timeout 60 "$bench" load --base-url "$url" --concurrency 8 --requests 40 --model 'mock?tokens=16')
 require load "$out" requests_ok requests_failed events content_bytes wall_s cpu_s cpu_ns_per_event events_per_s \

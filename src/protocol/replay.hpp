@@ -92,15 +92,32 @@ struct replay_suffix {
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
 };
 
-/// Replay for a dialect with typed events (Anthropic Messages): the bytes around the text of the
-/// last text delta its reader said means its text alone (stream_reader::text_delta). Another
-/// event of the same name with the same bytes before and after its text is that text's delta.
+/// The hook of the dialects with typed events (Anthropic Messages, OpenAI Responses): after an
+/// event whose meaning is its text alone (a text or reasoning delta), its reader says where that
+/// text lay, which integers before it mean nothing (Responses' sequence_number), and whether the
+/// members after it may be other ones that mean nothing too.
+struct text_delta_span {
+    std::size_t begin = 0, end = 0;  ///< the string's opening quote, and just past its closing quote
+    bool reasoning = false;          ///< reasoning_content, not content
+    struct hole {
+        std::size_t begin = 0, end = 0;  ///< an integer's digits
+    };
+    std::array<hole, 2> holes{};
+    std::size_t hole_count = 0;
+    /// The text is a member of the event's top-level object, and members after it whose keys
+    /// `key_matters` does not name leave the meaning alone (else the bytes after it must repeat).
+    bool (*key_matters)(std::string_view key) = nullptr;
+};
+
+/// Prefix replay for the typed-event dialects: the bytes around the text of the last text delta
+/// (text_delta_span). Another event of the same name whose bytes are the same before its text but
+/// for the holes' integers, and the same after it (or members that do not matter), is that text.
 struct text_event_replay {
     bool valid = false;
-    std::string event_name;  ///< the SSE event name (the reader falls back to it for the type)
+    std::string event_name;  ///< the SSE event name (the readers fall back to it for the type)
     std::string prefix;      ///< up to and including the text's opening quote
     std::string suffix;      ///< after its closing quote
-    bool reasoning = false;
+    text_delta_span span;    ///< holes relative to `prefix`
 };
 
 /// The other hook: where the usage objects of the event being decoded lie (DashScope native's

@@ -135,14 +135,31 @@ inline void stream_decoder::settle_native_usage() noexcept {
     native_usage_ = fresh;
 }
 
-// An event that starts and ends like the last text delta (text_replay_): its text, read in place
-// when it can be. False when the text is not a string ending where the kept suffix starts (the
-// event is then decoded in full, which says what is wrong with it).
+// An event that is the last text delta (text_replay_) but for its text and the holes' integers,
+// with the same bytes after its text or, where the span allows, members that do not matter: its
+// text, read in place when it can be. False otherwise (the event is then decoded in full, which
+// says what is wrong with it, if anything).
 inline bool stream_decoder::replay_text_event(std::string_view data, delta& out) {
     const text_event_replay& r = text_replay_;
-    const std::size_t quote = r.prefix.size() - 1;
+    const std::string_view prefix = r.prefix;
+    // The prefix, hole by hole: an integer token in each (as a full read takes it), the bytes between equal.
+    std::size_t at = 0, kept = 0;
+    for (std::size_t h = 0; h < r.span.hole_count; ++h) {
+        const text_delta_span::hole& hole = r.span.holes[h];
+        const std::size_t fixed = hole.begin - kept;
+        if (data.size() < at + fixed || std::memcmp(data.data() + at, prefix.data() + kept, fixed) != 0) return false;
+        at += fixed;
+        const std::size_t first = at;
+        while (at < data.size() && static_cast<unsigned char>(data[at] - '0') < 10) ++at;
+        const std::size_t digits = at - first;
+        if (digits == 0 || digits > 18 || (data[first] == '0' && digits > 1)) return false;
+        kept = hole.end;
+    }
+    const std::size_t rest = prefix.size() - kept;
+    if (data.size() <= at + rest || std::memcmp(data.data() + at, prefix.data() + kept, rest) != 0) return false;
+    const std::size_t quote = at + rest - 1;
     const std::string_view doc = data.substr(quote);  // from the text's opening quote on
-    std::string& text = r.reasoning ? out.reasoning_content : out.content;
+    std::string& text = r.span.reasoning ? out.reasoning_content : out.content;
     const auto in_place = json_cursor::read_string_in_place(doc, buffer_.scratch_for(doc.size()), text);
     std::size_t end = in_place.end;
     if (in_place.outcome == json_cursor::in_place_string::malformed) return false;
@@ -153,7 +170,16 @@ inline bool stream_decoder::replay_text_event(std::string_view data, delta& out)
         if (!c.read_string(text)) return false;
         end = c.offset();
     }
-    return quote + end == data.size() - r.suffix.size();
+    const std::string_view after = doc.substr(end);
+    if (after == std::string_view(r.suffix)) return true;
+    if (!r.span.key_matters) return false;
+    // Other members after the text: none that matters, and valid JSON to the end.
+    json_cursor c(buffer_, after);
+    c.resume_at(0, 1);
+    std::string_view key;
+    while (c.next_field(key))
+        if (r.span.key_matters(key) || !c.skip()) return false;
+    return !c.failed() && c.at_end();
 }
 
 }  // namespace llmstream::protocol

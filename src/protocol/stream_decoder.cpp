@@ -137,15 +137,12 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
 boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, delta& out, diagnostics& diag) {
     clear_error();
     const std::string_view data = ev.data;
-    const text_event_replay& r = text_replay_;
-    if (r.valid && data.size() > r.prefix.size() + r.suffix.size() && ev.type == r.event_name &&
-        std::memcmp(data.data(), r.prefix.data(), r.prefix.size()) == 0 &&
-        std::memcmp(data.data() + data.size() - r.suffix.size(), r.suffix.data(), r.suffix.size()) == 0) {
+    if (text_replay_.valid && ev.type == text_replay_.event_name) {
         if (replay_text_event(data, out)) {
             ++replayed_;
             return {};
         }
-        out.clear();  // not a string that ends where the suffix starts: read in full
+        out.clear();  // not the same around its text: read in full
     }
     bool has_error = false;
     json_cursor c(buffer_, data);
@@ -165,12 +162,13 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
     hand_out_identity(out);
     if (out.finish != finish_reason::none) finish_seen_ = true;
     if (anthropic_.finished() || responses_.finished()) done_ = true;
-    if (replay_enabled_ && dialect_ == api_dialect::anthropic_messages) {
-        if (const auto span = anthropic_.text_delta()) {
+    if (replay_enabled_) {
+        const auto span = dialect_ == api_dialect::anthropic_messages ? anthropic_.text_delta() : responses_.text_delta();
+        if (span) {
             text_replay_.event_name.assign(ev.type);
             text_replay_.prefix.assign(data.substr(0, span->begin + 1));
             text_replay_.suffix.assign(data.substr(span->end));
-            text_replay_.reasoning = span->reasoning;
+            text_replay_.span = *span;
             text_replay_.valid = true;
         }
     }

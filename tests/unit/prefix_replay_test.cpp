@@ -531,3 +531,38 @@ TEST_CASE("prefix replay of Anthropic text deltas decodes the same as a full rea
     // Replayed: the second thinking delta, ", world" and " more".
     CHECK(compare(api_dialect::anthropic_messages, events) == 3);
 }
+
+TEST_CASE("prefix replay of Responses text deltas: sequence numbers as holes, other members after the text",
+          "[replay][responses]") {
+    std::vector<wire_event> golden_events =
+        sse_events(std::string(LLMSTREAM_GOLDEN_DIR) + "/openai_responses_reasoning_text.sse");
+    CHECK(compare(api_dialect::openai_responses, golden_events) == 1);  // the second output_text.delta
+
+    const auto delta_event = [](std::string_view sequence, std::string_view text_json, std::string_view tail,
+                                std::string_view type = "response.output_text.delta") {
+        return wire_event{std::string(type), R"({"type":")" + std::string(type) + R"(","sequence_number":)" + std::string(sequence) +
+                                                 R"(,"item_id":"msg_1","output_index":0,"content_index":0,"delta":)" +
+                                                 std::string(text_json) + std::string(tail)};
+    };
+    std::vector<wire_event> events{
+        {"response.created", R"({"type":"response.created","sequence_number":0,"response":{"id":"r","model":"m","status":"in_progress"}})"},
+        delta_event("1", R"("Hel")", R"(,"logprobs":[],"obfuscation":"abc"})"),
+        delta_event("2", R"("lo")", R"(,"logprobs":[],"obfuscation":"defgh"})"),         // other padding: members that do not matter
+        delta_event("10", R"(" \u4f60\n")", R"(,"logprobs":[],"obfuscation":"x"})"),     // a wider number
+        delta_event("11", R"("a")", R"(,"delta":"b","logprobs":[]})"),                   // a second delta after: read in full
+        delta_event("12", R"("c")", R"(,"type":"response.refusal.delta"})"),             // the type after: read in full
+        delta_event("013", R"("d")", R"(,"logprobs":[]})"),                              // not a number JSON allows
+        delta_event("-1", R"("e")", R"(,"logprobs":[]})"),
+        delta_event("1.5", R"("f")", R"(,"logprobs":[]})"),
+        delta_event("14", R"("g")", R"(,"logprobs":[)"),                                 // broken after the text
+        delta_event("15", R"("h")", R"(,"logprobs":[],"obfuscation":"y"} )"),
+        delta_event("16", R"(null)", R"(,"logprobs":[]})"),
+        delta_event("17", R"("i")", R"(,"logprobs":[]})", "response.reasoning_summary_text.delta"),
+        delta_event("18", R"("j")", R"(,"logprobs":[]})", "response.reasoning_summary_text.delta"),
+        delta_event("19", R"("k")", R"(,"logprobs":[],"obfuscation":"zz"})"),
+        {"response.completed", R"({"type":"response.completed","sequence_number":20,"response":{"status":"completed"}})"},
+    };
+    // Replayed: "lo", " 你\n", "h", "j" (after "i" set a reasoning template), and not "k" (the
+    // template is the reasoning event's).
+    CHECK(compare(api_dialect::openai_responses, events) == 4);
+}

@@ -298,7 +298,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
         const std::string_view doc = c.document();
         const std::size_t quote = doc.find_first_not_of(" \t\r\n", text_begin_);
         if (quote < text_end_ && doc[quote] == '"' && doc.find_first_not_of("} \t\r\n", text_end_) == std::string_view::npos)
-            text_span_ = text_span{quote, text_end_, part_type_ == "thinking_delta"};
+            text_span_ = text_delta_span{quote, text_end_, part_type_ == "thinking_delta"};
     }
     // Text only from text and thinking blocks and their deltas.
     if (!((is_delta && part_type_ == "text_delta") || (is_start && part_type_ == "text"))) out.content.clear();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "protocol/json_access.hpp"
+#include "protocol/replay.hpp"
 #include "protocol/request_encoder.hpp"
 
 #include <llmstream/events.hpp>
@@ -43,12 +44,8 @@ public:
 
     /// Where the text of the event just read lay, when it was a text or thinking delta whose text
     /// is its last member (then what the event means depends on its bytes alone, and another
-    /// event equal to it but for the text means that text: prefix replay's hook).
-    struct text_span {
-        std::size_t begin = 0, end = 0;  ///< the string's opening quote, and just past its closing quote
-        bool reasoning = false;
-    };
-    std::optional<text_span> text_delta() const noexcept { return text_span_; }
+    /// event equal to it but for the text means that text): prefix replay's hook.
+    std::optional<text_delta_span> text_delta() const noexcept { return text_span_; }
     void reset();
 
 private:
@@ -62,7 +59,7 @@ private:
     int tools_ = 0;
     bool finished_ = false;
     std::size_t text_begin_ = 0, text_end_ = 0;  // of the last text or thinking string read
-    std::optional<text_span> text_span_;
+    std::optional<text_delta_span> text_span_;
 };
 
 /// Reads a whole (non-streaming) Messages response body, valid UTF-8. A body that is an error

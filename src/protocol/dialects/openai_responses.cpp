@@ -211,6 +211,13 @@ void set_finish(const response_fields& r, bool called_tools, bool refused, finis
 
 constexpr int max_items = 4096;  // a hostile output_index must not size arrays
 
+// The members the stream reader reads: after a delta's text, any of them could change what the
+// event means.
+bool key_matters(std::string_view key) {
+    return key == "type" || key == "delta" || key == "arguments" || key == "output_index" || key == "item" ||
+           key == "response" || key == "error" || key == "code" || key == "message";
+}
+
 }  // namespace
 
 void encode_request(const chat_request& req, bool streaming, encoded_request& out) {
@@ -243,6 +250,10 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     bool has_response = false, error_present = false;
     std::string call_id, name, arguments;
     completion_ids ids{out.response_id, out.model};
+    text_span_.reset();
+    text_delta_span span;           // where the delta and the sequence numbers before it lie
+    bool text_is_string = false;    // the delta was a string
+    bool read_after_text = false;   // a member that matters came after it
     if (!c.enter_object()) return false;
     std::string_view key;
     // Members of a shape this reader does not use are skipped: an event type added later may give
@@ -250,10 +261,24 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     const auto shaped = [&](json_kind k) { return c.peek() == k; };
     while (c.next_field(key)) {
         bool ok;
+        if (text_is_string && key_matters(key)) read_after_text = true;
         if (key == "type") {
             ok = shaped(json_kind::string) ? c.read_string(type_) : c.skip();
         } else if (key == "delta") {
-            ok = shaped(json_kind::string) ? c.read_string(text_) : c.skip();
+            text_is_string = shaped(json_kind::string);
+            if (text_is_string) {
+                const std::string_view doc = c.document();
+                span.begin = doc.find('"', c.offset());
+                ok = c.read_string(text_);
+                span.end = c.offset();
+            } else {
+                ok = c.skip();
+            }
+        } else if (key == "sequence_number" && !text_is_string && shaped(json_kind::number) && span.hole_count < span.holes.size()) {
+            const std::string_view doc = c.document();
+            const std::size_t digits = doc.find_first_not_of(" \t\r\n", c.offset());
+            ok = c.skip();
+            span.holes[span.hole_count++] = {digits, c.offset()};
         } else if (key == "arguments") {  // function_call_arguments.done
             ok = shaped(json_kind::string) ? c.read_string(arguments) : c.skip();
         } else if (key == "output_index") {
@@ -306,6 +331,13 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
         const auto i = static_cast<std::size_t>(output_index_);
         return output_index_ >= 0 && i < tool_of_item_.size() ? tool_of_item_[i] : -1;
     };
+    const bool text_only = type == "response.output_text.delta" || type == "response.reasoning_text.delta" ||
+                           type == "response.reasoning_summary_text.delta";
+    if (text_only && text_is_string && !read_after_text && !has_response) {
+        span.reasoning = type != "response.output_text.delta";
+        span.key_matters = key_matters;
+        text_span_ = span;
+    }
     if (type == "response.output_text.delta") {
         out.content = std::move(text_);
     } else if (type == "response.refusal.delta") {

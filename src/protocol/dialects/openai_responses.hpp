@@ -4,6 +4,7 @@
 #pragma once
 
 #include "protocol/json_access.hpp"
+#include "protocol/replay.hpp"
 #include "protocol/request_encoder.hpp"
 
 #include <llmstream/events.hpp>
@@ -29,6 +30,10 @@ public:
     bool read(json_cursor& c, std::string_view event_name, delta& out, provider_error& error, bool& has_error);
     /// The response reached a terminal event.
     bool finished() const noexcept { return finished_; }
+
+    /// Where the text of the event just read lay, when it was a text or reasoning delta whose
+    /// meaning is its text alone (its sequence_number is a hole): prefix replay's hook.
+    std::optional<text_delta_span> text_delta() const noexcept { return text_span_; }
     void reset();
 
 private:
@@ -39,6 +44,7 @@ private:
     int tools_ = 0;
     bool refused_ = false;  // the model refused: the text is its refusal
     bool finished_ = false;
+    std::optional<text_delta_span> text_span_;
 };
 
 /// Reads a whole (non-streaming) Responses body, valid UTF-8. A failed response or an error
