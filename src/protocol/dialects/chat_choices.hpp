@@ -80,7 +80,7 @@ inline void derive_total(usage& u) noexcept {
 }
 
 
-// Usage keys of both chat dialects, told apart by length first (this runs for every DashScope frame).
+// Usage keys of both chat dialects (and OpenAI Responses'), told apart by length first (this runs for every DashScope frame).
 // `layout`, when given, is told where the counts lie (usage_layout).
 inline bool read_usage(json_cursor& c, usage& out, usage_layout* layout = nullptr) {
     out = {};
@@ -102,6 +102,7 @@ inline bool read_usage(json_cursor& c, usage& out, usage_layout* layout = nullpt
             else ok = c.skip();
             break;
         case 17: ok = key == "completion_tokens" ? read_count_at(c, out, &usage::output_tokens, layout) : c.skip(); break;
+        case 20: ok = key == "input_tokens_details" ? read_detail(c, "cached_tokens", out.cached_tokens) : c.skip(); break;  // Responses
         case 21:  // prompt_tokens_details, output_tokens_details
             if (key == "prompt_tokens_details") ok = read_detail(c, "cached_tokens", out.cached_tokens);
             else if (key == "output_tokens_details") ok = read_detail(c, "reasoning_tokens", out.reasoning_tokens);

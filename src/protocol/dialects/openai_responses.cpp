@@ -1,5 +1,6 @@
 #include "openai_responses.hpp"
 
+#include "chat_choices.hpp"
 #include "protocol/encode_support.hpp"
 
 namespace llmstream::protocol::openai_responses {
@@ -107,43 +108,10 @@ void encode_options(const chat_request& req, json::object& body) {
 
 // ---- responses --------------------------------------------------------------------------------
 
-bool read_count(json_cursor& c, std::int64_t& out) {
-    if (c.take_null()) {
-        out = 0;
-        return true;
-    }
-    return c.read_int64(out) && out >= 0 ? true : c.fail();
-}
-
-bool read_detail(json_cursor& c, std::string_view name, std::optional<std::int64_t>& out) {
-    if (c.take_null()) return true;
-    if (!c.enter_object()) return false;
-    std::string_view key;
-    while (c.next_field(key))
-        if (!(key == name ? read_count(c, out.emplace()) : c.skip())) return false;
-    return !c.failed();
-}
-
 // {"input_tokens","input_tokens_details":{"cached_tokens"},"output_tokens",
-//  "output_tokens_details":{"reasoning_tokens"},"total_tokens"}
-bool read_usage(json_cursor& c, std::optional<usage>& out) {
-    if (c.take_null()) return true;
-    if (!c.enter_object()) return false;
-    usage& u = out.emplace();
-    std::string_view key;
-    while (c.next_field(key)) {
-        bool ok;
-        if (key == "input_tokens") ok = read_count(c, u.input_tokens);
-        else if (key == "output_tokens") ok = read_count(c, u.output_tokens);
-        else if (key == "total_tokens") ok = read_count(c, u.total_tokens);
-        else if (key == "input_tokens_details") ok = read_detail(c, "cached_tokens", u.cached_tokens);
-        else if (key == "output_tokens_details") ok = read_detail(c, "reasoning_tokens", u.reasoning_tokens);
-        else ok = c.skip();
-        if (!ok) return false;
-    }
-    if (u.total_tokens == 0 && __builtin_add_overflow(u.input_tokens, u.output_tokens, &u.total_tokens)) u.total_tokens = 0;
-    return !c.failed();
-}
+// "output_tokens_details":{"reasoning_tokens"},"total_tokens"}: chat completions' usage reader
+// reads these names too.
+bool read_usage(json_cursor& c, std::optional<usage>& out) { return c.take_null() || chat::read_usage(c, out.emplace()); }
 
 // `error` is null, or {"code","message"} (response.error, and the nested shape of error events).
 bool read_error_value(json_cursor& c, provider_error& e, bool& present) {
