@@ -5,6 +5,8 @@
 
 #include "stream_decoder.hpp"
 
+#include <algorithm>
+
 namespace llmstream::protocol {
 
 // The event starts with the bytes of replay_.prefix: restore what they set, read the text
@@ -160,6 +162,18 @@ inline bool stream_decoder::replay_text_event(std::string_view data, delta& out)
     const std::size_t quote = at + rest - 1;
     const std::string_view doc = data.substr(quote);  // from the text's opening quote on
     std::string& text = r.span.reasoning ? out.reasoning_content : out.content;
+    // The usual case where the bytes after the text must repeat (Anthropic's `}}`): they follow a
+    // closing quote, and the text between has no escape, quote or control character: it is its
+    // bytes (UTF-8 was checked by the SSE parser). (Responses' padding after the text varies.)
+    if (const std::size_t close = doc.size() - std::min(doc.size(), r.suffix.size());
+        !r.span.key_matters && close >= 2 && doc[close - 1] == '"' && doc.substr(close) == std::string_view(r.suffix)) {
+        const std::string_view raw = doc.substr(1, close - 2);
+        if (std::none_of(raw.begin(), raw.end(),
+                         [](char ch) { return ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20; })) {
+            text.assign(raw);
+            return true;
+        }
+    }
     const auto in_place = json_cursor::read_string_in_place(doc, buffer_.scratch_for(doc.size()), text);
     std::size_t end = in_place.end;
     if (in_place.outcome == json_cursor::in_place_string::malformed) return false;

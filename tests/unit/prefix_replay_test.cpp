@@ -525,11 +525,13 @@ TEST_CASE("prefix replay of Anthropic text deltas decodes the same as a full rea
         {"ping", R"({"type": "ping"})"},
         delta_event(1, "text_delta", R"("!")"),  // after a prefix with two texts: read in full, kept again
         delta_event(1, "text_delta", R"(" more")"),
+        delta_event(1, "text_delta", "\"raw\ttab\""),                       // a control character: malformed either way
+        delta_event(1, "text_delta", R"("")"),
         {"not_a_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"?"}})"},
         {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})"},
     };
-    // Replayed: the second thinking delta, ", world" and " more".
-    CHECK(compare(api_dialect::anthropic_messages, events) == 3);
+    // Replayed: the second thinking delta, ", world", " more" and "".
+    CHECK(compare(api_dialect::anthropic_messages, events) == 4);
 }
 
 TEST_CASE("prefix replay of Responses text deltas: sequence numbers as holes, other members after the text",
