@@ -98,7 +98,7 @@ struct replay_suffix {
 /// members after it may be other ones that mean nothing too.
 struct text_delta_span {
     std::size_t begin = 0, end = 0;  ///< the string's opening quote, and just past its closing quote
-    bool reasoning = false;          ///< reasoning_content, not content
+    bool reasoning = false;          ///< reasoning_content, not content: the field the text was read into, and the only one the event keeps
     struct hole {
         std::size_t begin = 0, end = 0;  ///< an integer's digits
     };

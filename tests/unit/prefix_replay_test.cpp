@@ -518,6 +518,13 @@ TEST_CASE("prefix replay of Anthropic text deltas decodes the same as a full rea
         delta_event(0, "thinking_delta", R"("x"  )", " } }"),            // other bytes after: read in full
         delta_event(0, "thinking_delta", R"("bad \q")"),                  // a broken escape: the full read says so
         delta_event(0, "thinking_delta", R"("y")"),
+        // A key its type does not keep: a full read hands out nothing (found by review), so never a template.
+        {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","text":"a"}})"},
+        {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","text":"b"}})"},
+        {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","thinking":"a"}})"},
+        {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","thinking":"b"}})"},
+        {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta"},"content_block":{"text":"a"}})"},
+        {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta"},"content_block":{"text":"b"}})"},
         {"content_block_start", R"({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})"},
         delta_event(1, "text_delta", R"("Hello")"),
         delta_event(1, "text_delta", R"(", world")"),

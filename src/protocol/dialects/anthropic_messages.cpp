@@ -249,6 +249,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
             while (ok && c.next_field(k)) {
                 if (k == "type") ok = c.read_string(part_type_);
                 else if (k == "text" || k == "thinking") {
+                    text_key_thinking_ = k == "thinking";
                     text_begin_ = c.offset();
                     ok = c.read_string_or_null(k == "text" ? out.content : out.reasoning_content);
                     text_end_ = c.offset();
@@ -293,7 +294,10 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     has_error = false;  // an "error" member of another event type is not an error event
     const bool is_delta = type == "content_block_delta";
     const bool is_start = type == "content_block_start";
-    if (is_delta && index_ >= 0 && (part_type_ == "text_delta" || part_type_ == "thinking_delta") && text_end_ != 0) {
+    // The text's key must be the one its type keeps ("text" in a text_delta, "thinking" in a
+    // thinking_delta): the full read writes by key and then clears the field the type does not keep.
+    if (is_delta && index_ >= 0 && text_end_ != 0 &&
+        ((part_type_ == "text_delta" && !text_key_thinking_) || (part_type_ == "thinking_delta" && text_key_thinking_))) {
         // A string (not null), and the last member: only closing braces follow it.
         const std::string_view doc = c.document();
         const std::size_t quote = doc.find_first_not_of(" \t\r\n", text_begin_);

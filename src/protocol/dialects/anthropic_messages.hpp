@@ -59,6 +59,7 @@ private:
     int tools_ = 0;
     bool finished_ = false;
     std::size_t text_begin_ = 0, text_end_ = 0;  // of the last text or thinking string read
+    bool text_key_thinking_ = false;              // its key was "thinking"
     std::optional<text_delta_span> text_span_;
 };
 
