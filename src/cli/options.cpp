@@ -238,8 +238,8 @@ const char* dialect_flag(api_dialect d) {
     return "?";
 }
 
-// The key variables of a vendor's own hosts (and of the Anthropic dialect elsewhere).
-void key_variables(vendor v, api_dialect d, endpoint& out) {
+// The key variables of a vendor's own hosts; elsewhere LLMSTREAM_API_KEY, and none is required.
+void key_variables(vendor v, endpoint& out) {
     switch (v) {
     case vendor::dashscope: out.key_variable = "DASHSCOPE_API_KEY"; return;
     case vendor::deepseek: out.key_variable = "DEEPSEEK_API_KEY"; return;
@@ -250,7 +250,6 @@ void key_variables(vendor v, api_dialect d, endpoint& out) {
         return;
     case vendor::automatic: break;
     }
-    (void)d;
     out.key_variable = "LLMSTREAM_API_KEY";
     out.key_required = false;
 }
@@ -271,20 +270,20 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
         if (d == api_dialect::anthropic_messages) return refuse("OpenAI: use --provider anthropic");
         c = d == api_dialect::openai_responses ? providers::openai_responses({}) : providers::openai({});
         out.description = d == api_dialect::openai_responses ? "OpenAI Responses" : "OpenAI";
-        key_variables(vendor::openai, d, out);
+        key_variables(vendor::openai, out);
     } else if (provider == "deepseek") {
         const api_dialect d = opts.dialect.value_or(api_dialect::openai_compatible);
         if (d == api_dialect::dashscope_native) return "--dialect dashscope needs a DashScope provider or a --base-url";
         if (d != api_dialect::openai_compatible) return refuse("DeepSeek's preset: give its --base-url");
         c = providers::deepseek({});
         out.description = "DeepSeek";
-        key_variables(vendor::deepseek, d, out);
+        key_variables(vendor::deepseek, out);
     } else if (provider == "anthropic") {
         const api_dialect d = opts.dialect.value_or(api_dialect::anthropic_messages);
         if (d != api_dialect::anthropic_messages) return refuse("Anthropic");
         c = providers::anthropic({});
         out.description = "Anthropic";
-        key_variables(vendor::anthropic, d, out);
+        key_variables(vendor::anthropic, out);
     } else if (provider.rfind("dashscope", 0) == 0) {
         const region r = provider == "dashscope-intl"       ? region::intl
                          : provider == "dashscope-finance"  ? region::finance
@@ -310,7 +309,7 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
             break;
         }
         out.description += region_description(r);
-        key_variables(vendor::dashscope, c.dialect, out);
+        key_variables(vendor::dashscope, out);
     }
     if (!opts.base_url.empty()) {
         // Checked here so that a usage error says so; the client checks again.
@@ -323,7 +322,7 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
             // A known provider's host: its key variable and its error codes, as with --provider.
             const vendor host_vendor = protocol::vendor_of_host(u->host());
             if (host_vendor != vendor::automatic) c.vendor = host_vendor;
-            key_variables(host_vendor, d, out);
+            key_variables(host_vendor, out);
             switch (host_vendor) {
             case vendor::dashscope: out.description = "DashScope, told from the host"; break;
             case vendor::deepseek: out.description = "DeepSeek, told from the host"; break;

@@ -1,5 +1,6 @@
 #include "anthropic_messages.hpp"
 
+#include "chat_choices.hpp"
 #include "protocol/encode_support.hpp"
 
 namespace llmstream::protocol::anthropic_messages {
@@ -133,22 +134,17 @@ void encode_options(const chat_request& req, json::object& body) {
 
 // Keys are compared raw (escapes undecoded): Anthropic never escapes the keys we look for.
 
-// A count, or nothing for null (which leaves an earlier count standing).
-bool read_optional_count(json_cursor& c, std::optional<std::int64_t>& out) {
-    if (c.take_null()) return true;
-    return c.read_int64(out.emplace()) && *out >= 0 ? true : c.fail();
-}
-
 bool read_usage(json_cursor& c, usage_counts& u) {
     if (c.take_null()) return true;
     if (!c.enter_object()) return false;
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
-        if (key == "input_tokens") ok = read_optional_count(c, u.input);
-        else if (key == "output_tokens") ok = read_optional_count(c, u.output);
-        else if (key == "cache_creation_input_tokens") ok = read_optional_count(c, u.cache_creation);
-        else if (key == "cache_read_input_tokens") ok = read_optional_count(c, u.cache_read);
+        // A count, or nothing for null (which leaves an earlier count standing).
+        if (key == "input_tokens") ok = chat::read_optional_count(c, u.input);
+        else if (key == "output_tokens") ok = chat::read_optional_count(c, u.output);
+        else if (key == "cache_creation_input_tokens") ok = chat::read_optional_count(c, u.cache_creation);
+        else if (key == "cache_read_input_tokens") ok = chat::read_optional_count(c, u.cache_read);
         else ok = c.skip();
         if (!ok) return false;
     }
@@ -174,11 +170,6 @@ usage to_usage(const usage_counts& u) {
     if (u.cache_read) out.cached_tokens = u.cache_read;
     if (__builtin_add_overflow(out.input_tokens, out.output_tokens, &out.total_tokens)) out.total_tokens = 0;
     return out;
-}
-
-bool read_error_object(json_cursor& c, provider_error& e) {
-    if (c.peek() == json_kind::object) return c.enter_object() && read_error_members(c, e);
-    return read_text_value(c, e.message);
 }
 
 constexpr int max_blocks = 4096;  // a hostile index must not size arrays
@@ -275,7 +266,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
         } else if (key == "usage") {  // message_delta: cumulative counts
             ok = read_usage(c, counts);
         } else if (key == "error") {
-            ok = read_error_object(c, error);
+            ok = chat::read_error_value(c, error);
             error.typed_envelope = true;
             has_error = true;
         } else if (key == "request_id") {
@@ -365,7 +356,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
         else if (key == "stop_reason") ok = c.read_string_or_null(stop_reason);
         else if (key == "usage") ok = read_usage(c, counts);
         else if (key == "error") {
-            ok = read_error_object(c, error);
+            ok = chat::read_error_value(c, error);
             error.typed_envelope = true;
             has_error = true;
         } else if (key == "request_id") ok = read_text_value(c, error.request_id);

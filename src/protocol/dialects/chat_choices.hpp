@@ -30,7 +30,6 @@ namespace chat {
 
 // Keys are compared raw (escapes undecoded): providers never escape the keys we look for.
 
-
 inline bool read_count(json_cursor& c, std::int64_t& out) {
     if (c.take_null()) {
         out = 0;
@@ -39,12 +38,10 @@ inline bool read_count(json_cursor& c, std::int64_t& out) {
     return c.read_int64(out);
 }
 
-
 inline bool read_optional_count(json_cursor& c, std::optional<std::int64_t>& out) {
     if (c.take_null()) return true;
     return c.read_int64(out.emplace());
 }
-
 
 // {"<name>": n, ...}: reads the one count asked for, skips the rest.
 inline bool read_detail(json_cursor& c, std::string_view name, std::optional<std::int64_t>& out) {
@@ -55,7 +52,6 @@ inline bool read_detail(json_cursor& c, std::string_view name, std::optional<std
         if (!(key == name ? read_optional_count(c, out) : c.skip())) return false;
     return !c.failed();
 }
-
 
 // A count into `out.*field`, noting in `layout` (when given) where an integer count lies.
 inline bool read_count_at(json_cursor& c, usage& out, std::int64_t usage::*field, usage_layout* layout) {
@@ -72,13 +68,11 @@ inline bool read_count_at(json_cursor& c, usage& out, std::int64_t usage::*field
     return ok;
 }
 
-
 // The total when the object gave none, as both dialects' readers expect.
 inline void derive_total(usage& u) noexcept {
     // A sum that does not fit (absurd counts from a hostile server) leaves the total unknown: 0.
     if (u.total_tokens == 0 && __builtin_add_overflow(u.input_tokens, u.output_tokens, &u.total_tokens)) u.total_tokens = 0;
 }
-
 
 // Usage keys of both chat dialects (and OpenAI Responses'), told apart by length first (this runs for every DashScope frame).
 // `layout`, when given, is told where the counts lie (usage_layout).
@@ -118,7 +112,6 @@ inline bool read_usage(json_cursor& c, usage& out, usage_layout* layout = nullpt
     return !c.failed();
 }
 
-
 inline bool read_function(json_cursor& c, tool_call_delta& t) {
     if (c.take_null()) return true;
     if (!c.enter_object()) return false;
@@ -132,7 +125,6 @@ inline bool read_function(json_cursor& c, tool_call_delta& t) {
     }
     return !c.failed();
 }
-
 
 inline bool read_tool_calls(json_cursor& c, delta& out) {
     if (c.take_null()) return true;
@@ -164,7 +156,6 @@ inline bool read_tool_calls(json_cursor& c, delta& out) {
     return !c.failed();
 }
 
-
 // content: a string, null, or (multimodal replies) [{"text": "..."}, ...].
 inline bool read_content(json_cursor& c, std::string& out) {
     if (c.peek() != json_kind::array) return c.read_string_or_null(out);
@@ -181,7 +172,6 @@ inline bool read_content(json_cursor& c, std::string& out) {
     }
     return !c.failed();
 }
-
 
 // A "delta" (OpenAI stream) or "message" (native, non-streaming) object: both dialects share it.
 // `hole` (first choice only) notes where its text value starts, for prefix replay.
@@ -207,13 +197,11 @@ inline bool read_message_fields(json_cursor& c, delta& out, replay_marker* hole)
     return !c.failed();
 }
 
-
 inline bool read_message(json_cursor& c, delta& out, replay_marker* hole) {
     if (c.take_null()) return true;
     if (!c.enter_object()) return false;
     return read_message_fields(c, out, hole);
 }
-
 
 // The members of the first choice.
 inline bool read_choice_fields(json_cursor& c, delta& out, replay_marker* hole) {
@@ -228,14 +216,12 @@ inline bool read_choice_fields(json_cursor& c, delta& out, replay_marker* hole) 
     return !c.failed();
 }
 
-
 // The choices after the first: n > 1 is not supported, they are skipped.
 inline bool skip_other_choices(json_cursor& c) {
     while (c.next_element())
         if (!c.skip()) return false;
     return !c.failed();
 }
-
 
 // "choices": [...]: only the first choice is read.
 inline bool read_choices(json_cursor& c, delta& out, replay_marker* hole) {
@@ -244,7 +230,6 @@ inline bool read_choices(json_cursor& c, delta& out, replay_marker* hole) {
     if (!c.next_element()) return !c.failed();
     return c.enter_object() && read_choice_fields(c, out, hole) && skip_other_choices(c);
 }
-
 
 inline bool read_error_value(json_cursor& c, provider_error& e) {
     switch (c.peek()) {

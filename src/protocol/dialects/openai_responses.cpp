@@ -117,8 +117,7 @@ bool read_usage(json_cursor& c, std::optional<usage>& out) { return c.take_null(
 bool read_error_value(json_cursor& c, provider_error& e, bool& present) {
     if (c.take_null()) return true;
     present = true;
-    if (c.peek() == json_kind::object) return c.enter_object() && read_error_members(c, e);
-    return read_text_value(c, e.message);
+    return chat::read_error_value(c, e);
 }
 
 // {"reason":"max_output_tokens"|"content_filter"}
@@ -134,24 +133,22 @@ bool read_incomplete(json_cursor& c, std::string& reason) {
 // The response object of response.* events and of a whole body. `output` is read by the caller
 // when it wants it (a whole body); streamed events have handed it out already.
 struct response_fields {
-    std::string status, reason;
+    std::string object, status, reason;
     std::optional<usage> u;
     bool error_present = false;
 };
 
-struct completion_ids {
-    std::string& id;
-    std::string& model;
-};
-
 template <class OnOutput>
-bool read_response(json_cursor& c, completion_ids& ids, response_fields& r, provider_error& error, OnOutput&& on_output) {
+bool read_response(json_cursor& c, std::string& id, std::string& model, response_fields& r, provider_error& error,
+                   OnOutput&& on_output) {
     if (!c.enter_object()) return false;
     std::string_view key;
     while (c.next_field(key)) {
         bool ok;
-        if (key == "id") ok = c.read_string_or_null(ids.id);
-        else if (key == "model") ok = c.read_string_or_null(ids.model);
+        if (key == "id") ok = c.read_string_or_null(id);
+        else if (key == "model") ok = c.read_string_or_null(model);
+        else if (key == "object") ok = c.read_string_or_null(r.object);
+        else if (key == "request_id") ok = read_text_value(c, error.request_id);
         else if (key == "status") ok = c.read_string_or_null(r.status);
         else if (key == "usage") ok = read_usage(c, r.u);
         else if (key == "error") ok = read_error_value(c, error, r.error_present);
@@ -217,7 +214,6 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     response_fields response;
     bool has_response = false, error_present = false;
     std::string call_id, name, arguments;
-    completion_ids ids{out.response_id, out.model};
     text_span_.reset();
     text_delta_span span;           // where the delta and the sequence numbers before it lie
     bool text_is_string = false;    // the delta was a string
@@ -267,7 +263,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
             ok = ok && !c.failed();
         } else if (key == "response") {
             has_response = true;
-            ok = read_response(c, ids, response, error, [](json_cursor& cc) { return cc.skip(); });
+            ok = read_response(c, out.response_id, out.model, response, error, [](json_cursor& cc) { return cc.skip(); });
             error_present = error_present || response.error_present;
         } else if (key == "error") {  // nested error event
             ok = read_error_value(c, error, error_present);
@@ -354,9 +350,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
 bool decode_completion(std::string_view body, completion& out, provider_error& error, bool& has_error) {
     cursor_buffer buffer;
     json_cursor c(buffer, body);
-    if (!c.enter_object()) return false;
     response_fields r;
-    std::string object;
     bool called_tools = false;
     // output: [{"type":"message","content":[{"type":"output_text","text"}]},
     //          {"type":"reasoning","summary":[{"text"}],"content":[{"text"}]},
@@ -407,22 +401,8 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
         }
         return ok && !cc.failed();
     };
-    std::string_view key;
     // The body is the response object itself, or an error object ({"error":{...}}).
-    while (c.next_field(key)) {
-        bool ok;
-        if (key == "object") ok = c.read_string_or_null(object);
-        else if (key == "id") ok = c.read_string_or_null(out.response_id);
-        else if (key == "model") ok = c.read_string_or_null(out.model);
-        else if (key == "status") ok = c.read_string_or_null(r.status);
-        else if (key == "usage") ok = read_usage(c, r.u);
-        else if (key == "error") ok = read_error_value(c, error, r.error_present);
-        else if (key == "incomplete_details") ok = read_incomplete(c, r.reason);
-        else if (key == "output") ok = read_output(c);
-        else if (key == "request_id") ok = read_text_value(c, error.request_id);
-        else ok = c.skip();
-        if (!ok) return false;
-    }
+    if (!read_response(c, out.response_id, out.model, r, error, read_output)) return false;
     if (c.failed() || !c.at_end()) return false;
     if (r.error_present || r.status == "failed") {
         has_error = true;
@@ -430,7 +410,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
         return true;
     }
     has_error = false;
-    if (object != "response" && r.status.empty()) return false;  // not a Responses body
+    if (r.object != "response" && r.status.empty()) return false;  // not a Responses body
     set_finish(r, called_tools, refused, out.finish, out.finish_reason_text);
     out.usage = r.u;
     if (out.role.empty()) out.role = "assistant";
