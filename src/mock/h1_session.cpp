@@ -56,6 +56,7 @@ public:
             }
             if (auto sse = req.find("X-DashScope-SSE"); sse != req.end()) r.dashscope_sse = std::string(sse->value());
             if (auto key = req.find("x-api-key"); key != req.end()) r.x_api_key = std::string(key->value());
+            if (auto ws = req.find("X-DashScope-WorkSpace"); ws != req.end()) r.workspace = std::string(ws->value());
             if (auto version = req.find("anthropic-version"); version != req.end())
                 r.anthropic_version = std::string(version->value());
             bool keep_alive = req.keep_alive();

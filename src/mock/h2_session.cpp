@@ -335,6 +335,7 @@ private:
         } else if (n == "x-dashscope-sse") r.dashscope_sse = v;
         else if (n == "x-api-key") r.x_api_key = v;
         else if (n == "anthropic-version") r.anthropic_version = v;
+        else if (n == "x-dashscope-workspace") r.workspace = v;
         return 0;
     }
 

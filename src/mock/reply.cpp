@@ -399,9 +399,11 @@ plan make_plan(server::state& st, const request& req, bool& keep_alive) {
             s.status = 503;
         }
     }
-    if (s.echo_auth)
+    if (s.echo_auth) {
         s.message = d == dialect::anthropic && !req.x_api_key.empty() ? "rejected x-api-key: " + req.x_api_key
                                                                      : "rejected Authorization: " + req.authorization;
+        if (!req.workspace.empty()) s.message += " (workspace: " + req.workspace + ")";
+    }
     if (s.reset_before_headers) p.what = plan::kind::drop;
     else if (s.rst >= 0) p.what = plan::kind::reset;
     else if (!s.raw.empty()) p.what = plan::kind::hostile;

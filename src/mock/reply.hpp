@@ -26,6 +26,7 @@ struct request {
     std::string dashscope_sse;  ///< X-DashScope-SSE
     std::string x_api_key;      ///< x-api-key (Anthropic's key header)
     std::string anthropic_version;  ///< anthropic-version
+    std::string workspace;          ///< X-DashScope-WorkSpace
 };
 
 /// How a reply goes out. Every awaitable returns false when the connection (or stream) is gone.

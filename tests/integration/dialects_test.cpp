@@ -163,3 +163,27 @@ TEST_CASE("Anthropic's key goes in x-api-key (or Bearer when asked), with anthro
         });
     }
 }
+
+TEST_CASE("the DashScope workspace goes to DashScope's hosts and to hosts that say nothing, not to another vendor's",
+          "[integration][dialects]") {
+    mock_fixture mock;
+    const auto echoed = [&](client_config cfg) {
+        cfg.workspace = "ws-42";
+        asio::io_context io;
+        client c(io.get_executor(), cfg);
+        std::string message;
+        run_test(io, [&]() -> asio::awaitable<void> {
+            auto s = c.chat_stream(mock_request("mock?status=401&echo_auth=1"));
+            const collected rejected = co_await collect(s);
+            CHECK(rejected.ec == api_errc::authentication);
+            message = s.diagnostics().provider_message;
+        });
+        return message;
+    };
+    using providers::region;
+    CHECK(echoed(pinned(mock, providers::dashscope_anthropic(region::intl, "sk-ds-test-key-123456"))).find("(workspace: ws-42)") !=
+          std::string::npos);
+    CHECK(echoed(mock.config()).find("(workspace: ws-42)") != std::string::npos);  // a local server: the host says nothing
+    CHECK(echoed(pinned(mock, providers::anthropic("sk-ant-test-key-123456"))).find("workspace") == std::string::npos);
+    CHECK(echoed(pinned(mock, providers::openai_responses("sk-oa-test-key-123456"))).find("workspace") == std::string::npos);
+}

@@ -16,7 +16,7 @@
 // error event), error_status, malformed_after (tokens), slow_headers_ms, keepalive (comment lines),
 // cumulative (native: repeat the whole text), no_done (OpenAI: omit [DONE]), close (no keep-alive),
 // demo (tokens are the words of a canned answer), echo_auth (error messages repeat the request's
-// Authorization header, as a leaky proxy might), raw (a hostile reply, byte for byte: huge_line
+// key header and X-DashScope-WorkSpace, as a leaky proxy might), raw (a hostile reply, byte for byte: huge_line
 // = a 10 MB event-stream line, drip_headers = a head that never ends, bad_chunk, bad_status,
 // header_flood = 1 MB of header fields, endless = keep-alive comments forever, gzip = an unasked
 // Content-Encoding, http10 = an HTTP/1.0 close-delimited stream of `tokens` tokens, redirect = 302 to
