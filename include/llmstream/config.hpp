@@ -2,6 +2,7 @@
 #pragma once
 
 #include <llmstream/dialect.hpp>
+#include <llmstream/limits.hpp>
 #include <llmstream/retry.hpp>
 #include <llmstream/sse.hpp>
 
@@ -96,6 +97,7 @@ struct client_config {
     http2_options http2{};
     retry_policy retry{};                 ///< default for every request (chat_request::retry overrides)
     retry_budget_options retry_budget{};  ///< client-wide cap on retries
+    rate_limits limits{};                 ///< the client's own rate limits (limits.hpp); none by default
     sse::limits sse_limits{};
     std::size_t max_body_size = 64 * 1024 * 1024;  ///< non-streaming and error bodies
     std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses

@@ -38,6 +38,7 @@ struct diagnostics : attempt_outcome {
     int attempts = 0;               ///< requests sent for this call, retries included
     std::vector<attempt_record> attempt_log{};  ///< every failed attempt that was retried, in order
     std::chrono::milliseconds retry_wait{0};     ///< total time spent waiting between attempts
+    std::chrono::milliseconds admission_wait{0};  ///< total time the client's rate limits held the request back
     std::size_t deltas_delivered = 0;            ///< deltas handed to the reader by async_next
     std::string retry_note{};  ///< why a retryable failure was not retried (budget, deadline, limit)
 

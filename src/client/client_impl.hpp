@@ -9,6 +9,7 @@
 #include "http/origin.hpp"
 #include "http/proxy.hpp"
 #include "http/resolve.hpp"
+#include "limits/gate.hpp"
 #include "retry/retry_planner.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -50,6 +51,7 @@ public:
     std::string proxy_reason;                   // why this proxy (or none) was chosen
     std::string proxy_authorization;            // "Basic ..." or empty
     retry::budget retry_budget{config.retry_budget};
+    std::unique_ptr<limits::gate> gate;  // the rate governor; null when no limit is set
     std::mt19937_64 rng{std::random_device{}()};
     int server_port = 0;
     const char* provider_name = "openai";  // gen_ai.provider.name

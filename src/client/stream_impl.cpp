@@ -34,6 +34,7 @@ stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, 
       timer_(client_->executor),
       waiter_(std::make_shared<http::pool_waiter>(client_->executor)),
       h2_waiter_(std::make_shared<http::h2::waiter>(client_->executor)),
+      ticket_(client_->gate ? std::make_shared<limits::ticket>(client_->executor) : nullptr),
       response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
       planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }),
       channel_(client_->config.max_buffered_deltas) {}
@@ -97,6 +98,7 @@ void stream_impl::cancel() {
     waiter_->timer.cancel();
     h2_waiter_->cancelled = true;
     h2_waiter_->timer.cancel();
+    if (ticket_) ticket_->cancel();
     timer_.cancel();
 }
 
@@ -168,7 +170,7 @@ void stream_impl::produce(Delta&& d) {
         first_delta_at_ = steady_clock::now();
         observer_->first_delta(context(), first_delta_at_ - started_);
     }
-    if (observer_ && d.usage) last_usage_ = d.usage;
+    if ((observer_ || ticket_) && d.usage) last_usage_ = d.usage;
     channel_.push(std::forward<Delta>(d));
 }
 
@@ -184,10 +186,12 @@ asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
                                              self->encoded_, self->diag_);
     if (!ec) self->outgoing_ = self->build_request();
     while (!ec) {
+        if (self->ticket_ && (ec = co_await self->admit())) break;
         ++self->diag_.attempts;
         if (auto* o = self->observer_) o->attempt_started(self->context(), self->diag_.attempts);
         ec = co_await self->guarded_attempt();
         self->release_connection(ec);
+        self->release_admission(ec);
         if (!ec || self->cancelled_) break;
         // Nothing is retried once a delta was produced for the reader: it would be replayed.
         if (self->produced_ > 0) {
@@ -263,6 +267,32 @@ asio::awaitable<error_code> stream_impl::wait_before_retry(error_code ec) {
     }
     if (cancelled_) co_return asio::error::operation_aborted;
     co_return error_code{};
+}
+
+// Waits for the rate governor to admit the next attempt (see limits/gate.hpp).
+asio::awaitable<error_code> stream_impl::admit() {
+    const auto tokens = limits::estimate_tokens(encoded_.body.size(), request_.max_tokens, client_->config.limits);
+    const auto since = steady_clock::now();
+    std::string note;
+    const error_code ec = co_await client_->gate->admit(ticket_, request_.model, tokens, deadline(), note);
+    diag_.admission_wait += std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - since);
+    if (ec && !note.empty()) diag_.hint = note;
+    co_return ec;
+}
+
+// Tells the rate governor how the admitted attempt ended: the tokens it used, and whether the
+// provider refused or throttled it.
+void stream_impl::release_admission(const error_code& ec) {
+    if (!ticket_ || !ticket_->holding()) return;
+    std::optional<std::uint64_t> used;
+    const std::optional<usage>& u = streaming_ ? last_usage_ : completion_.usage;
+    if (u && u->total_tokens > 0) used = static_cast<std::uint64_t>(u->total_tokens);
+    else if (u && u->input_tokens + u->output_tokens > 0) used = static_cast<std::uint64_t>(u->input_tokens + u->output_tokens);
+    const bool refused = diag_.http_status >= 400;
+    const bool throttled = ec == api_errc::rate_limited;
+    std::optional<steady_clock::duration> retry_after;
+    if (throttled && diag_.retry_after) retry_after = *diag_.retry_after;
+    client_->gate->release(*ticket_, used, refused, throttled, retry_after);
 }
 
 http::outgoing_request stream_impl::build_request() const {

@@ -78,6 +78,8 @@ private:
     boost::asio::awaitable<http::exchange_result> over_http2();
     http::connect_target connect_target() const;
     boost::asio::awaitable<error_code> wait_before_retry(error_code ec);
+    boost::asio::awaitable<error_code> admit();
+    void release_admission(const error_code& ec);
     void release_connection(const error_code& ec);
     http::outgoing_request build_request() const;
     http::exchange_timeouts exchange_timeouts() const;
@@ -105,6 +107,7 @@ private:
     boost::asio::steady_timer timer_;  // waits between attempts
     std::shared_ptr<http::pool_waiter> waiter_;
     std::shared_ptr<http::h2::waiter> h2_waiter_;
+    std::shared_ptr<limits::ticket> ticket_;  // with the rate governor only
     protocol::response_stream response_;
     protocol::encoded_request encoded_;
     http::outgoing_request outgoing_;
@@ -121,7 +124,7 @@ private:
     observer* observer_ = client_->config.observer.get();  // null: no hooks (one branch each)
     std::uint64_t request_number_ = 0;
     clock::time_point first_delta_at_{};  // set only with an observer
-    std::optional<usage> last_usage_{};   // set only with an observer
+    std::optional<usage> last_usage_{};   // set only with an observer or the rate governor
     std::size_t produced_ = 0;            // deltas pushed to the channel (across attempts)
     delta_channel channel_;
     std::optional<next_handler> pending_;

@@ -1,0 +1,96 @@
+// The rate governor's decisions for one limit key (a model of one client): may a request go now,
+// and if not, when to ask again. Sans-IO: time and randomness come in as arguments, so tests
+// drive it with a fake clock. The asio driver (limits/gate.hpp) keeps the waiting line.
+#pragma once
+
+#include <llmstream/limits.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace llmstream::limits {
+
+using clock = std::chrono::steady_clock;
+
+/// The generic cell rate algorithm (GCRA), as a token bucket without a timer: one "theoretical
+/// arrival time" per limit. `interval` is the time one unit (a request, a token) costs; `burst` is
+/// how much time's worth may go at once. A cost larger than the burst goes when the bucket is full.
+class gcra {
+public:
+    gcra(clock::duration interval, clock::duration burst) noexcept;
+
+    /// The earliest time `cost` units may go (`now` or earlier: they may go now). Changes nothing.
+    clock::time_point available_at(clock::time_point now, double cost) const noexcept;
+    /// Charges `cost` units (call when available_at(now, cost) <= now).
+    void take(clock::time_point now, double cost) noexcept;
+    /// Gives back `units` (negative: charges more), e.g. when a token estimate is corrected.
+    void give_back(double units) noexcept;
+
+    /// Changes the rate; what was charged stays charged.
+    void set_interval(clock::duration interval) noexcept;
+    clock::duration interval() const noexcept { return interval_; }
+
+private:
+    clock::duration cost_of(double units) const noexcept;
+
+    clock::duration interval_;
+    clock::duration burst_;
+    clock::time_point tat_{};  // theoretical arrival time: the bucket is full when tat_ <= now
+};
+
+/// What stands in the way of a request (for diagnostics and tests).
+enum class blocker { none, cooldown, in_flight, requests, tokens };
+
+struct admission {
+    bool admitted = false;
+    blocker waiting_for = blocker::none;
+    /// When to ask again; nullopt: not before an attempt in flight ends (release()).
+    std::optional<clock::time_point> retry_at{};
+};
+
+/// The limits of one key: requests (GCRA), tokens (GCRA, reserved by estimate and corrected),
+/// attempts in flight, the cool-down after a provider throttle, and the adaptive rate.
+class governor {
+public:
+    /// `limits` as configured; they are divided by `limits.expected_instances` here.
+    explicit governor(const rate_limits& limits);
+
+    /// May a request estimated at `tokens` tokens start an attempt now? If so it is charged
+    /// (a request, the tokens, a place in flight); else nothing changes.
+    admission try_admit(clock::time_point now, std::uint64_t tokens);
+
+    /// An admitted attempt ended: its place in flight is free. `reserved` is what try_admit
+    /// charged; `used` the tokens the response reported (nullopt: unknown, the estimate stands);
+    /// `refused`: the provider refused the request (an HTTP error), so its tokens come back.
+    void release(std::uint64_t reserved, std::optional<std::uint64_t> used, bool refused);
+
+    /// The provider answered with a throttle 429: nothing goes for `retry_after` (when it said)
+    /// or the configured cool-down plus up to half of it by `random01` (in [0, 1)), and in
+    /// adaptive mode the rate halves (once per cool-down: the attempts already in flight then
+    /// meet the same throttle and must not halve it again).
+    void on_throttle(clock::time_point now, std::optional<clock::duration> retry_after, double random01);
+    /// An attempt succeeded: in adaptive mode the rate grows.
+    void on_success();
+
+    /// The request rate in force, per minute (0: none); in adaptive mode it moves.
+    double requests_per_minute() const noexcept { return rate_per_minute_; }
+    std::size_t in_flight() const noexcept { return in_flight_; }
+    clock::time_point cooldown_until() const noexcept { return cooldown_until_; }
+
+private:
+    static constexpr double ceiling_rpm = 6'000'000;  // adaptive growth stops here (100,000 per second)
+
+    void apply_rate();
+
+    rate_limits limits_;
+    std::optional<gcra> requests_;
+    std::optional<gcra> tokens_;
+    double rate_per_minute_ = 0;
+    double max_rate_per_minute_ = 0;  // the configured ceiling (adaptive), 0: none
+    bool slow_start_ = true;          // adaptive: doubling until the first throttle
+    std::size_t in_flight_ = 0;
+    clock::time_point cooldown_until_{};
+};
+
+}  // namespace llmstream::limits
