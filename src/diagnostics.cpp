@@ -21,6 +21,8 @@ std::string diagnostics::to_string(const boost::system::error_code& ec) const {
     if (retry_after) out += "; retry after " + std::to_string(retry_after->count()) + " ms";
     if (attempts > 0) out += "; " + std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
     if (retry_wait.count() > 0) out += " (" + std::to_string(retry_wait.count()) + " ms waited between them)";
+    if (admission_wait.count() > 0)
+        out += "; held back " + std::to_string(admission_wait.count()) + " ms by the client's rate limits";
     if (!attempt_log.empty()) {  // what the retried attempts met, oldest first
         out += "; earlier attempts: ";
         for (std::size_t i = 0; i < attempt_log.size(); ++i) {

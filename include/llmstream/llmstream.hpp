@@ -10,6 +10,7 @@
 #include <llmstream/dialect.hpp>
 #include <llmstream/error.hpp>
 #include <llmstream/events.hpp>
+#include <llmstream/limits.hpp>
 #include <llmstream/metrics.hpp>
 #include <llmstream/observer.hpp>
 #include <llmstream/providers.hpp>

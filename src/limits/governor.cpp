@@ -12,29 +12,6 @@ clock::duration per_unit(double per_minute) {
 
 }  // namespace
 
-// --- gcra ---
-
-gcra::gcra(clock::duration interval, clock::duration burst) noexcept : interval_(interval), burst_(burst) {}
-
-clock::duration gcra::cost_of(double units) const noexcept {
-    const auto whole = std::max(burst_, interval_);
-    const double cost = static_cast<double>(interval_.count()) * units;
-    return cost >= static_cast<double>(whole.count()) ? whole : clock::duration(static_cast<clock::rep>(cost));
-}
-
-clock::time_point gcra::available_at(clock::time_point now, double cost) const noexcept {
-    // Admitted when the arrival time it would leave behind is within one burst of now.
-    return std::max(tat_, now) + cost_of(cost) - std::max(burst_, interval_);
-}
-
-void gcra::take(clock::time_point now, double cost) noexcept { tat_ = std::max(tat_, now) + cost_of(cost); }
-
-void gcra::give_back(double units) noexcept {
-    tat_ -= clock::duration(static_cast<clock::rep>(static_cast<double>(interval_.count()) * units));
-}
-
-void gcra::set_interval(clock::duration interval) noexcept { interval_ = interval; }
-
 // --- governor ---
 
 governor::governor(const rate_limits& limits) : limits_(limits) {

@@ -5,39 +5,13 @@
 
 #include <llmstream/limits.hpp>
 
+#include "limits/gcra.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
 namespace llmstream::limits {
-
-using clock = std::chrono::steady_clock;
-
-/// The generic cell rate algorithm (GCRA), as a token bucket without a timer: one "theoretical
-/// arrival time" per limit. `interval` is the time one unit (a request, a token) costs; `burst` is
-/// how much time's worth may go at once. A cost larger than the burst goes when the bucket is full.
-class gcra {
-public:
-    gcra(clock::duration interval, clock::duration burst) noexcept;
-
-    /// The earliest time `cost` units may go (`now` or earlier: they may go now). Changes nothing.
-    clock::time_point available_at(clock::time_point now, double cost) const noexcept;
-    /// Charges `cost` units (call when available_at(now, cost) <= now).
-    void take(clock::time_point now, double cost) noexcept;
-    /// Gives back `units` (negative: charges more), e.g. when a token estimate is corrected.
-    void give_back(double units) noexcept;
-
-    /// Changes the rate; what was charged stays charged.
-    void set_interval(clock::duration interval) noexcept;
-    clock::duration interval() const noexcept { return interval_; }
-
-private:
-    clock::duration cost_of(double units) const noexcept;
-
-    clock::duration interval_;
-    clock::duration burst_;
-    clock::time_point tat_{};  // theoretical arrival time: the bucket is full when tat_ <= now
-};
 
 /// What stands in the way of a request (for diagnostics and tests).
 enum class blocker { none, cooldown, in_flight, requests, tokens };

@@ -1,11 +1,14 @@
 // llmstream-mock: serves both API dialects on loopback until interrupted.
-// Usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]
+// Usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM] [--rpm N [--rpm-burst-ms 1000]]
+// --rpm: a provider's rate limit; requests past it get DashScope's throttle 429, without Retry-After.
 // Prints "llmstream-mock listening on http://HOST:PORT" once ready.
 #include <llmstream/mock/server.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -16,8 +19,10 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--port") && i + 1 < argc) opts.port = static_cast<unsigned short>(std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--tls-cert") && i + 1 < argc) opts.tls_cert_file = argv[++i];
         else if (!std::strcmp(argv[i], "--tls-key") && i + 1 < argc) opts.tls_key_file = argv[++i];
+        else if (!std::strcmp(argv[i], "--rpm") && i + 1 < argc) opts.requests_per_minute = static_cast<std::uint32_t>(std::atol(argv[++i]));
+        else if (!std::strcmp(argv[i], "--rpm-burst-ms") && i + 1 < argc) opts.rate_burst_ms = static_cast<std::uint32_t>(std::atol(argv[++i]));
         else {
-            std::cerr << "usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]\n";
+            std::cerr << "usage: llmstream-mock [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM] [--rpm N [--rpm-burst-ms 1000]]\n";
             return 2;
         }
     }

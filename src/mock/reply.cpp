@@ -22,6 +22,7 @@ asio::awaitable<bool> write_stats(server::state& st, responder& out, bool keep_a
         o["streams_reset"] = st.counters.streams_reset;
         o["h2_connections"] = st.counters.h2_connections;
         o["pings"] = st.counters.pings;
+        o["throttled"] = st.counters.throttled;
         json::object attempts;
         for (const auto& [k, v] : st.counters.attempts) attempts[k] = v;
         o["attempts"] = std::move(attempts);
@@ -326,6 +327,19 @@ struct plan {
     bool include_usage = false;
 };
 
+// The server's own rate limit (options::requests_per_minute): true when this request is over it.
+bool throttled(server::state& st) {
+    std::lock_guard lock(st.mutex);
+    if (!st.rate_limit) return false;
+    const auto now = limits::clock::now();
+    if (st.rate_limit->available_at(now, 1) > now) {
+        ++st.counters.throttled;
+        return true;
+    }
+    st.rate_limit->take(now, 1);
+    return false;
+}
+
 plan make_plan(server::state& st, const request& req, bool& keep_alive) {
     plan p;
     {
@@ -378,6 +392,12 @@ plan make_plan(server::state& st, const request& req, bool& keep_alive) {
     if (d == dialect::anthropic && req.anthropic_version.empty()) {  // as api.anthropic.com answers
         p.status = 400;
         p.body = error_body(d, 400, "", "anthropic-version: header is required");
+        return p;
+    }
+    if (throttled(st)) {  // as DashScope answers: no Retry-After
+        p.status = 429;
+        p.body = error_body(d, 429, d == dialect::anthropic ? "" : "Throttling.RateQuota",
+                            "Requests rate limit exceeded, please try again later.", s.openai_errors);
         return p;
     }
     if (!s.key.empty() || s.fail_first > 0) {

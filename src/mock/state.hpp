@@ -4,6 +4,8 @@
 
 #include <llmstream/mock/server.hpp>
 
+#include "limits/gcra.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -12,6 +14,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace llmstream::mock {
 
@@ -40,6 +43,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     bool http1_only = false;                          // options::http1_only: no h2 at all
     mutable std::mutex mutex;
     stats counters;
+    std::optional<limits::gcra> rate_limit;  // options::requests_per_minute (under the mutex)
     std::list<std::weak_ptr<boost::asio::ip::tcp::socket>> sockets;
     std::list<std::weak_ptr<boost::asio::steady_timer>> timers;  // sessions' pacing and stall timers
     bool stopped = false;

@@ -28,7 +28,7 @@
 // raw=settings_flood (HTTP/2: 20,000 control frames).
 // It speaks HTTP/1.1 and HTTP/2: h2c with prior knowledge in clear text (the preface tells), h2 or
 // http/1.1 by ALPN over TLS.
-// GET /mock/stats answers {"connections":N,"requests":N,"streams_reset":N,"attempts":{"key":N,...}}.
+// GET /mock/stats answers {"connections":N,"requests":N,"streams_reset":N,"throttled":N,"attempts":{"key":N,...}}.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -50,6 +50,10 @@ struct options {
     std::uint32_t h2_max_concurrent_streams = 128;   ///< HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (nginx's default)
     std::uint32_t h2_max_streams_per_connection = 0;  ///< HTTP/2: GOAWAY after this many streams, as nginx's
                                                       ///< keepalive_requests; 0: never
+    std::uint32_t requests_per_minute = 0;  ///< a provider's rate limit: chat requests past it (with a burst
+                                            ///< of `rate_burst_ms` worth) get DashScope's throttle 429
+                                            ///< (Throttling.RateQuota, no Retry-After); 0: none
+    std::uint32_t rate_burst_ms = 1000;
 };
 
 struct stats {
@@ -59,6 +63,7 @@ struct stats {
                                       ///< an HTTP/1.1 connection closed mid-reply
     std::uint64_t h2_connections = 0; ///< connections that spoke HTTP/2
     std::uint64_t pings = 0;          ///< HTTP/2 PINGs received (not acknowledgements)
+    std::uint64_t throttled = 0;      ///< requests answered 429 by the `requests_per_minute` limit
     std::map<std::string, std::uint64_t> attempts;  ///< requests seen per scenario key
 };
 
