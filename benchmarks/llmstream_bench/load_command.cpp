@@ -1,13 +1,17 @@
 // `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
 //                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]
-//                       [--metrics]`
+//                       [--metrics] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]
+//                       [--expected-instances N] [--retries N]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
 // time from starting a request to its first delta. Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
-// the most connections the client had open; attempts, the requests sent, retries included. --batch reads with async_next_batch (every ready delta
+// the most connections the client had open; attempts, the requests sent, retries included;
+// throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
+// admission_wait_ms_p50/p99, how long the client's own rate limits (--rpm, --tpm, --max-in-flight,
+// --adaptive: client_config::limits) held requests back. --retries sets retry_policy::max_retries. --batch reads with async_next_batch (every ready delta
 // per completion) instead of async_next. With --metrics, the
 // run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
@@ -25,7 +29,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace llmstream::bench {
@@ -54,6 +60,8 @@ int load_command(const std::vector<std::string>& args) {
     bool batch = false;
     http_version http = http_version::automatic;
     std::string ca_file;
+    rate_limits limits;
+    long retries = -1;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has_value = i + 1 < args.size();
@@ -65,6 +73,13 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--metrics") with_metrics = true;
         else if (a == "--batch") batch = true;
         else if (a == "--ca-file" && has_value) ca_file = args[++i];
+        else if (a == "--rpm" && has_value) limits.requests_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
+        else if (a == "--tpm" && has_value) limits.tokens_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
+        else if (a == "--max-in-flight" && has_value) limits.max_in_flight = std::strtoull(args[++i].c_str(), nullptr, 10);
+        else if (a == "--adaptive") limits.adaptive = true;
+        else if (a == "--expected-instances" && has_value)
+            limits.expected_instances = static_cast<std::uint32_t>(std::strtoul(args[++i].c_str(), nullptr, 10));
+        else if (a == "--retries" && has_value) retries = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--http" && has_value) {
             const std::string& v = args[++i];
             if (v == "auto") http = http_version::automatic;
@@ -91,6 +106,8 @@ int load_command(const std::vector<std::string>& args) {
     cfg.timeouts.first_byte = std::chrono::minutes(5);
     cfg.http = http;
     if (!ca_file.empty()) cfg.tls.ca_file = ca_file;
+    cfg.limits = limits;
+    if (retries >= 0) cfg.retry.max_retries = static_cast<int>(retries);
     std::shared_ptr<metrics> collected;
     if (with_metrics) cfg.observer = collected = std::make_shared<metrics>();
     std::unique_ptr<client> c;
@@ -106,7 +123,8 @@ int load_command(const std::vector<std::string>& args) {
     std::size_t connections_peak = 0;
     long attempts = 0;  // requests sent, retries included (transparent resends are not attempts)
     std::size_t events = 0, content_bytes = 0;
-    std::vector<double> ttft_ms;
+    std::vector<double> ttft_ms, admission_wait_ms;
+    long throttled = 0;  // 429s met, by every attempt
     ttft_ms.reserve(static_cast<std::size_t>(requests));
     std::string first_error;
 
@@ -148,7 +166,13 @@ int load_command(const std::vector<std::string>& args) {
                         content_bytes += d->content.size();
                     }
                 }
-                if (ec || end) attempts += s.diagnostics().attempts;
+                if (ec || end) {
+                    const diagnostics& diag = s.diagnostics();
+                    attempts += diag.attempts;
+                    for (const attempt_record& a : diag.attempt_log) throttled += a.http_status == 429;
+                    throttled += diag.http_status == 429;
+                    admission_wait_ms.push_back(static_cast<double>(diag.admission_wait.count()));
+                }
                 if (ec) {
                     if (!first) --streaming_now;
                     ++failed;
@@ -175,10 +199,13 @@ int load_command(const std::vector<std::string>& args) {
     std::printf(
         "{\"requests_ok\":%ld,\"requests_failed\":%ld,\"events\":%zu,\"content_bytes\":%zu,\"wall_s\":%.3f,"
         "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
-        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu,\"attempts\":%ld}\n",
+        "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu,\"attempts\":%ld,\"throttled\":%ld,"
+        "\"requests_per_s\":%.1f,\"admission_wait_ms_p50\":%.1f,\"admission_wait_ms_p99\":%.1f}\n",
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
-        percentile(ttft_ms, 0.99), streaming_peak, connections_peak, attempts);
+        percentile(ttft_ms, 0.99), streaming_peak, connections_peak, attempts, throttled,
+        wall > 0 ? static_cast<double>(ok) / wall : 0.0, percentile(admission_wait_ms, 0.5),
+        percentile(admission_wait_ms, 0.99));
     if (collected) {
         std::fflush(stdout);
         collected->record_pool(c->pool_stats());

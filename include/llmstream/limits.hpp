@@ -32,7 +32,7 @@ struct rate_limits {
 
     /// For users who do not know their limits: the request rate starts at `adaptive_start_rpm`,
     /// grows while requests succeed (doubling each second until the first throttle, then by
-    /// about `adaptive_start_rpm` per minute each second) and halves on a provider throttle 429
+    /// a quarter of `adaptive_start_rpm` per minute each second) and halves on a provider throttle 429
     /// (AIMD, as TCP does). `requests_per_minute`, when set, stays the ceiling.
     bool adaptive = false;
     std::uint64_t adaptive_start_rpm = 600;

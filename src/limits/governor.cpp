@@ -73,10 +73,11 @@ void governor::on_throttle(clock::time_point now, std::optional<clock::duration>
 void governor::on_success() {
     if (!limits_.adaptive) return;
     // Slow start adds one request per minute's worth per success: with rate/60 successes a
-    // second, the rate doubles each second. After a throttle, each second adds the start rate.
+    // second, the rate doubles each second. After a throttle, each second adds a quarter of the
+    // start rate (fast enough to find the limit again, slow enough not to overshoot it often).
     const double start = std::max(1.0, static_cast<double>(limits_.adaptive_start_rpm) /
                                            std::max<std::uint32_t>(limits_.expected_instances, 1));
-    rate_per_minute_ += slow_start_ ? 60.0 : 60.0 * start / rate_per_minute_;
+    rate_per_minute_ += slow_start_ ? 60.0 : 15.0 * start / rate_per_minute_;
     rate_per_minute_ = std::min(rate_per_minute_, max_rate_per_minute_ > 0 ? max_rate_per_minute_ : ceiling_rpm);
     apply_rate();
 }

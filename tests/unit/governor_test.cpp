@@ -157,11 +157,12 @@ TEST_CASE("governor: adaptive mode doubles until a throttle, halves once per coo
     CHECK(g.requests_per_minute() == Approx(600));
     g.on_throttle(t0 + milliseconds(10), std::nullopt, 0.0);  // an attempt admitted before the cool-down
     CHECK(g.requests_per_minute() == Approx(600));
-    // Each success adds 60 * start / rate per minute: with rate / 60 successes a second, the start rate a second.
+    // Each success adds 15 * start / rate per minute: with rate / 60 successes a second, a quarter
+    // of the start rate a second.
     g.on_success();
-    CHECK(g.requests_per_minute() == Approx(660));
-    for (int i = 0; i < 10; ++i) g.on_success();
-    CHECK(g.requests_per_minute() < 1200);
+    CHECK(g.requests_per_minute() == Approx(615));
+    for (int i = 0; i < 10; ++i) g.on_success();  // a second's worth
+    CHECK(g.requests_per_minute() == Approx(750).epsilon(0.02));
     g.on_throttle(t0 + seconds(5), std::nullopt, 0.0);  // after the cool-down: halves again
     CHECK(g.requests_per_minute() < 600);
 }
