@@ -26,6 +26,18 @@ namespace llmstream::cli {
 
 namespace {
 
+// The client's own rate limits in force, in one line.
+std::string describe_limits(const rate_limits& l) {
+    if (!l.enabled()) return "none set (--rpm, --tpm, --max-in-flight, --adaptive)";
+    std::string out;
+    auto add = [&](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+    if (l.requests_per_minute > 0) add(std::to_string(l.requests_per_minute) + " requests per minute");
+    if (l.tokens_per_minute > 0) add(std::to_string(l.tokens_per_minute) + " tokens per minute");
+    if (l.max_in_flight > 0) add(std::to_string(l.max_in_flight) + " in flight");
+    if (l.adaptive) add("adaptive (from " + std::to_string(l.adaptive_start_rpm) + " requests per minute)");
+    return out + "; kept by this process alone, per model";
+}
+
 namespace asio = boost::asio;
 
 void line(const char* mark, const std::string& what) { std::cout << mark << ' ' << what << '\n'; }
@@ -151,6 +163,7 @@ int run_doctor(const options& o, const endpoint& ep) {
        (preset_host ? std::string() : region + "; ") +
        dialect_name(ep.config.dialect) + " dialect)");
     if (!ep.config.workspace.empty()) ok("workspace: " + ep.config.workspace + " (sent as X-DashScope-WorkSpace)");
+    ok("rate limits: " + describe_limits(ep.config.limits));
     if (ep.config.vendor == vendor::dashscope)
         note("DashScope keys belong to one region: a key from another region's console gets 401 here");
 

@@ -26,6 +26,11 @@ bool parse_count(std::string_view text, int& out) {
     return ec == std::errc{} && p == text.data() + text.size() && out >= 0 && out <= 100;
 }
 
+bool parse_limit(std::string_view text, std::uint64_t& out) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && p == text.data() + text.size() && out > 0 && out <= 1'000'000'000;
+}
+
 }  // namespace
 
 std::string usage() {
@@ -37,11 +42,13 @@ std::string usage() {
            "                 [--vendor auto|openai|dashscope|deepseek|anthropic] [--resolve HOST:ADDRESS]\n"
            "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
            "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--proxy URL | --no-proxy]\n"
-           "                 [--http auto|1.1|2] [--show-reasoning] [-v] PROMPT...\n"
+           "                 [--http auto|1.1|2] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]\n"
+           "                 [--show-reasoning] [-v] PROMPT...\n"
            "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--workspace ID]\n"
            "                 [--model NAME]\n"
            "                 [--vendor ...] [--resolve HOST:ADDRESS] [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
-           "                 [--proxy URL | --no-proxy] [--http auto|1.1|2]\n"
+           "                 [--proxy URL | --no-proxy] [--http auto|1.1|2] [--rpm N] [--tpm N]\n"
+           "                 [--max-in-flight N] [--adaptive]\n"
            "\n"
            "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
            "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY, ANTHROPIC_API_KEY\n"
@@ -58,7 +65,10 @@ std::string usage() {
            "tunnel); without it https_proxy, http_proxy, all_proxy and no_proxy (or upper case) are read as\n"
            "curl reads them; --no-proxy connects directly. --http picks the HTTP version: auto (default;\n"
            "https offers h2 and http/1.1, h2 preferred; http:// is HTTP/1.1), 1.1, or 2 (https: h2 or fail;\n"
-           "http://: h2 with prior knowledge).\n"
+           "http://: h2 with prior knowledge). --rpm, --tpm and --max-in-flight hold requests to the client's\n"
+           "own limits (requests and tokens per minute, attempts at once); --adaptive finds the rate by\n"
+           "itself (it grows while requests succeed and halves on a 429). A request they cannot admit in\n"
+           "time ends with exit code 8.\n"
            "\n"
            "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"
            "6 not found, 7 bad request or content filtered, 8 rate limited, 9 server error or overloaded,\n"
@@ -193,6 +203,18 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
             int n = 0;
             if (!parse_count(v, n)) r.error = "--max-retries must be a whole number from 0 to 100";
             o.max_retries = n;
+        } else if (name == "--rpm" || name == "--tpm" || name == "--max-in-flight") {
+            if (!value(v)) break;
+            std::uint64_t n = 0;
+            if (!parse_limit(v, n)) {
+                r.error = std::string(name) + " must be a positive whole number";
+                break;
+            }
+            if (name == "--rpm") o.limits.requests_per_minute = n;
+            else if (name == "--tpm") o.limits.tokens_per_minute = n;
+            else o.limits.max_in_flight = static_cast<std::size_t>(n);
+        } else if (name == "--adaptive") {
+            if (flag()) o.limits.adaptive = true;
         } else if (name == "--connect-timeout" || name == "--idle-timeout" || name == "--timeout") {
             if (!value(v)) break;
             std::chrono::milliseconds ms{};
@@ -351,6 +373,7 @@ std::string make_endpoint(const options& opts, const env_lookup& env, endpoint& 
     }
     if (!opts.workspace.empty()) c.workspace = opts.workspace;
     if (opts.max_retries) c.retry.max_retries = *opts.max_retries;
+    c.limits = opts.limits;
     if (opts.connect_timeout) c.timeouts.connect = *opts.connect_timeout;
     if (opts.idle_timeout) c.timeouts.idle = *opts.idle_timeout;
     if (opts.timeout) c.timeouts.total = *opts.timeout;

@@ -27,6 +27,7 @@ struct options {
     std::string system;
     bool no_stream = false;
     std::optional<int> max_retries;
+    rate_limits limits;  ///< --rpm, --tpm, --max-in-flight, --adaptive
     std::optional<std::chrono::milliseconds> connect_timeout;
     std::optional<std::chrono::milliseconds> idle_timeout;
     std::optional<std::chrono::milliseconds> timeout;

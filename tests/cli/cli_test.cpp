@@ -100,6 +100,8 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli]") {
         {"chat", "--model", "m", "--dialect", "anthropic", "hi"},
         {"chat", "--model", "m", "--timeout", "soon", "hi"},
         {"chat", "--model", "m", "--max-retries", "-1", "hi"},
+        {"chat", "--model", "m", "--rpm", "0", "hi"},
+        {"chat", "--model", "m", "--tpm", "lots", "hi"},
         {"chat", "--model", "m", "--base-url", "ftp://example.com", "hi"},
         {"chat", "--model", "m", "--provider", "openai", "--dialect", "dashscope", "hi"},
         {"chat", "--model", "m", "--frobnicate", "hi"},
@@ -207,6 +209,10 @@ TEST_CASE("doctor explains 403, 401 and 402 with the fix, and passes a healthy s
     CHECK(healthy.out.find("[ok]   DNS: 127.0.0.1 resolves") != std::string::npos);
     CHECK(healthy.out.find("[ok]   request: mock?tokens=1 answered") != std::string::npos);
     CHECK(healthy.out.find("[FAIL]") == std::string::npos);
+    CHECK(healthy.out.find("[ok]   rate limits: none set") != std::string::npos);
+    auto limited = doctor("mock?tokens=1", {"--rpm", "600", "--max-in-flight", "4"});
+    CHECK(limited.exit_code == 0);
+    CHECK(limited.out.find("[ok]   rate limits: 600 requests per minute, 4 in flight") != std::string::npos);
 
     auto denied = doctor("mock?status=403&code=Model.AccessDenied");
     CHECK(denied.exit_code == 4);
@@ -266,6 +272,15 @@ TEST_CASE("option parsing and the endpoint they mean", "[cli][unit]") {
     CHECK(ep.config.timeouts.total == std::chrono::milliseconds(2500));
     CHECK(ep.config.timeouts.connect == std::chrono::milliseconds(0));
     CHECK(ep.config.retry.max_retries == 4);
+    CHECK_FALSE(ep.config.limits.enabled());
+
+    auto limited = parse({"chat", "--model", "m", "--rpm", "3000", "--tpm=100000", "--max-in-flight", "50", "--adaptive", "hi"});
+    REQUIRE(limited.error.empty());
+    REQUIRE(make_endpoint(limited.opts, env, ep).empty());
+    CHECK(ep.config.limits.requests_per_minute == 3000);
+    CHECK(ep.config.limits.tokens_per_minute == 100000);
+    CHECK(ep.config.limits.max_in_flight == 50);
+    CHECK(ep.config.limits.adaptive);
 
     // A custom base URL never picks up a provider's key from the environment.
     auto q = parse({"chat", "--base-url", "http://127.0.0.1:8080/v1/", "--model", "m", "hi"});
