@@ -22,11 +22,11 @@ install(FILES ${PROJECT_BINARY_DIR}/llmstreamConfig.cmake ${PROJECT_BINARY_DIR}/
 # .pc files, so its libraries are plain -l flags; simdjson and OpenSSL have theirs.
 if(BUILD_SHARED_LIBS)
   set(LLMSTREAM_PC_REQUIRES "")
-  set(LLMSTREAM_PC_REQUIRES_PRIVATE "simdjson >= 3 openssl >= 3 libnghttp2 >= 1.52")
+  set(LLMSTREAM_PC_REQUIRES_PRIVATE "simdjson >= 3 openssl >= 3 libnghttp2 >= 1.52 hiredis >= 0.14")
   set(LLMSTREAM_PC_LIBS "-lboost_system -pthread")
   set(LLMSTREAM_PC_LIBS_PRIVATE "-lboost_json -lboost_url")
 else()
-  set(LLMSTREAM_PC_REQUIRES "simdjson >= 3 openssl >= 3 libnghttp2 >= 1.52")
+  set(LLMSTREAM_PC_REQUIRES "simdjson >= 3 openssl >= 3 libnghttp2 >= 1.52 hiredis >= 0.14")
   set(LLMSTREAM_PC_REQUIRES_PRIVATE "")
   set(LLMSTREAM_PC_LIBS "-lboost_json -lboost_url -lboost_system -pthread")
   set(LLMSTREAM_PC_LIBS_PRIVATE "")

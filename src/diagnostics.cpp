@@ -35,6 +35,7 @@ std::string diagnostics::to_string(const boost::system::error_code& ec) const {
     }
     if (ec && deltas_delivered > 0) out += "; " + std::to_string(deltas_delivered) + " deltas delivered before the failure";
     if (!retry_note.empty()) out += "; " + retry_note;
+    if (!admission_note.empty()) out += "; " + admission_note;
     if (!hint.empty()) out += ". Hint: " + hint;
     return out;
 }

@@ -39,6 +39,7 @@ struct diagnostics : attempt_outcome {
     std::vector<attempt_record> attempt_log{};  ///< every failed attempt that was retried, in order
     std::chrono::milliseconds retry_wait{0};     ///< total time spent waiting between attempts
     std::chrono::milliseconds admission_wait{0};  ///< total time the client's rate limits held the request back
+    std::string admission_note{};  ///< what the rate governor had to say (e.g. Redis did not answer: local limits)
     std::size_t deltas_delivered = 0;            ///< deltas handed to the reader by async_next
     std::string retry_note{};  ///< why a retryable failure was not retried (budget, deadline, limit)
 

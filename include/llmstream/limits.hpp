@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace llmstream {
 
@@ -41,6 +42,19 @@ struct rate_limits {
     /// for Retry-After when the server sent one, else for `throttle_cooldown`, plus a random jitter
     /// of up to half of it (so that a fleet does not come back in one wave).
     std::chrono::milliseconds throttle_cooldown{1000};
+
+    /// Shared limits: the state lives in Redis, so that every process (every machine) with the same
+    /// `key` and model keeps to one limit together: "redis://[[user]:password@]host[:port][/db]"
+    /// (the password is never printed). Each decision is one atomic Lua script on Redis, timed by
+    /// Redis's clock. When Redis does not answer within `redis_timeout` (or refuses), admission
+    /// falls back to this process's own limits, divided by `expected_instances`, for a second at a
+    /// time, and the first request so admitted says so in diagnostics::admission_note; sharing
+    /// resumes when Redis answers again. Attempts in flight are always counted per process.
+    std::string redis{};
+    std::chrono::milliseconds redis_timeout{50};
+    /// What the limits are shared by; empty: a fingerprint (SHA-256) of the base URL, API key and
+    /// workspace, never the key itself. The model is always part of it.
+    std::string key{};
 
     /// Output tokens assumed for a request that sets no max_tokens (the estimate is corrected with
     /// the real usage when the response ends).

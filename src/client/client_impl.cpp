@@ -1,5 +1,6 @@
 #include "client_impl.hpp"
 
+#include "limits/redis_store.hpp"
 #include "protocol/vendor.hpp"
 
 #include <openssl/ssl.h>
@@ -73,7 +74,12 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
     // gen_ai.provider.name: an OpenAI-compatible server of unknown vendor speaks OpenAI's flavour.
     provider_name = config.vendor == vendor::automatic ? "openai" : to_string(config.vendor);
     config.max_buffered_deltas = std::max<std::size_t>(1, config.max_buffered_deltas);
-    if (config.limits.enabled()) gate = std::make_unique<limits::gate>(executor, config.limits, [this] { return random01(); });
+    if (config.limits.enabled()) {
+        std::string key = config.limits.key.empty()
+                              ? limits::limit_fingerprint(config.base_url, config.api_key, config.workspace)
+                              : config.limits.key;
+        gate = std::make_unique<limits::gate>(executor, config.limits, [this] { return random01(); }, std::move(key));
+    }
 }
 
 std::size_t client_impl::open_connections() const noexcept {

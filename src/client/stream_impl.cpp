@@ -273,10 +273,11 @@ asio::awaitable<error_code> stream_impl::wait_before_retry(error_code ec) {
 asio::awaitable<error_code> stream_impl::admit() {
     const auto tokens = limits::estimate_tokens(encoded_.body.size(), request_.max_tokens, client_->config.limits);
     const auto since = steady_clock::now();
-    std::string note;
-    const error_code ec = co_await client_->gate->admit(ticket_, request_.model, tokens, deadline(), note);
+    std::string hint, note;
+    const error_code ec = co_await client_->gate->admit(ticket_, request_.model, tokens, deadline(), hint, note);
     diag_.admission_wait += std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - since);
-    if (ec && !note.empty()) diag_.hint = note;
+    if (ec && !hint.empty()) diag_.hint = hint;
+    if (!note.empty()) diag_.admission_note = note;
     co_return ec;
 }
 

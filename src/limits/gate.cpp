@@ -2,8 +2,12 @@
 
 #include <llmstream/error.hpp>
 
+#include "limits/redis_store.hpp"
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
@@ -14,32 +18,72 @@ namespace llmstream::limits {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-// The waiting line of one model: its governor, the tickets in arrival order, and the timer that
-// wakes the head when its limit allows it.
+// The waiting line of one model: its local governor (the rates when there is no Redis or it does
+// not answer; attempts in flight always), the tickets in arrival order, and the timer that wakes
+// the head when its limit allows it.
 struct line : std::enable_shared_from_this<line> {
-    line(asio::any_io_executor ex, const rate_limits& limits) : decisions(limits), wake(ex) {}
+    line(asio::any_io_executor ex, const rate_limits& limits, std::shared_ptr<redis_store> s, std::string m)
+        : decisions(limits), store(std::move(s)), model(std::move(m)), wake(ex) {}
 
-    // Admits tickets from the head while the governor allows; fails at once a head whose wait
-    // would pass its give-up time; arms the timer for the next try.
+    // Admits tickets from the head while the limits allow; fails at once a head whose wait
+    // would pass its give-up time; arms the timer for the next try. With Redis, the head's
+    // question goes to Redis and the line waits for the answer (ask).
     void serve(clock::time_point now) {
-        while (!waiting.empty()) {
+        while (!asking && !waiting.empty()) {
             ticket& t = *waiting.front();
             if (t.cancelled_ || t.decided_) {
                 waiting.pop_front();
                 continue;
             }
+            if (store && store->available(now)) {
+                if (decisions.in_flight_full()) {
+                    t.waiting_for_ = blocker::in_flight;
+                    return;  // release() serves again
+                }
+                asking = true;
+                asio::co_spawn(wake.get_executor(), ask(shared_from_this(), waiting.front()), asio::detached);
+                return;
+            }
             const admission a = decisions.try_admit(now, t.tokens_);
             t.waiting_for_ = a.waiting_for;
+            if (a.admitted && store) t.note_ = store->take_outage_note();
             if (a.admitted || (a.retry_at && *a.retry_at > t.give_up_)) {
-                t.decided_ = true;
-                t.admitted_ = a.admitted;
-                t.timer_.cancel();
-                waiting.pop_front();
+                decide(a.admitted, false);
                 continue;
             }
             if (a.retry_at) wake_at(*a.retry_at);
             return;  // the head waits, and everyone behind it (arrival order)
         }
+    }
+
+    // Redis's answer for the head `t`.
+    static asio::awaitable<void> ask(std::shared_ptr<line> self, std::shared_ptr<ticket> t) {
+        const redis_store::verdict v = co_await self->store->admit(self->model, t->tokens_);
+        self->asking = false;
+        const auto now = clock::now();
+        const bool still_head = !self->waiting.empty() && self->waiting.front() == t && !t->cancelled_ && !t->decided_;
+        if (v.answered && still_head) {
+            t->waiting_for_ = v.waiting_for;
+            if (v.admitted) {
+                self->decisions.enter();
+                self->decide(true, true);
+            } else if (now + v.wait > t->give_up_) {
+                self->decide(false, true);
+            } else {
+                self->wake_at(now + v.wait);
+                co_return;
+            }
+        }
+        self->serve(now);  // the next one; or, when Redis did not answer, this one by the local limits
+    }
+
+    void decide(bool admitted, bool by_store) {
+        ticket& t = *waiting.front();
+        t.decided_ = true;
+        t.admitted_ = admitted;
+        t.by_store_ = by_store;
+        t.timer_.cancel();
+        waiting.pop_front();
     }
 
     void wake_at(clock::time_point when) {
@@ -57,14 +101,19 @@ struct line : std::enable_shared_from_this<line> {
     }
 
     governor decisions;
+    std::shared_ptr<redis_store> store;  // null: local limits only
+    std::string model;
     std::deque<std::shared_ptr<ticket>> waiting;
     asio::steady_timer wake;
     bool armed = false;
+    bool asking = false;  // a question about the head is with Redis
     clock::time_point armed_for{};
 };
 
-gate::gate(asio::any_io_executor ex, const rate_limits& limits, random_source random)
-    : executor_(std::move(ex)), limits_(limits), random_(std::move(random)) {}
+gate::gate(asio::any_io_executor ex, const rate_limits& limits, random_source random, std::string shared_key)
+    : executor_(std::move(ex)), limits_(limits), random_(std::move(random)) {
+    if (!limits.redis.empty()) store_ = std::make_shared<redis_store>(executor_, limits, std::move(shared_key));
+}
 
 gate::~gate() {
     for (auto& [model, l] : lines_) l->wake.cancel();
@@ -72,7 +121,7 @@ gate::~gate() {
 
 std::shared_ptr<line> gate::line_for(const std::string& model) {
     auto& l = lines_[model];
-    if (!l) l = std::make_shared<line>(executor_, limits_);
+    if (!l) l = std::make_shared<line>(executor_, limits_, store_, model);
     return l;
 }
 
@@ -92,21 +141,23 @@ const char* describe(blocker b) {
 }  // namespace
 
 asio::awaitable<error_code> gate::admit(std::shared_ptr<ticket> t, const std::string& model, std::uint64_t tokens,
-                                        clock::time_point deadline, std::string& note) {
+                                        clock::time_point deadline, std::string& hint, std::string& note) {
     if (t->cancelled_) co_return asio::error::operation_aborted;
     const auto now = clock::now();
     const auto l = line_for(model);
     t->line_ = l;
     t->tokens_ = tokens;
     t->give_up_ = std::min(deadline, now + limits_.max_wait);
-    t->decided_ = t->admitted_ = false;
+    t->decided_ = t->admitted_ = t->by_store_ = false;
     t->waiting_for_ = blocker::none;
+    t->note_.clear();
     l->waiting.push_back(t);
     l->serve(now);
     if (!t->decided_) {
         t->timer_.expires_at(t->give_up_);
         co_await t->timer_.async_wait(asio::as_tuple(asio::deferred));
     }
+    if (!t->note_.empty()) note = std::move(t->note_);
     if (t->admitted_) {
         t->holding_ = true;
         co_return error_code{};
@@ -117,7 +168,7 @@ asio::awaitable<error_code> gate::admit(std::shared_ptr<ticket> t, const std::st
     l->serve(clock::now());
     if (t->cancelled_) co_return asio::error::operation_aborted;
     const bool fast = clock::now() < t->give_up_;
-    note = std::string("the client's own rate limits did not admit the request: waiting for ") +
+    hint = std::string("the client's own rate limits did not admit the request: waiting for ") +
            describe(t->waiting_for_) + (fast ? " would pass " : " passed ") +
            (t->give_up_ == deadline ? "the request's deadline (timeouts.total)" : "limits.max_wait");
     co_return errc::rate_limit_wait_exceeded;
@@ -129,9 +180,19 @@ void gate::release(ticket& t, std::optional<std::uint64_t> used, bool refused, b
     t.holding_ = false;
     const auto l = std::move(t.line_);
     const auto now = clock::now();
-    l->decisions.release(t.tokens_, used, refused);
-    if (throttled) l->decisions.on_throttle(now, retry_after, random_ ? random_() : 0.0);
-    else if (!refused) l->decisions.on_success();
+    const double random01 = random_ ? random_() : 0.0;
+    if (t.by_store_) {
+        l->decisions.leave();
+        if (refused) store_->correct_tokens(l->model, static_cast<double>(t.tokens_));
+        else if (used) store_->correct_tokens(l->model, static_cast<double>(t.tokens_) - static_cast<double>(*used));
+        if (throttled) store_->throttled(l->model, governor::cooldown(limits_, retry_after, random01));
+        else if (!refused) store_->succeeded(l->model);
+    } else {
+        l->decisions.release(t.tokens_, used, refused);
+    }
+    // The local governor hears of throttles either way: it is the fallback.
+    if (throttled) l->decisions.on_throttle(now, retry_after, random01);
+    else if (!refused && !t.by_store_) l->decisions.on_success();
     l->serve(now);
 }
 

@@ -2,6 +2,8 @@
 // arrival order, woken by a timer when the head may go or when an attempt in flight ends.
 // Cancellation and the request's deadline end a wait at once; a wait that could only end past the
 // deadline or `max_wait` fails at once (errc::rate_limit_wait_exceeded), without waiting in vain.
+// With limits.redis the rates are decided by Redis (redis_store.hpp), and by the local governor
+// while Redis does not answer.
 #pragma once
 
 #include <llmstream/limits.hpp>
@@ -24,6 +26,7 @@
 namespace llmstream::limits {
 
 class gate;
+class redis_store;
 struct line;
 
 /// One request's place with the gate: it waits for admission, holds a place while its attempt
@@ -45,8 +48,10 @@ private:
     std::uint64_t tokens_ = 0;    // reserved at admission
     clock::time_point give_up_{};
     blocker waiting_for_ = blocker::none;
+    std::string note_;      // from the line: e.g. admitted locally because Redis did not answer
     bool decided_ = false;  // admitted or refused by the line
     bool admitted_ = false;
+    bool by_store_ = false;  // admitted by Redis (else by the local governor)
     bool holding_ = false;
     bool cancelled_ = false;
 };
@@ -55,16 +60,19 @@ class gate {
 public:
     using random_source = std::function<double()>;  // uniform in [0, 1), for the cool-down's jitter
 
-    gate(boost::asio::any_io_executor ex, const rate_limits& limits, random_source random);
+    /// `shared_key`: what limits.redis shares the limits by (see rate_limits::key). Throws
+    /// std::invalid_argument for an unusable limits.redis.
+    gate(boost::asio::any_io_executor ex, const rate_limits& limits, random_source random, std::string shared_key);
     ~gate();
 
     /// Waits until the request may start an attempt of `model`, estimated at `tokens` tokens.
     /// Returns no error when admitted (then release() must follow), operation_aborted when
     /// cancelled, errc::rate_limit_wait_exceeded when the wait would pass `deadline` or
-    /// `max_wait`; `note` then says which limit held it.
+    /// `max_wait`; `hint` then says which limit held it. `note` gets what the line had to say
+    /// on admission (e.g. that Redis did not answer).
     boost::asio::awaitable<boost::system::error_code> admit(std::shared_ptr<ticket> t, const std::string& model,
                                                             std::uint64_t tokens, clock::time_point deadline,
-                                                            std::string& note);
+                                                            std::string& hint, std::string& note);
 
     /// The admitted attempt ended. `used`: the tokens its response reported; `refused`: the
     /// provider answered with an error status; `throttled`: that error was a throttle 429, with
@@ -73,6 +81,8 @@ public:
                  std::optional<clock::duration> retry_after);
 
     const rate_limits& limits() const noexcept { return limits_; }
+    /// The Redis store, when limits.redis is set (for tests and doctor).
+    const std::shared_ptr<redis_store>& store() const noexcept { return store_; }
 
 private:
     std::shared_ptr<line> line_for(const std::string& model);
@@ -80,6 +90,7 @@ private:
     boost::asio::any_io_executor executor_;
     rate_limits limits_;
     random_source random_;
+    std::shared_ptr<redis_store> store_;
     std::unordered_map<std::string, std::shared_ptr<line>> lines_;
 };
 

@@ -57,12 +57,16 @@ void governor::release(std::uint64_t reserved, std::optional<std::uint64_t> used
     else if (used) tokens_->give_back(static_cast<double>(reserved) - static_cast<double>(*used));
 }
 
+clock::duration governor::cooldown(const rate_limits& limits, std::optional<clock::duration> retry_after,
+                                   double random01) {
+    const clock::duration base = retry_after ? *retry_after : clock::duration(limits.throttle_cooldown);
+    return base + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(limits.throttle_cooldown) *
+                                                              (0.5 * std::clamp(random01, 0.0, 1.0)));
+}
+
 void governor::on_throttle(clock::time_point now, std::optional<clock::duration> retry_after, double random01) {
     const bool cooling = now < cooldown_until_;
-    const clock::duration base = retry_after ? *retry_after : clock::duration(limits_.throttle_cooldown);
-    const auto jitter = std::chrono::duration_cast<clock::duration>(
-        std::chrono::duration<double>(limits_.throttle_cooldown) * (0.5 * std::clamp(random01, 0.0, 1.0)));
-    cooldown_until_ = std::max(cooldown_until_, now + base + jitter);
+    cooldown_until_ = std::max(cooldown_until_, now + cooldown(limits_, retry_after, random01));
     if (limits_.adaptive && !cooling) {
         slow_start_ = false;
         rate_per_minute_ = std::max(1.0, rate_per_minute_ / 2);

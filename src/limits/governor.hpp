@@ -39,11 +39,21 @@ public:
     /// `refused`: the provider refused the request (an HTTP error), so its tokens come back.
     void release(std::uint64_t reserved, std::optional<std::uint64_t> used, bool refused);
 
+    /// Attempts in flight alone (when another store decides the rates): is there room, take one, give one back.
+    bool in_flight_full() const noexcept { return limits_.max_in_flight > 0 && in_flight_ >= limits_.max_in_flight; }
+    void enter() noexcept { ++in_flight_; }
+    void leave() noexcept {
+        if (in_flight_ > 0) --in_flight_;
+    }
+
     /// The provider answered with a throttle 429: nothing goes for `retry_after` (when it said)
     /// or the configured cool-down plus up to half of it by `random01` (in [0, 1)), and in
     /// adaptive mode the rate halves (once per cool-down: the attempts already in flight then
     /// meet the same throttle and must not halve it again).
     void on_throttle(clock::time_point now, std::optional<clock::duration> retry_after, double random01);
+    /// How long a throttle stops admissions: Retry-After or the cool-down, plus the jitter.
+    static clock::duration cooldown(const rate_limits& limits, std::optional<clock::duration> retry_after,
+                                    double random01);
     /// An attempt succeeded: in adaptive mode the rate grows.
     void on_success();
 

@@ -1,0 +1,239 @@
+#include "limits/redis_connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/url/parse.hpp>
+
+#include <hiredis/hiredis.h>
+
+#include <array>
+#include <charconv>
+
+namespace llmstream::limits {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::deferred);
+
+std::string parse_redis_url(std::string_view url, redis_address& out) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) return "limits.redis is not a URL (expected redis://[:password@]host[:port][/db])";
+    const auto& u = *parsed;
+    if (u.scheme() == "rediss") return "limits.redis: rediss:// (Redis over TLS) is not supported yet; use redis://";
+    if (u.scheme() != "redis") return "limits.redis must start with redis://";
+    if (u.host().empty()) return "limits.redis has no host";
+    out = redis_address{};
+    out.host = u.host_type() == boost::urls::host_type::ipv6 ? std::string(u.encoded_host_address()) : std::string(u.host());
+    if (u.has_port()) out.port = std::string(u.port());
+    if (u.has_userinfo()) {
+        out.user = std::string(u.user());
+        out.password = std::string(u.password());
+    }
+    std::string_view path = u.path();
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    if (!path.empty()) {
+        auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), out.db);
+        if (ec != std::errc{} || p != path.data() + path.size() || out.db < 0)
+            return "limits.redis: the path must be a database number (redis://host:port/0)";
+    }
+    return {};
+}
+
+namespace {
+
+redis_reply copy_reply(const redisReply& r) {
+    redis_reply out;
+    switch (r.type) {
+    case REDIS_REPLY_STRING: out.type = redis_reply::kind::string; break;
+    case REDIS_REPLY_ARRAY: out.type = redis_reply::kind::array; break;
+    case REDIS_REPLY_INTEGER: out.type = redis_reply::kind::integer; break;
+    case REDIS_REPLY_STATUS: out.type = redis_reply::kind::status; break;
+    case REDIS_REPLY_ERROR: out.type = redis_reply::kind::error; break;
+    default: out.type = redis_reply::kind::nil; break;
+    }
+    out.integer = r.integer;
+    if (r.str) out.str.assign(r.str, r.len);
+    for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(copy_reply(*r.element[i]));
+    return out;
+}
+
+}  // namespace
+
+// A caller waiting for its reply. `internal`: AUTH or SELECT, whose error ends the connection.
+struct redis_connection::pending {
+    explicit pending(asio::any_io_executor ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool done = false;
+    bool internal = false;
+    error_code ec;
+    redis_reply reply;
+};
+
+// One TCP connection and its reply parser; replaced as a whole when it fails.
+struct redis_connection::link {
+    explicit link(asio::any_io_executor ex) : socket(ex), resolver(ex), reader(redisReaderCreate()) {}
+    ~link() {
+        if (reader) redisReaderFree(reader);
+    }
+    tcp::socket socket;
+    tcp::resolver resolver;
+    redisReader* reader;
+    std::string out;  // formatted commands not yet written
+    std::array<char, 16 * 1024> in;  // (not in the coroutine frame: GCC 12 mis-warns about large frames)
+    bool connected = false;
+    bool writing = false;
+};
+
+redis_connection::redis_connection(asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout)
+    : executor_(std::move(ex)), address_(std::move(address)), timeout_(timeout) {}
+
+redis_connection::~redis_connection() {
+    if (link_) {
+        error_code ignored;
+        link_->socket.close(ignored);
+        link_->resolver.cancel();
+    }
+}
+
+void redis_connection::queue(const std::vector<std::string>& argv, std::shared_ptr<pending> p) {
+    std::vector<const char*> args;
+    std::vector<std::size_t> lengths;
+    for (const auto& a : argv) {
+        args.push_back(a.data());
+        lengths.push_back(a.size());
+    }
+    char* command = nullptr;
+    const int n = redisFormatCommandArgv(&command, static_cast<int>(args.size()), args.data(), lengths.data());
+    if (n < 0 || !command) throw std::bad_alloc();
+    link_->out.append(command, static_cast<std::size_t>(n));
+    redisFreeCommand(command);
+    pending_.push_back(std::move(p));
+}
+
+// Starts a new connection: AUTH and SELECT go first, pipelined with whatever follows.
+void redis_connection::open() {
+    link_ = std::make_shared<link>(executor_);
+    if (!address_.password.empty()) {
+        auto auth = std::make_shared<pending>(executor_);
+        auth->internal = true;
+        if (address_.user.empty()) queue({"AUTH", address_.password}, auth);
+        else queue({"AUTH", address_.user, address_.password}, auth);
+    }
+    if (address_.db != 0) {
+        auto select = std::make_shared<pending>(executor_);
+        select->internal = true;
+        queue({"SELECT", std::to_string(address_.db)}, select);
+    }
+    asio::co_spawn(executor_, run(shared_from_this(), link_), asio::detached);
+}
+
+asio::awaitable<error_code> redis_connection::call(std::vector<std::string> argv, redis_reply& reply) {
+    if (!link_) open();
+    auto p = std::make_shared<pending>(executor_);
+    queue(argv, p);
+    const auto l = link_;
+    if (l->connected && !l->writing) asio::co_spawn(executor_, write(shared_from_this(), l), asio::detached);
+    p->timer.expires_after(timeout_);
+    co_await p->timer.async_wait(use_tuple);
+    if (!p->done) {  // too slow: Redis is not to be waited for
+        fail_all(asio::error::timed_out);
+        co_return asio::error::timed_out;
+    }
+    reply = std::move(p->reply);
+    co_return p->ec;
+}
+
+void redis_connection::close() { fail_all(asio::error::operation_aborted); }
+
+void redis_connection::fail_all(error_code ec) {
+    if (link_) {
+        error_code ignored;
+        link_->socket.close(ignored);
+        link_->resolver.cancel();
+        link_.reset();
+    }
+    auto failed = std::move(pending_);
+    pending_.clear();
+    for (auto& p : failed) {
+        p->done = true;
+        p->ec = ec;
+        p->timer.cancel();
+    }
+}
+
+asio::awaitable<void> redis_connection::run(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {
+    auto [rec, endpoints] = co_await l->resolver.async_resolve(self->address_.host, self->address_.port, use_tuple);
+    if (self->link_ != l) co_return;  // closed meanwhile
+    if (rec) {
+        self->fail_all(rec);
+        co_return;
+    }
+    auto [cec, ep] = co_await asio::async_connect(l->socket, endpoints, use_tuple);
+    if (self->link_ != l) co_return;
+    if (cec) {
+        self->fail_all(cec);
+        co_return;
+    }
+    l->socket.set_option(tcp::no_delay(true));
+    l->connected = true;
+    if (!l->out.empty()) asio::co_spawn(self->executor_, write(self, l), asio::detached);
+    for (;;) {
+        auto [ec, n] = co_await l->socket.async_read_some(asio::buffer(l->in), use_tuple);
+        if (self->link_ != l) co_return;
+        if (ec) {
+            self->fail_all(ec);
+            co_return;
+        }
+        if (redisReaderFeed(l->reader, l->in.data(), n) != REDIS_OK) {
+            self->fail_all(asio::error::invalid_argument);
+            co_return;
+        }
+        for (;;) {
+            void* raw = nullptr;
+            if (redisReaderGetReply(l->reader, &raw) != REDIS_OK) {
+                self->fail_all(asio::error::invalid_argument);  // not the Redis protocol
+                co_return;
+            }
+            if (!raw) break;
+            redis_reply reply = copy_reply(*static_cast<redisReply*>(raw));
+            freeReplyObject(raw);
+            if (self->pending_.empty()) {  // a reply nobody asked for
+                self->fail_all(asio::error::invalid_argument);
+                co_return;
+            }
+            auto p = std::move(self->pending_.front());
+            self->pending_.pop_front();
+            if (p->internal && reply.type == redis_reply::kind::error) {
+                self->fail_all(asio::error::access_denied);  // AUTH or SELECT refused
+                co_return;
+            }
+            p->done = true;
+            p->reply = std::move(reply);
+            p->timer.cancel();
+        }
+    }
+}
+
+asio::awaitable<void> redis_connection::write(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {
+    l->writing = true;
+    while (!l->out.empty() && self->link_ == l) {
+        std::string bytes = std::move(l->out);
+        l->out.clear();
+        auto [ec, n] = co_await asio::async_write(l->socket, asio::buffer(bytes), use_tuple);
+        if (self->link_ != l) break;
+        if (ec) {
+            self->fail_all(ec);
+            break;
+        }
+    }
+    l->writing = false;
+}
+
+}  // namespace llmstream::limits

@@ -1,0 +1,178 @@
+// Limits shared on Redis (rate_limits::redis) against a real redis-server the test starts: two
+// clients (as two processes would) keep to one limit together; when Redis goes away every request
+// still completes by the local limits, the first one says so, none waits past max_wait; when it is
+// back, sharing resumes; a wrong password is an outage too, and is never printed.
+#include "collect.hpp"
+#include "mock_fixture.hpp"
+#include "support/redis_server.hpp"
+
+#include <llmstream/client.hpp>
+#include <llmstream/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <stdexcept>
+
+using namespace llmstream;
+using namespace llmstream::testing;
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+mock::options rate_limited_server(std::uint32_t rpm) {
+    mock::options o;
+    o.requests_per_minute = rpm;
+    o.rate_burst_ms = 1000;
+    return o;
+}
+
+// Starts `n` requests on each client at once and reads them all; returns how many succeeded.
+int burst_on(asio::io_context& io, std::vector<client*> clients, int n) {
+    int ok = 0, done = 0;
+    const int total = n * static_cast<int>(clients.size());
+    for (client* c : clients) {
+        for (int i = 0; i < n; ++i) {
+            asio::co_spawn(io, [&, c]() -> asio::awaitable<void> {
+                auto s = c->chat_stream(mock_request("mock?tokens=3"));
+                const collected r = co_await collect(s);
+                if (!r.ec && r.content == expected_text(3)) ++ok;
+                ++done;
+            }, asio::detached);
+        }
+    }
+    run_test(io, [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(io);
+        for (int i = 0; i < 6000 && done < total; ++i) {
+            t.expires_after(milliseconds(5));
+            co_await t.async_wait(asio::as_tuple(asio::deferred));
+        }
+    });
+    REQUIRE(done == total);
+    return ok;
+}
+
+// One request; its diagnostics.
+diagnostics one_request(asio::io_context& io, client& c, boost::system::error_code& ec) {
+    diagnostics d;
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("mock?tokens=2"));
+        const collected r = co_await collect(s);
+        ec = r.ec;
+        d = s.diagnostics();
+    });
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("two clients sharing limits on Redis keep to one limit together", "[integration][limits][redis]") {
+    redis_server redis;
+    SECTION("each told the whole limit, without Redis: together they are throttled") {
+        mock_fixture mock(rate_limited_server(1200));  // 20 a second, 20 at once
+        asio::io_context io;
+        client_config cfg = mock.config();
+        cfg.limits.requests_per_minute = 1100;
+        client a(io.get_executor(), cfg), b(io.get_executor(), cfg);
+        burst_on(io, {&a, &b}, 20);
+        CHECK(mock.counters().throttled > 0);
+    }
+    SECTION("the same limits shared on Redis: no 429, every request succeeds") {
+        mock_fixture mock(rate_limited_server(1200));
+        asio::io_context io;
+        client_config cfg = mock.config();
+        cfg.limits.requests_per_minute = 1100;
+        cfg.limits.redis = redis.url();
+        cfg.limits.redis_timeout = milliseconds(500);  // sanitizer builds are slow; an outage is another test
+        client a(io.get_executor(), cfg), b(io.get_executor(), cfg);
+        CHECK(burst_on(io, {&a, &b}, 20) == 40);
+        CHECK(mock.counters().throttled == 0);
+        const auto keys = redis.keys("llmstream:limits:*");
+        REQUIRE(keys.size() == 1);  // one key and model
+        CHECK(keys[0].find("test-key") == std::string::npos);  // a fingerprint, never the API key
+        CHECK(keys[0].find("mock?tokens=3") != std::string::npos);
+    }
+}
+
+TEST_CASE("Redis going away: local limits take over at once and say so once, sharing resumes when it is back",
+          "[integration][limits][redis]") {
+    redis_server redis;
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.limits.requests_per_minute = 6000;
+    cfg.limits.max_wait = std::chrono::seconds(2);
+    cfg.limits.redis = redis.url();
+    cfg.limits.redis_timeout = milliseconds(500);
+    client c(io.get_executor(), cfg);
+    boost::system::error_code ec;
+
+    diagnostics d = one_request(io, c, ec);
+    CHECK_FALSE(ec);
+    CHECK(d.admission_note.empty());
+    CHECK(redis.keys("llmstream:limits:*").size() == 1);
+
+    redis.stop();
+    const auto t = steady_clock::now();
+    d = one_request(io, c, ec);
+    CHECK_FALSE(ec);
+    CHECK(steady_clock::now() - t < std::chrono::seconds(2));  // never past max_wait
+    CHECK(d.admission_note.find("did not answer") != std::string::npos);
+    CHECK(d.to_string(ec).find("did not answer") != std::string::npos);
+    d = one_request(io, c, ec);  // the same outage: said once
+    CHECK_FALSE(ec);
+    CHECK(d.admission_note.empty());
+
+    REQUIRE(redis.start());  // back, empty
+    CHECK(redis.keys("llmstream:limits:*").empty());
+    // Redis is asked again a second after it failed.
+    const auto back = steady_clock::now();
+    while (redis.keys("llmstream:limits:*").empty() && steady_clock::now() - back < std::chrono::seconds(10)) {
+        d = one_request(io, c, ec);
+        CHECK_FALSE(ec);
+        std::this_thread::sleep_for(milliseconds(200));
+    }
+    CHECK(redis.keys("llmstream:limits:*").size() == 1);
+}
+
+TEST_CASE("a Redis that refuses the password is an outage, and the password is never printed",
+          "[integration][limits][redis]") {
+    const std::string password = "redis-SECRET-5b1e";
+    redis_server redis(password);
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.limits.requests_per_minute = 6000;
+    cfg.limits.redis = "redis://:wrong-SECRET-9d2c@127.0.0.1:" + std::to_string(redis.port());
+    cfg.limits.redis_timeout = milliseconds(500);
+    client c(io.get_executor(), cfg);
+    boost::system::error_code ec;
+    const diagnostics d = one_request(io, c, ec);
+    CHECK_FALSE(ec);
+    const std::string text = d.to_string(ec);
+    CHECK(text.find("did not answer") != std::string::npos);
+    CHECK(text.find("SECRET") == std::string::npos);
+    CHECK(redis.keys("llmstream:limits:*").empty());
+
+    // With the right password, it is used.
+    cfg.limits.redis = redis.url();
+    client right(io.get_executor(), cfg);
+    const diagnostics ok = one_request(io, right, ec);
+    CHECK_FALSE(ec);
+    CHECK(ok.admission_note.empty());
+    CHECK(redis.keys("llmstream:limits:*").size() == 1);
+
+    // A URL the client cannot use is refused at once, without echoing it.
+    cfg.limits.redis = "rediss://:wrong-SECRET-9d2c@127.0.0.1:1";
+    try {
+        client bad(io.get_executor(), cfg);
+        FAIL("rediss:// was accepted");
+    } catch (const std::invalid_argument& e) {
+        CHECK(std::string(e.what()).find("rediss://") != std::string::npos);
+        CHECK(std::string(e.what()).find("SECRET") == std::string::npos);
+    }
+}
