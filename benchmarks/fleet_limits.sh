@@ -7,7 +7,8 @@
 #    requests), "attempts", "wall_s", "requests_per_minute", "share_of_limit",
 #    "admission_wait_ms_p99" (the worst process's)}
 # Configurations: no limits; local limits, each process told the whole limit; local limits
-# divided by --expected-instances 4; adaptive (no limit given).
+# divided by --expected-instances 4; adaptive (no limit given), local; and shared on Redis (a
+# redis-server this script starts on a loopback port): the limit, and adaptive.
 # Usage: benchmarks/fleet_limits.sh [build-dir=build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,14 @@ mock=$build/llmstream-mock
 limit=3000
 processes=4
 work=$(mktemp -d)
-trap 'stop_mock; rm -rf "$work"' EXIT
+redis_pid=
+trap 'stop_mock; [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null; rm -rf "$work"' EXIT
+command -v redis-server >/dev/null || { echo "redis-server is needed (scripts/install-deps)" >&2; exit 2; }
+redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+redis_pid=$!
+for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis_url=redis://127.0.0.1:$redis_port
 
 run() {  # name, bench flags...
   local name=$1
@@ -53,3 +61,7 @@ run no_limits
 run local_whole_limit_each --rpm "$limit"
 run local_divided --rpm "$limit" --expected-instances "$processes"
 run adaptive --adaptive
+redis-cli -p "$redis_port" flushall >/dev/null
+run redis_shared --rpm "$limit" --redis "$redis_url" --limit-key fleet
+redis-cli -p "$redis_port" flushall >/dev/null
+run redis_adaptive --adaptive --redis "$redis_url" --limit-key fleet

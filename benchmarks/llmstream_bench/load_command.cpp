@@ -1,7 +1,7 @@
 // `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
 //                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]
 //                       [--metrics] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]
-//                       [--expected-instances N] [--retries N]`
+//                       [--expected-instances N] [--redis URL] [--limit-key K] [--retries N]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
@@ -11,7 +11,7 @@
 // the most connections the client had open; attempts, the requests sent, retries included;
 // throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
 // admission_wait_ms_p50/p99, how long the client's own rate limits (--rpm, --tpm, --max-in-flight,
-// --adaptive: client_config::limits) held requests back. --retries sets retry_policy::max_retries. --batch reads with async_next_batch (every ready delta
+// --adaptive: client_config::limits; shared by every process with --redis) held requests back. --retries sets retry_policy::max_retries. --batch reads with async_next_batch (every ready delta
 // per completion) instead of async_next. With --metrics, the
 // run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
@@ -79,6 +79,8 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--adaptive") limits.adaptive = true;
         else if (a == "--expected-instances" && has_value)
             limits.expected_instances = static_cast<std::uint32_t>(std::strtoul(args[++i].c_str(), nullptr, 10));
+        else if (a == "--redis" && has_value) limits.redis = args[++i];
+        else if (a == "--limit-key" && has_value) limits.key = args[++i];
         else if (a == "--retries" && has_value) retries = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--http" && has_value) {
             const std::string& v = args[++i];

@@ -89,6 +89,7 @@ struct redis_connection::link {
     std::array<char, 16 * 1024> in;  // (not in the coroutine frame: GCC 12 mis-warns about large frames)
     bool connected = false;
     bool writing = false;
+    bool reading = false;  // only while replies are expected: an idle connection holds no work
 };
 
 redis_connection::redis_connection(asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout)
@@ -140,6 +141,7 @@ asio::awaitable<error_code> redis_connection::call(std::vector<std::string> argv
     queue(argv, p);
     const auto l = link_;
     if (l->connected && !l->writing) asio::co_spawn(executor_, write(shared_from_this(), l), asio::detached);
+    if (l->connected && !l->reading) asio::co_spawn(executor_, read(shared_from_this(), l), asio::detached);
     p->timer.expires_after(timeout_);
     co_await p->timer.async_wait(use_tuple);
     if (!p->done) {  // too slow: Redis is not to be waited for
@@ -184,7 +186,13 @@ asio::awaitable<void> redis_connection::run(std::shared_ptr<redis_connection> se
     l->socket.set_option(tcp::no_delay(true));
     l->connected = true;
     if (!l->out.empty()) asio::co_spawn(self->executor_, write(self, l), asio::detached);
-    for (;;) {
+    co_await read(self, l);
+}
+
+// Reads replies while some are expected, and hands each to the caller waiting for it.
+asio::awaitable<void> redis_connection::read(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {
+    l->reading = true;
+    while (!self->pending_.empty()) {
         auto [ec, n] = co_await l->socket.async_read_some(asio::buffer(l->in), use_tuple);
         if (self->link_ != l) co_return;
         if (ec) {
@@ -219,6 +227,7 @@ asio::awaitable<void> redis_connection::run(std::shared_ptr<redis_connection> se
             p->timer.cancel();
         }
     }
+    l->reading = false;
 }
 
 asio::awaitable<void> redis_connection::write(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {

@@ -1,7 +1,10 @@
 // One pipelined connection to Redis, driven on the client's executor: hiredis 0.14 formats the
 // commands and parses the replies (its sans-IO redisFormatCommandArgv and redisReader), asio
 // moves the bytes. Every call has the same short timeout; a timeout or any failure closes the
-// connection and fails what is pending, and the next call connects again. hiredis stays in the .cpp.
+// connection and fails what is pending, and the next call connects again. Between calls nothing is
+// read (an idle connection holds no work on the executor, so io_context::run can return); Redis
+// does not close idle clients unless configured to (its `timeout`, 0 by default): if it does, the
+// next call fails and the limits are decided locally for a second. hiredis stays in the .cpp.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -62,6 +65,7 @@ private:
     void fail_all(boost::system::error_code ec);
     static boost::asio::awaitable<void> run(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l);
     static boost::asio::awaitable<void> write(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l);
+    static boost::asio::awaitable<void> read(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l);
 
     boost::asio::any_io_executor executor_;
     redis_address address_;
