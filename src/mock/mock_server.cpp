@@ -112,10 +112,11 @@ asio::awaitable<void> accept_loop(std::shared_ptr<server::state> st, h2_settings
 
 server::server(asio::any_io_executor ex, options opts) : state_(std::make_shared<state>(ex)), options_(opts) {
     state_->http1_only = opts.http1_only;
-    if (opts.requests_per_minute > 0)
-        state_->rate_limit.emplace(std::chrono::duration_cast<limits::clock::duration>(
-                                       std::chrono::duration<double>(60.0 / opts.requests_per_minute)),
-                                   std::chrono::milliseconds(opts.rate_burst_ms));
+    if (opts.requests_per_minute > 0) {
+        state_->rate_interval = std::chrono::duration_cast<limits::clock::duration>(
+            std::chrono::duration<double>(60.0 / opts.requests_per_minute));
+        state_->rate_burst = std::chrono::milliseconds(opts.rate_burst_ms);
+    }
     if (!opts.tls_cert_file.empty()) {
         state_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
         state_->tls->use_certificate_chain_file(opts.tls_cert_file);

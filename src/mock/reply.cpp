@@ -327,16 +327,18 @@ struct plan {
     bool include_usage = false;
 };
 
-// The server's own rate limit (options::requests_per_minute): true when this request is over it.
-bool throttled(server::state& st) {
+// The server's own rate limit (options::requests_per_minute, per model as DashScope counts):
+// true when this request is over it.
+bool throttled(server::state& st, const std::string& model) {
     std::lock_guard lock(st.mutex);
-    if (!st.rate_limit) return false;
+    if (st.rate_interval.count() == 0) return false;
+    auto& limit = st.rate_limits.try_emplace(model, st.rate_interval, st.rate_burst).first->second;
     const auto now = limits::clock::now();
-    if (st.rate_limit->available_at(now, 1) > now) {
+    if (limit.available_at(now, 1) > now) {
         ++st.counters.throttled;
         return true;
     }
-    st.rate_limit->take(now, 1);
+    limit.take(now, 1);
     return false;
 }
 
@@ -394,7 +396,7 @@ plan make_plan(server::state& st, const request& req, bool& keep_alive) {
         p.body = error_body(d, 400, "", "anthropic-version: header is required");
         return p;
     }
-    if (throttled(st)) {  // as DashScope answers: no Retry-After
+    if (throttled(st, std::string(body.at("model").as_string()))) {  // as DashScope answers: no Retry-After
         p.status = 429;
         p.body = error_body(d, 429, d == dialect::anthropic ? "" : "Throttling.RateQuota",
                             "Requests rate limit exceeded, please try again later.", s.openai_errors);

@@ -12,9 +12,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
+#include <string>
 
 namespace llmstream::mock {
 
@@ -43,7 +44,9 @@ struct server::state : std::enable_shared_from_this<server::state> {
     bool http1_only = false;                          // options::http1_only: no h2 at all
     mutable std::mutex mutex;
     stats counters;
-    std::optional<limits::gcra> rate_limit;  // options::requests_per_minute (under the mutex)
+    std::map<std::string, limits::gcra> rate_limits;  // options::requests_per_minute, per model (under the mutex)
+    limits::clock::duration rate_interval{};
+    limits::clock::duration rate_burst{};
     std::list<std::weak_ptr<boost::asio::ip::tcp::socket>> sockets;
     std::list<std::weak_ptr<boost::asio::steady_timer>> timers;  // sessions' pacing and stall timers
     bool stopped = false;

@@ -2,9 +2,14 @@
 // faulted across every fault kind, on one client and one thread. Checks that every successful
 // stream's content is exact, that every failure has the right class and was retried per policy
 // (attempt counts from both the client and the server), that nothing outlives its deadline, that
-// the pool is back to idle after each round, and that memory stays flat across rounds.
+// the pool is back to idle after each round, and that memory stays flat across rounds. Then a
+// rate-limited phase: --limited-requests requests of five models against a second mock that
+// throttles past 1,200 requests a minute per model, from a client held to 1,100 a minute per model
+// and 50 in flight: every one must end with its exact content (none lost to the limits), none
+// past its deadline.
 //
 //   llmstream-soak [--requests N=100000] [--concurrency C=1000] [--rounds R=10] [--time-scale S=1]
+//                  [--limited-requests L=600]
 //
 // --time-scale multiplies every timeout and scripted delay (sanitizer builds run slower).
 //
@@ -107,6 +112,43 @@ void violation(tally& t, const std::string& what) {
     if (++t.violations <= 20) std::cerr << "violation: " << what << '\n';
 }
 
+// The rate-limited phase's tally.
+struct limited_tally {
+    long ok = 0;
+    long lost = 0;       // failed or wrong content
+    long throttled = 0;  // 429s met (retried)
+    double max_request_s = 0;
+    long max_admission_wait_ms = 0;
+};
+
+asio::awaitable<void> limited_one(client& c, long index, limited_tally& t) {
+    const int tokens = 2 + static_cast<int>(index % 5);
+    chat_request req;
+    req.model = "mock?tokens=" + std::to_string(tokens);
+    req.messages = {{"user", "hi"}};
+    const auto t0 = steady_clock::now();
+    auto s = c.chat_stream(std::move(req));
+    std::string content;
+    error_code ec;
+    for (;;) {
+        auto [e, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+        if (e || !d) {
+            ec = e;
+            break;
+        }
+        content += d->content;
+    }
+    t.max_request_s = std::max(t.max_request_s, std::chrono::duration<double>(steady_clock::now() - t0).count());
+    const diagnostics& diag = s.diagnostics();
+    t.max_admission_wait_ms = std::max<long>(t.max_admission_wait_ms, diag.admission_wait.count());
+    for (const auto& a : diag.attempt_log) t.throttled += a.http_status == 429;
+    if (!ec && content == text_of(tokens)) {
+        ++t.ok;
+    } else if (++t.lost <= 10) {
+        std::cerr << "rate-limited phase: request " << index << " lost: " << diag.to_string(ec) << '\n';
+    }
+}
+
 asio::awaitable<void> one(client& c, long index, int round, tally& t, std::vector<std::pair<std::string, int>>& keys) {
     const std::string key = "r" + std::to_string(round) + "i" + std::to_string(index);
     const long slot = index % period;
@@ -155,7 +197,7 @@ asio::awaitable<void> one(client& c, long index, int round, tally& t, std::vecto
 }  // namespace
 
 int main(int argc, char** argv) {
-    long requests = 100'000, concurrency = 1'000, rounds = 10;
+    long requests = 100'000, concurrency = 1'000, rounds = 10, limited_requests = 600;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         const long v = std::atol(argv[i + 1]);
@@ -163,8 +205,10 @@ int main(int argc, char** argv) {
         else if (a == "--concurrency") concurrency = v;
         else if (a == "--rounds") rounds = v;
         else if (a == "--time-scale") time_scale = std::max(1L, v);
+        else if (a == "--limited-requests") limited_requests = std::max(0L, v);
         else {
-            std::cerr << "usage: llmstream-soak [--requests N] [--concurrency C] [--rounds R] [--time-scale S]\n";
+            std::cerr << "usage: llmstream-soak [--requests N] [--concurrency C] [--rounds R] [--time-scale S] "
+                         "[--limited-requests L]\n";
             return 2;
         }
     }
@@ -175,6 +219,10 @@ int main(int argc, char** argv) {
     auto work = asio::make_work_guard(server_io);
     mock::server server(server_io.get_executor());
     server.start();
+    mock::options throttling;
+    throttling.requests_per_minute = 1200;
+    mock::server limited_server(server_io.get_executor(), throttling);
+    limited_server.start();
     std::thread server_thread([&] { server_io.run(); });
 
     asio::io_context io(1);
@@ -216,6 +264,28 @@ int main(int argc, char** argv) {
     }
     const double wall = std::chrono::duration<double>(steady_clock::now() - start).count();
 
+    // The rate-limited phase.
+    client_config limited_cfg = cfg;
+    limited_cfg.base_url = "http://127.0.0.1:" + std::to_string(limited_server.port()) + "/v1";
+    limited_cfg.limits.requests_per_minute = 1100;
+    limited_cfg.limits.max_in_flight = 50;
+    limited_cfg.limits.max_wait = milliseconds(30'000 * time_scale);
+    limited_cfg.retry.max_retries = 5;
+    limited_tally lt;
+    {
+        client limited(io.get_executor(), limited_cfg);
+        long next = 0;
+        for (long w = 0; w < std::min(200L, limited_requests); ++w) {
+            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+                while (next < limited_requests) co_await limited_one(limited, next++, lt);
+            }, asio::detached);
+        }
+        io.restart();
+        io.run();
+    }
+    const bool limited_ok = lt.ok == limited_requests && lt.lost == 0 &&
+                            lt.max_request_s < 31.0 * static_cast<double>(time_scale);
+
     // The server's own count of attempts per faulted request.
     const auto seen = server.counters().attempts;
     long server_mismatch = 0;
@@ -226,6 +296,7 @@ int main(int argc, char** argv) {
             std::cerr << "server saw " << got << " attempts for " << key << ", expected " << expected << '\n';
     }
     server.stop();
+    limited_server.stop();
     work.reset();
     server_thread.join();
 
@@ -235,7 +306,7 @@ int main(int argc, char** argv) {
     const bool memory_flat = under_asan || growth < 16.0;
     const bool deadline_ok = t.max_request_s < 31.0 * static_cast<double>(time_scale);
     const bool pass = t.violations == 0 && server_mismatch == 0 && !pool_leak && memory_flat && deadline_ok &&
-                      t.ok + t.failed_as_expected == per_round * rounds;
+                      t.ok + t.failed_as_expected == per_round * rounds && limited_ok;
 
     std::printf("{\"requests\": %ld, \"concurrency\": %ld, \"rounds\": %ld, \"ok\": %ld, \"failed_as_expected\": %ld, "
                 "\"violations\": %ld, \"server_attempt_mismatches\": %ld, \"retries\": %ld, \"budget_cut\": %ld, "
@@ -250,6 +321,9 @@ int main(int argc, char** argv) {
         std::printf("%s\"%s\": %ld", first ? "" : ", ", name.c_str(), n);
         first = false;
     }
-    std::printf("}, \"pass\": %s}\n", pass ? "true" : "false");
+    std::printf("}, \"rate_limited_phase\": {\"requests\": %ld, \"ok\": %ld, \"lost\": %ld, \"throttled\": %ld, "
+                "\"max_request_s\": %.3f, \"max_admission_wait_ms\": %ld}, \"pass\": %s}\n",
+                limited_requests, lt.ok, lt.lost, lt.throttled, lt.max_request_s, lt.max_admission_wait_ms,
+                pass ? "true" : "false");
     return pass ? 0 : 1;
 }

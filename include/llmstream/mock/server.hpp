@@ -50,7 +50,7 @@ struct options {
     std::uint32_t h2_max_concurrent_streams = 128;   ///< HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (nginx's default)
     std::uint32_t h2_max_streams_per_connection = 0;  ///< HTTP/2: GOAWAY after this many streams, as nginx's
                                                       ///< keepalive_requests; 0: never
-    std::uint32_t requests_per_minute = 0;  ///< a provider's rate limit: chat requests past it (with a burst
+    std::uint32_t requests_per_minute = 0;  ///< a provider's rate limit, per model: chat requests past it (with a burst
                                             ///< of `rate_burst_ms` worth) get DashScope's throttle 429
                                             ///< (Throttling.RateQuota, no Retry-After); 0: none
     std::uint32_t rate_burst_ms = 1000;
