@@ -4,6 +4,7 @@
 #include "cli/outcome.hpp"
 #include "http/origin.hpp"
 #include "http/proxy.hpp"
+#include "limits/redis_connection.hpp"
 
 #include <llmstream/error.hpp>
 
@@ -26,6 +27,14 @@ namespace llmstream::cli {
 
 namespace {
 
+
+namespace asio = boost::asio;
+
+void line(const char* mark, const std::string& what) { std::cout << mark << ' ' << what << '\n'; }
+void ok(const std::string& what) { line("[ok]  ", what); }
+void fail(const std::string& what) { line("[FAIL]", what); }
+void note(const std::string& what) { line("[note]", what); }
+
 // The client's own rate limits in force, in one line.
 std::string describe_limits(const rate_limits& l) {
     if (!l.enabled()) return "none set (--rpm, --tpm, --max-in-flight, --adaptive)";
@@ -35,15 +44,31 @@ std::string describe_limits(const rate_limits& l) {
     if (l.tokens_per_minute > 0) add(std::to_string(l.tokens_per_minute) + " tokens per minute");
     if (l.max_in_flight > 0) add(std::to_string(l.max_in_flight) + " in flight");
     if (l.adaptive) add("adaptive (from " + std::to_string(l.adaptive_start_rpm) + " requests per minute)");
-    return out + "; kept by this process alone, per model";
+    return out + (l.redis.empty() ? "; kept by this process alone, per model" : "; shared on Redis, per model");
 }
 
-namespace asio = boost::asio;
-
-void line(const char* mark, const std::string& what) { std::cout << mark << ' ' << what << '\n'; }
-void ok(const std::string& what) { line("[ok]  ", what); }
-void fail(const std::string& what) { line("[FAIL]", what); }
-void note(const std::string& what) { line("[note]", what); }
+// Does the Redis of --redis answer? (Its address only: never the password.)
+void check_redis(const std::string& url) {
+    limits::redis_address address;
+    if (const std::string error = limits::parse_redis_url(url, address); !error.empty()) {
+        fail(error);
+        return;
+    }
+    asio::io_context io(1);
+    auto connection = std::make_shared<limits::redis_connection>(io.get_executor(), address, std::chrono::seconds(2));
+    boost::system::error_code ec;
+    limits::redis_reply reply;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        std::vector<std::string> ping = {"PING"};  // (a braced list inside co_await trips GCC 12)
+        ec = co_await connection->call(std::move(ping), reply);
+    }, asio::detached);
+    io.run();
+    if (!ec && reply.type != limits::redis_reply::kind::error)
+        ok("Redis at " + address.shown() + " answers: the limits are shared with every process that uses it");
+    else
+        note("Redis at " + address.shown() + " did not answer (" + (ec ? ec.message() : reply.str) +
+             "): each process keeps its own limits, divided by expected instances, until it does");
+}
 void fix(const std::string& what) { std::cout << "       fix: " << what << '\n'; }
 
 // The base URL as it may be shown: no user info, no query (either may carry a secret).
@@ -164,6 +189,7 @@ int run_doctor(const options& o, const endpoint& ep) {
        dialect_name(ep.config.dialect) + " dialect)");
     if (!ep.config.workspace.empty()) ok("workspace: " + ep.config.workspace + " (sent as X-DashScope-WorkSpace)");
     ok("rate limits: " + describe_limits(ep.config.limits));
+    if (!ep.config.limits.redis.empty()) check_redis(ep.config.limits.redis);
     if (ep.config.vendor == vendor::dashscope)
         note("DashScope keys belong to one region: a key from another region's console gets 401 here");
 

@@ -43,12 +43,13 @@ std::string usage() {
            "                 [--system TEXT] [--no-stream] [--max-retries N] [--connect-timeout S]\n"
            "                 [--idle-timeout S] [--timeout S] [--ca-file PATH] [--proxy URL | --no-proxy]\n"
            "                 [--http auto|1.1|2] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]\n"
+           "                 [--redis URL]\n"
            "                 [--show-reasoning] [-v] PROMPT...\n"
            "  llmstream doctor [--provider ...] [--dialect ...] [--base-url URL] [--api-key KEY] [--workspace ID]\n"
            "                 [--model NAME]\n"
            "                 [--vendor ...] [--resolve HOST:ADDRESS] [--ca-file PATH] [--connect-timeout S] [--timeout S]\n"
            "                 [--proxy URL | --no-proxy] [--http auto|1.1|2] [--rpm N] [--tpm N]\n"
-           "                 [--max-in-flight N] [--adaptive]\n"
+           "                 [--max-in-flight N] [--adaptive] [--redis URL]\n"
            "\n"
            "PROMPT \"-\" reads the prompt from standard input. The key comes from --api-key or the\n"
            "provider's variable: OPENAI_API_KEY, DASHSCOPE_API_KEY, DEEPSEEK_API_KEY, ANTHROPIC_API_KEY\n"
@@ -68,7 +69,9 @@ std::string usage() {
            "http://: h2 with prior knowledge). --rpm, --tpm and --max-in-flight hold requests to the client's\n"
            "own limits (requests and tokens per minute, attempts at once); --adaptive finds the rate by\n"
            "itself (it grows while requests succeed and halves on a 429). A request they cannot admit in\n"
-           "time ends with exit code 8.\n"
+           "time ends with exit code 8. --redis redis://[:password@]host[:port][/db] shares them with every\n"
+           "process using the same Redis, key and model (when Redis does not answer, each process keeps\n"
+           "its own).\n"
            "\n"
            "exit codes: 0 ok, 2 usage, 3 authentication, 4 permission denied, 5 payment or quota,\n"
            "6 not found, 7 bad request or content filtered, 8 rate limited, 9 server error or overloaded,\n"
@@ -213,6 +216,8 @@ parse_result parse_arguments(const std::vector<std::string_view>& args) {
             if (name == "--rpm") o.limits.requests_per_minute = n;
             else if (name == "--tpm") o.limits.tokens_per_minute = n;
             else o.limits.max_in_flight = static_cast<std::size_t>(n);
+        } else if (name == "--redis") {
+            if (value(v)) o.limits.redis = std::string(v);
         } else if (name == "--adaptive") {
             if (flag()) o.limits.adaptive = true;
         } else if (name == "--connect-timeout" || name == "--idle-timeout" || name == "--timeout") {

@@ -27,7 +27,7 @@ struct options {
     std::string system;
     bool no_stream = false;
     std::optional<int> max_retries;
-    rate_limits limits;  ///< --rpm, --tpm, --max-in-flight, --adaptive
+    rate_limits limits;  ///< --rpm, --tpm, --max-in-flight, --adaptive, --redis
     std::optional<std::chrono::milliseconds> connect_timeout;
     std::optional<std::chrono::milliseconds> idle_timeout;
     std::optional<std::chrono::milliseconds> timeout;

@@ -2,6 +2,7 @@
 // exit codes per error class, the two failure lines, doctor's checklist, and the key never shown.
 #include "integration/collect.hpp"
 #include "integration/mock_fixture.hpp"
+#include "support/redis_server.hpp"
 #include "support/run_process.hpp"
 #include "support/test_ca.hpp"
 #include "support/tinyproxy.hpp"
@@ -213,6 +214,20 @@ TEST_CASE("doctor explains 403, 401 and 402 with the fix, and passes a healthy s
     auto limited = doctor("mock?tokens=1", {"--rpm", "600", "--max-in-flight", "4"});
     CHECK(limited.exit_code == 0);
     CHECK(limited.out.find("[ok]   rate limits: 600 requests per minute, 4 in flight") != std::string::npos);
+
+    // Shared on Redis: whether it answers, never its password.
+    redis_server redis("redis-SECRET-pass");
+    auto shared = doctor("mock?tokens=1", {"--rpm", "600", "--redis", redis.url()});
+    CHECK(shared.exit_code == 0);
+    CHECK(shared.out.find("shared on Redis") != std::string::npos);
+    CHECK(shared.out.find("[ok]   Redis at 127.0.0.1:" + std::to_string(redis.port()) + " answers") != std::string::npos);
+    auto refused = doctor("mock?tokens=1", {"--rpm", "600", "--redis", "redis://:wrong-SECRET@127.0.0.1:" +
+                                                                       std::to_string(redis.port())});
+    CHECK(refused.exit_code == 0);
+    CHECK(refused.out.find("[note] Redis at 127.0.0.1:" + std::to_string(redis.port()) + " did not answer") !=
+          std::string::npos);
+    CHECK(refused.out.find("SECRET") == std::string::npos);
+    CHECK(shared.out.find("SECRET") == std::string::npos);
 
     auto denied = doctor("mock?status=403&code=Model.AccessDenied");
     CHECK(denied.exit_code == 4);
