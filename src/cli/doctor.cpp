@@ -66,8 +66,8 @@ void check_redis(const std::string& url) {
     if (!ec && reply.type != limits::redis_reply::kind::error)
         ok("Redis at " + address.shown() + " answers: the limits are shared with every process that uses it");
     else
-        note("Redis at " + address.shown() + " did not answer (" + (ec ? ec.message() : reply.str) +
-             "): each process keeps its own limits, divided by expected instances, until it does");
+        note("Redis at " + address.shown() + " " + limits::describe_failure(ec, reply) +
+             ": each process keeps its own limits, divided by expected instances, until it answers");
 }
 void fix(const std::string& what) { std::cout << "       fix: " << what << '\n'; }
 

@@ -293,7 +293,7 @@ void stream_impl::release_admission(const error_code& ec) {
     const bool throttled = ec == api_errc::rate_limited;
     std::optional<steady_clock::duration> retry_after;
     if (throttled && diag_.retry_after) retry_after = *diag_.retry_after;
-    client_->gate->release(*ticket_, used, refused, throttled, retry_after);
+    client_->gate->release(*ticket_, !ec, used, refused, throttled, retry_after);
 }
 
 http::outgoing_request stream_impl::build_request() const {

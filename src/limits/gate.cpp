@@ -35,6 +35,10 @@ struct line : std::enable_shared_from_this<line> {
                 waiting.pop_front();
                 continue;
             }
+            if (now >= t.give_up_) {  // its own timer has yet to run: never admit it late
+                decide(false, false);
+                continue;
+            }
             if (store && store->available(now)) {
                 if (decisions.in_flight_full()) {
                     t.waiting_for_ = blocker::in_flight;
@@ -61,8 +65,12 @@ struct line : std::enable_shared_from_this<line> {
         const redis_store::verdict v = co_await self->store->admit(self->model, t->tokens_);
         self->asking = false;
         const auto now = clock::now();
-        const bool still_head = !self->waiting.empty() && self->waiting.front() == t && !t->cancelled_ && !t->decided_;
-        if (v.answered && still_head) {
+        const bool still_head = !self->waiting.empty() && self->waiting.front() == t && !t->cancelled_ &&
+                                !t->decided_ && now < t->give_up_;
+        if (v.answered && v.admitted && !still_head) {
+            // It left (cancelled, or out of time) while Redis admitted it: give the fleet its place back.
+            self->store->give_back(self->model, 1, static_cast<double>(t->tokens_));
+        } else if (v.answered && still_head) {
             t->waiting_for_ = v.waiting_for;
             if (v.admitted) {
                 self->decisions.enter();
@@ -174,7 +182,7 @@ asio::awaitable<error_code> gate::admit(std::shared_ptr<ticket> t, const std::st
     co_return errc::rate_limit_wait_exceeded;
 }
 
-void gate::release(ticket& t, std::optional<std::uint64_t> used, bool refused, bool throttled,
+void gate::release(ticket& t, bool succeeded, std::optional<std::uint64_t> used, bool refused, bool throttled,
                    std::optional<clock::duration> retry_after) {
     if (!t.holding_ || !t.line_) return;
     t.holding_ = false;
@@ -183,16 +191,16 @@ void gate::release(ticket& t, std::optional<std::uint64_t> used, bool refused, b
     const double random01 = random_ ? random_() : 0.0;
     if (t.by_store_) {
         l->decisions.leave();
-        if (refused) store_->correct_tokens(l->model, static_cast<double>(t.tokens_));
-        else if (used) store_->correct_tokens(l->model, static_cast<double>(t.tokens_) - static_cast<double>(*used));
+        if (refused) store_->give_back(l->model, 0, static_cast<double>(t.tokens_));
+        else if (used) store_->give_back(l->model, 0, static_cast<double>(t.tokens_) - static_cast<double>(*used));
         if (throttled) store_->throttled(l->model, governor::cooldown(limits_, retry_after, random01));
-        else if (!refused) store_->succeeded(l->model);
+        else if (succeeded) store_->succeeded(l->model);
     } else {
         l->decisions.release(t.tokens_, used, refused);
     }
     // The local governor hears of throttles either way: it is the fallback.
     if (throttled) l->decisions.on_throttle(now, retry_after, random01);
-    else if (!refused && !t.by_store_) l->decisions.on_success();
+    else if (succeeded && !t.by_store_) l->decisions.on_success();
     l->serve(now);
 }
 

@@ -74,10 +74,11 @@ public:
                                                             std::uint64_t tokens, clock::time_point deadline,
                                                             std::string& hint, std::string& note);
 
-    /// The admitted attempt ended. `used`: the tokens its response reported; `refused`: the
-    /// provider answered with an error status; `throttled`: that error was a throttle 429, with
-    /// the server's Retry-After if it sent one.
-    void release(ticket& t, std::optional<std::uint64_t> used, bool refused, bool throttled,
+    /// The admitted attempt ended. `succeeded`: without an error (only that grows the adaptive
+    /// rate); `used`: the tokens its response reported; `refused`: the provider answered with an
+    /// error status; `throttled`: that error was a throttle 429, with the server's Retry-After if
+    /// it sent one.
+    void release(ticket& t, bool succeeded, std::optional<std::uint64_t> used, bool refused, bool throttled,
                  std::optional<clock::duration> retry_after);
 
     const rate_limits& limits() const noexcept { return limits_; }

@@ -11,7 +11,8 @@ namespace llmstream::limits {
 using clock = std::chrono::steady_clock;
 
 /// `interval` is the time one unit (a request, a token) costs; `burst` is how much time's worth
-/// may go at once. A cost larger than the burst goes when the bucket is full.
+/// may go at once. A cost larger than the burst goes when the bucket is full, and is charged in
+/// full (so that what is given back later matches what was charged).
 class gcra {
 public:
     gcra(clock::duration interval, clock::duration burst) noexcept : interval_(interval), burst_(burst) {}
@@ -19,7 +20,8 @@ public:
     /// The earliest time `cost` units may go (`now` or earlier: they may go now). Changes nothing.
     clock::time_point available_at(clock::time_point now, double cost) const noexcept {
         // Admitted when the arrival time it would leave behind is within one burst of now.
-        return std::max(tat_, now) + cost_of(cost) - std::max(burst_, interval_);
+        const auto whole = std::max(burst_, interval_);
+        return std::max(tat_, now) + std::min(cost_of(cost), whole) - whole;
     }
     /// Charges `cost` units (call when available_at(now, cost) <= now).
     void take(clock::time_point now, double cost) noexcept { tat_ = std::max(tat_, now) + cost_of(cost); }
@@ -34,9 +36,7 @@ public:
 
 private:
     clock::duration cost_of(double units) const noexcept {
-        const auto whole = std::max(burst_, interval_);
-        const double cost = static_cast<double>(interval_.count()) * units;
-        return cost >= static_cast<double>(whole.count()) ? whole : clock::duration(static_cast<clock::rep>(cost));
+        return clock::duration(static_cast<clock::rep>(static_cast<double>(interval_.count()) * units));
     }
 
     clock::duration interval_;

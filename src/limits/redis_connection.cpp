@@ -46,6 +46,15 @@ std::string parse_redis_url(std::string_view url, redis_address& out) {
     return {};
 }
 
+std::string describe_failure(const error_code& ec, const redis_reply& reply) {
+    if (ec == asio::error::timed_out) return "did not answer within limits.redis_timeout";
+    if (ec == asio::error::access_denied) return "refused the credentials (AUTH) or the database (SELECT)";
+    if (ec) return "could not be reached (" + ec.message() + ")";
+    if (reply.type == redis_reply::kind::error)
+        return "answered with an error (" + reply.str.substr(0, reply.str.find(' ')) + ")";
+    return "answered with an unexpected reply";
+}
+
 namespace {
 
 redis_reply copy_reply(const redisReply& r) {
@@ -140,8 +149,15 @@ asio::awaitable<error_code> redis_connection::call(std::vector<std::string> argv
     auto p = std::make_shared<pending>(executor_);
     queue(argv, p);
     const auto l = link_;
-    if (l->connected && !l->writing) asio::co_spawn(executor_, write(shared_from_this(), l), asio::detached);
-    if (l->connected && !l->reading) asio::co_spawn(executor_, read(shared_from_this(), l), asio::detached);
+    // The flags are set here, not in the coroutines: a second call must see them at once.
+    if (l->connected && !l->writing) {
+        l->writing = true;
+        asio::co_spawn(executor_, write(shared_from_this(), l), asio::detached);
+    }
+    if (l->connected && !l->reading) {
+        l->reading = true;
+        asio::co_spawn(executor_, read(shared_from_this(), l), asio::detached);
+    }
     p->timer.expires_after(timeout_);
     co_await p->timer.async_wait(use_tuple);
     if (!p->done) {  // too slow: Redis is not to be waited for
@@ -185,13 +201,16 @@ asio::awaitable<void> redis_connection::run(std::shared_ptr<redis_connection> se
     }
     l->socket.set_option(tcp::no_delay(true));
     l->connected = true;
-    if (!l->out.empty()) asio::co_spawn(self->executor_, write(self, l), asio::detached);
+    if (!l->out.empty() && !l->writing) {
+        l->writing = true;
+        asio::co_spawn(self->executor_, write(self, l), asio::detached);
+    }
+    l->reading = true;
     co_await read(self, l);
 }
 
 // Reads replies while some are expected, and hands each to the caller waiting for it.
 asio::awaitable<void> redis_connection::read(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {
-    l->reading = true;
     while (!self->pending_.empty()) {
         auto [ec, n] = co_await l->socket.async_read_some(asio::buffer(l->in), use_tuple);
         if (self->link_ != l) co_return;
@@ -231,7 +250,6 @@ asio::awaitable<void> redis_connection::read(std::shared_ptr<redis_connection> s
 }
 
 asio::awaitable<void> redis_connection::write(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {
-    l->writing = true;
     while (!l->out.empty() && self->link_ == l) {
         std::string bytes = std::move(l->out);
         l->out.clear();

@@ -43,6 +43,10 @@ struct redis_reply {
     std::vector<redis_reply> elements;
 };
 
+/// Why a call failed, for notes: "did not answer within limits.redis_timeout", "refused the
+/// credentials", ... (never a secret: an error reply gives only its first word, e.g. NOSCRIPT).
+std::string describe_failure(const boost::system::error_code& ec, const redis_reply& reply);
+
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
 public:
     redis_connection(boost::asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout);

@@ -19,9 +19,10 @@ namespace {
 // The hash holds: tat (requests' theoretical arrival time), ttat (tokens'), cool (cool-down end),
 // rate (adaptive requests per minute) and slow (1 while in slow start). Idle hashes expire.
 
-// KEYS[1] hash; ARGV: request interval us (0: none), burst us, tokens, token interval us (0: none),
-// adaptive (0/1), adaptive start rpm. Returns {admitted 0/1, wait us, blocker: 1 cool-down, 3
-// requests, 4 tokens}.
+// KEYS[1] hash; ARGV: request interval us (0: none), burst us, tokens, token interval us (0: none;
+// a fraction of a microsecond at high limits), adaptive (0/1), adaptive start rpm. Returns
+// {admitted 0/1, wait us, blocker: 1 cool-down, 3 requests, 4 tokens}. Stored times are whole
+// microseconds. A cost larger than the burst goes when the bucket is full and is charged in full.
 constexpr const char* admit_script = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -32,7 +33,7 @@ if now < cool then return {0, cool - now, 1} end
 local interval = tonumber(ARGV[1])
 if ARGV[5] == '1' then
   local rate = tonumber(v[4]) or tonumber(ARGV[6])
-  local adaptive = math.floor(60000000 / rate)
+  local adaptive = 60000000 / rate
   if adaptive > interval then interval = adaptive end
 end
 local new_tat, new_ttat
@@ -40,17 +41,17 @@ if interval > 0 then
   local cap = math.max(burst, interval)
   local base = math.max(tat, now)
   local allow = base + interval - cap
-  if allow > now then return {0, allow - now, 3} end
-  new_tat = base + interval
+  if allow > now then return {0, math.ceil(allow - now), 3} end
+  new_tat = math.floor(base + interval)
 end
 local tint = tonumber(ARGV[4])
 if tint > 0 then
   local cap = math.max(burst, tint)
-  local cost = math.min(tint * tonumber(ARGV[3]), cap)
+  local cost = tint * tonumber(ARGV[3])
   local base = math.max(ttat, now)
-  local allow = base + cost - cap
-  if allow > now then return {0, allow - now, 4} end
-  new_ttat = base + cost
+  local allow = base + math.min(cost, cap) - cap
+  if allow > now then return {0, math.ceil(allow - now), 4} end
+  new_ttat = math.floor(base + cost)
 end
 if new_tat then redis.call('HSET', KEYS[1], 'tat', new_tat) end
 if new_ttat then redis.call('HSET', KEYS[1], 'ttat', new_ttat) end
@@ -58,11 +59,12 @@ redis.call('PEXPIRE', KEYS[1], 300000)
 return {1, 0, 0}
 )lua";
 
-// KEYS[1] hash; ARGV: tokens given back (negative: charged), token interval us.
-constexpr const char* correct_script = R"lua(
-local ttat = tonumber(redis.call('HGET', KEYS[1], 'ttat'))
-if not ttat then return 0 end
-redis.call('HSET', KEYS[1], 'ttat', ttat - tonumber(ARGV[1]) * tonumber(ARGV[2]))
+// KEYS[1] hash; ARGV: requests given back, request interval us, tokens given back (negative:
+// charged), token interval us.
+constexpr const char* give_back_script = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'tat', 'ttat')
+if v[1] then redis.call('HSET', KEYS[1], 'tat', math.floor(tonumber(v[1]) - tonumber(ARGV[1]) * tonumber(ARGV[2]))) end
+if v[2] then redis.call('HSET', KEYS[1], 'ttat', math.floor(tonumber(v[2]) - tonumber(ARGV[3]) * tonumber(ARGV[4]))) end
 return 1
 )lua";
 
@@ -73,7 +75,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cool = tonumber(redis.call('HGET', KEYS[1], 'cool')) or 0
 local cooling = now < cool
-local until_ = math.max(cool, now + tonumber(ARGV[1]))
+local until_ = math.floor(math.max(cool, now + tonumber(ARGV[1])))
 redis.call('HSET', KEYS[1], 'cool', until_)
 if ARGV[2] == '1' and not cooling then
   local rate = tonumber(redis.call('HGET', KEYS[1], 'rate')) or tonumber(ARGV[3])
@@ -96,8 +98,8 @@ redis.call('PEXPIRE', KEYS[1], 300000)
 return 1
 )lua";
 
-constexpr std::array<const char*, 4> scripts = {admit_script, correct_script, throttle_script, success_script};
-enum script_id { admit_id = 0, correct_id = 1, throttle_id = 2, success_id = 3 };
+constexpr std::array<const char*, 4> scripts = {admit_script, give_back_script, throttle_script, success_script};
+enum script_id { admit_id = 0, give_back_id = 1, throttle_id = 2, success_id = 3 };
 
 std::string hex_digest(const EVP_MD* md, const std::string& text) {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -121,7 +123,18 @@ const std::array<std::string, 4>& script_shas() {
 
 long long micros(clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
-long long interval_us(double per_minute) { return per_minute > 0 ? static_cast<long long>(60e6 / per_minute) : 0; }
+// Microseconds per unit, exactly enough for Lua's doubles (a token at 60M a minute is 1 us).
+std::string interval_us(double per_minute) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", per_minute > 0 ? 60e6 / per_minute : 0.0);
+    return text;
+}
+
+std::string number(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return text;
+}
 
 }  // namespace
 
@@ -137,16 +150,20 @@ redis_store::redis_store(asio::any_io_executor ex, const rate_limits& limits, st
 
 std::string redis_store::hash_key(const std::string& model) const { return "llmstream:limits:" + key_ + ":" + model; }
 
-void redis_store::mark(bool answered) {
-    if (!answered) down_until_ = clock::now() + std::chrono::seconds(1);
-    else outage_noted_ = false;  // an outage, if there was one, is over
+void redis_store::mark(const std::string& failure) {
+    if (failure.empty()) {
+        outage_noted_ = false;  // an outage, if there was one, is over
+        return;
+    }
+    down_until_ = clock::now() + std::chrono::seconds(1);
+    failure_ = failure;
 }
 
 std::string redis_store::take_outage_note() {
     if (outage_noted_) return {};
     outage_noted_ = true;
-    return "Redis at " + address_.shown() + " did not answer within limits.redis_timeout: admitted by this "
-           "process's own limits (divided by limits.expected_instances) until it answers again";
+    return "Redis at " + address_.shown() + " " + failure_ + ": admitted by this process's own limits (divided by "
+           "limits.expected_instances) until Redis answers again";
 }
 
 asio::awaitable<bool> redis_store::eval(int script, std::vector<std::string> keys_and_args, redis_reply& reply) {
@@ -159,7 +176,7 @@ asio::awaitable<bool> redis_store::eval(int script, std::vector<std::string> key
         ec = co_await connection_->call(argv, reply);
     }
     const bool ok = !ec && reply.type != redis_reply::kind::error;
-    mark(ok);
+    mark(ok ? std::string() : describe_failure(ec, reply));
     co_return ok;
 }
 
@@ -177,15 +194,16 @@ asio::awaitable<redis_store::verdict> redis_store::admit(const std::string& mode
     verdict v;
     redis_reply reply;
     std::vector<std::string> args = {hash_key(model),
-                                     std::to_string(interval_us(static_cast<double>(limits_.requests_per_minute))),
+                                     interval_us(static_cast<double>(limits_.requests_per_minute)),
                                      std::to_string(micros(limits_.burst)),
                                      std::to_string(tokens),
-                                     std::to_string(interval_us(static_cast<double>(limits_.tokens_per_minute))),
+                                     interval_us(static_cast<double>(limits_.tokens_per_minute)),
                                      limits_.adaptive ? "1" : "0",
                                      std::to_string(std::max<std::uint64_t>(1, limits_.adaptive_start_rpm))};
     const bool ok = co_await eval(admit_id, std::move(args), reply);
-    if (!ok || reply.type != redis_reply::kind::array || reply.elements.size() != 3) {
-        mark(false);
+    if (!ok) co_return v;
+    if (reply.type != redis_reply::kind::array || reply.elements.size() != 3) {
+        mark("answered the admission script with an unexpected reply");
         co_return v;
     }
     v.answered = true;
@@ -200,10 +218,12 @@ asio::awaitable<redis_store::verdict> redis_store::admit(const std::string& mode
     co_return v;
 }
 
-void redis_store::correct_tokens(const std::string& model, double given_back) {
-    if (limits_.tokens_per_minute == 0 || given_back == 0) return;
-    fire(correct_id, {hash_key(model), std::to_string(static_cast<long long>(given_back)),
-                      std::to_string(interval_us(static_cast<double>(limits_.tokens_per_minute)))});
+void redis_store::give_back(const std::string& model, int requests, double tokens) {
+    if (limits_.tokens_per_minute == 0) tokens = 0;
+    if (requests == 0 && tokens == 0) return;
+    fire(give_back_id, {hash_key(model), std::to_string(requests),
+                        interval_us(static_cast<double>(limits_.requests_per_minute)), number(tokens),
+                        interval_us(static_cast<double>(limits_.tokens_per_minute))});
 }
 
 void redis_store::throttled(const std::string& model, clock::duration cooldown) {

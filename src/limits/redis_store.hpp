@@ -37,7 +37,9 @@ public:
     boost::asio::awaitable<verdict> admit(const std::string& model, std::uint64_t tokens);
 
     // Reported without waiting (a failure only marks Redis down).
-    void correct_tokens(const std::string& model, double given_back);
+    /// Gives back `requests` admissions and `tokens` tokens (negative: charges more), e.g. when
+    /// the real usage is known, or when a request admitted by Redis left before it could go.
+    void give_back(const std::string& model, int requests, double tokens);
     void throttled(const std::string& model, clock::duration cooldown);
     void succeeded(const std::string& model);
 
@@ -53,7 +55,7 @@ public:
 private:
     boost::asio::awaitable<bool> eval(int script, std::vector<std::string> keys_and_args, redis_reply& reply);
     void fire(int script, std::vector<std::string> keys_and_args);
-    void mark(bool answered);
+    void mark(const std::string& failure);
 
     boost::asio::any_io_executor executor_;
     rate_limits limits_;
@@ -62,6 +64,7 @@ private:
     std::shared_ptr<redis_connection> connection_;
     clock::time_point down_until_{};
     bool outage_noted_ = false;
+    std::string failure_;  // why Redis was last found down (never a secret)
 };
 
 /// The default limit key: a fingerprint (SHA-256, hex) of base URL, API key and workspace.

@@ -224,7 +224,7 @@ TEST_CASE("doctor explains 403, 401 and 402 with the fix, and passes a healthy s
     auto refused = doctor("mock?tokens=1", {"--rpm", "600", "--redis", "redis://:wrong-SECRET@127.0.0.1:" +
                                                                        std::to_string(redis.port())});
     CHECK(refused.exit_code == 0);
-    CHECK(refused.out.find("[note] Redis at 127.0.0.1:" + std::to_string(redis.port()) + " did not answer") !=
+    CHECK(refused.out.find("[note] Redis at 127.0.0.1:" + std::to_string(redis.port()) + " refused the credentials") !=
           std::string::npos);
     CHECK(refused.out.find("SECRET") == std::string::npos);
     CHECK(shared.out.find("SECRET") == std::string::npos);

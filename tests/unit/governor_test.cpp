@@ -114,6 +114,22 @@ TEST_CASE("governor: tokens are reserved by estimate and corrected by the real u
     CHECK(*later.retry_at > t0 + seconds(2));
 }
 
+TEST_CASE("governor: an estimate larger than the burst is charged in full, so its correction is exact") {
+    rate_limits l;
+    l.tokens_per_minute = 60'000;  // 1,000 a second, 1,000 at once
+    limits::governor g(l);
+    REQUIRE(g.try_admit(t0, 1100).admitted);  // more than the burst: goes with a full bucket
+    g.release(1100, 300, false);             // used 300: 300 stay charged (0.3 s)
+    const admission a = g.try_admit(t0, 1000);
+    CHECK_FALSE(a.admitted);
+    REQUIRE(a.retry_at);
+    CHECK(*a.retry_at == t0 + milliseconds(300));
+    limits::governor refused(l);
+    REQUIRE(refused.try_admit(t0, 1100).admitted);
+    refused.release(1100, std::nullopt, true);  // refused: nothing stays charged
+    CHECK(refused.try_admit(t0, 1000).admitted);
+}
+
 TEST_CASE("governor: attempts in flight wait for a release, not for a time") {
     rate_limits l;
     l.max_in_flight = 2;
