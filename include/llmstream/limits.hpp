@@ -45,7 +45,7 @@ struct rate_limits {
 
     /// Shared limits: the state lives in Redis, so that every process (every machine) with the same
     /// `key` and model keeps to one limit together: "redis://[[user]:password@]host[:port][/db]"
-    /// (the password is never printed). Each decision is one atomic Lua script on Redis, timed by
+    /// (the password is never printed), or rediss:// for TLS, checked as client_config::tls says. Each decision is one atomic Lua script on Redis, timed by
     /// Redis's clock. When Redis does not answer within `redis_timeout` (or refuses), admission
     /// falls back to this process's own limits, divided by `expected_instances`, for a second at a
     /// time, and the first request so admitted says so in diagnostics::admission_note; sharing

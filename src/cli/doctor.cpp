@@ -5,6 +5,7 @@
 #include "http/origin.hpp"
 #include "http/proxy.hpp"
 #include "limits/redis_connection.hpp"
+#include "limits/redis_store.hpp"
 
 #include <llmstream/error.hpp>
 
@@ -48,14 +49,16 @@ std::string describe_limits(const rate_limits& l) {
 }
 
 // Does the Redis of --redis answer? (Its address only: never the password.)
-void check_redis(const std::string& url) {
+void check_redis(const std::string& url, const tls_options& tls) {
     limits::redis_address address;
     if (const std::string error = limits::parse_redis_url(url, address); !error.empty()) {
         fail(error);
         return;
     }
     asio::io_context io(1);
-    auto connection = std::make_shared<limits::redis_connection>(io.get_executor(), address, std::chrono::seconds(2));
+    const auto tls_context = address.tls ? limits::redis_tls_context(tls) : nullptr;
+    auto connection =
+        std::make_shared<limits::redis_connection>(io.get_executor(), address, std::chrono::seconds(2), tls_context.get());
     boost::system::error_code ec;
     limits::redis_reply reply;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
@@ -189,7 +192,7 @@ int run_doctor(const options& o, const endpoint& ep) {
        dialect_name(ep.config.dialect) + " dialect)");
     if (!ep.config.workspace.empty()) ok("workspace: " + ep.config.workspace + " (sent as X-DashScope-WorkSpace)");
     ok("rate limits: " + describe_limits(ep.config.limits));
-    if (!ep.config.limits.redis.empty()) check_redis(ep.config.limits.redis);
+    if (!ep.config.limits.redis.empty()) check_redis(ep.config.limits.redis, ep.config.tls);
     if (ep.config.vendor == vendor::dashscope)
         note("DashScope keys belong to one region: a key from another region's console gets 401 here");
 

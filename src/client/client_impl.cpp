@@ -78,7 +78,8 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
         std::string key = config.limits.key.empty()
                               ? limits::limit_fingerprint(config.base_url, config.api_key, config.workspace)
                               : config.limits.key;
-        gate = std::make_unique<limits::gate>(executor, config.limits, [this] { return random01(); }, std::move(key));
+        gate = std::make_unique<limits::gate>(executor, config.limits, [this] { return random01(); }, std::move(key),
+                                              config.tls);
     }
 }
 

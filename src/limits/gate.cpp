@@ -118,9 +118,10 @@ struct line : std::enable_shared_from_this<line> {
     clock::time_point armed_for{};
 };
 
-gate::gate(asio::any_io_executor ex, const rate_limits& limits, random_source random, std::string shared_key)
+gate::gate(asio::any_io_executor ex, const rate_limits& limits, random_source random, std::string shared_key,
+           const tls_options& tls)
     : executor_(std::move(ex)), limits_(limits), random_(std::move(random)) {
-    if (!limits.redis.empty()) store_ = std::make_shared<redis_store>(executor_, limits, std::move(shared_key));
+    if (!limits.redis.empty()) store_ = std::make_shared<redis_store>(executor_, limits, std::move(shared_key), tls);
 }
 
 gate::~gate() {

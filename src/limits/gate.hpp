@@ -6,6 +6,7 @@
 // while Redis does not answer.
 #pragma once
 
+#include <llmstream/config.hpp>
 #include <llmstream/limits.hpp>
 
 #include "limits/governor.hpp"
@@ -62,7 +63,8 @@ public:
 
     /// `shared_key`: what limits.redis shares the limits by (see rate_limits::key). Throws
     /// std::invalid_argument for an unusable limits.redis.
-    gate(boost::asio::any_io_executor ex, const rate_limits& limits, random_source random, std::string shared_key);
+    gate(boost::asio::any_io_executor ex, const rate_limits& limits, random_source random, std::string shared_key,
+         const tls_options& tls);
     ~gate();
 
     /// Waits until the request may start an attempt of `model`, estimated at `tokens` tokens.

@@ -1,11 +1,15 @@
 #include "limits/redis_connection.hpp"
 
+#include <llmstream/error.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/url/parse.hpp>
@@ -13,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include <array>
+#include <optional>
 #include <charconv>
 
 namespace llmstream::limits {
@@ -26,10 +31,10 @@ std::string parse_redis_url(std::string_view url, redis_address& out) {
     auto parsed = boost::urls::parse_absolute_uri(url);
     if (!parsed) return "limits.redis is not a URL (expected redis://[:password@]host[:port][/db])";
     const auto& u = *parsed;
-    if (u.scheme() == "rediss") return "limits.redis: rediss:// (Redis over TLS) is not supported yet; use redis://";
-    if (u.scheme() != "redis") return "limits.redis must start with redis://";
+    if (u.scheme() != "redis" && u.scheme() != "rediss") return "limits.redis must start with redis:// or rediss://";
     if (u.host().empty()) return "limits.redis has no host";
     out = redis_address{};
+    out.tls = u.scheme() == "rediss";
     out.host = u.host_type() == boost::urls::host_type::ipv6 ? std::string(u.encoded_host_address()) : std::string(u.host());
     if (u.has_port()) out.port = std::string(u.port());
     if (u.has_userinfo()) {
@@ -49,6 +54,7 @@ std::string parse_redis_url(std::string_view url, redis_address& out) {
 std::string describe_failure(const error_code& ec, const redis_reply& reply) {
     if (ec == asio::error::timed_out) return "did not answer within limits.redis_timeout";
     if (ec == asio::error::access_denied) return "refused the credentials (AUTH) or the database (SELECT)";
+    if (is_tls_error(ec)) return "failed the TLS handshake (" + ec.message() + ")";
     if (ec) return "could not be reached (" + ec.message() + ")";
     if (reply.type == redis_reply::kind::error)
         return "answered with an error (" + reply.str.substr(0, reply.str.find(' ')) + ")";
@@ -92,6 +98,7 @@ struct redis_connection::link {
         if (reader) redisReaderFree(reader);
     }
     tcp::socket socket;
+    std::optional<asio::ssl::stream<tcp::socket&>> tls;  // rediss://, once connected
     tcp::resolver resolver;
     redisReader* reader;
     std::string out;  // formatted commands not yet written
@@ -101,8 +108,9 @@ struct redis_connection::link {
     bool reading = false;  // only while replies are expected: an idle connection holds no work
 };
 
-redis_connection::redis_connection(asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout)
-    : executor_(std::move(ex)), address_(std::move(address)), timeout_(timeout) {}
+redis_connection::redis_connection(asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout,
+                                   asio::ssl::context* tls)
+    : executor_(std::move(ex)), address_(std::move(address)), timeout_(timeout), tls_(tls) {}
 
 redis_connection::~redis_connection() {
     if (link_) {
@@ -200,6 +208,23 @@ asio::awaitable<void> redis_connection::run(std::shared_ptr<redis_connection> se
         co_return;
     }
     l->socket.set_option(tcp::no_delay(true));
+    if (self->address_.tls) {
+        if (!self->tls_) {
+            self->fail_all(asio::error::operation_not_supported);
+            co_return;
+        }
+        l->tls.emplace(l->socket, *self->tls_);
+        // SNI and the certificate's name: the host as written in the URL.
+        SSL_set_tlsext_host_name(l->tls->native_handle(), self->address_.host.c_str());
+        if (SSL_CTX_get_verify_mode(self->tls_->native_handle()) != SSL_VERIFY_NONE)
+            l->tls->set_verify_callback(asio::ssl::host_name_verification(self->address_.host));
+        auto [hec] = co_await l->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+        if (self->link_ != l) co_return;
+        if (hec) {
+            self->fail_all(hec);
+            co_return;
+        }
+    }
     l->connected = true;
     if (!l->out.empty() && !l->writing) {
         l->writing = true;
@@ -212,7 +237,8 @@ asio::awaitable<void> redis_connection::run(std::shared_ptr<redis_connection> se
 // Reads replies while some are expected, and hands each to the caller waiting for it.
 asio::awaitable<void> redis_connection::read(std::shared_ptr<redis_connection> self, std::shared_ptr<link> l) {
     while (!self->pending_.empty()) {
-        auto [ec, n] = co_await l->socket.async_read_some(asio::buffer(l->in), use_tuple);
+        auto [ec, n] = l->tls ? co_await l->tls->async_read_some(asio::buffer(l->in), use_tuple)
+                              : co_await l->socket.async_read_some(asio::buffer(l->in), use_tuple);
         if (self->link_ != l) co_return;
         if (ec) {
             self->fail_all(ec);
@@ -253,7 +279,8 @@ asio::awaitable<void> redis_connection::write(std::shared_ptr<redis_connection> 
     while (!l->out.empty() && self->link_ == l) {
         std::string bytes = std::move(l->out);
         l->out.clear();
-        auto [ec, n] = co_await asio::async_write(l->socket, asio::buffer(bytes), use_tuple);
+        auto [ec, n] = l->tls ? co_await asio::async_write(*l->tls, asio::buffer(bytes), use_tuple)
+                              : co_await asio::async_write(l->socket, asio::buffer(bytes), use_tuple);
         if (self->link_ != l) break;
         if (ec) {
             self->fail_all(ec);

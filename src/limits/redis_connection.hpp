@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -22,8 +23,9 @@
 
 namespace llmstream::limits {
 
-/// Where Redis is: redis://[[user]:password@]host[:port][/db].
+/// Where Redis is: redis://[[user]:password@]host[:port][/db], or rediss:// over TLS.
 struct redis_address {
+    bool tls = false;
     std::string host;
     std::string port = "6379";
     std::string user;
@@ -49,7 +51,9 @@ std::string describe_failure(const boost::system::error_code& ec, const redis_re
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
 public:
-    redis_connection(boost::asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout);
+    /// `tls`: the TLS context for rediss:// (certificate checks as the client's tls_options say).
+    redis_connection(boost::asio::any_io_executor ex, redis_address address, std::chrono::milliseconds timeout,
+                     boost::asio::ssl::context* tls = nullptr);
     ~redis_connection();
 
     /// Sends one command, pipelined behind any others, and waits for its reply at most the
@@ -74,6 +78,7 @@ private:
     boost::asio::any_io_executor executor_;
     redis_address address_;
     std::chrono::milliseconds timeout_;
+    boost::asio::ssl::context* tls_;
     std::shared_ptr<link> link_;  // the current connection, or null
     std::deque<std::shared_ptr<pending>> pending_;  // replies expected, in order
 };

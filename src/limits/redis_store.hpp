@@ -5,6 +5,7 @@
 // governor.hpp, which stays the fallback when Redis does not answer.
 #pragma once
 
+#include <llmstream/config.hpp>
 #include <llmstream/limits.hpp>
 
 #include "limits/governor.hpp"
@@ -24,7 +25,8 @@ class redis_store : public std::enable_shared_from_this<redis_store> {
 public:
     /// `key`: what the limits are shared by (rate_limits::key or a fingerprint, never a secret).
     /// Throws std::invalid_argument for an unusable limits.redis URL (the password is not echoed).
-    redis_store(boost::asio::any_io_executor ex, const rate_limits& limits, std::string key);
+    /// `tls`: the client's TLS options, for rediss://.
+    redis_store(boost::asio::any_io_executor ex, const rate_limits& limits, std::string key, const tls_options& tls);
 
     struct verdict {
         bool answered = false;  ///< false: Redis did not answer in time; decide locally
@@ -61,11 +63,15 @@ private:
     rate_limits limits_;
     std::string key_;
     redis_address address_;
+    std::unique_ptr<boost::asio::ssl::context> tls_;  // rediss:// only
     std::shared_ptr<redis_connection> connection_;
     clock::time_point down_until_{};
     bool outage_noted_ = false;
     std::string failure_;  // why Redis was last found down (never a secret)
 };
+
+/// The TLS context for rediss://, checking certificates as the client's `tls` says.
+std::unique_ptr<boost::asio::ssl::context> redis_tls_context(const tls_options& tls);
 
 /// The default limit key: a fingerprint (SHA-256, hex) of base URL, API key and workspace.
 std::string limit_fingerprint(const std::string& base_url, const std::string& api_key, const std::string& workspace);

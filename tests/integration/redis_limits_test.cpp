@@ -5,6 +5,7 @@
 #include "collect.hpp"
 #include "mock_fixture.hpp"
 #include "support/redis_server.hpp"
+#include "support/test_ca.hpp"
 
 #include <llmstream/client.hpp>
 #include <llmstream/error.hpp>
@@ -168,14 +169,40 @@ TEST_CASE("a Redis that refuses the password is an outage, and the password is n
     CHECK(redis.keys("llmstream:limits:*").size() == 1);
 
     // A URL the client cannot use is refused at once, without echoing it.
-    cfg.limits.redis = "rediss://:wrong-SECRET-9d2c@127.0.0.1:1";
+    cfg.limits.redis = "https://:wrong-SECRET-9d2c@127.0.0.1:1";
     try {
         client bad(io.get_executor(), cfg);
-        FAIL("rediss:// was accepted");
+        FAIL("an https:// URL was accepted for Redis");
     } catch (const std::invalid_argument& e) {
-        CHECK(std::string(e.what()).find("rediss://") != std::string::npos);
+        CHECK(std::string(e.what()).find("redis://") != std::string::npos);
         CHECK(std::string(e.what()).find("SECRET") == std::string::npos);
     }
+}
+
+TEST_CASE("rediss://: Redis over TLS, its certificate checked as client_config::tls says",
+          "[integration][limits][redis]") {
+    test_ca ca("DNS:localhost");
+    redis_server redis("", redis_server::tls_files{ca.cert_file(), ca.key_file(), ca.ca_file()});
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.limits.requests_per_minute = 6000;
+    cfg.limits.redis = redis.url();
+    cfg.limits.redis_timeout = milliseconds(1000);
+    boost::system::error_code ec;
+    {
+        client unknown_ca(io.get_executor(), cfg);  // the test CA is not trusted: an outage, said so
+        const diagnostics d = one_request(io, unknown_ca, ec);
+        CHECK_FALSE(ec);
+        CHECK(d.admission_note.find("failed the TLS handshake") != std::string::npos);
+        CHECK(redis.keys("llmstream:limits:*").empty());
+    }
+    cfg.tls.ca_file = ca.ca_file();
+    client trusted(io.get_executor(), cfg);
+    const diagnostics d = one_request(io, trusted, ec);
+    CHECK_FALSE(ec);
+    CHECK(d.admission_note.empty());
+    CHECK(redis.keys("llmstream:limits:*").size() == 1);
 }
 
 TEST_CASE("on Redis a token limit of any size is kept, and only successes grow the adaptive rate",

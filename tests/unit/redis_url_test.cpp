@@ -23,6 +23,11 @@ TEST_CASE("redis URLs: host, port, password, user, database") {
     CHECK(a.db == 2);
     CHECK(a.shown() == "redis.internal:6380");
 
+    CHECK_FALSE(a.tls);
+    REQUIRE(parse_redis_url("rediss://redis.example:6380", a).empty());
+    CHECK(a.tls);
+    CHECK(a.host == "redis.example");
+
     REQUIRE(parse_redis_url("redis://fleet:pw@[::1]:7000", a).empty());
     CHECK(a.host == "::1");
     CHECK(a.user == "fleet");
@@ -32,7 +37,7 @@ TEST_CASE("redis URLs: host, port, password, user, database") {
 TEST_CASE("unusable redis URLs are refused with a reason that never repeats the password") {
     redis_address a;
     for (const char* url : {"", "127.0.0.1:6379", "http://:SECRET@host", "redis://:SECRET@host/db",
-                            "redis://:SECRET@host/-1", "rediss://:SECRET@host", "redis://:SECRET@"}) {
+                            "redis://:SECRET@host/-1", "rediss://:SECRET@host/x", "redis://:SECRET@"}) {
         INFO(url);
         const std::string error = parse_redis_url(url, a);
         CHECK_FALSE(error.empty());
