@@ -41,7 +41,8 @@ std::string parse_redis_url(std::string_view url, redis_address& out) {
         out.user = std::string(u.user());
         out.password = std::string(u.password());
     }
-    std::string_view path = u.path();
+    const std::string decoded_path = u.path();  // (a decoded copy: a view of it must not outlive it)
+    std::string_view path = decoded_path;
     if (!path.empty() && path.front() == '/') path.remove_prefix(1);
     if (!path.empty()) {
         auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), out.db);

@@ -2,8 +2,7 @@
 // rate-limited provider (mock::options::requests_per_minute): admission keeps the client under
 // the server's limit, waits end with a clear error, cancellation ends them, the line keeps its
 // order, and a provider throttle holds the next attempt back.
-#include "collect.hpp"
-#include "mock_fixture.hpp"
+#include "limits_support.hpp"
 
 #include <llmstream/client.hpp>
 #include <llmstream/error.hpp>
@@ -22,46 +21,13 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-namespace {
-
-mock::options rate_limited_server(std::uint32_t rpm) {
-    mock::options o;
-    o.requests_per_minute = rpm;
-    o.rate_burst_ms = 1000;
-    return o;
-}
-
-// Starts `n` requests at once and reads them all; returns how many ended without an error.
-int burst_of_requests(asio::io_context& io, client& c, int n) {
-    int ok = 0;
-    int done = 0;
-    for (int i = 0; i < n; ++i) {
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            auto s = c.chat_stream(mock_request("mock?tokens=3"));
-            const collected r = co_await collect(s);
-            if (!r.ec && r.content == expected_text(3)) ++ok;
-            ++done;
-        }, asio::detached);
-    }
-    run_test(io, [&]() -> asio::awaitable<void> {
-        asio::steady_timer t(io);
-        for (int i = 0; i < 6000 && done < n; ++i) {
-            t.expires_after(milliseconds(5));
-            co_await t.async_wait(asio::as_tuple(asio::deferred));
-        }
-    });
-    REQUIRE(done == n);
-    return ok;
-}
-
-}  // namespace
 
 TEST_CASE("a client held to the provider's rate limit meets no 429", "[integration][limits]") {
     SECTION("without limits, a burst past the server's limit is throttled") {
         mock_fixture mock(rate_limited_server(1200));  // 20 a second, 20 at once
         asio::io_context io;
         client c(io.get_executor(), mock.config());
-        const int ok = burst_of_requests(io, c, 40);
+        const int ok = burst_on(io, {&c}, 40);
         CHECK(mock.counters().throttled > 0);
         CHECK(ok < 40);
     }
@@ -71,7 +37,7 @@ TEST_CASE("a client held to the provider's rate limit meets no 429", "[integrati
         client_config cfg = mock.config();
         cfg.limits.requests_per_minute = 1100;
         client c(io.get_executor(), cfg);
-        CHECK(burst_of_requests(io, c, 40) == 40);
+        CHECK(burst_on(io, {&c}, 40) == 40);
         CHECK(mock.counters().throttled == 0);
         CHECK(mock.counters().requests == 40);
     }
@@ -158,13 +124,7 @@ TEST_CASE("requests held by max_in_flight go in arrival order, per model", "[int
             waited[i] = s.diagnostics().admission_wait;
         }, asio::detached);
     }
-    run_test(io, [&]() -> asio::awaitable<void> {
-        asio::steady_timer t(io);
-        for (int i = 0; i < 2000 && finished.size() < n; ++i) {
-            t.expires_after(milliseconds(5));
-            co_await t.async_wait(asio::as_tuple(asio::deferred));
-        }
-    });
+    run_until(io, [&] { return finished.size() == n; });
     CHECK(finished == std::vector<int>{4, 0, 1, 2, 3});
     CHECK(waited[0] == milliseconds(0));
     CHECK(waited[4] == milliseconds(0));

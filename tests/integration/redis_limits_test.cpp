@@ -2,8 +2,7 @@
 // clients (as two processes would) keep to one limit together; when Redis goes away every request
 // still completes by the local limits, the first one says so, none waits past max_wait; when it is
 // back, sharing resumes; a wrong password is an outage too, and is never printed.
-#include "collect.hpp"
-#include "mock_fixture.hpp"
+#include "limits_support.hpp"
 #include "support/redis_server.hpp"
 #include "support/test_ca.hpp"
 
@@ -24,38 +23,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 namespace {
-
-mock::options rate_limited_server(std::uint32_t rpm) {
-    mock::options o;
-    o.requests_per_minute = rpm;
-    o.rate_burst_ms = 1000;
-    return o;
-}
-
-// Starts `n` requests on each client at once and reads them all; returns how many succeeded.
-int burst_on(asio::io_context& io, std::vector<client*> clients, int n) {
-    int ok = 0, done = 0;
-    const int total = n * static_cast<int>(clients.size());
-    for (client* c : clients) {
-        for (int i = 0; i < n; ++i) {
-            asio::co_spawn(io, [&, c]() -> asio::awaitable<void> {
-                auto s = c->chat_stream(mock_request("mock?tokens=3"));
-                const collected r = co_await collect(s);
-                if (!r.ec && r.content == expected_text(3)) ++ok;
-                ++done;
-            }, asio::detached);
-        }
-    }
-    run_test(io, [&]() -> asio::awaitable<void> {
-        asio::steady_timer t(io);
-        for (int i = 0; i < 6000 && done < total; ++i) {
-            t.expires_after(milliseconds(5));
-            co_await t.async_wait(asio::as_tuple(asio::deferred));
-        }
-    });
-    REQUIRE(done == total);
-    return ok;
-}
 
 // One request; its diagnostics.
 diagnostics one_request(asio::io_context& io, client& c, boost::system::error_code& ec) {
@@ -234,13 +201,42 @@ TEST_CASE("on Redis a token limit of any size is kept, and only successes grow t
     CHECK_FALSE(ec);
     const std::string ok = "llmstream:limits:fleet:mock?tokens=2";
     std::string rate;
-    run_test(io, [&]() -> asio::awaitable<void> {  // the success is reported without waiting: let it go out
-        asio::steady_timer t(io);
-        for (int i = 0; i < 100 && rate.empty(); ++i) {
-            t.expires_after(milliseconds(20));
-            co_await t.async_wait(asio::as_tuple(asio::deferred));
-            rate = redis.hget(ok, "rate");
-        }
+    run_until(io, [&] {  // the success is reported without waiting: let it go out
+        rate = redis.hget(ok, "rate");
+        return !rate.empty();
     });
     CHECK(rate == "660");  // slow start: one success adds 60 a minute
+}
+
+TEST_CASE("Redis killed in the middle of a run: every request completes, none waits past max_wait",
+          "[integration][limits][redis]") {
+    redis_server redis;
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.limits.requests_per_minute = 1200;  // 20 a second, 20 at once: 60 requests take about 2 s
+    cfg.limits.max_wait = std::chrono::seconds(10);
+    cfg.limits.redis = redis.url();
+    cfg.limits.redis_timeout = milliseconds(500);
+    client c(io.get_executor(), cfg);
+    constexpr int n = 60;
+    int ok = 0, done = 0, noted = 0;
+    milliseconds longest{0};
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            auto s = c.chat_stream(mock_request("mock?tokens=3"));
+            const collected r = co_await collect(s);
+            if (!r.ec && r.content == expected_text(3)) ++ok;
+            noted += !s.diagnostics().admission_note.empty();
+            longest = std::max(longest, s.diagnostics().admission_wait);
+            ++done;
+        }, asio::detached);
+    }
+    asio::steady_timer kill(io, milliseconds(700));
+    kill.async_wait([&](boost::system::error_code) { redis.stop(); });
+    run_until(io, [&] { return done == n; });
+    CHECK(done == n);
+    CHECK(ok == n);
+    CHECK(noted == 1);  // said once for the outage
+    CHECK(longest < cfg.limits.max_wait);
 }

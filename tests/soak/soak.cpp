@@ -112,6 +112,15 @@ void violation(tally& t, const std::string& what) {
     if (++t.violations <= 20) std::cerr << "violation: " << what << '\n';
 }
 
+// Reads a stream to its end; the content it gave, and how it ended.
+asio::awaitable<error_code> read_all(stream& s, std::string& content) {
+    for (;;) {
+        auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+        if (ec || !d) co_return ec;
+        content += d->content;
+    }
+}
+
 // The rate-limited phase's tally.
 struct limited_tally {
     long ok = 0;
@@ -129,15 +138,7 @@ asio::awaitable<void> limited_one(client& c, long index, limited_tally& t) {
     const auto t0 = steady_clock::now();
     auto s = c.chat_stream(std::move(req));
     std::string content;
-    error_code ec;
-    for (;;) {
-        auto [e, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-        if (e || !d) {
-            ec = e;
-            break;
-        }
-        content += d->content;
-    }
+    const error_code ec = co_await read_all(s, content);
     t.max_request_s = std::max(t.max_request_s, std::chrono::duration<double>(steady_clock::now() - t0).count());
     const diagnostics& diag = s.diagnostics();
     t.max_admission_wait_ms = std::max<long>(t.max_admission_wait_ms, diag.admission_wait.count());
@@ -160,15 +161,7 @@ asio::awaitable<void> one(client& c, long index, int round, tally& t, std::vecto
     const auto start = steady_clock::now();
     auto s = c.chat_stream(std::move(req));
     std::string content;
-    error_code ec;
-    for (;;) {
-        auto [e, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-        if (e || !d) {
-            ec = e;
-            break;
-        }
-        content += d->content;
-    }
+    const error_code ec = co_await read_all(s, content);
     const double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
     t.max_request_s = std::max(t.max_request_s, seconds);
     const auto& diag = s.diagnostics();
