@@ -83,10 +83,6 @@ public:
     void release(ticket& t, bool succeeded, std::optional<std::uint64_t> used, bool refused, bool throttled,
                  std::optional<clock::duration> retry_after);
 
-    const rate_limits& limits() const noexcept { return limits_; }
-    /// The Redis store, when limits.redis is set (for tests and doctor).
-    const std::shared_ptr<redis_store>& store() const noexcept { return store_; }
-
 private:
     std::shared_ptr<line> line_for(const std::string& model);
 

@@ -60,10 +60,11 @@ public:
     /// The request rate in force, per minute (0: none); in adaptive mode it moves.
     double requests_per_minute() const noexcept { return rate_per_minute_; }
     std::size_t in_flight() const noexcept { return in_flight_; }
+    /// Adaptive growth stops here without a configured requests_per_minute (100,000 a second).
+    static constexpr double ceiling_rpm = 6'000'000;
     clock::time_point cooldown_until() const noexcept { return cooldown_until_; }
 
 private:
-    static constexpr double ceiling_rpm = 6'000'000;  // adaptive growth stops here (100,000 per second)
 
     void apply_rate();
 

@@ -244,7 +244,7 @@ void redis_store::throttled(const std::string& model, clock::duration cooldown) 
 
 void redis_store::succeeded(const std::string& model) {
     if (!limits_.adaptive) return;
-    const double ceiling = limits_.requests_per_minute > 0 ? static_cast<double>(limits_.requests_per_minute) : 6'000'000.0;
+    const double ceiling = limits_.requests_per_minute > 0 ? static_cast<double>(limits_.requests_per_minute) : governor::ceiling_rpm;
     fire(success_id, {hash_key(model), std::to_string(std::max<std::uint64_t>(1, limits_.adaptive_start_rpm)),
                       std::to_string(static_cast<long long>(ceiling))});
 }
