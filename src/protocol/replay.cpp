@@ -3,6 +3,7 @@
 // of read. Every outcome equals a full decode's: tests/unit/prefix_replay_test.cpp and the fuzz
 // differential compare the two.
 #include "replay.hpp"
+#include "whole_event_replay.hpp"
 
 #include "stream_decoder.hpp"
 #include "replay_step.hpp"
@@ -207,6 +208,44 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
         mask_fixed_bytes(suffix_);
     }
     suffix_.valid = true;
+}
+
+// The template of whole_event_replay (see whole_event_replay.hpp).
+void whole_event_replay::learn(std::string_view type, std::string_view data, const text_delta_span& span,
+                               cursor_buffer& buffer) {
+    valid_ = false;
+    const std::string_view prefix = data.substr(0, span.begin + 1);
+    const std::string_view suffix = data.substr(span.end);
+    // One `event:` line and one `data:` line parse back to this type and data only when neither
+    // holds a line end (data of several lines arrives joined by LF).
+    const auto one_line = [](std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; };
+    if (!one_line(type) || !one_line(prefix) || !one_line(suffix)) return;
+    head_.assign("event: ").append(type).append("\ndata: ");
+    const std::size_t data_at = head_.size();
+    head_.append(prefix);
+    head_hole_count_ = std::min(span.hole_count, max_holes);
+    for (std::size_t h = 0; h < head_hole_count_; ++h)
+        head_holes_[h] = {data_at + span.holes[h].begin, data_at + span.holes[h].end};
+    tail_.assign(suffix).append("\n\n");
+    tail_hole_count_ = 0;
+    if (span.key_matters != nullptr) {
+        // Members after the text that mean nothing: their string values are holes.
+        json_cursor c(buffer, suffix);
+        c.resume_at(0, 1);
+        std::string_view key;
+        while (c.next_field(key)) {
+            if (!span.key_matters(key) && tail_hole_count_ < max_holes && c.peek() == json_kind::string) {
+                const std::size_t open = c.offset();
+                if (!c.skip()) return;
+                tail_holes_[tail_hole_count_++] = {open + 1, c.offset() - 1};
+            } else if (!c.skip()) {
+                return;
+            }
+        }
+        if (c.failed() || !c.at_end()) return;
+    }
+    reasoning_ = span.reasoning;
+    valid_ = true;
 }
 
 }  // namespace llmstream::protocol

@@ -19,15 +19,25 @@ public:
     boost::system::error_code feed(std::string_view bytes, OnDelta&& on_delta, diagnostics& diag) {
         if (failed_) return failed_;
         boost::system::error_code ec;
-        const auto sse_ec = parser_.feed(
-            bytes,
-            [&](const sse::event& e) {
-                if (ec) return;  // an error earlier in this chunk ended the stream
-                ++events_;
-                ec = decoder_.on_event(e, delta_, diag);
-                if (!ec && !delta_.empty()) on_delta(static_cast<const delta&>(delta_));
-            },
-            [&](std::string_view comment) { decoder_.on_comment(comment); });
+        const auto on_event = [&](const sse::event& e) {
+            if (ec) return;  // an error earlier in this chunk ended the stream
+            ++events_;
+            ec = decoder_.on_event(e, delta_, diag);
+            if (!ec && !delta_.empty()) on_delta(static_cast<const delta&>(delta_));
+        };
+        const auto on_comment = [&](std::string_view comment) { decoder_.on_comment(comment); };
+        // Whole-event replay: an event that repeats the last text delta but for its text is taken
+        // from its bytes, before the parser reads its lines (protocol/whole_event_replay.hpp).
+        const auto whole_event = [&](std::string_view rest) -> std::size_t {
+            if (ec) return 0;
+            const std::size_t length = decoder_.replay_whole_event(rest, delta_);
+            if (length == 0) return 0;
+            ++events_;
+            if (!delta_.empty()) on_delta(static_cast<const delta&>(delta_));  // empty: a "" text
+            return length;
+        };
+        const auto sse_ec = decoder_.replays_whole_events() ? parser_.feed(bytes, on_event, on_comment, whole_event)
+                                                            : parser_.feed(bytes, on_event, on_comment);
         if (!ec && sse_ec) {
             // What the decoder gathered goes; the response that broke the limit is still the one the
             // status and request id describe (the request id is what the provider's support asks for).
@@ -55,6 +65,7 @@ public:
     void set_prefix_replay(bool on) noexcept { decoder_.set_prefix_replay(on); }
     std::size_t replayed_events() const noexcept { return decoder_.replayed_events(); }
     std::size_t replayed_suffixes() const noexcept { return decoder_.replayed_suffixes(); }
+    std::size_t replayed_whole_events() const noexcept { return decoder_.replayed_whole_events(); }
 
     void reset() {
         parser_.reset();

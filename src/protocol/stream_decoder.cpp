@@ -82,12 +82,14 @@ void stream_decoder::reset() {
     suffix_.misses = 0;
     replayed_ = 0;
     replayed_suffixes_ = 0;
+    replayed_whole_ = 0;
     seen_content_.clear();
     seen_reasoning_.clear();
     seen_arguments_.clear();
     anthropic_.reset();
     responses_.reset();
     text_replay_.valid = false;
+    whole_event_.clear();
 }
 
 // A comment other than `HTTP_STATUS/` and three digits (on_comment's inline case).
@@ -102,15 +104,6 @@ void stream_decoder::on_other_comment(std::string_view text) noexcept {
 
 boost::system::error_code stream_decoder::in_stream_error(const provider_error& e, diagnostics& diag) const {
     return report_error(vendor_, comment_status_ != 0 ? comment_status_ : 200, comment_status_, e, diag);
-}
-
-[[gnu::always_inline]] inline void stream_decoder::clear_error() noexcept {
-    if (!error_written_) return;  // only error events and the few frames with "code"/"message" write it
-    error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
-    error_.message.clear();
-    error_.type.clear();
-    error_.request_id.clear();
-    error_written_ = false;
 }
 
 // Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in every
@@ -170,6 +163,7 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
             text_replay_.suffix.assign(data.substr(span->end));
             text_replay_.span = *span;
             text_replay_.valid = true;
+            whole_event_.learn(ev.type, data, *span, buffer_);
         }
     }
     return {};

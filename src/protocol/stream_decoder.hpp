@@ -6,6 +6,7 @@
 
 #include "json_access.hpp"
 #include "replay.hpp"
+#include "whole_event_replay.hpp"
 #include "dialects/chat_completions.hpp"
 #include "dialects/dashscope_native.hpp"
 #include "dialects/anthropic_messages.hpp"
@@ -65,17 +66,47 @@ public:
         replay_enabled_ = on;
         replay_.valid = false;
         text_replay_.valid = false;
+        whole_event_.clear();
         suffix_.valid = false;
+    }
+
+    /// Whether replay_whole_event can ever take an event (prefix replay on, typed events).
+    bool replays_whole_events() const noexcept {
+        return replay_enabled_ &&
+               (dialect_ == api_dialect::anthropic_messages || dialect_ == api_dialect::openai_responses);
+    }
+    /// Whole-event replay (whole_event_replay.hpp): when `bytes`, at an event boundary, start with
+    /// an event that is the last text delta but for its text and holes, decodes it into `out` as
+    /// on_event would and returns its length; otherwise returns 0 and leaves `out` alone.
+    std::size_t replay_whole_event(std::string_view bytes, delta& out) {
+        if (done_ || !whole_event_.valid()) return 0;
+        std::string_view text;
+        const std::size_t length = whole_event_.match(bytes, text);
+        if (length == 0) return 0;
+        clear_error();
+        out.clear();
+        (whole_event_.reasoning() ? out.reasoning_content : out.content).append(text);  // cleared: append is the cheaper copy
+        ++replayed_;
+        ++replayed_whole_;
+        return length;
     }
     /// Events decoded by prefix replay since construction or reset(), and those of them whose
     /// suffix was replayed too (for tests and benchmarks).
     std::size_t replayed_events() const noexcept { return replayed_; }
     std::size_t replayed_suffixes() const noexcept { return replayed_suffixes_; }
+    std::size_t replayed_whole_events() const noexcept { return replayed_whole_; }
 
 private:
     boost::system::error_code on_typed_event(const sse::event& ev, delta& out, diagnostics& diag);
     bool replay_text_event(std::string_view data, delta& out);
-    void clear_error() noexcept;
+    void clear_error() noexcept {
+        if (!error_written_) return;  // only error events and the few frames with "code"/"message" write it
+        error_.code.clear();  // keeps the strings' buffers (error_ = {} would not)
+        error_.message.clear();
+        error_.type.clear();
+        error_.request_id.clear();
+        error_written_ = false;
+    }
     void hand_out_identity(delta& out);
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
     bool replay_event(std::string_view data, delta& out, bool& has_error);
@@ -116,7 +147,7 @@ private:
     bool replay_enabled_ = true;
     replay_state replay_, replay_candidate_;
     replay_suffix suffix_;
-    std::size_t replayed_ = 0, replayed_suffixes_ = 0;
+    std::size_t replayed_ = 0, replayed_suffixes_ = 0, replayed_whole_ = 0;
     std::string last_role_, last_model_, last_response_id_, last_request_id_;
     std::uint64_t identity_changes_ = 0;  // counts changes of the four above
     // Cumulative mode: the whole text handed out so far.
@@ -126,6 +157,7 @@ private:
     // The dialects with typed events.
     anthropic_messages::stream_reader anthropic_;
     text_event_replay text_replay_;
+    whole_event_replay whole_event_;
     openai_responses::stream_reader responses_;
 };
 

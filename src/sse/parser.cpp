@@ -243,6 +243,7 @@ void parser_core::parse_chunk(std::string_view in, boost::system::error_code& ec
         return eol;
     };
 
+    const auto shortcut = sinks_.shortcut;  // a callback never changes sinks_ (feed is not reentrant)
     while (p != end) {
         if (bom_decided_ && !skip_lf_ && line_.empty()) {
             // The usual case, in a loop of its own: lines that start in this chunk, with no
@@ -258,6 +259,14 @@ void parser_core::parse_chunk(std::string_view in, boost::system::error_code& ec
                         dispatching_ = false;
                     }
                     continue;
+                }
+                if (shortcut != nullptr && !field_seen_) {  // an event boundary: see feed
+                    const std::size_t limit = std::min(limits_.max_line_size, limits_.max_event_size);
+                    const std::size_t taken = shortcut(sinks_.shortcut_context, {p, std::min(static_cast<std::size_t>(end - p), limit)});
+                    if (taken != 0) {
+                        p += taken;
+                        continue;
+                    }
                 }
                 const std::size_t length = line_length(p, end, masks_, line_high_);
                 if (length > limits_.max_line_size) {

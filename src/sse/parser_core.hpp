@@ -57,6 +57,23 @@ public:
         return run(chunk, {sink_of<const event&>(events), &events, sink_of<std::string_view>(comments), &comments});
     }
 
+    /// As above, and at each event boundary (no field line since the last blank line) offers
+    /// `shortcut(std::string_view rest)` the bytes from there to the end of the chunk, at most
+    /// min(max_line_size, max_event_size) of them. It returns the length of one whole event at
+    /// the start of `rest` (its lines and the blank line ending it, none of them `id:` or
+    /// `retry:`) that it has handled exactly as on_event would have, or 0: parse as usual. The
+    /// library's response path uses it for whole-event replay (protocol/whole_event_replay.hpp).
+    template <class OnEvent, class OnComment, class Shortcut>
+    boost::system::error_code feed(std::string_view chunk, OnEvent&& on_event, OnComment&& on_comment, Shortcut&& shortcut) {
+        auto events = [&](const event& e) { on_event(e); };
+        auto comments = [&](std::string_view text) { on_comment(text); };
+        auto shortcuts = [&](std::string_view rest) -> std::size_t { return shortcut(rest); };
+        sinks to{sink_of<const event&>(events), &events, sink_of<std::string_view>(comments), &comments};
+        to.shortcut = [](void* context, std::string_view rest) -> std::size_t { return (*static_cast<decltype(shortcuts)*>(context))(rest); };
+        to.shortcut_context = &shortcuts;
+        return run(chunk, to);
+    }
+
     /// The reconnection time from the last valid `retry:` field (all ASCII digits), if any.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
 
@@ -82,6 +99,8 @@ public:
         void* event_context = nullptr;
         void (*comment)(void* context, std::string_view text) = nullptr;  // null: comments are ignored
         void* comment_context = nullptr;
+        std::size_t (*shortcut)(void* context, std::string_view rest) = nullptr;  // null: none
+        void* shortcut_context = nullptr;
     };
     /// feed() with the callbacks already made sinks (what sse::parser forwards to).
     boost::system::error_code run(std::string_view chunk, const sinks& to) {
