@@ -2,7 +2,7 @@
 // no crash, no sanitizer finding, bounded memory, and every failure is one of the documented
 // error codes; and prefix replay changes nothing: a second decoder with replay off must hand out
 // the same deltas and end the same way. The first input byte picks the dialect (bits 0-1), the
-// vendor (bit 2), cumulative mode (bit 3, DashScope native) and the chunk size (bits 4-7).
+// vendor (bit 2), cumulative mode (bit 3, DashScope native) and the chunk size (bits 4-7, `pieces`).
 #include "protocol/response_stream.hpp"
 
 #include <cstdint>
@@ -20,7 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     const api_dialect dialect = dialects[mode & 3];
     const vendor v = (mode & 4) ? vendor::dashscope : dialect == api_dialect::anthropic_messages ? vendor::anthropic : vendor::openai;
     const bool cumulative = (mode & 8) != 0 && dialect == api_dialect::dashscope_native;
-    const std::size_t piece = 1 + (mode >> 4);
+    // Chunks of 1 to 12 bytes split every line; larger ones let whole events through in one piece
+    // (whole-event replay takes only those).
+    static constexpr std::size_t pieces[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 64, 256, 1024, 1 << 20};
+    const std::size_t piece = pieces[mode >> 4];
 
     protocol::response_stream stream(dialect, v, cumulative, {.max_line_size = 4096, .max_event_size = 8192});
     protocol::response_stream full(dialect, v, cumulative, {.max_line_size = 4096, .max_event_size = 8192});

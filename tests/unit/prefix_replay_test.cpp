@@ -2,6 +2,7 @@
 // decode gives, including errors. Each case runs the same events through a decoder with replay
 // and one without, compares every delta and error, and checks that replay really happened
 // where the events allow it (so that the comparison is not vacuous).
+#include "protocol/response_stream.hpp"
 #include "protocol/stream_decoder.hpp"
 
 #include <catch2/catch.hpp>
@@ -574,4 +575,135 @@ TEST_CASE("prefix replay of Responses text deltas: sequence numbers as holes, ot
     // Replayed: "lo", " 你\n", "h", "j" (after "i" set a reasoning template), and not "k" (the
     // template is the reasoning event's).
     CHECK(compare(api_dialect::openai_responses, events) == 4);
+}
+
+namespace {
+
+struct stream_outcome {
+    boost::system::error_code ec;
+    std::vector<delta> deltas;
+    std::string hint;
+    std::size_t events = 0;
+};
+
+// Feeds `body` to a response_stream in chunks of `piece` bytes (0: whole).
+stream_outcome run_stream(protocol::response_stream& s, std::string_view body, std::size_t piece) {
+    stream_outcome r;
+    diagnostics diag;
+    if (piece == 0) piece = body.size() + 1;
+    for (std::size_t off = 0; off < body.size() && !r.ec; off += piece)
+        r.ec = s.feed(body.substr(off, piece), [&](const delta& d) { r.deltas.push_back(d); }, diag);
+    if (!r.ec) r.ec = s.finish(diag);
+    r.hint = diag.hint;
+    r.events = s.events();
+    return r;
+}
+
+// Feeds `body` whole, then split at every byte, with whole-event replay and with replay off: the
+// same deltas, errors and event counts. Returns the whole-event replays of the whole feed.
+std::size_t compare_bytes(api_dialect dialect, std::string_view body, sse::limits lim = {}) {
+    const vendor v = dialect == api_dialect::anthropic_messages ? vendor::anthropic : vendor::openai;
+    std::size_t whole = 0;
+    for (std::size_t piece = 0; piece <= body.size(); piece = piece == 0 ? 1 : piece * 2 + 1) {
+        protocol::response_stream replaying(dialect, v, false, lim);
+        protocol::response_stream full(dialect, v, false, lim);
+        full.set_prefix_replay(false);
+        const stream_outcome a = run_stream(replaying, body, piece);
+        const stream_outcome b = run_stream(full, body, piece);
+        INFO("chunks of " << piece << " bytes");
+        REQUIRE(a.ec == b.ec);
+        REQUIRE(a.hint == b.hint);
+        REQUIRE(a.events == b.events);
+        REQUIRE(a.deltas == b.deltas);
+        REQUIRE(full.replayed_events() == 0);
+        if (piece == 0) whole = replaying.replayed_whole_events();
+    }
+    return whole;
+}
+
+std::string anthropic_delta(std::string_view text_json, std::string_view kind = "text_delta", int index = 1) {
+    const std::string key = kind == "text_delta" ? "text" : "thinking";
+    return "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":" + std::to_string(index) +
+           ",\"delta\":{\"type\":\"" + std::string(kind) + "\",\"" + key + "\":" + std::string(text_json) + "}}\n\n";
+}
+
+const std::string anthropic_start =
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"role\":\"assistant\","
+    "\"usage\":{\"input_tokens\":3}}}\n\n"
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+const std::string anthropic_end =
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\n"
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+}  // namespace
+
+TEST_CASE("whole-event replay: Anthropic text deltas taken from their bytes decode as a full read, at every split",
+          "[replay][anthropic]") {
+    SECTION("plain text, then UTF-8, an empty text, comments and a ping between") {
+        const std::string body = anthropic_start + anthropic_delta(R"("Hello")") + anthropic_delta(R"(", world")") +
+                                 anthropic_delta("\"\xe4\xbd\xa0\xe5\xa5\xbd, a longer text of more than sixteen bytes\"") +
+                                 ": keep-alive\n" + anthropic_delta(R"("")") +
+                                 "event: ping\ndata: {\"type\": \"ping\"}\n\n" + anthropic_delta(R"("!")") + anthropic_end;
+        CHECK(compare_bytes(api_dialect::anthropic_messages, body) == 4);
+    }
+    SECTION("what the template cannot take is parsed as usual") {
+        const std::string body =
+            anthropic_start + anthropic_delta(R"("a")") +
+            anthropic_delta(R"("esc\"aped\n")") +                                         // an escape
+            anthropic_delta("\"bad \xff utf-8\"") +                                        // invalid UTF-8: replaced by the parser
+            anthropic_delta("\"cut \xe4\xbd\"") +                                          // a cut sequence
+            anthropic_delta("\"raw\ttab\"").substr(0, 0) +                                 // (kept out: malformed ends the stream)
+            "event: content_block_delta\r\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"crlf\"}}\r\n\r\n" +
+            "event:content_block_delta\ndata:{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"tight\"}}\n\n" +
+            "id: 7\n" + anthropic_delta(R"("with an id")") +                               // an id line first
+            "retry: 10\n" + anthropic_delta(R"("with retry")") +
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\n"
+            "data: \"delta\":{\"type\":\"text_delta\",\"text\":\"two data lines\"}}\n\n" +
+            anthropic_delta(R"("more")") +  // read in full: the last template had two lines, none was kept
+            anthropic_delta(R"(" and more")") +
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}} \n\n" +
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"y\"}}\nid: 8\n\n" +
+            anthropic_delta(R"("z")", "thinking_delta") +                                 // another type: another template
+            anthropic_delta(R"("zz")", "thinking_delta") + anthropic_delta(R"("q")", "text_delta", 2) + anthropic_end +
+            anthropic_delta(R"("after the end")");
+        // Replayed whole: " and more", "zz" (the others differ from the template in their bytes).
+        CHECK(compare_bytes(api_dialect::anthropic_messages, body) == 2);
+    }
+    SECTION("a malformed text ends the stream as a full read does") {
+        const std::string body = anthropic_start + anthropic_delta(R"("a")") + anthropic_delta("\"raw\ttab\"") + anthropic_end;
+        CHECK(compare_bytes(api_dialect::anthropic_messages, body) == 0);
+    }
+    SECTION("an event over the size limits fails as a full read does") {
+        const std::string big(300, 'x');
+        const std::string body = anthropic_start + anthropic_delta(R"("a")") + anthropic_delta(R"("b")") +
+                                 anthropic_delta("\"" + big + "\"") + anthropic_end;
+        CHECK(compare_bytes(api_dialect::anthropic_messages, body, {.max_line_size = 256, .max_event_size = 4096}) == 1);
+        CHECK(compare_bytes(api_dialect::anthropic_messages, body, {.max_line_size = 4096, .max_event_size = 256}) == 1);
+        CHECK(compare_bytes(api_dialect::anthropic_messages, body, {.max_line_size = 4096, .max_event_size = 4096}) == 2);
+    }
+}
+
+TEST_CASE("whole-event replay: Responses deltas with other sequence numbers and padding decode as a full read",
+          "[replay][responses]") {
+    const auto delta_event = [](std::string_view sequence, std::string_view text_json, std::string_view tail) {
+        return "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":" +
+               std::string(sequence) + ",\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":" +
+               std::string(text_json) + std::string(tail) + "\n\n";
+    };
+    const std::string body =
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"r\",\"model\":\"m\","
+        "\"status\":\"in_progress\"}}\n\n" +
+        delta_event("1", R"("Hel")", R"(,"logprobs":[],"obfuscation":"abc"})") +
+        delta_event("2", R"("lo")", R"(,"logprobs":[],"obfuscation":"defgh"})") +            // other padding: replayed
+        delta_event("3", R"(" w")", R"(,"logprobs":[],"obfuscation":""})") +                 // empty padding: replayed
+        delta_event("10", R"("or")", R"(,"logprobs":[],"obfuscation":"q\"z"})") +            // an escape in the padding
+        delta_event("11", R"("ld")", R"(,"logprobs":[],"obfuscation":"p)" "\xc3\xa9" R"("})") +  // non-ASCII padding
+        delta_event("13", R"("?")", R"(,"logprobs":[1],"obfuscation":"a"})") +               // other bytes outside the holes
+        delta_event("14", R"("a")", R"(,"logprobs":[],"obfuscation":7})") +                  // not a string
+        delta_event("15", R"("b")", R"(,"logprobs":[],"obfuscation":"xy"})") +               // replayed
+        delta_event("99999999999999999999", R"("c")", R"(,"logprobs":[],"obfuscation":"a"})") +  // too wide for a hole
+        delta_event("012", R"("!")", R"(,"logprobs":[],"obfuscation":"a"})") +               // a number JSON does not allow
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":20,\"response\":{\"status\":"
+        "\"completed\"}}\n\n";
+    CHECK(compare_bytes(api_dialect::openai_responses, body) == 3);
 }

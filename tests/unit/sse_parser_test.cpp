@@ -528,3 +528,29 @@ TEST_CASE("UTF-8 validation of short spans agrees with simdjson", "[sse][utf8]")
     }
     CHECK(valid > 1000);  // both outcomes were exercised
 }
+
+#include "sse/parser_core.hpp"
+
+TEST_CASE("parser_core's event shortcut is offered the bytes at event boundaries only, within the limits") {
+    llmstream::sse::detail::parser_core p({.max_line_size = 64, .max_event_size = 32});
+    std::vector<std::string> offered, events;
+    // Takes every event that starts with "data: take" (through its blank line).
+    const auto shortcut = [&](std::string_view rest) -> std::size_t {
+        offered.emplace_back(rest);
+        if (rest.substr(0, 10) != "data: take") return 0;
+        const auto blank = rest.find("\n\n");
+        return blank == std::string_view::npos ? 0 : blank + 2;
+    };
+    const std::string stream = "id: 1\ndata: a\n\n: note\ndata: take 1\n\ndata: b\ndata: take 2\n\n"
+                               "data: take 3, much longer than the limits allow for an event\n\n";
+    const auto ec = p.feed(stream, [&](const llmstream::sse::event& e) { events.emplace_back(e.data); }, [](std::string_view) {}, shortcut);
+    CHECK(ec == errc::event_too_large);  // the long event was parsed as usual, and broke the limit
+    CHECK(events == std::vector<std::string>{"a", "b\ntake 2"});
+    REQUIRE(offered.size() == 5);
+    CHECK(offered[0].substr(0, 6) == "id: 1\n");
+    CHECK(offered[1].substr(0, 7) == ": note\n");  // a comment is no field: still a boundary
+    CHECK(offered[2].substr(0, 15) == "data: take 1\n\nd");
+    CHECK(offered[3].substr(0, 8) == "data: b\n");  // "data: take 2" is inside that event: not offered
+    CHECK(offered[4].size() == 32);                 // min(max_line_size, max_event_size)
+    CHECK(p.last_event_id() == "1");                // a taken event has no id line: the last ID stays
+}
