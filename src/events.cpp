@@ -8,6 +8,7 @@ namespace llmstream {
 void completion_accumulator::add(const delta& d) {
     result_.content += d.content;
     result_.reasoning_content += d.reasoning_content;
+    result_.reasoning_signature += d.reasoning_signature;
     if (!d.role.empty()) result_.role = d.role;
     for (const tool_call_delta& t : d.tool_calls) {
         // Calls are kept in wire-index order; fragments of one index are concatenated.

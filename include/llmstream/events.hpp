@@ -35,6 +35,9 @@ struct tool_call_delta {
 struct delta {
     std::string content{};
     std::string reasoning_content{};          ///< thinking models: reasoning text before the answer
+    /// Anthropic: the signature that closes a thinking block (`signature_delta`). To continue a
+    /// conversation that used tools with thinking on, pass it back in the assistant message.
+    std::string reasoning_signature{};
     std::string role{};                       ///< in the delta where it first appears or changes (like the identity fields)
     std::vector<tool_call_delta> tool_calls{};
     finish_reason finish = finish_reason::none;
@@ -49,13 +52,14 @@ struct delta {
     bool operator==(const delta&) const = default;
 
     bool empty() const noexcept {
-        return content.empty() && reasoning_content.empty() && role.empty() && tool_calls.empty() &&
+        return content.empty() && reasoning_content.empty() && reasoning_signature.empty() && role.empty() && tool_calls.empty() &&
                finish == finish_reason::none && !usage;
     }
     /// Empties every field, keeping allocated capacity (inline: the decoder calls it per event).
     void clear() noexcept {
         content.clear();
         reasoning_content.clear();
+        reasoning_signature.clear();
         role.clear();
         tool_calls.clear();
         finish = finish_reason::none;
@@ -71,6 +75,7 @@ struct delta {
 struct completion {
     std::string content{};
     std::string reasoning_content{};
+    std::string reasoning_signature{};  ///< Anthropic: the thinking's signature (see delta)
     std::string role = "assistant";
     std::vector<tool_call> tool_calls{};  ///< complete argument strings, in index order
     finish_reason finish = finish_reason::none;

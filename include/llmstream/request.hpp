@@ -35,6 +35,13 @@ struct message {
     std::string name{};                  ///< optional participant name
     std::string tool_call_id{};          ///< for role "tool": the call this message answers
     std::vector<tool_call> tool_calls{}; ///< for role "assistant": calls it made
+    /// For role "assistant", Anthropic Messages: the thinking of that turn and its signature, as
+    /// the response carried them (completion::reasoning_content, completion::reasoning_signature).
+    /// With a signature, they go back as the turn's thinking block (Anthropic requires it when
+    /// thinking is on and the turn called tools). Other dialects never send them (DeepSeek
+    /// rejects reasoning_content in requests).
+    std::string reasoning_content{};
+    std::string reasoning_signature{};
 };
 
 /// A function the model may call. `parameters` is a JSON Schema object as JSON text.

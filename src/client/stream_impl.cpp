@@ -541,6 +541,7 @@ error_code stream_impl::finish_whole_body() {
         delta d;
         d.content = c.content;
         d.reasoning_content = c.reasoning_content;
+        d.reasoning_signature = c.reasoning_signature;
         d.role = c.role;
         for (std::size_t i = 0; i < c.tool_calls.size(); ++i)
             d.tool_calls.push_back({static_cast<int>(i), c.tool_calls[i].id, c.tool_calls[i].name, c.tool_calls[i].arguments});

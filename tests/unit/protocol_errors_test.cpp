@@ -266,12 +266,13 @@ TEST_CASE("whole Anthropic and Responses bodies decode into a completion, error 
     diagnostics diag;
     const std::string message =
         R"({"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[)"
-        R"({"type":"thinking","thinking":"hmm","signature":""},{"type":"text","text":"Hi, \"you\""},)"
+        R"({"type":"thinking","thinking":"hmm","signature":"sig1"},{"type":"text","text":"Hi, \"you\""},)"
         R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input": {"city":"杭州","n":[1,2]}}],)"
         R"("stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":40,"cache_creation_input_tokens":5,"cache_read_input_tokens":10}})";
     REQUIRE_FALSE(protocol::decode_completion(api_dialect::anthropic_messages, vendor::anthropic, 200, message, c, diag));
     CHECK(c.content == "Hi, \"you\"");
     CHECK(c.reasoning_content == "hmm");
+    CHECK(c.reasoning_signature == "sig1");
     CHECK(c.response_id == "msg_01");
     REQUIRE(c.tool_calls.size() == 1);
     CHECK(c.tool_calls[0] == tool_call{"toolu_1", "get_weather", R"({"city":"杭州","n":[1,2]})"});

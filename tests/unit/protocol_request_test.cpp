@@ -328,3 +328,34 @@ TEST_CASE("what a dialect cannot carry is a clear invalid_request", "[request][a
     fails(api_dialect::anthropic_messages, audio, "audio and video");
     fails(api_dialect::openai_responses, audio, "audio and video");
 }
+
+TEST_CASE("Anthropic body: an assistant turn's signed thinking goes back first, unsigned thinking and other dialects never",
+          "[request][anthropic]") {
+    chat_request req = tool_round_trip();
+    message& assistant = req.messages.at(2);
+    REQUIRE(assistant.role == "assistant");
+    assistant.reasoning_content = "The user wants the weather.";
+    // Without a signature (DashScope's are empty): no thinking block.
+    bjson::array a = encode_ok(api_dialect::anthropic_messages, req).at("messages").at(1).at("content").as_array();
+    REQUIRE(a.size() == 3);
+    CHECK(a[0].at("type") == "text");
+    // With one: the thinking block first, as the response carried it.
+    assistant.reasoning_signature = "EqQBCgIY";
+    a = encode_ok(api_dialect::anthropic_messages, req).at("messages").at(1).at("content").as_array();
+    REQUIRE(a.size() == 4);
+    CHECK(a[0] == bjson::object{{"type", "thinking"}, {"thinking", "The user wants the weather."}, {"signature", "EqQBCgIY"}});
+    CHECK(a[1].at("type") == "text");
+    CHECK(a[2].at("type") == "tool_use");
+    // A turn of thinking and text only is sent as blocks too.
+    assistant.tool_calls.clear();
+    a = encode_ok(api_dialect::anthropic_messages, req).at("messages").at(1).at("content").as_array();
+    REQUIRE(a.size() == 2);
+    CHECK(a[0].at("type") == "thinking");
+    CHECK(a[1] == bjson::object{{"type", "text"}, {"text", "Checking."}});
+    // Other dialects never send reasoning back (DeepSeek rejects it).
+    for (const api_dialect d : {api_dialect::openai_compatible, api_dialect::dashscope_native, api_dialect::openai_responses}) {
+        const std::string body = bjson::serialize(encode_ok(d, req));
+        CHECK(body.find("The user wants the weather.") == std::string::npos);
+        CHECK(body.find("EqQBCgIY") == std::string::npos);
+    }
+}

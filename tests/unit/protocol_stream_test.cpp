@@ -316,6 +316,7 @@ TEST_CASE("Anthropic stream: thinking, text, two tool calls by block index, ping
     CHECK(o.result.model == "claude-sonnet-4-5");
     CHECK(o.result.response_id == "msg_014p7gG3wDgGV9EUtLvnow3U");
     CHECK(o.result.reasoning_content == "用户要杭州的天气。");
+    CHECK(o.result.reasoning_signature == "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds");  // signature_delta
     CHECK(o.result.content == "Okay, \"checking\"\n");
     REQUIRE(o.result.tool_calls.size() == 2);
     CHECK(o.result.tool_calls[0] == tool_call{"toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather", R"({"city": "杭州"})"});

@@ -44,12 +44,16 @@ json::value user_content(const message& m, std::size_t i) {
 }
 
 json::value assistant_content(const message& m, std::size_t i) {
-    if (m.tool_calls.empty()) {
+    json::array blocks;
+    // The turn's thinking first, as the response had it, and only with its signature: Anthropic
+    // rejects an unsigned block (DashScope's blocks carry an empty signature: none goes back).
+    if (!m.reasoning_signature.empty())
+        blocks.push_back(json::object{{"type", "thinking"}, {"thinking", m.reasoning_content}, {"signature", m.reasoning_signature}});
+    if (m.tool_calls.empty() && blocks.empty()) {
         std::string text = message_text(m);
         if (text.empty()) throw invalid_field{field_name(i, "content") + " is empty (Anthropic rejects empty turns)"};
         return json::string(std::move(text));
     }
-    json::array blocks;
     if (const std::string text = message_text(m); !text.empty())
         blocks.push_back(json::object{{"type", "text"}, {"text", text}});
     for (const auto& call : m.tool_calls) {
@@ -245,6 +249,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
                     ok = c.read_string_or_null(k == "text" ? out.content : out.reasoning_content);
                     text_end_ = c.offset();
                 }
+                else if (k == "signature") ok = c.read_string_or_null(out.reasoning_signature);
                 else if (k == "partial_json") ok = c.read_string_or_null(arguments_);
                 else if (k == "stop_reason") ok = c.read_string_or_null(stop_reason_);
                 else if (k == "id") ok = c.read_string_or_null(block_id_);
@@ -298,6 +303,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
     // Text only from text and thinking blocks and their deltas.
     if (!((is_delta && part_type_ == "text_delta") || (is_start && part_type_ == "text"))) out.content.clear();
     if (!((is_delta && part_type_ == "thinking_delta") || (is_start && part_type_ == "thinking"))) out.reasoning_content.clear();
+    if (!((is_delta && part_type_ == "signature_delta") || (is_start && part_type_ == "thinking"))) out.reasoning_signature.clear();
     if (type != "message_start") {
         out.response_id.clear();
         out.model.clear();
@@ -364,7 +370,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
             // [{"type":"text","text"}, {"type":"thinking","thinking"}, {"type":"tool_use","id","name","input":{...}}]
             ok = c.enter_array();
             while (ok && c.next_element()) {
-                std::string block_type, text, thinking;
+                std::string block_type, text, thinking, signature;
                 tool_call call;
                 ok = c.enter_object();
                 std::string_view k;
@@ -372,6 +378,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
                     if (k == "type") ok = c.read_string(block_type);
                     else if (k == "text") ok = c.read_string_or_null(text);
                     else if (k == "thinking") ok = c.read_string_or_null(thinking);
+                    else if (k == "signature") ok = c.read_string_or_null(signature);
                     else if (k == "id") ok = c.read_string_or_null(call.id);
                     else if (k == "name") ok = c.read_string_or_null(call.name);
                     else if (k == "input") {
@@ -386,7 +393,10 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
                 }
                 ok = ok && !c.failed();
                 if (block_type == "text") out.content += text;
-                else if (block_type == "thinking") out.reasoning_content += thinking;
+                else if (block_type == "thinking") {
+                    out.reasoning_content += thinking;
+                    out.reasoning_signature += signature;
+                }
                 else if (block_type == "tool_use") out.tool_calls.push_back(std::move(call));
             }
             ok = ok && !c.failed();
