@@ -9,7 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -127,12 +127,13 @@ asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, 
     if (auto* tls = std::get_if<connection::tls_stream>(&c.stream)) {
         if (!SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str()))
             co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
-        if (target.verify_peer) tls->set_verify_callback(asio::ssl::host_name_verification(origin.host));
+        if (target.verify_peer && !tls->verify_host(origin.host))
+            co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
         if (!target.alpn.empty() &&
             SSL_set_alpn_protos(tls->native_handle(), reinterpret_cast<const unsigned char*>(target.alpn.data()),
                                 static_cast<unsigned>(target.alpn.size())) != 0)
             co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
-        auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, beast_tuple);
+        auto [hec] = co_await tls->async_handshake(beast_tuple);
         if (hec) co_return steps.translate(hec);
         const unsigned char* chosen = nullptr;
         unsigned chosen_size = 0;

@@ -18,7 +18,7 @@ connection::connection(asio::any_io_executor ex, asio::ssl::context* tls_context
 
 connection::tcp_stream& connection::lowest_layer() noexcept {
     if (auto* plain = std::get_if<tcp_stream>(&stream)) return *plain;
-    return boost::beast::get_lowest_layer(std::get<tls_stream>(stream));
+    return std::get<tls_stream>(stream).next_layer();
 }
 
 void connection::close() noexcept {

@@ -2,13 +2,13 @@
 #pragma once
 
 #include "origin.hpp"
+#include "tls_stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <deque>
@@ -21,7 +21,7 @@ namespace llmstream::http {
 /// http::response_reader; a connection with bytes beyond its last response is not reused.)
 struct connection {
     using tcp_stream = boost::beast::tcp_stream;
-    using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+    using tls_stream = http::tls_stream;
 
     connection(boost::asio::any_io_executor ex, boost::asio::ssl::context* tls_context);
 

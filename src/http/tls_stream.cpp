@@ -1,0 +1,171 @@
+#include "tls_stream.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+
+namespace llmstream::http {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+// The BIO between OpenSSL and tls_engine: reads take the buffered ciphertext, writes append to
+// the output. Its data pointer is the engine.
+struct tls_bio {
+    static BIO_METHOD* method() {
+        static BIO_METHOD* const m = [] {
+            BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "llmstream tls");
+            if (made == nullptr || BIO_meth_set_read(made, read) != 1 || BIO_meth_set_write(made, write) != 1 ||
+                BIO_meth_set_ctrl(made, ctrl) != 1 || BIO_meth_set_create(made, create) != 1)
+                throw std::runtime_error("llmstream: OpenSSL could not make a BIO method");
+            return made;
+        }();
+        return m;
+    }
+    static tls_engine& engine(BIO* b) { return *static_cast<tls_engine*>(BIO_get_data(b)); }
+    static int create(BIO* b) {
+        BIO_set_init(b, 1);
+        return 1;
+    }
+    static int read(BIO* b, char* out, int size) {
+        BIO_clear_retry_flags(b);
+        const int n = engine(b).bio_read(out, size);
+        if (n < 0) BIO_set_retry_read(b);
+        return n;
+    }
+    static int write(BIO* b, const char* data, int size) {
+        BIO_clear_retry_flags(b);
+        try {
+            return engine(b).bio_write(data, size);
+        } catch (...) {  // out of memory: OpenSSL reports a failed write
+            return -1;
+        }
+    }
+    static long ctrl(BIO*, int cmd, long, void*) {
+        switch (cmd) {
+        case BIO_CTRL_FLUSH: return 1;  // the output is sent by the driver
+        default: return 0;
+        }
+    }
+};
+
+tls_engine::tls_engine(asio::ssl::context& context) {
+    ssl_ = SSL_new(context.native_handle());
+    BIO* bio = ssl_ ? BIO_new(tls_bio::method()) : nullptr;
+    if (bio == nullptr) {
+        SSL_free(ssl_);
+        throw std::runtime_error("llmstream: OpenSSL could not make a TLS connection");
+    }
+    BIO_set_data(bio, this);
+    SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; SSL owns it
+    SSL_set_connect_state(ssl_);
+    SSL_set_options(ssl_, SSL_OP_NO_RENEGOTIATION);  // a write never has to wait for a read
+}
+
+tls_engine::~tls_engine() { SSL_free(ssl_); }
+
+bool tls_engine::verify_host(const std::string& host) {
+    error_code ec;
+    asio::ip::make_address(host, ec);
+    if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) == 1;
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return SSL_set1_host(ssl_, host.c_str()) == 1;
+}
+
+asio::mutable_buffer tls_engine::input_space() {
+    if (!input_) {
+        input_.reset(new char[read_buffer_size]);  // not zeroed: a read fills what it reports
+        input_begin_ = input_end_ = 0;
+    } else if (input_begin_ == input_end_) {
+        input_begin_ = input_end_ = 0;
+    } else if (input_end_ == read_buffer_size) {  // unread bytes at the end: move them to the front
+        std::memmove(input_.get(), input_.get() + input_begin_, input_end_ - input_begin_);
+        input_end_ -= input_begin_;
+        input_begin_ = 0;
+    }
+    return {input_.get() + input_end_, read_buffer_size - input_end_};
+}
+
+int tls_engine::bio_read(char* out, int size) noexcept {
+    const std::size_t available = input_end_ - input_begin_;
+    if (available == 0) return eof_ ? 0 : -1;  // -1 with retry: "want input"; 0: end of file
+    const std::size_t n = std::min(available, static_cast<std::size_t>(size));
+    std::memcpy(out, input_.get() + input_begin_, n);
+    input_begin_ += n;
+    return static_cast<int>(n);
+}
+
+int tls_engine::bio_write(const char* data, int size) {
+    output_.append(data, static_cast<std::size_t>(size));
+    return size;
+}
+
+// The read buffer is held only while it has bytes: an idle or streaming connection between
+// records holds none (OpenSSL's own record buffer is released the same way, SSL_MODE_RELEASE_BUFFERS).
+void tls_engine::release_input_if_empty() noexcept {
+    if (input_ && input_begin_ == input_end_) {
+        input_.reset();
+        input_begin_ = input_end_ = 0;
+    }
+}
+
+tls_engine::result tls_engine::outcome(int r, std::size_t bytes) {
+    if (r > 0) {
+        release_input_if_empty();
+        return {want::done, {}, bytes};
+    }
+    const int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_READ && !eof_) return {want::input, {}, 0};
+    release_input_if_empty();
+    if (e == SSL_ERROR_ZERO_RETURN) return {want::failed, asio::error::eof, 0};  // the peer's close_notify
+    // What OpenSSL reported, as asio reports it; a connection closed without close_notify (or in
+    // the middle of a record) is "stream truncated", as with asio::ssl::stream.
+    const unsigned long code = ERR_peek_error();
+    if (eof_ && (code == 0 || ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+        ERR_clear_error();
+        return {want::failed, asio::ssl::error::stream_truncated, 0};
+    }
+    if (code != 0) {
+        ERR_clear_error();
+        return {want::failed, error_code(static_cast<int>(code), asio::error::get_ssl_category()), 0};
+    }
+    return {want::failed, asio::ssl::error::unspecified_system_error, 0};
+}
+
+tls_engine::result tls_engine::handshake() {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_);
+    return outcome(r, 0);
+}
+
+tls_engine::result tls_engine::read(void* data, std::size_t size) {
+    ERR_clear_error();
+    const int want = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
+    const int r = SSL_read(ssl_, data, want);
+    return outcome(r, r > 0 ? static_cast<std::size_t>(r) : 0);
+}
+
+tls_engine::result tls_engine::write(const void* data, std::size_t size) {
+    std::size_t done = 0;
+    while (done < size) {
+        ERR_clear_error();
+        const int piece = static_cast<int>(std::min<std::size_t>(size - done, INT_MAX));
+        const int r = SSL_write(ssl_, static_cast<const char*>(data) + done, piece);
+        if (r <= 0) {
+            result failed = outcome(r, 0);
+            if (failed.next == want::input) failed = {want::failed, asio::ssl::error::unspecified_system_error, 0};
+            return failed;
+        }
+        done += static_cast<std::size_t>(r);
+    }
+    return {want::done, {}, size};
+}
+
+}  // namespace llmstream::http
