@@ -5,7 +5,8 @@
 # several seconds and all of them are in flight together. Prints one JSON line per protocol:
 # llmstream-bench load's object plus "protocol", "connections" (distinct connections in nginx's
 # log), "rss_kb_per_connection" and "rss_kb_per_stream" ((peak RSS - RSS of a one-stream run) /
-# connections, / streams).
+# connections, / streams), and "streaming_rss_kb_per_connection": the same from the resident set
+# while every stream was streaming (without the transient peak of 10,000 TLS handshakes at once).
 # Usage: benchmarks/h2_streams.sh [build-dir=build] [streams=10000] [rate=2k] [requests=streams]
 #   PROTOCOLS="2 1.1" (the default) picks the runs; KEEPALIVE_REQUESTS (default 100000) is nginx's
 #   keepalive_requests: streams per connection before its GOAWAY.
@@ -59,5 +60,7 @@ for proto in $protocols; do
   peak=$(sed -E 's/.*"peak_rss_mb":([0-9.]+).*/\1/' <<<"$out")
   per=$(awk -v p="$peak" -v b="$baseline" -v c="$connections" 'BEGIN { printf "%.1f", c ? (p - b) * 1024 / c : 0 }')
   per_stream=$(awk -v p="$peak" -v b="$baseline" -v n="$streams" 'BEGIN { printf "%.1f", (p - b) * 1024 / n }')
-  echo "{\"protocol\":\"$proto\",\"streams\":$streams,\"keepalive_requests\":$keepalive,\"connections\":$connections,\"rss_kb_per_connection\":$per,\"rss_kb_per_stream\":$per_stream,${out#\{}"
+  streaming=$(sed -E 's/.*"all_streaming_rss_mb":(-?[0-9.]+).*/\1/' <<<"$out")
+  per_streaming=$(awk -v p="$streaming" -v b="$baseline" -v c="$connections" 'BEGIN { printf "%.1f", ((c && p > 0) ? (p - b) * 1024 / c : -1) }')
+  echo "{\"protocol\":\"$proto\",\"streams\":$streams,\"keepalive_requests\":$keepalive,\"connections\":$connections,\"rss_kb_per_connection\":$per,\"streaming_rss_kb_per_connection\":$per_streaming,\"rss_kb_per_stream\":$per_stream,${out#\{}"
 done

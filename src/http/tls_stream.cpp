@@ -81,16 +81,25 @@ bool tls_engine::verify_host(const std::string& host) {
 
 asio::mutable_buffer tls_engine::input_space() {
     if (!input_) {
-        input_.reset(new char[read_buffer_size]);  // not zeroed: a read fills what it reports
+        input_.reset(new char[input_size_]);  // not zeroed: a read fills what it reports
         input_begin_ = input_end_ = 0;
     } else if (input_begin_ == input_end_) {
         input_begin_ = input_end_ = 0;
-    } else if (input_end_ == read_buffer_size) {  // unread bytes at the end: move them to the front
+    } else if (input_end_ == input_size_) {  // unread bytes at the end: move them to the front
         std::memmove(input_.get(), input_.get() + input_begin_, input_end_ - input_begin_);
         input_end_ -= input_begin_;
         input_begin_ = 0;
     }
-    return {input_.get() + input_end_, read_buffer_size - input_end_};
+    return {input_.get() + input_end_, input_size_ - input_end_};
+}
+
+void tls_engine::commit_input(std::size_t n) noexcept {
+    const std::size_t space = input_size_ - input_end_;
+    input_end_ += n;
+    // The next buffer's size (this one keeps its own until released).
+    if (n == space && input_size_ < max_read_buffer) next_input_size_ = input_size_ * 2;
+    else if (n < space / 4 && input_size_ > min_read_buffer) next_input_size_ = input_size_ / 2;
+    else next_input_size_ = input_size_;
 }
 
 int tls_engine::bio_read(char* out, int size) noexcept {
@@ -113,6 +122,7 @@ void tls_engine::release_input_if_empty() noexcept {
     if (input_ && input_begin_ == input_end_) {
         input_.reset();
         input_begin_ = input_end_ = 0;
+        input_size_ = next_input_size_;
     }
 }
 

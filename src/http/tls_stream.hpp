@@ -1,6 +1,7 @@
 // TLS over a beast::tcp_stream, with OpenSSL reading and writing through a BIO of our own: the
-// ciphertext read from the socket waits in one small buffer (8 KiB, held only while a read needs
-// it) and what OpenSSL writes goes to one output string, sent as one socket write. asio::ssl::stream
+// ciphertext read from the socket waits in one small buffer (4 to 32 KiB as reads fill it, held
+// only while a read needs it) and what OpenSSL writes goes to one output string, sent as one
+// socket write. asio::ssl::stream
 // keeps four 17 KiB buffers per connection (its own two and a BIO pair's), ~68 KiB that thousands
 // of streaming connections paid for nothing (the transport issue's memory-per-connection goal).
 //
@@ -30,7 +31,10 @@ namespace llmstream::http {
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.
 class tls_engine {
 public:
-    static constexpr std::size_t read_buffer_size = 8 * 1024;
+    /// The read buffer's sizes: a read that fills it doubles the next one, a read of less than a
+    /// quarter of it halves the next one (streamed tokens come in records of a few hundred bytes;
+    /// a large body in 16 KiB records).
+    static constexpr std::size_t min_read_buffer = 4 * 1024, max_read_buffer = 32 * 1024;
 
     explicit tls_engine(boost::asio::ssl::context& context);
     ~tls_engine();
@@ -68,7 +72,7 @@ public:
 
     /// Where to read the socket into (allocated on demand; the space left after unread bytes).
     boost::asio::mutable_buffer input_space();
-    void commit_input(std::size_t n) noexcept { input_end_ += n; }
+    void commit_input(std::size_t n) noexcept;
     /// The socket reached end of file: OpenSSL sees it once the buffered bytes are consumed.
     void commit_eof() noexcept { eof_ = true; }
     bool eof() const noexcept { return eof_; }
@@ -82,6 +86,8 @@ private:
 
     SSL* ssl_ = nullptr;
     std::unique_ptr<char[]> input_;
+    std::size_t input_size_ = min_read_buffer;       // of input_, or of the next one
+    std::size_t next_input_size_ = min_read_buffer;  // once input_ is released
     std::size_t input_begin_ = 0, input_end_ = 0;
     bool eof_ = false;
     std::string output_;
