@@ -8,7 +8,10 @@ namespace llmstream {
 void completion_accumulator::add(const delta& d) {
     result_.content += d.content;
     result_.reasoning_content += d.reasoning_content;
-    result_.reasoning_signature += d.reasoning_signature;
+    if (!d.reasoning_signature.empty()) {  // the end of a thinking block: its text is what came since the last one
+        result_.thinking_blocks.push_back({result_.reasoning_content.substr(thinking_from_), d.reasoning_signature});
+        thinking_from_ = result_.reasoning_content.size();
+    }
     if (!d.role.empty()) result_.role = d.role;
     for (const tool_call_delta& t : d.tool_calls) {
         // Calls are kept in wire-index order; fragments of one index are concatenated.

@@ -35,8 +35,8 @@ struct tool_call_delta {
 struct delta {
     std::string content{};
     std::string reasoning_content{};          ///< thinking models: reasoning text before the answer
-    /// Anthropic: the signature that closes a thinking block (`signature_delta`). To continue a
-    /// conversation that used tools with thinking on, pass it back in the assistant message.
+    /// Anthropic: the signature that closes the thinking block streamed so far (`signature_delta`);
+    /// completion_accumulator makes thinking_blocks of them.
     std::string reasoning_signature{};
     std::string role{};                       ///< in the delta where it first appears or changes (like the identity fields)
     std::vector<tool_call_delta> tool_calls{};
@@ -75,7 +75,9 @@ struct delta {
 struct completion {
     std::string content{};
     std::string reasoning_content{};
-    std::string reasoning_signature{};  ///< Anthropic: the thinking's signature (see delta)
+    /// Anthropic: the thinking blocks with their signatures, to go back in the assistant message
+    /// of a later turn (message::thinking_blocks). reasoning_content holds their text too.
+    std::vector<thinking_block> thinking_blocks{};
     std::string role = "assistant";
     std::vector<tool_call> tool_calls{};  ///< complete argument strings, in index order
     finish_reason finish = finish_reason::none;
@@ -96,6 +98,7 @@ public:
 private:
     completion result_;
     std::vector<int> tool_index_{};  // tool_index_[i] = wire index of result_.tool_calls[i]
+    std::size_t thinking_from_ = 0;  // where the thinking block being streamed starts in reasoning_content
 };
 
 const char* to_string(finish_reason r) noexcept;

@@ -28,6 +28,14 @@ struct tool_call {
     bool operator==(const tool_call&) const = default;
 };
 
+/// Anthropic Messages: one thinking block of a response, which a later turn that continues tool use
+/// with thinking on must carry back unchanged (completion::thinking_blocks).
+struct thinking_block {
+    std::string thinking{};
+    std::string signature{};  ///< Anthropic's; DashScope's Anthropic endpoint sends ""
+    bool operator==(const thinking_block&) const = default;
+};
+
 struct message {
     std::string role{};                  ///< "system", "user", "assistant" or "tool"
     std::string content{};               ///< text content (used when `parts` is empty)
@@ -35,13 +43,11 @@ struct message {
     std::string name{};                  ///< optional participant name
     std::string tool_call_id{};          ///< for role "tool": the call this message answers
     std::vector<tool_call> tool_calls{}; ///< for role "assistant": calls it made
-    /// For role "assistant", Anthropic Messages: the thinking of that turn and its signature, as
-    /// the response carried them (completion::reasoning_content, completion::reasoning_signature).
-    /// With a signature, they go back as the turn's thinking block (Anthropic requires it when
-    /// thinking is on and the turn called tools). Other dialects never send them (DeepSeek
-    /// rejects reasoning_content in requests).
-    std::string reasoning_content{};
-    std::string reasoning_signature{};
+    /// For role "assistant", Anthropic Messages: that turn's thinking blocks, as the response
+    /// carried them (completion::thinking_blocks). Those with a signature go first in the turn
+    /// (Anthropic requires them when thinking is on and the turn called tools); unsigned ones are
+    /// not sent. Other dialects never send them (DeepSeek rejects reasoning in requests).
+    std::vector<thinking_block> thinking_blocks{};
 };
 
 /// A function the model may call. `parameters` is a JSON Schema object as JSON text.

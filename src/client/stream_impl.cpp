@@ -541,7 +541,8 @@ error_code stream_impl::finish_whole_body() {
         delta d;
         d.content = c.content;
         d.reasoning_content = c.reasoning_content;
-        d.reasoning_signature = c.reasoning_signature;
+        // One delta carries one block's signature: a body with several blocks keeps its text only.
+        if (c.thinking_blocks.size() == 1) d.reasoning_signature = c.thinking_blocks.front().signature;
         d.role = c.role;
         for (std::size_t i = 0; i < c.tool_calls.size(); ++i)
             d.tool_calls.push_back({static_cast<int>(i), c.tool_calls[i].id, c.tool_calls[i].name, c.tool_calls[i].arguments});

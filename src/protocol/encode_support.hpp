@@ -74,6 +74,10 @@ inline void require_messages(const chat_request& req) {
             require_utf8(c.name, field_name(i, "tool_calls.name"));
             require_utf8(c.arguments, field_name(i, "tool_calls.arguments"));
         }
+        for (const auto& t : m.thinking_blocks) {
+            require_utf8(t.thinking, field_name(i, "thinking_blocks.thinking"));
+            require_utf8(t.signature, field_name(i, "thinking_blocks.signature"));
+        }
     }
 }
 

@@ -272,7 +272,7 @@ TEST_CASE("whole Anthropic and Responses bodies decode into a completion, error 
     REQUIRE_FALSE(protocol::decode_completion(api_dialect::anthropic_messages, vendor::anthropic, 200, message, c, diag));
     CHECK(c.content == "Hi, \"you\"");
     CHECK(c.reasoning_content == "hmm");
-    CHECK(c.reasoning_signature == "sig1");
+    CHECK(c.thinking_blocks == std::vector<thinking_block>{{"hmm", "sig1"}});
     CHECK(c.response_id == "msg_01");
     REQUIRE(c.tool_calls.size() == 1);
     CHECK(c.tool_calls[0] == tool_call{"toolu_1", "get_weather", R"({"city":"杭州","n":[1,2]})"});

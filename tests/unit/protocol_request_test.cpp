@@ -329,33 +329,46 @@ TEST_CASE("what a dialect cannot carry is a clear invalid_request", "[request][a
     fails(api_dialect::openai_responses, audio, "audio and video");
 }
 
-TEST_CASE("Anthropic body: an assistant turn's signed thinking goes back first, unsigned thinking and other dialects never",
+TEST_CASE("Anthropic body: an assistant turn's signed thinking blocks go back first, unsigned ones and other dialects never",
           "[request][anthropic]") {
     chat_request req = tool_round_trip();
     message& assistant = req.messages.at(2);
     REQUIRE(assistant.role == "assistant");
-    assistant.reasoning_content = "The user wants the weather.";
     // Without a signature (DashScope's are empty): no thinking block.
+    assistant.thinking_blocks = {{"The user wants the weather.", ""}};
     bjson::array a = encode_ok(api_dialect::anthropic_messages, req).at("messages").at(1).at("content").as_array();
     REQUIRE(a.size() == 3);
     CHECK(a[0].at("type") == "text");
-    // With one: the thinking block first, as the response carried it.
-    assistant.reasoning_signature = "EqQBCgIY";
+    // Signed blocks, each as the response carried it, first and in order.
+    assistant.thinking_blocks = {{"The user wants the weather.", "EqQBCgIY"}, {"", ""}, {"Then the time.", "Zm9v"}};
     a = encode_ok(api_dialect::anthropic_messages, req).at("messages").at(1).at("content").as_array();
-    REQUIRE(a.size() == 4);
+    REQUIRE(a.size() == 5);
     CHECK(a[0] == bjson::object{{"type", "thinking"}, {"thinking", "The user wants the weather."}, {"signature", "EqQBCgIY"}});
-    CHECK(a[1].at("type") == "text");
-    CHECK(a[2].at("type") == "tool_use");
+    CHECK(a[1] == bjson::object{{"type", "thinking"}, {"thinking", "Then the time."}, {"signature", "Zm9v"}});
+    CHECK(a[2].at("type") == "text");
+    CHECK(a[3].at("type") == "tool_use");
     // A turn of thinking and text only is sent as blocks too.
     assistant.tool_calls.clear();
     a = encode_ok(api_dialect::anthropic_messages, req).at("messages").at(1).at("content").as_array();
-    REQUIRE(a.size() == 2);
-    CHECK(a[0].at("type") == "thinking");
-    CHECK(a[1] == bjson::object{{"type", "text"}, {"text", "Checking."}});
-    // Other dialects never send reasoning back (DeepSeek rejects it).
+    REQUIRE(a.size() == 3);
+    CHECK(a[2] == bjson::object{{"type", "text"}, {"text", "Checking."}});
+    // Other dialects never send thinking back (DeepSeek rejects it).
     for (const api_dialect d : {api_dialect::openai_compatible, api_dialect::dashscope_native, api_dialect::openai_responses}) {
         const std::string body = bjson::serialize(encode_ok(d, req));
         CHECK(body.find("The user wants the weather.") == std::string::npos);
         CHECK(body.find("EqQBCgIY") == std::string::npos);
     }
+    // Thinking alone is still an empty turn; text that is not UTF-8 is refused.
+    const auto fails = [&](std::string_view says) {
+        protocol::encoded_request enc;
+        diagnostics diag;
+        CHECK(protocol::encode_request(api_dialect::anthropic_messages, req, true, enc, diag) == errc::invalid_request);
+        INFO(diag.hint);
+        CHECK(diag.hint.find(says) != std::string::npos);
+    };
+    assistant.content.clear();
+    fails("messages[2].content is empty");
+    assistant.content = "ok";
+    assistant.thinking_blocks = {{"\xC3", "s"}};
+    fails("thinking_blocks.thinking");
 }

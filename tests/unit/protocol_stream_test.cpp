@@ -58,6 +58,7 @@ outcome decode_every_way(const std::string& name, api_dialect dialect, vendor v 
         REQUIRE(split.result.content == whole.result.content);
         REQUIRE(split.result.reasoning_content == whole.result.reasoning_content);
         REQUIRE(split.result.tool_calls == whole.result.tool_calls);
+        REQUIRE(split.result.thinking_blocks == whole.result.thinking_blocks);
         REQUIRE(split.result.usage == whole.result.usage);
         REQUIRE(split.result.finish == whole.result.finish);
         REQUIRE(split.diag.provider_code == whole.diag.provider_code);
@@ -316,7 +317,9 @@ TEST_CASE("Anthropic stream: thinking, text, two tool calls by block index, ping
     CHECK(o.result.model == "claude-sonnet-4-5");
     CHECK(o.result.response_id == "msg_014p7gG3wDgGV9EUtLvnow3U");
     CHECK(o.result.reasoning_content == "用户要杭州的天气。");
-    CHECK(o.result.reasoning_signature == "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds");  // signature_delta
+    // signature_delta closes the block: its text and signature, to send back.
+    CHECK(o.result.thinking_blocks ==
+          std::vector<thinking_block>{{"用户要杭州的天气。", "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}});
     CHECK(o.result.content == "Okay, \"checking\"\n");
     REQUIRE(o.result.tool_calls.size() == 2);
     CHECK(o.result.tool_calls[0] == tool_call{"toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather", R"({"city": "杭州"})"});
@@ -329,6 +332,30 @@ TEST_CASE("Anthropic stream: thinking, text, two tool calls by block index, ping
     CHECK(o.result.usage->cached_tokens == 100);
     CHECK(o.result.usage->output_tokens == 89);
     CHECK(o.result.usage->total_tokens == 661);
+}
+
+TEST_CASE("Anthropic stream: each thinking block keeps its own signature, a signature that is not a string is skipped",
+          "[protocol][anthropic]") {
+    const auto event = [](std::string_view type, std::string_view json) {
+        return "event: " + std::string(type) + "\ndata: " + std::string(json) + "\n\n";
+    };
+    const std::string body =
+        event("message_start", R"({"type":"message_start","message":{"id":"m","model":"c","role":"assistant"}})") +
+        event("content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}})") +
+        event("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"First, "}})") +
+        event("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"the city."}})") +
+        event("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"A"}})") +
+        event("content_block_start", R"({"type":"content_block_start","index":1,"content_block":{"type":"thinking","thinking":"","signature":{}}})") +
+        event("content_block_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"thinking_delta","thinking":"Then the time."}})") +
+        event("content_block_delta", R"({"type":"content_block_delta","index":1,"delta":{"type":"signature_delta","signature":"B"}})") +
+        event("content_block_start", R"({"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}})") +
+        event("content_block_delta", R"({"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Sunny."}})") +
+        event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"}})");
+    const outcome o = decode(body, api_dialect::anthropic_messages, vendor::anthropic, false, {});
+    REQUIRE_FALSE(o.ec);
+    CHECK(o.result.reasoning_content == "First, the city.Then the time.");
+    CHECK(o.result.thinking_blocks == std::vector<thinking_block>{{"First, the city.", "A"}, {"Then the time.", "B"}});
+    CHECK(o.result.content == "Sunny.");
 }
 
 TEST_CASE("Anthropic error event after a 200: overloaded_error is overloaded and retryable", "[protocol][golden][anthropic]") {

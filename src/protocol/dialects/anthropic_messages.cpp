@@ -45,14 +45,15 @@ json::value user_content(const message& m, std::size_t i) {
 
 json::value assistant_content(const message& m, std::size_t i) {
     json::array blocks;
-    // The turn's thinking first, as the response had it, and only with its signature: Anthropic
-    // rejects an unsigned block (DashScope's blocks carry an empty signature: none goes back).
-    if (!m.reasoning_signature.empty())
-        blocks.push_back(json::object{{"type", "thinking"}, {"thinking", m.reasoning_content}, {"signature", m.reasoning_signature}});
-    if (m.tool_calls.empty() && blocks.empty()) {
+    // The turn's thinking first, as the response had it, each block with its signature: Anthropic
+    // rejects an unsigned block (DashScope's carry an empty signature: none goes back).
+    for (const thinking_block& t : m.thinking_blocks)
+        if (!t.signature.empty())
+            blocks.push_back(json::object{{"type", "thinking"}, {"thinking", t.thinking}, {"signature", t.signature}});
+    if (m.tool_calls.empty()) {
         std::string text = message_text(m);
         if (text.empty()) throw invalid_field{field_name(i, "content") + " is empty (Anthropic rejects empty turns)"};
-        return json::string(std::move(text));
+        if (blocks.empty()) return json::string(std::move(text));
     }
     if (const std::string text = message_text(m); !text.empty())
         blocks.push_back(json::object{{"type", "text"}, {"text", text}});
@@ -249,7 +250,7 @@ bool stream_reader::read(json_cursor& c, std::string_view event_name, delta& out
                     ok = c.read_string_or_null(k == "text" ? out.content : out.reasoning_content);
                     text_end_ = c.offset();
                 }
-                else if (k == "signature") ok = c.read_string_or_null(out.reasoning_signature);
+                else if (k == "signature") ok = shaped(json_kind::string) ? c.read_string(out.reasoning_signature) : c.skip();
                 else if (k == "partial_json") ok = c.read_string_or_null(arguments_);
                 else if (k == "stop_reason") ok = c.read_string_or_null(stop_reason_);
                 else if (k == "id") ok = c.read_string_or_null(block_id_);
@@ -378,7 +379,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
                     if (k == "type") ok = c.read_string(block_type);
                     else if (k == "text") ok = c.read_string_or_null(text);
                     else if (k == "thinking") ok = c.read_string_or_null(thinking);
-                    else if (k == "signature") ok = c.read_string_or_null(signature);
+                    else if (k == "signature") ok = c.peek() == json_kind::string ? c.read_string(signature) : c.skip();
                     else if (k == "id") ok = c.read_string_or_null(call.id);
                     else if (k == "name") ok = c.read_string_or_null(call.name);
                     else if (k == "input") {
@@ -395,7 +396,7 @@ bool decode_completion(std::string_view body, completion& out, provider_error& e
                 if (block_type == "text") out.content += text;
                 else if (block_type == "thinking") {
                     out.reasoning_content += thinking;
-                    out.reasoning_signature += signature;
+                    out.thinking_blocks.push_back({std::move(thinking), std::move(signature)});
                 }
                 else if (block_type == "tool_use") out.tool_calls.push_back(std::move(call));
             }
