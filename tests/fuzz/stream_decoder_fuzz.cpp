@@ -43,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         diag.provider_code != full_diag.provider_code || diag.provider_message != full_diag.provider_message)
         std::abort();
     if (deltas != full_deltas) std::abort();
+    if (stream.events() != full.events() || stream.done() != full.done() || diag.request_id != full_diag.request_id) std::abort();
 
     // Output never exceeds what came in (cumulative mode only ever hands out new text).
     const completion& c = acc.result();
