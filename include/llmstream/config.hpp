@@ -50,7 +50,8 @@ struct http2_options {
     std::uint32_t connection_window = 16 * 1024 * 1024;  ///< bytes all streams of a connection may receive ahead
     std::size_t max_header_list = 64 * 1024;          ///< a response's header fields -> errc::response_headers_too_large
     std::size_t max_control_frames_per_second = 1000;  ///< SETTINGS, PING, CONTINUATION, PRIORITY, RST_STREAM,
-                                                       ///< empty DATA -> errc::http2_flood
+                                                       ///< WINDOW_UPDATE, empty DATA, beyond 4 for each stream
+                                                       ///< opened in that second -> errc::http2_flood
     std::chrono::milliseconds ping_after_idle{15'000};  ///< an idle connection is PINGed before reuse after this
 };
 

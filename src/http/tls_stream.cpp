@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cstring>
 #include <stdexcept>
@@ -94,12 +95,8 @@ asio::mutable_buffer tls_engine::input_space() {
 }
 
 void tls_engine::commit_input(std::size_t n) noexcept {
-    const std::size_t space = input_size_ - input_end_;
     input_end_ += n;
-    // The next buffer's size (this one keeps its own until released).
-    if (n == space && input_size_ < max_read_buffer) next_input_size_ = input_size_ * 2;
-    else if (n < space / 4 && input_size_ > min_read_buffer) next_input_size_ = input_size_ / 2;
-    else next_input_size_ = input_size_;
+    input_read_ += n;
 }
 
 int tls_engine::bio_read(char* out, int size) noexcept {
@@ -122,7 +119,10 @@ void tls_engine::release_input_if_empty() noexcept {
     if (input_ && input_begin_ == input_end_) {
         input_.reset();
         input_begin_ = input_end_ = 0;
-        input_size_ = next_input_size_;
+        // The next buffer holds twice what this one took in (a stream's small records: the
+        // smallest; a burst of a whole response: the next one in one read).
+        input_size_ = std::clamp(std::bit_ceil(2 * input_read_), min_read_buffer, max_read_buffer);
+        input_read_ = 0;
     }
 }
 

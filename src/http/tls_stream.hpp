@@ -1,6 +1,6 @@
 // TLS over a beast::tcp_stream, with OpenSSL reading and writing through a BIO of our own: the
-// ciphertext read from the socket waits in one small buffer (4 to 32 KiB as reads fill it, held
-// only while a read needs it) and what OpenSSL writes goes to one output string, sent as one
+// ciphertext read from the socket waits in one small buffer (4 to 32 KiB, twice what the last one
+// took in, held only while a read needs it) and what OpenSSL writes goes to one output string, sent as one
 // socket write. asio::ssl::stream
 // keeps four 17 KiB buffers per connection (its own two and a BIO pair's), ~68 KiB that thousands
 // of streaming connections paid for nothing (the transport issue's memory-per-connection goal).
@@ -31,9 +31,8 @@ namespace llmstream::http {
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.
 class tls_engine {
 public:
-    /// The read buffer's sizes: a read that fills it doubles the next one, a read of less than a
-    /// quarter of it halves the next one (streamed tokens come in records of a few hundred bytes;
-    /// a large body in 16 KiB records).
+    /// The read buffer's sizes: each one is made twice as large as what the last one took in
+    /// (streamed tokens come in records of a few hundred bytes; a whole response in a burst).
     static constexpr std::size_t min_read_buffer = 4 * 1024, max_read_buffer = 32 * 1024;
 
     explicit tls_engine(boost::asio::ssl::context& context);
@@ -86,8 +85,8 @@ private:
 
     SSL* ssl_ = nullptr;
     std::unique_ptr<char[]> input_;
-    std::size_t input_size_ = min_read_buffer;       // of input_, or of the next one
-    std::size_t next_input_size_ = min_read_buffer;  // once input_ is released
+    std::size_t input_size_ = min_read_buffer;  // of input_, or of the next one
+    std::size_t input_read_ = 0;                // bytes read into input_ since it was made
     std::size_t input_begin_ = 0, input_end_ = 0;
     bool eof_ = false;
     std::string output_;
@@ -157,7 +156,7 @@ private:
         static constexpr bool waits_for_output = false;
     };
     struct write_step {
-        static constexpr std::size_t max_pieces = 16;
+        static constexpr std::size_t max_pieces = 4;  // small: the operation is moved into every socket operation it starts
         boost::asio::const_buffer pieces[max_pieces];
         std::size_t count = 0, total = 0;
         bool encrypted = false;

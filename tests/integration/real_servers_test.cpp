@@ -175,3 +175,21 @@ TEST_CASE("nghttpd: h2c with prior knowledge, many streams and a non-streaming c
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
 }
+
+TEST_CASE("nginx resets each stream whose body it did not read: no flood on a busy connection",
+          "[integration][http2][nginx]") {
+    test_ca ca("DNS:localhost");
+    nginx_server::options o;
+    o.cert_file = ca.cert_file();
+    o.key_file = ca.key_file();
+    nginx_server nginx(o, {{"v1/chat/completions", openai_stream(3)}});
+    asio::io_context io;
+    client_config cfg = providers::custom(nginx.base_url(), "k");
+    cfg.tls.ca_file = ca.ca_file();
+    cfg.http2.max_control_frames_per_second = 50;  // far fewer than the resets of 1,500 requests
+    client c(io.get_executor(), cfg);
+    const load_result r = run_load(c, io, 1500, 100, 3);
+    INFO(r.first_error << "\n" << nginx.error_log());
+    CHECK(r.good == 1500);
+    CHECK(r.attempts == 1500);
+}

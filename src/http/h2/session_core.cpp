@@ -42,7 +42,11 @@ struct session_core::callbacks {
                              hd->type == NGHTTP2_RST_STREAM || hd->type == NGHTTP2_WINDOW_UPDATE ||
                              (hd->type == NGHTTP2_HEADERS && (!st || !st->handler)) ||
                              (hd->type == NGHTTP2_DATA && hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM));
-        if (control && !s.count_control_frame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        // Frames about one of our streams may answer it (nginx resets each stream whose body it did
+        // not read): those have a budget that grows with the streams we open; the rest do not.
+        const bool about_a_stream = hd->type == NGHTTP2_RST_STREAM || hd->type == NGHTTP2_WINDOW_UPDATE ||
+                                    hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA;
+        if (control && !s.count_control_frame(about_a_stream && hd->stream_id != 0)) return NGHTTP2_ERR_CALLBACK_FAILURE;
         return 0;
     }
 
@@ -285,13 +289,19 @@ void session_core::resume_stream(std::int32_t id) {
     st->held = 0;
 }
 
-bool session_core::count_control_frame() {
+bool session_core::count_control_frame(bool about_a_stream) {
     const auto now = now_;
     if (now - flood_window_start_ >= std::chrono::seconds(1)) {
         flood_window_start_ = now;
         flood_count_ = 0;
+        flood_streams_at_ = streams_opened_;
     }
-    if (++flood_count_ <= options_.max_control_frames_per_second) return true;
+    // Each stream we opened in this second allows a few more frames about streams: a server answers
+    // a busy connection's streams with their own (nginx sends RST_STREAM(NO_ERROR) for every request
+    // whose body it did not read, and WINDOW_UPDATEs for the bodies it did). A flood is what comes on
+    // its own: PINGs and SETTINGS never earn more.
+    const std::size_t earned = about_a_stream ? per_stream_control_frames * (streams_opened_ - flood_streams_at_) : 0;
+    if (++flood_count_ <= options_.max_control_frames_per_second + earned) return true;
     if (!error_) error_ = errc::http2_flood;
     return false;
 }

@@ -132,7 +132,7 @@ private:
     };
 
     void stream_closed(std::int32_t id, std::uint32_t error_code);
-    bool count_control_frame();
+    bool count_control_frame(bool about_a_stream);
     stream_state* state_of(std::int32_t id);
 
     http2_options options_;
@@ -148,6 +148,8 @@ private:
     std::chrono::steady_clock::time_point last_heard_;
     std::chrono::steady_clock::time_point flood_window_start_{};
     std::size_t flood_count_ = 0;
+    std::uint64_t flood_streams_at_ = 0;  // streams_opened_ when the window started
+    static constexpr std::size_t per_stream_control_frames = 4;
     std::uint64_t pings_acked_ = 0;
     boost::system::error_code error_{};  // why the connection failed
     std::int32_t goaway_last_stream_id_ = 0;
