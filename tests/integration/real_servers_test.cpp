@@ -64,19 +64,27 @@ load_result run_load(client& c, asio::io_context& io, int n, int in_flight, int 
     return out;
 }
 
+// nginx over TLS with the throwaway CA's certificate, and a client that trusts that CA.
+nginx_server::options nginx_tls(const test_ca& ca) {
+    nginx_server::options o;
+    o.cert_file = ca.cert_file();
+    o.key_file = ca.key_file();
+    return o;
+}
+client_config tls_config(const nginx_server& nginx, const test_ca& ca) {
+    client_config cfg = providers::custom(nginx.base_url(), "k");
+    cfg.tls.ca_file = ca.ca_file();
+    return cfg;
+}
+
 }  // namespace
 
 TEST_CASE("nginx over TLS: h2 by ALPN, 256 streams on two connections (128 each), exact content",
           "[integration][http2][nginx]") {
     test_ca ca("DNS:localhost");
-    nginx_server::options o;
-    o.cert_file = ca.cert_file();
-    o.key_file = ca.key_file();
-    nginx_server nginx(o, {{"v1/chat/completions", openai_stream(40)}});
+    nginx_server nginx(nginx_tls(ca), {{"v1/chat/completions", openai_stream(40)}});
     asio::io_context io;
-    client_config cfg = providers::custom(nginx.base_url(), "k");
-    cfg.tls.ca_file = ca.ca_file();
-    client c(io.get_executor(), cfg);  // http = automatic
+    client c(io.get_executor(), tls_config(nginx, ca));  // http = automatic
     const load_result r = run_load(c, io, 256, 256, 40);
     INFO(r.first_error << "\n" << nginx.error_log());
     CHECK(r.good == 256);
@@ -91,14 +99,11 @@ TEST_CASE("nginx over TLS: h2 by ALPN, 256 streams on two connections (128 each)
 TEST_CASE("nginx closes a connection after keepalive_requests streams (GOAWAY): none costs an attempt",
           "[integration][http2][nginx]") {
     test_ca ca("DNS:localhost");
-    nginx_server::options o;
-    o.cert_file = ca.cert_file();
-    o.key_file = ca.key_file();
+    nginx_server::options o = nginx_tls(ca);
     o.keepalive_requests = 30;
     nginx_server nginx(o, {{"v1/chat/completions", openai_stream(10)}});
     asio::io_context io;
-    client_config cfg = providers::custom(nginx.base_url(), "k");
-    cfg.tls.ca_file = ca.ca_file();
+    client_config cfg = tls_config(nginx, ca);
     cfg.retry.max_retries = 0;  // a stream above GOAWAY's last stream id must go again without a retry
     client c(io.get_executor(), cfg);
     const load_result r = run_load(c, io, 1000, 100, 10);
@@ -179,13 +184,9 @@ TEST_CASE("nghttpd: h2c with prior knowledge, many streams and a non-streaming c
 TEST_CASE("nginx resets each stream whose body it did not read: no flood on a busy connection",
           "[integration][http2][nginx]") {
     test_ca ca("DNS:localhost");
-    nginx_server::options o;
-    o.cert_file = ca.cert_file();
-    o.key_file = ca.key_file();
-    nginx_server nginx(o, {{"v1/chat/completions", openai_stream(3)}});
+    nginx_server nginx(nginx_tls(ca), {{"v1/chat/completions", openai_stream(3)}});
     asio::io_context io;
-    client_config cfg = providers::custom(nginx.base_url(), "k");
-    cfg.tls.ca_file = ca.ca_file();
+    client_config cfg = tls_config(nginx, ca);
     cfg.http2.max_control_frames_per_second = 50;  // far fewer than the resets of 1,500 requests
     client c(io.get_executor(), cfg);
     const load_result r = run_load(c, io, 1500, 100, 3);
