@@ -97,6 +97,14 @@ private:
     attempt_outcome& outcome_;
 };
 
+// What OpenSSL said when it refused a setting (never "no error": the connection must not go on).
+error_code openssl_refused() {
+    const unsigned long code = ::ERR_get_error();
+    ::ERR_clear_error();
+    if (code == 0) return asio::ssl::error::unspecified_system_error;
+    return {static_cast<int>(code), asio::error::get_ssl_category()};
+}
+
 }  // namespace
 
 asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, const connect_target& target,
@@ -126,13 +134,13 @@ asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, 
     }
     if (auto* tls = std::get_if<connection::tls_stream>(&c.stream)) {
         if (!SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str()))
-            co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+            co_return openssl_refused();
         if (target.verify_peer && !tls->verify_host(origin.host))
-            co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+            co_return openssl_refused();
         if (!target.alpn.empty() &&
             SSL_set_alpn_protos(tls->native_handle(), reinterpret_cast<const unsigned char*>(target.alpn.data()),
                                 static_cast<unsigned>(target.alpn.size())) != 0)
-            co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+            co_return openssl_refused();
         auto [hec] = co_await tls->async_handshake(beast_tuple);
         if (hec) co_return steps.translate(hec);
         const unsigned char* chosen = nullptr;

@@ -126,14 +126,16 @@ void tls_engine::release_input_if_empty() noexcept {
     }
 }
 
-tls_engine::result tls_engine::outcome(int r, std::size_t bytes) {
+// `reading`: the call read (the handshake, SSL_read); a write never releases the read buffer (a
+// socket read may be filling it meanwhile).
+tls_engine::result tls_engine::outcome(int r, std::size_t bytes, bool reading) {
     if (r > 0) {
-        release_input_if_empty();
+        if (reading) release_input_if_empty();
         return {want::done, {}, bytes};
     }
     const int e = SSL_get_error(ssl_, r);
     if (e == SSL_ERROR_WANT_READ && !eof_) return {want::input, {}, 0};
-    release_input_if_empty();
+    if (reading) release_input_if_empty();
     if (e == SSL_ERROR_ZERO_RETURN) return {want::failed, asio::error::eof, 0};  // the peer's close_notify
     // What OpenSSL reported, as asio reports it; a connection closed without close_notify (or in
     // the middle of a record) is "stream truncated", as with asio::ssl::stream.
@@ -152,14 +154,14 @@ tls_engine::result tls_engine::outcome(int r, std::size_t bytes) {
 tls_engine::result tls_engine::handshake() {
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_);
-    return outcome(r, 0);
+    return outcome(r, 0, true);
 }
 
 tls_engine::result tls_engine::read(void* data, std::size_t size) {
     ERR_clear_error();
     const int want = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
     const int r = SSL_read(ssl_, data, want);
-    return outcome(r, r > 0 ? static_cast<std::size_t>(r) : 0);
+    return outcome(r, r > 0 ? static_cast<std::size_t>(r) : 0, true);
 }
 
 tls_engine::result tls_engine::write(const void* data, std::size_t size) {
@@ -169,7 +171,9 @@ tls_engine::result tls_engine::write(const void* data, std::size_t size) {
         const int piece = static_cast<int>(std::min<std::size_t>(size - done, INT_MAX));
         const int r = SSL_write(ssl_, static_cast<const char*>(data) + done, piece);
         if (r <= 0) {
-            result failed = outcome(r, 0);
+            // WANT_READ here (a post-handshake message cut between records) is not waited for:
+            // the reader may be reading meanwhile. Asio's stream read first; this one fails.
+            result failed = outcome(r, 0, false);
             if (failed.next == want::input) failed = {want::failed, asio::ssl::error::unspecified_system_error, 0};
             return failed;
         }

@@ -80,7 +80,7 @@ private:
     friend struct tls_bio;
     int bio_read(char* out, int size) noexcept;
     int bio_write(const char* data, int size);
-    result outcome(int r, std::size_t bytes);
+    result outcome(int r, std::size_t bytes, bool reading);
     void release_input_if_empty() noexcept;
 
     SSL* ssl_ = nullptr;

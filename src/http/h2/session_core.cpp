@@ -294,14 +294,21 @@ bool session_core::count_control_frame(bool about_a_stream) {
     if (now - flood_window_start_ >= std::chrono::seconds(1)) {
         flood_window_start_ = now;
         flood_count_ = 0;
+        stream_flood_count_ = 0;
+        flood_streams_before_ = flood_streams_at_;
         flood_streams_at_ = streams_opened_;
     }
-    // Each stream we opened in this second allows a few more frames about streams: a server answers
-    // a busy connection's streams with their own (nginx sends RST_STREAM(NO_ERROR) for every request
-    // whose body it did not read, and WINDOW_UPDATEs for the bodies it did). A flood is what comes on
-    // its own: PINGs and SETTINGS never earn more.
-    const std::size_t earned = about_a_stream ? per_stream_control_frames * (streams_opened_ - flood_streams_at_) : 0;
-    if (++flood_count_ <= options_.max_control_frames_per_second + earned) return true;
+    // Frames about our streams are counted apart, with a budget that grows by a few for each stream
+    // opened in this second or the one before: a server answers a busy connection's streams with
+    // their own (nginx sends RST_STREAM(NO_ERROR) for every request whose body it did not read, and
+    // WINDOW_UPDATEs for the bodies it did). The connection's own (PING, SETTINGS, ...) never earn
+    // more, and are not crowded out by those. A flood is what comes on its own.
+    if (about_a_stream) {
+        const std::size_t earned = per_stream_control_frames * (streams_opened_ - flood_streams_before_);
+        if (++stream_flood_count_ <= options_.max_control_frames_per_second + earned) return true;
+    } else if (++flood_count_ <= options_.max_control_frames_per_second) {
+        return true;
+    }
     if (!error_) error_ = errc::http2_flood;
     return false;
 }

@@ -148,7 +148,9 @@ private:
     std::chrono::steady_clock::time_point last_heard_;
     std::chrono::steady_clock::time_point flood_window_start_{};
     std::size_t flood_count_ = 0;
-    std::uint64_t flood_streams_at_ = 0;  // streams_opened_ when the window started
+    std::size_t stream_flood_count_ = 0;     // frames about streams in this window
+    std::uint64_t flood_streams_at_ = 0;     // streams_opened_ when the window started
+    std::uint64_t flood_streams_before_ = 0;  // and when the one before it started
     static constexpr std::size_t per_stream_control_frames = 4;
     std::uint64_t pings_acked_ = 0;
     boost::system::error_code error_{};  // why the connection failed
