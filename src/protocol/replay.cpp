@@ -16,7 +16,7 @@ namespace llmstream::protocol {
 // at most 18 digits, with no sign and no leading zero. Its value into `value`.
 bool read_count_bytes(const char* text, std::size_t begin, std::size_t end, std::uint64_t& value) noexcept {
     const std::size_t digits = end - begin;
-    if (digits == 0 || digits > 18 || (text[begin] == '0' && digits > 1)) return false;
+    if (!is_count_token(text + begin, digits)) return false;
     value = 0;
     for (std::size_t k = begin; k < end; ++k) {
         const unsigned d = static_cast<unsigned char>(text[k] - '0');
@@ -135,8 +135,7 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
         const char* const first = r;
         std::uint64_t value = 0;  // unsigned: too many digits wrap harmlessly and are refused below
         for (; r != end && static_cast<unsigned char>(*r - '0') < 10; ++r) value = value * 10 + static_cast<unsigned>(*r - '0');
-        const auto digits = r - first;
-        if (digits == 0 || digits > 18 || (*first == '0' && digits > 1)) return false;
+        if (!is_count_token(first, static_cast<std::size_t>(r - first))) return false;
         fresh.*s.field = static_cast<std::int64_t>(value);
         from = s.end;
         moved[i].begin = static_cast<std::size_t>(first - rest.data());

@@ -25,6 +25,12 @@ namespace llmstream::protocol {
 
 enum class text_field : unsigned char { content, reasoning };
 
+/// Whether `digits` ASCII digits at `first` are an integer token a full read takes as a count or a
+/// hole: at most 18 digits, no leading zero (the caller has found the digits).
+inline bool is_count_token(const char* first, std::size_t digits) noexcept {
+    return digits != 0 && digits <= 18 && (*first != '0' || digits == 1);
+}
+
 /// Prefix replay. Streamed events repeat the same bytes up to their text: OpenAI-compatible
 /// `{"id":...,"model":...,"choices":[{"index":0,"delta":{"content":"` and DashScope native
 /// `{"output":{"choices":[{"message":{"content":"`. Reading JSON left to right, the reader's

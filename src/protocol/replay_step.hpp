@@ -154,7 +154,7 @@ inline bool stream_decoder::replay_text_event(std::string_view data, delta& out)
         const std::size_t first = at;
         while (at < data.size() && static_cast<unsigned char>(data[at] - '0') < 10) ++at;
         const std::size_t digits = at - first;
-        if (digits == 0 || digits > 18 || (data[first] == '0' && digits > 1)) return false;
+        if (!is_count_token(data.data() + first, digits)) return false;
         kept = hole.end;
     }
     const std::size_t rest = prefix.size() - kept;

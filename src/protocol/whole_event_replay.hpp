@@ -111,8 +111,7 @@ private:
             const char* const first = p;
             if (kind == hole_kind::integer) {
                 while (p < end && static_cast<unsigned char>(*p - '0') < 10) ++p;
-                const auto digits = p - first;
-                if (digits == 0 || digits > 18 || (*first == '0' && digits > 1)) return nullptr;
+                if (!is_count_token(first, static_cast<std::size_t>(p - first))) return nullptr;
             } else {
                 while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p - 0x20) < 0x60) ++p;
                 if (p == end || *p != '"') return nullptr;
