@@ -1,0 +1,221 @@
+// http::tls_stream, our TLS driver, against an asio::ssl::stream server on loopback with a
+// throwaway CA: how writes become records, a read and a write in flight at once while the
+// server asks for a key update, and how the connection's end is reported.
+#include "../support/test_ca.hpp"
+#include "mock_fixture.hpp"
+#include "http/tls_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
+
+#include <string>
+#include <vector>
+
+using namespace llmstream;
+using namespace llmstream::testing;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// What the server's OpenSSL saw arrive: application-data records after the handshake, and the
+// client's KeyUpdate messages.
+struct records_seen {
+    bool counting = false;
+    int records = 0;
+    int key_updates = 0;
+};
+
+void on_message(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*, void* arg) {
+    auto& seen = *static_cast<records_seen*>(arg);
+    const auto* bytes = static_cast<const unsigned char*>(buf);
+    if (write_p != 0 || len == 0 || !seen.counting) return;
+    if (content_type == SSL3_RT_HEADER && bytes[0] == SSL3_RT_APPLICATION_DATA) ++seen.records;
+    if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_KEY_UPDATE) ++seen.key_updates;
+}
+
+// One loopback TLS server for one connection, and the client's tls_stream, both on `io`.
+struct tls_pair {
+    test_ca ca{"DNS:localhost"};
+    asio::io_context io;
+    asio::ssl::context server_context = make_server_context(ca);
+    asio::ssl::context client_context = make_client_context(ca);
+    tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+    asio::ssl::stream<tcp::socket> server{io, server_context};
+    http::tls_stream client{io.get_executor(), client_context};
+    records_seen seen;
+
+    static asio::ssl::context make_server_context(const test_ca& ca) {
+        asio::ssl::context c(asio::ssl::context::tls_server);
+        c.use_certificate_chain_file(ca.cert_file());
+        c.use_private_key_file(ca.key_file(), asio::ssl::context::pem);
+        return c;
+    }
+    static asio::ssl::context make_client_context(const test_ca& ca) {
+        asio::ssl::context c(asio::ssl::context::tls_client);
+        c.load_verify_file(ca.ca_file());
+        c.set_verify_mode(asio::ssl::verify_peer);
+        return c;
+    }
+
+    tls_pair() {
+        SSL_set_msg_callback(server.native_handle(), on_message);
+        SSL_set_msg_callback_arg(server.native_handle(), &seen);
+    }
+
+    // Connects and completes the handshake on both sides.
+    asio::awaitable<void> connect() {
+        bool accepted = false;
+        asio::co_spawn(io, [this, &accepted]() -> asio::awaitable<void> {
+            co_await acceptor.async_accept(server.next_layer(), asio::use_awaitable);
+            co_await server.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
+            accepted = true;
+        }, asio::detached);
+        co_await client.next_layer().async_connect(acceptor.local_endpoint(), asio::use_awaitable);
+        REQUIRE(SSL_set_tlsext_host_name(client.native_handle(), "localhost") == 1);
+        REQUIRE(client.verify_host("localhost"));
+        co_await client.async_handshake(asio::use_awaitable);
+        asio::steady_timer tick(io);
+        for (int i = 0; i < 200 && !accepted; ++i) {
+            tick.expires_after(std::chrono::milliseconds(5));
+            co_await tick.async_wait(asio::use_awaitable);
+        }
+        REQUIRE(accepted);
+        seen.counting = true;
+    }
+};
+
+std::string pattern(std::size_t size, unsigned seed) {
+    std::string s(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("tls_stream: a write of many pieces goes out as full records", "[integration][tls_stream]") {
+    tls_pair t;
+    run_test(t.io, [&]() -> asio::awaitable<void> {
+        co_await t.connect();
+
+        // A request head as Beast hands it over: a dozen small pieces, one record.
+        const std::string head = pattern(360, 1);
+        std::vector<asio::const_buffer> pieces;
+        for (std::size_t at = 0; at < head.size(); at += 30) pieces.emplace_back(head.data() + at, 30);
+        const std::size_t n = co_await t.client.async_write_some(pieces, asio::use_awaitable);
+        CHECK(n == head.size());
+        std::string got(head.size(), '\0');
+        co_await asio::async_read(t.server, asio::buffer(got), asio::use_awaitable);
+        CHECK(got == head);
+        CHECK(t.seen.records == 1);
+
+        // 100,000 bytes in ten pieces: records of 16 KiB (at most 64 KiB per write_some), not one
+        // per piece.
+        t.seen.records = 0;
+        const std::string body = pattern(100000, 2);
+        pieces.clear();
+        for (std::size_t at = 0; at < body.size(); at += 10000) pieces.emplace_back(body.data() + at, 10000);
+        const std::size_t written = co_await asio::async_write(t.client, pieces, asio::use_awaitable);
+        CHECK(written == body.size());
+        got.assign(body.size(), '\0');
+        co_await asio::async_read(t.server, asio::buffer(got), asio::use_awaitable);
+        CHECK(got == body);
+        CHECK(t.seen.records == 7);  // 4 for the first 64 KiB, 3 for the 34,464 bytes left
+    });
+}
+
+TEST_CASE("tls_stream: a read and a write in flight at once, and a key update the server asks for",
+          "[integration][tls_stream]") {
+    tls_pair t;
+    const std::string sent = pattern(1 << 20, 3);
+    std::string echoed;
+    bool server_done = false;
+    run_test(t.io, [&]() -> asio::awaitable<void> {
+        co_await t.connect();
+
+        // The server echoes everything; after the first 64 KiB it asks for a key update, which the
+        // client must answer while its reader and writer are both busy.
+        asio::co_spawn(t.io, [&]() -> asio::awaitable<void> {
+            std::string buf(8192, '\0');
+            std::size_t total = 0;
+            bool asked = false;
+            while (total < sent.size()) {
+                const std::size_t n = co_await t.server.async_read_some(asio::buffer(buf), asio::use_awaitable);
+                total += n;
+                if (!asked && total >= 64 * 1024) {
+                    CHECK(SSL_key_update(t.server.native_handle(), SSL_KEY_UPDATE_REQUESTED) == 1);
+                    asked = true;
+                }
+                co_await asio::async_write(t.server, asio::buffer(buf.data(), n), asio::use_awaitable);
+            }
+            // The client's last words come after its KeyUpdate: reading them reads that too.
+            char bye[3];
+            co_await asio::async_read(t.server, asio::buffer(bye), asio::use_awaitable);
+            CHECK(std::string(bye, 3) == "bye");
+            server_done = true;
+        }, asio::detached);
+
+        bool writer_done = false;
+        asio::co_spawn(t.io, [&]() -> asio::awaitable<void> {
+            for (std::size_t at = 0; at < sent.size(); at += 8192)
+                co_await asio::async_write(t.client, asio::buffer(sent.data() + at, 8192), asio::use_awaitable);
+            writer_done = true;
+        }, asio::detached);
+
+        std::string buf(5000, '\0');
+        while (echoed.size() < sent.size()) {
+            const std::size_t n = co_await t.client.async_read_some(asio::buffer(buf), asio::use_awaitable);
+            echoed.append(buf.data(), n);
+        }
+        CHECK(writer_done);
+        co_await asio::async_write(t.client, asio::buffer("bye", 3), asio::use_awaitable);
+        asio::steady_timer tick(t.io);
+        for (int i = 0; i < 400 && !server_done; ++i) {
+            tick.expires_after(std::chrono::milliseconds(5));
+            co_await tick.async_wait(asio::use_awaitable);
+        }
+    });
+    CHECK(server_done);
+    CHECK(echoed == sent);
+    CHECK(t.seen.key_updates == 1);
+}
+
+TEST_CASE("tls_stream: close_notify reads as end of file, a cut connection as truncated", "[integration][tls_stream]") {
+    for (const bool clean : {true, false}) {
+        CAPTURE(clean);
+        tls_pair t;
+        boost::system::error_code end;
+        std::string got;
+        run_test(t.io, [&]() -> asio::awaitable<void> {
+            co_await t.connect();
+            co_await asio::async_write(t.server, asio::buffer("last", 4), asio::use_awaitable);
+            if (clean) {
+                // Sends close_notify, then waits for ours, which never comes: the client just reads.
+                t.server.async_shutdown([](boost::system::error_code) {});
+            } else {
+                t.server.next_layer().close();
+            }
+            std::string buf(64, '\0');
+            for (;;) {
+                auto [ec, n] = co_await t.client.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+                got.append(buf.data(), n);
+                if (ec) {
+                    end = ec;
+                    break;
+                }
+            }
+            t.client.next_layer().close();
+        });
+        CHECK(got == "last");
+        if (clean) CHECK(end == asio::error::eof);
+        else CHECK(end == asio::ssl::error::stream_truncated);
+    }
+}
