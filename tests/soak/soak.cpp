@@ -9,9 +9,11 @@
 // past its deadline.
 //
 //   llmstream-soak [--requests N=100000] [--concurrency C=1000] [--rounds R=10] [--time-scale S=1]
-//                  [--limited-requests L=600]
+//                  [--limited-requests L=600] [--http 1.1|2]
 //
-// --time-scale multiplies every timeout and scripted delay (sanitizer builds run slower).
+// --time-scale multiplies every timeout and scripted delay (sanitizer builds run slower). --http 2
+// runs it all over HTTP/2 (h2c with prior knowledge: many streams per connection); the faults
+// and what must come of them are the same.
 //
 // Prints one JSON object; exits 1 on any violation. The test suite runs a short version.
 #include <llmstream/mock/server.hpp>
@@ -33,6 +35,7 @@
 #include <iostream>
 #include <map>
 #include <thread>
+#include <vector>
 
 namespace asio = boost::asio;
 using namespace llmstream;
@@ -73,22 +76,38 @@ struct kind {
     int content_tokens;    // exact content delivered, success or not
 };
 
-const kind kinds[] = {
+// The faults every protocol meets the same way.
+const kind common_kinds[] = {
     {"retry_503", [](const std::string& k) { return "mock?tokens=5&fail_first=1&status=503&key=" + k; }, {}, 2, 2, 5},
     {"retry_429", [](const std::string& k) { return "mock?tokens=5&fail_first=1&status=429&code=rate_limit_exceeded&retry_after_ms=5&key=" + k; }, {}, 2, 2, 5},
-    // On a reused connection a reset before any byte looks exactly like a stale keep-alive
-    // connection: replaced at once, not an attempt. So the client counts 1 or 2; the server 2.
-    {"reset_before_headers", [](const std::string& k) { return "mock?tokens=5&fail_first=1&reset_before_headers=1&key=" + k; }, {}, -2, 2, 5},
     {"slow_headers", [](const std::string& k) { return "mock?tokens=5&fail_first=1&slow_headers_ms=" + std::to_string(10'000 * time_scale) + "&key=" + k; }, {}, 2, 2, 5},
     {"denied_403", [](const std::string& k) { return "mock?status=403&code=Model.AccessDenied&key=" + k; }, api_errc::permission_denied, 1, 1, 0},
     {"auth_401", [](const std::string& k) { return "mock?status=401&code=invalid_api_key&key=" + k; }, api_errc::authentication, 1, 1, 0},
-    {"reset_after_3", [](const std::string& k) { return "mock?tokens=10&reset_after=3&key=" + k; }, errc::connection_closed, 1, 1, 3},
     {"in_stream_500", [](const std::string& k) { return "mock?tokens=10&error_after=2&error_status=500&code=server_error&key=" + k; }, api_errc::server_error, 1, 1, 2},
     {"stall", [](const std::string& k) { return "mock?tokens=10&stall_after=2&key=" + k; }, errc::idle_timeout, 1, 1, 2},
     {"malformed", [](const std::string& k) { return "mock?tokens=10&malformed_after=2&key=" + k; }, errc::malformed_response, 1, 1, 2},
     {"bad_chunk", [](const std::string& k) { return "mock?raw=bad_chunk&key=" + k; }, errc::invalid_http_response, 1, 1, 0},
     {"always_503", [](const std::string& k) { return "mock?status=503&key=" + k; }, api_errc::overloaded, 3, 3, 0},
 };
+
+// HTTP/1.1: the mock drops the connection, which carries only this stream.
+const kind http1_kinds[] = {
+    // On a reused connection a reset before any byte looks exactly like a stale keep-alive
+    // connection: replaced at once, not an attempt. So the client counts 1 or 2; the server 2.
+    {"reset_before_headers", [](const std::string& k) { return "mock?tokens=5&fail_first=1&reset_before_headers=1&key=" + k; }, {}, -2, 2, 5},
+    {"reset_after_3", [](const std::string& k) { return "mock?tokens=10&reset_after=3&key=" + k; }, errc::connection_closed, 1, 1, 3},
+};
+
+// HTTP/2: a dropped connection would take every stream on it along (the integration tests cover
+// that), so the faults here are the stream's own: RST_STREAM.
+const kind http2_kinds[] = {
+    {"rst_internal_error", [](const std::string& k) { return "mock?tokens=5&fail_first=1&rst=2&key=" + k; }, {}, 2, 2, 5},
+    // Never processed: sent again at once, not counted as an attempt.
+    {"rst_refused_stream", [](const std::string& k) { return "mock?tokens=5&fail_first=1&rst=7&key=" + k; }, {}, 1, 2, 5},
+};
+
+std::vector<kind> kinds;  // the protocol's
+
 constexpr int period = 60;  // 48 clean requests, then one of each fault kind: 20% faulted
 
 double rss_mb() {
@@ -153,7 +172,8 @@ asio::awaitable<void> limited_one(client& c, long index, limited_tally& t) {
 asio::awaitable<void> one(client& c, long index, int round, tally& t, std::vector<std::pair<std::string, int>>& keys) {
     const std::string key = "r" + std::to_string(round) + "i" + std::to_string(index);
     const long slot = index % period;
-    const kind* k = slot >= period - static_cast<long>(std::size(kinds)) ? &kinds[slot - (period - std::size(kinds))] : nullptr;
+    const long first_fault = period - static_cast<long>(kinds.size());
+    const kind* k = slot >= first_fault ? &kinds[static_cast<std::size_t>(slot - first_fault)] : nullptr;
     const int clean_tokens = 4 + static_cast<int>(index % 9);
     chat_request req;
     req.model = k ? k->model(key) : "mock?tokens=" + std::to_string(clean_tokens);
@@ -191,21 +211,31 @@ asio::awaitable<void> one(client& c, long index, int round, tally& t, std::vecto
 
 int main(int argc, char** argv) {
     long requests = 100'000, concurrency = 1'000, rounds = 10, limited_requests = 600;
+    http_version http = http_version::http1;
+    bool usage = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         const long v = std::atol(argv[i + 1]);
-        if (a == "--requests") requests = v;
+        if (a == "--http") {
+            const std::string version = argv[i + 1];
+            usage = version != "1.1" && version != "2";
+            http = version == "2" ? http_version::http2 : http_version::http1;
+        } else if (a == "--requests") requests = v;
         else if (a == "--concurrency") concurrency = v;
         else if (a == "--rounds") rounds = v;
         else if (a == "--time-scale") time_scale = std::max(1L, v);
         else if (a == "--limited-requests") limited_requests = std::max(0L, v);
-        else {
-            std::cerr << "usage: llmstream-soak [--requests N] [--concurrency C] [--rounds R] [--time-scale S] "
-                         "[--limited-requests L]\n";
-            return 2;
-        }
+        else usage = true;
+    }
+    if (usage) {
+        std::cerr << "usage: llmstream-soak [--requests N] [--concurrency C] [--rounds R] [--time-scale S] "
+                     "[--limited-requests L] [--http 1.1|2]\n";
+        return 2;
     }
     rounds = std::max(1L, rounds);
+    kinds.assign(std::begin(common_kinds), std::end(common_kinds));
+    if (http == http_version::http2) kinds.insert(kinds.end(), std::begin(http2_kinds), std::end(http2_kinds));
+    else kinds.insert(kinds.end(), std::begin(http1_kinds), std::end(http1_kinds));
     concurrency = std::max(1L, concurrency);
 
     asio::io_context server_io;
@@ -230,6 +260,7 @@ int main(int argc, char** argv) {
     cfg.retry.initial_backoff = milliseconds(5);
     cfg.retry.max_backoff = milliseconds(20);
     cfg.pool.max_connections = static_cast<std::size_t>(concurrency);
+    cfg.http = http;
     client c(io.get_executor(), cfg);
 
     tally t;
@@ -281,6 +312,7 @@ int main(int argc, char** argv) {
 
     // The server's own count of attempts per faulted request.
     const auto seen = server.counters().attempts;
+    const auto server_connections = server.counters().connections;
     long server_mismatch = 0;
     for (const auto& [key, expected] : keys) {
         const auto it = seen.find(key);
@@ -301,11 +333,12 @@ int main(int argc, char** argv) {
     const bool pass = t.violations == 0 && server_mismatch == 0 && !pool_leak && memory_flat && deadline_ok &&
                       t.ok + t.failed_as_expected == per_round * rounds && limited_ok;
 
-    std::printf("{\"requests\": %ld, \"concurrency\": %ld, \"rounds\": %ld, \"ok\": %ld, \"failed_as_expected\": %ld, "
+    std::printf("{\"http\": \"%s\", \"requests\": %ld, \"concurrency\": %ld, \"rounds\": %ld, \"ok\": %ld, \"failed_as_expected\": %ld, "
                 "\"violations\": %ld, \"server_attempt_mismatches\": %ld, \"retries\": %ld, \"budget_cut\": %ld, "
-                "\"max_request_s\": %.3f, \"pool_idle_after_each_round\": %s, \"rss_mb_per_round\": [",
-                per_round * rounds, concurrency, rounds, t.ok, t.failed_as_expected, t.violations, server_mismatch,
-                t.retries, t.budget_cut, t.max_request_s, pool_leak ? "false" : "true");
+                "\"max_request_s\": %.3f, \"server_connections\": %llu, \"pool_idle_after_each_round\": %s, \"rss_mb_per_round\": [",
+                http == http_version::http2 ? "2" : "1.1", per_round * rounds, concurrency, rounds, t.ok, t.failed_as_expected, t.violations, server_mismatch,
+                t.retries, t.budget_cut, t.max_request_s, static_cast<unsigned long long>(server_connections),
+                pool_leak ? "false" : "true");
     for (std::size_t i = 0; i < rss.size(); ++i) std::printf("%s%.1f", i ? ", " : "", rss[i]);
     std::printf("], \"rss_growth_mb\": %.1f, \"memory_check\": \"%s\", \"wall_s\": %.2f, \"by_kind\": {", growth,
                 under_asan ? "skipped (AddressSanitizer quarantine)" : (memory_flat ? "flat" : "growing"), wall);

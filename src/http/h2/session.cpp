@@ -105,6 +105,15 @@ void session::maybe_stop_reading() {
     }
 }
 
+// The server closed or reset the connection: every stream on it hears the same, whichever side
+// noticed first (the reader's end of file, or the writer's broken pipe when it was sending).
+error_code session::connection_lost(error_code ec) {
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::broken_pipe ||
+        ec == asio::error::connection_reset)
+        return errc::connection_closed;
+    return ec;
+}
+
 void session::fail(error_code ec) {
     if (core_.closed()) return;
     socket_->close();
@@ -164,8 +173,7 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
         if (core_.closed()) break;
         if (ec == asio::error::operation_aborted) continue;  // stopped for idling (the loop condition decides)
         if (ec) {
-            fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? error_code(errc::connection_closed)
-                                                                                     : ec);
+            fail(connection_lost(ec));
             break;
         }
         in_recv_ = true;
@@ -202,7 +210,7 @@ asio::awaitable<void> session::write_loop(std::shared_ptr<session>) {  // the ar
             }
             writing_ = false;
             if (ec) {
-                fail(ec);
+                fail(connection_lost(ec));
                 break;
             }
             continue;  // more may have been queued meanwhile
