@@ -16,9 +16,10 @@
 
 namespace llmstream::detail {
 
-// Deltas decoded ahead of the reader: a ring of reused heap slots. Slots never move (growing
-// moves only the pointers), so the delta lent to the caller stays put while more arrive, and a
-// warm queue allocates nothing per delta.
+// Deltas decoded ahead of the reader: a ring of reused slots. Slots never move (growing adds a
+// block of new slots and moves only the pointers), so the delta lent to the caller stays put
+// while more arrive, and a warm queue allocates nothing per delta. Growing to N slots takes
+// log2(N) allocations, not N: a whole response read at once fills dozens of slots per stream.
 class delta_ring {
 public:
     bool empty() const noexcept { return count_ == 0; }
@@ -38,17 +39,21 @@ public:
 private:
     delta* next_slot() {
         if (count_ == slots_.size()) {
-            std::vector<std::unique_ptr<delta>> bigger(std::max<std::size_t>(8, slots_.size() * 2));
-            for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
-            for (std::size_t i = slots_.size(); i < bigger.size(); ++i) bigger[i] = std::make_unique<delta>();
+            const std::size_t grown = std::max<std::size_t>(8, slots_.size() * 2);
+            const std::size_t added = grown - slots_.size();
+            blocks_.push_back(std::make_unique<delta[]>(added));
+            std::vector<delta*> bigger(grown);
+            for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
+            for (std::size_t i = 0; i < added; ++i) bigger[slots_.size() + i] = &blocks_.back()[i];
             slots_ = std::move(bigger);
             head_ = 0;
         }
-        delta* slot = slots_[(head_ + count_) % slots_.size()].get();
+        delta* slot = slots_[(head_ + count_) % slots_.size()];
         ++count_;
         return slot;
     }
-    std::vector<std::unique_ptr<delta>> slots_;
+    std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
+    std::vector<delta*> slots_;                     // the ring, in order from head_
     std::size_t head_ = 0;
     std::size_t count_ = 0;
 };
