@@ -24,8 +24,21 @@ class delta_ring {
 public:
     bool empty() const noexcept { return count_ == 0; }
     std::size_t size() const noexcept { return count_; }
-    void push(const delta& d) { *next_slot() = d; }  // copy-assign keeps the slot's capacity
-    void push(delta&& d) { *next_slot() = std::move(d); }
+    void push(const delta& d) {  // copy-assign keeps the slot's capacity
+        prepare() = d;
+        commit();
+    }
+    void push(delta&& d) {
+        prepare() = std::move(d);
+        commit();
+    }
+    /// The slot the next delta may be decoded into, in place (no copy); commit() makes it part of
+    /// the ring. Until then every call returns the same slot (stale: the decoder clears it).
+    delta& prepare() {
+        if (count_ == slots_.size()) grow();
+        return *slots_[(head_ + count_) % slots_.size()];
+    }
+    void commit() noexcept { ++count_; }
     delta& front() noexcept { return *slots_[head_]; }
     delta& at(std::size_t i) noexcept { return *slots_[(head_ + i) % slots_.size()]; }
     void pop() noexcept {
@@ -37,20 +50,15 @@ public:
     }
 
 private:
-    delta* next_slot() {
-        if (count_ == slots_.size()) {
-            const std::size_t grown = std::max<std::size_t>(8, slots_.size() * 2);
-            const std::size_t added = grown - slots_.size();
-            blocks_.push_back(std::make_unique<delta[]>(added));
-            std::vector<delta*> bigger(grown);
-            for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
-            for (std::size_t i = 0; i < added; ++i) bigger[slots_.size() + i] = &blocks_.back()[i];
-            slots_ = std::move(bigger);
-            head_ = 0;
-        }
-        delta* slot = slots_[(head_ + count_) % slots_.size()];
-        ++count_;
-        return slot;
+    void grow() {
+        const std::size_t grown = std::max<std::size_t>(8, slots_.size() * 2);
+        const std::size_t added = grown - slots_.size();
+        blocks_.push_back(std::make_unique<delta[]>(added));
+        std::vector<delta*> bigger(grown);
+        for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
+        for (std::size_t i = 0; i < added; ++i) bigger[slots_.size() + i] = &blocks_.back()[i];
+        slots_ = std::move(bigger);
+        head_ = 0;
     }
     std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
     std::vector<delta*> slots_;                     // the ring, in order from head_
@@ -82,6 +90,9 @@ public:
     void push(Delta&& d) {
         ring_.push(std::forward<Delta>(d));
     }
+    /// In place: decode into prepare()'s slot, then commit() it (see delta_ring::prepare).
+    delta& prepare() { return ring_.prepare(); }
+    void commit() noexcept { ring_.commit(); }
     /// False while the reader is `capacity` deltas behind: the producer pauses until room_freed.
     bool has_room() const noexcept { return ring_.size() < capacity_; }
     /// No more deltas: after the buffered ones the reader gets `ec` (empty: the normal end).

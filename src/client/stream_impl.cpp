@@ -164,13 +164,17 @@ void stream_impl::report_end(observer& o, const error_code& ec) {
 }
 
 // Every delta for the reader goes through here: it counts them and tells the observer of the first.
-template <class Delta>
-void stream_impl::produce(Delta&& d) {
+void stream_impl::count_produced(const delta& d) {
     if (produced_++ == 0 && observer_) {
         first_delta_at_ = steady_clock::now();
         observer_->first_delta(context(), first_delta_at_ - started_);
     }
     if ((observer_ || ticket_) && d.usage) last_usage_ = d.usage;
+}
+
+template <class Delta>
+void stream_impl::produce(Delta&& d) {
+    count_produced(d);
     channel_.push(std::forward<Delta>(d));
 }
 
@@ -503,7 +507,14 @@ error_code stream_impl::on_head(const http::response_head& head) {
 error_code stream_impl::on_body(std::string_view bytes) {
     if (body_mode_ == body_mode::events) {
         // An event stream may run as long as the generation; its events are bounded by the SSE limits.
-        const auto ec = response_.feed(bytes, [&](const delta& d) { produce(d); }, diag_);
+        // Each event is decoded straight into the channel's next slot, taken when it is a delta.
+        const auto ec = response_.feed_into(
+            bytes, [&]() -> delta& { return channel_.prepare(); },
+            [&](const delta& d) {
+                count_produced(d);
+                channel_.commit();
+            },
+            diag_);
         deliver();
         return ec;
     }

@@ -87,6 +87,7 @@ private:
 
     request_context context() const;
     void report_end(observer& o, const error_code& ec);
+    void count_produced(const delta& d);
     template <class Delta>
     void produce(Delta&& d);
 

@@ -17,23 +17,33 @@ public:
     /// the call). The first error ends the stream: later calls return it again.
     template <class OnDelta>
     boost::system::error_code feed(std::string_view bytes, OnDelta&& on_delta, diagnostics& diag) {
+        return feed_into(bytes, [this]() -> delta& { return delta_; }, on_delta, diag);
+    }
+
+    /// As feed, but each event is decoded into `slot()` (a `delta&` the caller owns, cleared
+    /// first), and `on_delta` is called with that same delta when it is not empty: a consumer's
+    /// queue takes deltas without a copy.
+    template <class Slot, class OnDelta>
+    boost::system::error_code feed_into(std::string_view bytes, Slot&& slot, OnDelta&& on_delta, diagnostics& diag) {
         if (failed_) return failed_;
         boost::system::error_code ec;
         const auto on_event = [&](const sse::event& e) {
             if (ec) return;  // an error earlier in this chunk ended the stream
             ++events_;
-            ec = decoder_.on_event(e, delta_, diag);
-            if (!ec && !delta_.empty()) on_delta(static_cast<const delta&>(delta_));
+            delta& out = slot();
+            ec = decoder_.on_event(e, out, diag);
+            if (!ec && !out.empty()) on_delta(static_cast<const delta&>(out));
         };
         const auto on_comment = [&](std::string_view comment) { decoder_.on_comment(comment); };
         // Whole-event replay: an event that repeats the last text delta but for its text is taken
         // from its bytes, before the parser reads its lines (protocol/whole_event_replay.hpp).
         const auto whole_event = [&](std::string_view rest) -> std::size_t {
             if (ec) return 0;
-            const std::size_t length = decoder_.replay_whole_event(rest, delta_);
+            delta& out = slot();
+            const std::size_t length = decoder_.replay_whole_event(rest, out);
             if (length == 0) return 0;
             ++events_;
-            if (!delta_.empty()) on_delta(static_cast<const delta&>(delta_));  // empty: a "" text
+            if (!out.empty()) on_delta(static_cast<const delta&>(out));  // empty: a "" text
             return length;
         };
         const auto sse_ec = decoder_.replays_whole_events() ? parser_.feed(bytes, on_event, on_comment, whole_event)
