@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace llmstream::detail {
@@ -33,12 +34,16 @@ public:
         commit();
     }
     /// The slot the next delta may be decoded into, in place (no copy); commit() makes it part of
-    /// the ring. Until then every call returns the same slot (stale: the decoder clears it).
-    delta& prepare() {
-        if (count_ == slots_.size()) grow();
-        return *slots_[(head_ + count_) % slots_.size()];
+    /// the ring. Until then every call returns the same slot (stale: the decoder clears it). A
+    /// full ring lends a spare slot instead of growing: the event may turn out to be no delta.
+    delta& prepare() noexcept { return count_ < slots_.size() ? *slots_[(head_ + count_) % slots_.size()] : spare_; }
+    void commit() {
+        if (count_ == slots_.size()) {
+            grow();
+            std::swap(*slots_[count_], spare_);  // grow() put the ring in order from 0
+        }
+        ++count_;
     }
-    void commit() noexcept { ++count_; }
     delta& front() noexcept { return *slots_[head_]; }
     delta& at(std::size_t i) noexcept { return *slots_[(head_ + i) % slots_.size()]; }
     void pop() noexcept {
@@ -62,6 +67,7 @@ private:
     }
     std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
     std::vector<delta*> slots_;                     // the ring, in order from head_
+    delta spare_;                                   // prepare()'s slot while the ring is full
     std::size_t head_ = 0;
     std::size_t count_ = 0;
 };
@@ -92,7 +98,7 @@ public:
     }
     /// In place: decode into prepare()'s slot, then commit() it (see delta_ring::prepare).
     delta& prepare() { return ring_.prepare(); }
-    void commit() noexcept { ring_.commit(); }
+    void commit() { ring_.commit(); }
     /// False while the reader is `capacity` deltas behind: the producer pauses until room_freed.
     bool has_room() const noexcept { return ring_.size() < capacity_; }
     /// No more deltas: after the buffered ones the reader gets `ec` (empty: the normal end).

@@ -54,6 +54,38 @@ TEST_CASE("delta channel: deltas in order, each lent until the next read", "[del
     CHECK(ch.delivered() == 42);
 }
 
+TEST_CASE("delta channel: deltas decoded in place, committed or left, across ring growth", "[delta_channel]") {
+    delta_channel ch(64);
+    ch.push(text("a"));
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    auto r = ch.take();
+    REQUIRE(r);
+    const delta* lent = r->d;
+    ch.completed();
+    // Every third event decodes to nothing: prepared, never committed, its slot used again. The
+    // ring fills and grows several times while "a" is lent.
+    int committed = 0;
+    for (int i = 0; i < 90; ++i) {
+        delta& slot = ch.prepare();
+        slot.content = "x" + std::to_string(i);
+        if (i % 3 == 2) continue;
+        ch.commit();
+        ++committed;
+    }
+    CHECK(lent->content == "a");
+    CHECK(ch.buffered() == static_cast<std::size_t>(committed) + 1);  // "a" is still held, lent
+    for (int i = 0; i < 90; ++i) {
+        if (i % 3 == 2) continue;
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        r = ch.take();
+        REQUIRE(r);
+        CHECK(r->d->content == "x" + std::to_string(i));
+        ch.completed();
+    }
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());  // nothing left: the uncommitted ones never reached the reader
+}
+
 TEST_CASE("delta channel: a pending read waits, then gets the next delta or the end", "[delta_channel]") {
     delta_channel ch(8);
     REQUIRE(ch.begin_read() == delta_channel::begin::started);
