@@ -7,6 +7,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/system/error_code.hpp>
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <iterator>
 #include <memory>
+#include <type_traits>
 
 namespace llmstream {
 
@@ -63,13 +65,26 @@ private:
 namespace detail {
 class stream_impl;
 using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, const delta*)>;
-void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler);
+void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler, bool on_stream_executor);
 std::shared_ptr<const diagnostics> stream_diagnostics(const std::shared_ptr<stream_impl>& impl);
+bool is_stream_executor(const std::shared_ptr<stream_impl>& impl, const boost::asio::any_io_executor& ex);
+
+/// Whether the handler's own executor is the stream's (a coroutine on the client's executor, the
+/// common case). Asked here, where the handler's type is known: once type-erased, asking for its
+/// executor costs an allocation, and every delta's completion asked.
+template <class Handler>
+bool on_stream_executor(const Handler& handler, const std::shared_ptr<stream_impl>& impl) {
+    if constexpr (std::is_same_v<boost::asio::associated_executor_t<Handler>, boost::asio::any_io_executor>)
+        return is_stream_executor(impl, boost::asio::get_associated_executor(handler));
+    else
+        return false;
+}
 
 struct next_initiation {
     template <class Handler>
     void operator()(Handler&& handler, const std::shared_ptr<stream_impl>& impl) const {
-        initiate_next(impl, next_handler(std::forward<Handler>(handler)));
+        const bool on_stream = on_stream_executor(handler, impl);
+        initiate_next(impl, next_handler(std::forward<Handler>(handler)), on_stream);
     }
     std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<stream_impl>& impl) const {
         return stream_diagnostics(impl);
@@ -77,12 +92,13 @@ struct next_initiation {
 };
 
 using batch_handler = boost::asio::any_completion_handler<void(boost::system::error_code, delta_batch)>;
-void initiate_next_batch(const std::shared_ptr<stream_impl>& impl, batch_handler handler);
+void initiate_next_batch(const std::shared_ptr<stream_impl>& impl, batch_handler handler, bool on_stream_executor);
 
 struct next_batch_initiation {
     template <class Handler>
     void operator()(Handler&& handler, const std::shared_ptr<stream_impl>& impl) const {
-        initiate_next_batch(impl, batch_handler(std::forward<Handler>(handler)));
+        const bool on_stream = on_stream_executor(handler, impl);
+        initiate_next_batch(impl, batch_handler(std::forward<Handler>(handler)), on_stream);
     }
     std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<stream_impl>& impl) const {
         return stream_diagnostics(impl);

@@ -10,10 +10,16 @@ namespace llmstream {
 
 namespace detail {
 
-void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler) { impl->next(std::move(handler)); }
+void initiate_next(const std::shared_ptr<stream_impl>& impl, next_handler handler, bool on_stream_executor) {
+    impl->next(std::move(handler), on_stream_executor);
+}
 
-void initiate_next_batch(const std::shared_ptr<stream_impl>& impl, batch_handler handler) {
-    impl->next_batch(std::move(handler));
+void initiate_next_batch(const std::shared_ptr<stream_impl>& impl, batch_handler handler, bool on_stream_executor) {
+    impl->next_batch(std::move(handler), on_stream_executor);
+}
+
+bool is_stream_executor(const std::shared_ptr<stream_impl>& impl, const boost::asio::any_io_executor& ex) {
+    return impl->executor() == ex;
 }
 
 std::shared_ptr<const diagnostics> stream_diagnostics(const std::shared_ptr<stream_impl>& impl) {

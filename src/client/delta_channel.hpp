@@ -36,11 +36,15 @@ public:
     /// The slot the next delta may be decoded into, in place (no copy); commit() makes it part of
     /// the ring. Until then every call returns the same slot (stale: the decoder clears it). A
     /// full ring lends a spare slot instead of growing: the event may turn out to be no delta.
-    delta& prepare() noexcept { return count_ < slots_.size() ? *slots_[(head_ + count_) % slots_.size()] : spare_; }
+    delta& prepare() noexcept {
+        spare_prepared_ = count_ == slots_.size();
+        return spare_prepared_ ? spare_ : *slots_[(head_ + count_) % slots_.size()];
+    }
     void commit() {
-        if (count_ == slots_.size()) {
-            grow();
-            std::swap(*slots_[count_], spare_);  // grow() put the ring in order from 0
+        if (spare_prepared_) {  // (the reader may have returned slots meanwhile: then no growing)
+            if (count_ == slots_.size()) grow();
+            std::swap(*slots_[(head_ + count_) % slots_.size()], spare_);
+            spare_prepared_ = false;
         }
         ++count_;
     }
@@ -68,6 +72,7 @@ private:
     std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
     std::vector<delta*> slots_;                     // the ring, in order from head_
     delta spare_;                                   // prepare()'s slot while the ring is full
+    bool spare_prepared_ = false;
     std::size_t head_ = 0;
     std::size_t count_ = 0;
 };

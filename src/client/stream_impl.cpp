@@ -43,14 +43,19 @@ void stream_impl::start() { asio::co_spawn(client_->executor, run(shared_from_th
 
 // --- the reader's side ---
 
-void stream_impl::next(next_handler handler) { read(std::move(handler), pending_); }
+void stream_impl::next(next_handler handler, bool on_stream_executor) {
+    read(std::move(handler), pending_, on_stream_executor);
+}
 
-void stream_impl::next_batch(batch_handler handler) { read(std::move(handler), pending_batch_); }
+void stream_impl::next_batch(batch_handler handler, bool on_stream_executor) {
+    read(std::move(handler), pending_batch_, on_stream_executor);
+}
 
 template <class Handler>
-void stream_impl::read(Handler handler, std::optional<Handler>& pending) {
+void stream_impl::read(Handler handler, std::optional<Handler>& pending, bool on_stream_executor) {
     if (channel_.begin_read() == delta_channel::begin::busy) {
-        post(std::move(handler), errc::operation_in_progress, typename result_of<Handler>::type{}, false);
+        post(std::move(handler), errc::operation_in_progress, typename result_of<Handler>::type{}, false,
+             on_stream_executor);
         return;
     }
     if (channel_.room_freed()) {  // the producer may read on
@@ -69,6 +74,7 @@ void stream_impl::read(Handler handler, std::optional<Handler>& pending) {
         });
     }
     pending.emplace(std::move(handler));
+    pending_on_stream_executor_ = on_stream_executor;
     deliver();
 }
 
@@ -77,11 +83,11 @@ void stream_impl::abandon_wait() {
     if (pending_) {
         next_handler h(std::move(*pending_));
         pending_.reset();
-        post(std::move(h), asio::error::operation_aborted, nullptr, true);
+        post(std::move(h), asio::error::operation_aborted, nullptr, true, pending_on_stream_executor_);
     } else if (pending_batch_) {
         batch_handler h(std::move(*pending_batch_));
         pending_batch_.reset();
-        post(std::move(h), asio::error::operation_aborted, delta_batch{}, true);
+        post(std::move(h), asio::error::operation_aborted, delta_batch{}, true, pending_on_stream_executor_);
     }
 }
 
@@ -105,13 +111,15 @@ void stream_impl::cancel() {
 // Completes `handler` later, never inline. Until a counted completion runs, another async_next
 // is "in progress" (the lent delta must not be recycled), and the stream stays alive.
 template <class Handler, class Value>
-void stream_impl::post(Handler handler, error_code ec, Value value, bool counted) {
+void stream_impl::post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    asio::post(client_->executor, [self = shared_from_this(), h = std::move(handler), ec, value, counted]() mutable {
-        if (counted) self->channel_.completed();
-        asio::dispatch(asio::append(std::move(h), ec, value));  // on the handler's own executor
-    });
+    asio::post(client_->executor,
+               [self = shared_from_this(), h = std::move(handler), ec, value, counted, on_stream_executor]() mutable {
+                   if (counted) self->channel_.completed();
+                   if (on_stream_executor) std::move(h)(ec, value);  // this is the handler's own executor
+                   else asio::dispatch(asio::append(std::move(h), ec, value));  // on the handler's own executor
+               });
 }
 
 void stream_impl::deliver() {
@@ -120,14 +128,14 @@ void stream_impl::deliver() {
             diag_.deltas_delivered = channel_.delivered();
             next_handler h(std::move(*pending_));
             pending_.reset();
-            post(std::move(h), r->ec, r->d, true);
+            post(std::move(h), r->ec, r->d, true, pending_on_stream_executor_);
         }
     } else if (pending_batch_) {
         if (auto r = channel_.take_batch()) {
             diag_.deltas_delivered = channel_.delivered();
             batch_handler h(std::move(*pending_batch_));
             pending_batch_.reset();
-            post(std::move(h), r->ec, r->batch, true);
+            post(std::move(h), r->ec, r->batch, true, pending_on_stream_executor_);
         }
     }
 }

@@ -43,8 +43,10 @@ public:
     void start();
 
     // --- the reader's side ---
-    void next(next_handler handler);
-    void next_batch(batch_handler handler);
+    /// `on_stream_executor`: the handler's executor is executor(), so its completion runs in
+    /// the stream's own posted function (see post).
+    void next(next_handler handler, bool on_stream_executor);
+    void next_batch(batch_handler handler, bool on_stream_executor);
     /// The pending async_next completes with operation_aborted; the stream itself goes on.
     void abandon_wait();
     /// Ends the generation: the connection is closed, the reader gets operation_aborted.
@@ -65,9 +67,9 @@ private:
     template <class Handler>
     struct result_of;
     template <class Handler>
-    void read(Handler handler, std::optional<Handler>& pending);
+    void read(Handler handler, std::optional<Handler>& pending, bool on_stream_executor);
     template <class Handler, class Value>
-    void post(Handler handler, error_code ec, Value value, bool counted);
+    void post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor);
     void deliver();
     void finish(error_code ec);
 
@@ -130,6 +132,7 @@ private:
     delta_channel channel_;
     std::optional<next_handler> pending_;
     std::optional<batch_handler> pending_batch_;
+    bool pending_on_stream_executor_ = false;  // of pending_ or pending_batch_
     std::optional<chat_handler> chat_handler_;
     completion completion_;
     clock::time_point started_{};

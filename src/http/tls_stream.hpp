@@ -168,6 +168,11 @@ private:
                 std::size_t left = std::min(b.size(), max_bytes - total);
                 total += left;
                 while (left > 0) {
+                    if (used == 0 && left >= chunk_size) {  // a whole record straight from the piece
+                        if (auto r = e.write(data, chunk_size); r.next != tls_engine::want::done) return r;
+                        data += chunk_size, left -= chunk_size;
+                        continue;
+                    }
                     const std::size_t n = std::min(left, chunk_size - used);
                     std::memcpy(chunk + used, data, n);
                     used += n, data += n, left -= n;

@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -340,6 +342,41 @@ TEST_CASE("async_next never completes inline and refuses a second concurrent cal
     for (int i = 0; i < 100000 && !(first_done && second_done); ++i) io.run_one_for(std::chrono::milliseconds(10));
     CHECK(first_done);
     CHECK(second_ec == errc::operation_in_progress);
+}
+
+TEST_CASE("a completion bound to another executor runs there, never on the stream's", "[integration]") {
+    mock_fixture mock;
+    asio::io_context io, other;
+    client c(io.get_executor(), mock.config());
+    auto s = c.chat_stream(mock_request("mock?tokens=3"));
+    // Type-erased like the stream's own executor (any_io_executor), but another io_context's.
+    const asio::any_io_executor elsewhere = other.get_executor();
+    std::string content;
+    bool ended = false;
+    int completions_seen_by_io = 0;
+    std::function<void()> read_next = [&] {
+        s.async_next(asio::bind_executor(elsewhere, [&](error_code ec, const delta* d) {
+            CHECK(other.get_executor().running_in_this_thread());
+            if (ec || !d) {
+                ended = true;
+                return;
+            }
+            content += d->content;
+            read_next();
+        }));
+    };
+    read_next();
+    for (int i = 0; i < 2000 && !ended; ++i) {
+        const std::size_t before = content.size();
+        io.run_for(std::chrono::milliseconds(1));
+        if (content.size() != before) ++completions_seen_by_io;  // never: only `other` runs them
+        other.restart();
+        other.poll();
+        io.restart();
+    }
+    CHECK(ended);
+    CHECK(content == expected_text(3));
+    CHECK(completions_seen_by_io == 0);
 }
 
 TEST_CASE("errors carry status, provider code, request id and a hint", "[integration][errors]") {

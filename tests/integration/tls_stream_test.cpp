@@ -52,6 +52,7 @@ struct tls_pair {
     asio::ssl::stream<tcp::socket> server{io, server_context};
     http::tls_stream client{io.get_executor(), client_context};
     records_seen seen;
+    bool accepted = false;  // here, not in connect(): a detached coroutine sets it
 
     static asio::ssl::context make_server_context(const test_ca& ca) {
         asio::ssl::context c(asio::ssl::context::tls_server);
@@ -73,8 +74,7 @@ struct tls_pair {
 
     // Connects and completes the handshake on both sides.
     asio::awaitable<void> connect() {
-        bool accepted = false;
-        asio::co_spawn(io, [this, &accepted]() -> asio::awaitable<void> {
+        asio::co_spawn(io, [this]() -> asio::awaitable<void> {
             co_await acceptor.async_accept(server.next_layer(), asio::use_awaitable);
             co_await server.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
             accepted = true;
@@ -137,7 +137,7 @@ TEST_CASE("tls_stream: a read and a write in flight at once, and a key update th
     tls_pair t;
     const std::string sent = pattern(1 << 20, 3);
     std::string echoed;
-    bool server_done = false;
+    bool server_done = false, writer_done = false;
     run_test(t.io, [&]() -> asio::awaitable<void> {
         co_await t.connect();
 
@@ -163,7 +163,6 @@ TEST_CASE("tls_stream: a read and a write in flight at once, and a key update th
             server_done = true;
         }, asio::detached);
 
-        bool writer_done = false;
         asio::co_spawn(t.io, [&]() -> asio::awaitable<void> {
             for (std::size_t at = 0; at < sent.size(); at += 8192)
                 co_await asio::async_write(t.client, asio::buffer(sent.data() + at, 8192), asio::use_awaitable);

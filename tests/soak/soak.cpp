@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
         const long v = std::atol(argv[i + 1]);
         if (a == "--http") {
             const std::string version = argv[i + 1];
-            usage = version != "1.1" && version != "2";
+            if (version != "1.1" && version != "2") usage = true;
             http = version == "2" ? http_version::http2 : http_version::http1;
         } else if (a == "--requests") requests = v;
         else if (a == "--concurrency") concurrency = v;

@@ -86,6 +86,34 @@ TEST_CASE("delta channel: deltas decoded in place, committed or left, across rin
     CHECK_FALSE(ch.take());  // nothing left: the uncommitted ones never reached the reader
 }
 
+TEST_CASE("delta channel: a delta decoded in place while the ring was full, committed after the reader took one",
+          "[delta_channel]") {
+    delta_channel ch(64);
+    for (int i = 0; i < 8; ++i) ch.push(text("d" + std::to_string(i)));  // a full ring of 8
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    auto r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d->content == "d0");
+    ch.completed();
+    delta& slot = ch.prepare();  // still full: "d0" is lent
+    slot.content = "late";
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);  // returns "d0": room again
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d->content == "d1");
+    ch.completed();
+    ch.commit();
+    std::vector<std::string> rest;
+    for (;;) {
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        r = ch.take();
+        if (!r) break;
+        rest.push_back(r->d->content);
+        ch.completed();
+    }
+    CHECK(rest == std::vector<std::string>{"d2", "d3", "d4", "d5", "d6", "d7", "late"});
+}
+
 TEST_CASE("delta channel: a pending read waits, then gets the next delta or the end", "[delta_channel]") {
     delta_channel ch(8);
     REQUIRE(ch.begin_read() == delta_channel::begin::started);
