@@ -12,15 +12,14 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <utility>
 #include <vector>
 
 namespace llmstream::detail {
 
 // Deltas decoded ahead of the reader: a ring of reused slots. Slots never move (growing adds a
 // block of new slots and moves only the pointers), so the delta lent to the caller stays put
-// while more arrive, and a warm queue allocates nothing per delta. Growing to N slots takes
-// log2(N) allocations, not N: a whole response read at once fills dozens of slots per stream.
+// while more arrive, and a warm queue allocates nothing per delta. Slots come in blocks, not one
+// allocation each: a whole response read at once fills hundreds of slots per stream.
 class delta_ring {
 public:
     bool empty() const noexcept { return count_ == 0; }
@@ -34,20 +33,12 @@ public:
         commit();
     }
     /// The slot the next delta may be decoded into, in place (no copy); commit() makes it part of
-    /// the ring. Until then every call returns the same slot (stale: the decoder clears it). A
-    /// full ring lends a spare slot instead of growing: the event may turn out to be no delta.
-    delta& prepare() noexcept {
-        spare_prepared_ = count_ == slots_.size();
-        return spare_prepared_ ? spare_ : *slots_[(head_ + count_) % slots_.size()];
+    /// the ring. Until then every call returns the same slot (stale: the decoder clears it).
+    delta& prepare() {
+        if (count_ == slots_.size()) grow();
+        return *slots_[(head_ + count_) % slots_.size()];
     }
-    void commit() {
-        if (spare_prepared_) {  // (the reader may have returned slots meanwhile: then no growing)
-            if (count_ == slots_.size()) grow();
-            std::swap(*slots_[(head_ + count_) % slots_.size()], spare_);
-            spare_prepared_ = false;
-        }
-        ++count_;
-    }
+    void commit() noexcept { ++count_; }
     delta& front() noexcept { return *slots_[head_]; }
     delta& at(std::size_t i) noexcept { return *slots_[(head_ + i) % slots_.size()]; }
     void pop() noexcept {
@@ -59,20 +50,23 @@ public:
     }
 
 private:
+    // Adds a block of slots: 8 at first, then as many as the ring has, at most block_slots
+    // (5.5 KiB; larger blocks went past malloc's mmap and trim thresholds, and every stream paid
+    // page faults for them). Bounded blocks also bound the slots an event that turns out to be no
+    // delta (a [DONE]) makes a full ring add for nothing.
+    static constexpr std::size_t block_slots = 16;
     void grow() {
-        const std::size_t grown = std::max<std::size_t>(8, slots_.size() * 2);
-        const std::size_t added = grown - slots_.size();
+        const std::size_t added = slots_.empty() ? 8 : std::min(slots_.size(), block_slots);
         blocks_.push_back(std::make_unique<delta[]>(added));
-        std::vector<delta*> bigger(grown);
-        for (std::size_t i = 0; i < slots_.size(); ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
-        for (std::size_t i = 0; i < added; ++i) bigger[slots_.size() + i] = &blocks_.back()[i];
+        std::vector<delta*> bigger;
+        bigger.reserve(slots_.size() + added);
+        for (std::size_t i = 0; i < slots_.size(); ++i) bigger.push_back(slots_[(head_ + i) % slots_.size()]);
+        for (std::size_t i = 0; i < added; ++i) bigger.push_back(&blocks_.back()[i]);
         slots_ = std::move(bigger);
         head_ = 0;
     }
     std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
     std::vector<delta*> slots_;                     // the ring, in order from head_
-    delta spare_;                                   // prepare()'s slot while the ring is full
-    bool spare_prepared_ = false;
     std::size_t head_ = 0;
     std::size_t count_ = 0;
 };
