@@ -33,21 +33,11 @@ bool connection::looks_alive() noexcept {
     auto& socket = lowest_layer().socket();
     if (!socket.is_open()) return false;
     char byte = 0;
-#ifdef MSG_DONTWAIT
     // One peek that never blocks: asio's non_blocking(true) and (false) around it cost two ioctls,
     // and a third when the next read made the socket non-blocking again, per reused connection.
     const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     // Idle means "nothing to read yet"; EOF, an error or unexpected bytes all mean "do not reuse".
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-#else
-    boost::system::error_code ec;
-    socket.non_blocking(true, ec);
-    if (ec) return false;
-    const std::size_t n = socket.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, ec);
-    const bool alive = ec == asio::error::would_block && n == 0;
-    socket.non_blocking(false, ec);
-    return alive;
-#endif
 }
 
 connection_pool::connection_pool(asio::any_io_executor ex, pool_settings settings, asio::ssl::context* tls_context)

@@ -105,15 +105,6 @@ void session::maybe_stop_reading() {
     }
 }
 
-// The server closed or reset the connection: every stream on it hears the same, whichever side
-// noticed first (the reader's end of file, or the writer's broken pipe when it was sending).
-error_code session::connection_lost(error_code ec) {
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::broken_pipe ||
-        ec == asio::error::connection_reset)
-        return errc::connection_closed;
-    return ec;
-}
-
 void session::fail(error_code ec) {
     if (core_.closed()) return;
     socket_->close();

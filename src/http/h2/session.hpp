@@ -70,7 +70,6 @@ private:
     void drive();
     void wake_writer();
     void maybe_stop_reading();
-    static boost::system::error_code connection_lost(boost::system::error_code ec);
     void fail(boost::system::error_code ec);
 
     std::unique_ptr<connection> socket_;

@@ -5,6 +5,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/string.hpp>
 
 #include <algorithm>
@@ -412,6 +414,14 @@ std::string error_code_name(std::uint32_t code) {
                                             "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"};
     if (code < std::size(names)) return std::string(names[code]) + " (" + std::to_string(code) + ")";
     return std::to_string(code);
+}
+
+boost::system::error_code connection_lost(boost::system::error_code ec) {
+    namespace ae = boost::asio::error;
+    if (ec == ae::eof || ec == boost::asio::ssl::error::stream_truncated || ec == ae::broken_pipe ||
+        ec == ae::connection_reset)
+        return errc::connection_closed;
+    return ec;
 }
 
 }  // namespace llmstream::http::h2

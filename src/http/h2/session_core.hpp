@@ -162,4 +162,9 @@ private:
     bool settings_received_ = false;
 };
 
+/// What every stream on a connection hears when its socket fails: the server closing or resetting
+/// the connection is errc::connection_closed, whichever side noticed first (the reader's end of
+/// file, or the writer's broken pipe while it was sending); other errors stay as they are.
+boost::system::error_code connection_lost(boost::system::error_code ec);
+
 }  // namespace llmstream::http::h2
