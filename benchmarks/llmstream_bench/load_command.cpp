@@ -7,7 +7,9 @@
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
 // events = deltas handed to the caller; cpu_s = this process's user + system CPU time; ttft =
 // time from starting a request to its first delta. all_streaming_rss_mb: the resident set when all
-// of the first `concurrency` streams were streaming at once (-1: they never were). Extra field: streams_open_peak, the most
+// of the first `concurrency` streams were streaming at once (-1: they never were), and
+// all_streaming_heap_mb what malloc had handed out then (mallinfo2: the rest of the resident set
+// is code, stacks and the allocator's free space). Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
 // the most connections the client had open; attempts, the requests sent, retries included;
 // throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
@@ -26,6 +28,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -53,6 +56,13 @@ double current_rss_mb() {
         std::fclose(f);
     }
     return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// What malloc has handed out and not had back, now: the resident set less the allocator's free
+// space and fragmentation (and less code, stacks and other mappings).
+double heap_in_use_mb() {
+    const struct mallinfo2 m = mallinfo2();
+    return static_cast<double>(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -136,7 +146,7 @@ int load_command(const std::vector<std::string>& args) {
     long streaming_now = 0, streaming_peak = 0;  // streams between their first delta and their end
     // The resident set when every stream of the first wave is streaming at once: connections and
     // streams as they stay, without the transient peak of their set-up (TLS handshakes).
-    double all_streaming_rss_mb = -1;
+    double all_streaming_rss_mb = -1, all_streaming_heap_mb = -1;
     const long wave = std::min(concurrency, requests);
     std::size_t connections_peak = 0;
     long attempts = 0;  // requests sent, retries included (transparent resends are not attempts)
@@ -161,7 +171,10 @@ int load_command(const std::vector<std::string>& args) {
                 ttft_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
                 first = false;
                 streaming_peak = std::max(streaming_peak, ++streaming_now);
-                if (streaming_now == wave && all_streaming_rss_mb < 0) all_streaming_rss_mb = current_rss_mb();
+                if (streaming_now == wave && all_streaming_rss_mb < 0) {
+                    all_streaming_rss_mb = current_rss_mb();
+                    all_streaming_heap_mb = heap_in_use_mb();
+                }
             };
             for (;;) {
                 boost::system::error_code ec;
@@ -220,12 +233,12 @@ int load_command(const std::vector<std::string>& args) {
         "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
         "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu,\"attempts\":%ld,\"throttled\":%ld,"
         "\"requests_per_s\":%.1f,\"admission_wait_ms_p50\":%.1f,\"admission_wait_ms_p99\":%.1f,"
-        "\"all_streaming_rss_mb\":%.1f}\n",
+        "\"all_streaming_rss_mb\":%.1f,\"all_streaming_heap_mb\":%.1f}\n",
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
         percentile(ttft_ms, 0.99), streaming_peak, connections_peak, attempts, throttled,
         wall > 0 ? static_cast<double>(ok) / wall : 0.0, percentile(admission_wait_ms, 0.5),
-        percentile(admission_wait_ms, 0.99), all_streaming_rss_mb);
+        percentile(admission_wait_ms, 0.99), all_streaming_rss_mb, all_streaming_heap_mb);
     if (collected) {
         std::fflush(stdout);
         collected->record_pool(c->pool_stats());

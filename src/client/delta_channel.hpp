@@ -50,13 +50,14 @@ public:
     }
 
 private:
-    // Adds a block of slots: 8 at first, then as many as the ring has, at most block_slots
+    // Adds a block of slots: 4 at first (a stream read as it is generated has one or two deltas
+    // waiting at a time; 1.4 KiB less per stream than 8), then as many as the ring has, at most block_slots
     // (5.5 KiB; larger blocks went past malloc's mmap and trim thresholds, and every stream paid
     // page faults for them). Bounded blocks also bound the slots an event that turns out to be no
     // delta (a [DONE]) makes a full ring add for nothing.
-    static constexpr std::size_t block_slots = 16;
+    static constexpr std::size_t first_block_slots = 4, block_slots = 16;
     void grow() {
-        const std::size_t added = slots_.empty() ? 8 : std::min(slots_.size(), block_slots);
+        const std::size_t added = slots_.empty() ? first_block_slots : std::min(slots_.size(), block_slots);
         blocks_.push_back(std::make_unique<delta[]>(added));
         std::vector<delta*> bigger;
         bigger.reserve(slots_.size() + added);

@@ -68,6 +68,8 @@ struct response_reader::impl {
     std::vector<char> buffer;
     std::size_t begin = 0;
     std::size_t end = 0;
+    std::size_t last_offered = 0;  // the size of the last read_buffer()
+    bool last_filled = false;      // the last commit took all of it in
 
     state st = state::head;
     std::size_t scan_from = 0;  // where the search for the end of the head resumes (offset from begin)
@@ -296,26 +298,36 @@ struct response_reader::impl {
 response_reader::response_reader(response_handler& handler, limits l) : impl_(std::make_unique<impl>(handler, l)) {}
 response_reader::~response_reader() = default;
 
+// The space offered is 1 KiB while a stream is read as it is generated (a few hundred bytes per
+// read; every open stream holds it while its read waits), and twice the last space whenever a
+// read filled it (a burst: what is left is already there), up to 64 KiB. An empty buffer larger
+// than the space wanted is given back.
 std::span<char> response_reader::read_buffer() {
     auto& b = *impl_;
-    if (b.begin == b.end) b.begin = b.end = 0;
-    constexpr std::size_t min_free = 4096;
-    if (b.buffer.size() - b.end < min_free) {
+    constexpr std::size_t min_free = 1024, max_free = 64 * 1024;
+    const std::size_t want = b.last_filled ? std::min(2 * b.last_offered, max_free) : min_free;
+    if (b.begin == b.end) {
+        b.begin = b.end = 0;
+        if (b.buffer.size() > 2 * want) std::vector<char>().swap(b.buffer);
+    }
+    if (b.buffer.size() - b.end < want) {
         // Move what is left to the front; grow only if that does not free enough.
         if (b.begin > 0) {
             std::memmove(b.buffer.data(), b.buffer.data() + b.begin, b.end - b.begin);
             b.end -= b.begin;
             b.begin = 0;
         }
-        if (b.buffer.size() - b.end < min_free) b.buffer.resize(std::max<std::size_t>(b.end + min_free, b.buffer.size() * 2));
+        if (b.buffer.size() - b.end < want) b.buffer.resize(std::max<std::size_t>(b.end + want, b.buffer.size() * 2));
     }
-    return {b.buffer.data() + b.end, b.buffer.size() - b.end};
+    b.last_offered = b.buffer.size() - b.end;
+    return {b.buffer.data() + b.end, b.last_offered};
 }
 
 boost::system::error_code response_reader::commit(std::size_t n) {
     auto& b = *impl_;
     n = std::min(n, b.buffer.size() - b.end);
     b.end += n;
+    b.last_filled = n == b.last_offered;
     received_ += n;
     return b.parse();
 }

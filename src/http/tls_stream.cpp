@@ -7,7 +7,6 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <bit>
 #include <climits>
 #include <cstring>
 #include <stdexcept>
@@ -91,12 +90,13 @@ asio::mutable_buffer tls_engine::input_space() {
         input_end_ -= input_begin_;
         input_begin_ = 0;
     }
-    return {input_.get() + input_end_, input_size_ - input_end_};
+    input_offered_ = input_size_ - input_end_;
+    return {input_.get() + input_end_, input_offered_};
 }
 
 void tls_engine::commit_input(std::size_t n) noexcept {
     input_end_ += n;
-    input_read_ += n;
+    input_filled_ = n == input_offered_;
 }
 
 int tls_engine::bio_read(char* out, int size) noexcept {
@@ -119,10 +119,8 @@ void tls_engine::release_input_if_empty() noexcept {
     if (input_ && input_begin_ == input_end_) {
         input_.reset();
         input_begin_ = input_end_ = 0;
-        // The next buffer holds twice what this one took in (a stream's small records: the
-        // smallest; a burst of a whole response: the next one in one read).
-        input_size_ = std::clamp(std::bit_ceil(2 * input_read_), min_read_buffer, max_read_buffer);
-        input_read_ = 0;
+        // A burst doubles the next buffer; a read that did not fill this one waits with the smallest.
+        input_size_ = input_filled_ ? std::min(2 * input_size_, max_read_buffer) : min_read_buffer;
     }
 }
 

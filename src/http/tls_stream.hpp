@@ -1,6 +1,6 @@
 // TLS over a beast::tcp_stream, with OpenSSL reading and writing through a BIO of our own: the
-// ciphertext read from the socket waits in one small buffer (4 to 32 KiB, twice what the last one
-// took in, held only while a read needs it) and what OpenSSL writes goes to one output string, sent as one
+// ciphertext read from the socket waits in one small buffer (1 KiB, up to 32 KiB in a burst,
+// held only while a read needs it) and what OpenSSL writes goes to one output string, sent as one
 // socket write. asio::ssl::stream
 // keeps four 17 KiB buffers per connection (its own two and a BIO pair's), ~68 KiB that thousands
 // of streaming connections paid for nothing (the transport issue's memory-per-connection goal).
@@ -33,9 +33,10 @@ namespace llmstream::http {
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.
 class tls_engine {
 public:
-    /// The read buffer's sizes: each one is made twice as large as what the last one took in
-    /// (streamed tokens come in records of a few hundred bytes; a whole response in a burst).
-    static constexpr std::size_t min_read_buffer = 4 * 1024, max_read_buffer = 32 * 1024;
+    /// The read buffer's sizes: 1 KiB while a stream is read as it is generated (records of a few
+    /// hundred bytes; every open connection holds it while its read waits), and twice the last one
+    /// whenever a socket read filled it (a burst: the rest is already there), up to 32 KiB.
+    static constexpr std::size_t min_read_buffer = 1024, max_read_buffer = 32 * 1024;
 
     explicit tls_engine(boost::asio::ssl::context& context);
     ~tls_engine();
@@ -88,7 +89,8 @@ private:
     SSL* ssl_ = nullptr;
     std::unique_ptr<char[]> input_;
     std::size_t input_size_ = min_read_buffer;  // of input_, or of the next one
-    std::size_t input_read_ = 0;                // bytes read into input_ since it was made
+    std::size_t input_offered_ = 0;             // the space the last socket read was given
+    bool input_filled_ = false;                 // and it filled all of it
     std::size_t input_begin_ = 0, input_end_ = 0;
     bool eof_ = false;
     std::string output_;
