@@ -24,6 +24,8 @@ class delta_ring {
 public:
     bool empty() const noexcept { return count_ == 0; }
     std::size_t size() const noexcept { return count_; }
+    /// Slots allocated (what the ring holds in memory).
+    std::size_t slots() const noexcept { return slots_.size(); }
     void push(const delta& d) {  // copy-assign keeps the slot's capacity
         prepare() = d;
         commit();
@@ -38,7 +40,10 @@ public:
         if (count_ == slots_.size()) grow();
         return *slots_[(head_ + count_) % slots_.size()];
     }
-    void commit() noexcept { ++count_; }
+    void commit() noexcept {
+        ++count_;
+        ++committed_since_empty_;
+    }
     delta& front() noexcept { return *slots_[head_]; }
     delta& at(std::size_t i) noexcept { return *slots_[(head_ + i) % slots_.size()]; }
     void pop() noexcept {
@@ -47,6 +52,20 @@ public:
     }
     void clear() noexcept {
         while (count_ > 0) pop();
+    }
+    /// The reader has caught up (the ring is empty). When no more than the first block's worth
+    /// arrived since it last had, the stream is being read as it is generated: every block but
+    /// the first is given back (a burst's slots, a few KiB per open stream, are not held while it
+    /// waits for its next tokens). A stream read in bursts keeps them: no allocation per burst.
+    void caught_up() noexcept {
+        if (count_ != 0) return;
+        const bool trickling = committed_since_empty_ <= first_block_slots;
+        committed_since_empty_ = 0;
+        if (!trickling || blocks_.size() <= 1) return;
+        blocks_.resize(1);
+        slots_.resize(first_block_slots);
+        for (std::size_t i = 0; i < first_block_slots; ++i) slots_[i] = &blocks_.front()[i];
+        head_ = 0;
     }
 
 private:
@@ -70,6 +89,7 @@ private:
     std::vector<delta*> slots_;                     // the ring, in order from head_
     std::size_t head_ = 0;
     std::size_t count_ = 0;
+    std::size_t committed_since_empty_ = 0;  // see caught_up
 };
 
 /// What a read completes with: a delta (lent until the next read), or the end (nullptr with the
@@ -110,6 +130,8 @@ public:
     void cancel() noexcept { cancelled_ = true; }
     bool finished() const noexcept { return finished_; }
     std::size_t buffered() const noexcept { return ring_.size(); }
+    /// Slots the ring holds in memory (see delta_ring::caught_up).
+    std::size_t slots() const noexcept { return ring_.slots(); }
 
     // --- consumer ---
     enum class begin { busy, started };
@@ -122,6 +144,7 @@ public:
         if (lent_ > 0) {
             const bool was_full = !has_room();
             for (; lent_ > 0; --lent_) ring_.pop();
+            ring_.caught_up();
             room_freed_ = was_full && has_room();
         }
         pending_ = true;

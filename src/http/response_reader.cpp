@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,11 +66,13 @@ struct response_reader::impl {
 
     response_handler& handler;
     limits lim;
-    std::vector<char> buffer;
+    std::unique_ptr<char[]> buffer;  // not zeroed: a read fills what it reports
+    std::size_t size = 0;            // of buffer
     std::size_t begin = 0;
     std::size_t end = 0;
     std::size_t last_offered = 0;  // the size of the last read_buffer()
     bool last_filled = false;      // the last commit took all of it in
+    std::size_t filled_size = 0;   // and how much that was (read_buffer() stays the same until the next commit)
 
     state st = state::head;
     std::size_t scan_from = 0;  // where the search for the end of the head resumes (offset from begin)
@@ -83,7 +86,7 @@ struct response_reader::impl {
     std::optional<std::uint64_t> content_length;  // of the final response, when it frames the body
     std::size_t trailer_bytes = 0;
 
-    std::string_view available() const { return {buffer.data() + begin, end - begin}; }
+    std::string_view available() const { return {buffer.get() + begin, end - begin}; }
 
     std::string_view field(std::string_view name) const {
         for (const auto& [n, v] : fields)
@@ -305,29 +308,39 @@ response_reader::~response_reader() = default;
 std::span<char> response_reader::read_buffer() {
     auto& b = *impl_;
     constexpr std::size_t min_free = 1024, max_free = 64 * 1024;
-    const std::size_t want = b.last_filled ? std::min(2 * b.last_offered, max_free) : min_free;
+    const std::size_t want = b.last_filled ? std::min(2 * b.filled_size, max_free) : min_free;
     if (b.begin == b.end) {
         b.begin = b.end = 0;
-        if (b.buffer.size() > 2 * want) std::vector<char>().swap(b.buffer);
-    }
-    if (b.buffer.size() - b.end < want) {
-        // Move what is left to the front; grow only if that does not free enough.
-        if (b.begin > 0) {
-            std::memmove(b.buffer.data(), b.buffer.data() + b.begin, b.end - b.begin);
-            b.end -= b.begin;
-            b.begin = 0;
+        if (b.size < want || b.size > 2 * want) {  // nothing to keep: a fresh buffer of the size wanted
+            b.buffer.reset();
+            b.buffer.reset(new char[want]);
+            b.size = want;
         }
-        if (b.buffer.size() - b.end < want) b.buffer.resize(std::max<std::size_t>(b.end + want, b.buffer.size() * 2));
+    } else if (b.size - b.end < want) {
+        // Move what is left to the front; grow (copying only it) if that does not free enough.
+        const std::size_t left = b.end - b.begin;
+        if (b.size - left < want) {
+            const std::size_t bigger = std::max(left + want, 2 * b.size);
+            std::unique_ptr<char[]> grown(new char[bigger]);
+            std::memcpy(grown.get(), b.buffer.get() + b.begin, left);
+            b.buffer = std::move(grown);
+            b.size = bigger;
+        } else {
+            std::memmove(b.buffer.get(), b.buffer.get() + b.begin, left);
+        }
+        b.begin = 0;
+        b.end = left;
     }
-    b.last_offered = b.buffer.size() - b.end;
-    return {b.buffer.data() + b.end, b.last_offered};
+    b.last_offered = b.size - b.end;
+    return {b.buffer.get() + b.end, b.last_offered};
 }
 
 boost::system::error_code response_reader::commit(std::size_t n) {
     auto& b = *impl_;
-    n = std::min(n, b.buffer.size() - b.end);
+    n = std::min(n, b.size - b.end);
     b.end += n;
     b.last_filled = n == b.last_offered;
+    b.filled_size = n;
     received_ += n;
     return b.parse();
 }

@@ -230,3 +230,42 @@ TEST_CASE("delta channel: a batch read lends every ready delta, returned togethe
     CHECK(r->batch.empty());  // the end
     CHECK_FALSE(r->ec);
 }
+
+TEST_CASE("delta channel: a burst's slots are kept while bursts go on, given back once the stream trickles",
+          "[delta_channel]") {
+    delta_channel ch(256);
+    auto read_one = [&](const std::string& expected) {
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        auto r = ch.take();
+        REQUIRE(r);
+        REQUIRE(r->d);
+        CHECK(r->d->content == expected);
+        ch.completed();
+    };
+    for (int i = 0; i < 30; ++i) ch.push(text("b" + std::to_string(i)));
+    const std::size_t burst_slots = ch.slots();
+    CHECK(burst_slots >= 30);
+    for (int i = 0; i < 30; ++i) read_one("b" + std::to_string(i));
+    // Waiting for the next one, the reader caught up after a burst: the slots stay for the next one.
+    auto wait_then_take = [&](const std::string& pushed) {
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        CHECK_FALSE(ch.take());
+        const std::size_t slots = ch.slots();
+        ch.push(text(pushed));
+        auto r = ch.take();
+        REQUIRE(r);
+        REQUIRE(r->d);
+        CHECK(r->d->content == pushed);
+        ch.completed();
+        return slots;
+    };
+    CHECK(wait_then_take("t0") == burst_slots);
+    // Waiting again with one delta since the ring was last empty: the stream trickles, the
+    // burst's slots go.
+    CHECK(wait_then_take("t1") == 4);
+    // A later burst grows it again, in order.
+    for (int i = 0; i < 20; ++i) ch.push(text("c" + std::to_string(i)));
+    CHECK(ch.slots() >= 20);
+    for (int i = 0; i < 20; ++i) read_one("c" + std::to_string(i));
+    CHECK(ch.delivered() == 52);
+}

@@ -208,3 +208,32 @@ TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length, odd but va
     CHECK(feed_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(5000, '0'), {512}).ec ==
           errc::invalid_http_response);
 }
+
+TEST_CASE("the read space is 1 KiB while reads are small, doubles while reads fill it, and is given back after a burst",
+          "[http]") {
+    http_outcome out;
+    recording_handler h;
+    http::response_reader reader(h);
+    h.reader = &reader;
+    h.out = &out;
+    auto feed = [&](std::string_view bytes) {
+        auto space = reader.read_buffer();
+        REQUIRE(space.size() >= bytes.size());
+        std::copy(bytes.begin(), bytes.end(), space.begin());
+        REQUIRE_FALSE(reader.commit(bytes.size()));
+    };
+    feed("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+    CHECK(reader.read_buffer().size() == 1024);
+    // Reads that fill the space: a burst, each next space twice the last, up to 64 KiB.
+    std::vector<std::size_t> sizes;
+    for (int i = 0; i < 9; ++i) {
+        const std::size_t n = reader.read_buffer().size();
+        sizes.push_back(n);
+        feed(std::string(n, 'x'));
+    }
+    CHECK(sizes == std::vector<std::size_t>{1024, 2048, 4096, 8192, 16384, 32768, 65536, 65536, 65536});
+    // A read that does not fill it: back to 1 KiB (the 64 KiB buffer is given back).
+    feed(std::string(100, 'y'));
+    CHECK(reader.read_buffer().size() == 1024);
+    CHECK(out.body.size() == 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 3 * 65536 + 100);
+}
