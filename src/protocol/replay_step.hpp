@@ -137,12 +137,12 @@ inline void stream_decoder::settle_native_usage() noexcept {
     native_usage_ = fresh;
 }
 
-// An event that is the last text delta (text_replay_) but for its text and the holes' integers,
+// An event that is the last text delta (typed_->text_replay) but for its text and the holes' integers,
 // with the same bytes after its text or, where the span allows, members that do not matter: its
 // text, read in place when it can be. False otherwise (the event is then decoded in full, which
 // says what is wrong with it, if anything).
 inline bool stream_decoder::replay_text_event(std::string_view data, delta& out) {
-    const text_event_replay& r = text_replay_;
+    const text_event_replay& r = typed_->text_replay;
     const std::string_view prefix = r.prefix;
     // The prefix, hole by hole: an integer token in each (as a full read takes it), the bytes between equal.
     std::size_t at = 0, kept = 0;

@@ -64,7 +64,9 @@ finish_reason parse_finish_reason(std::string_view text) noexcept {
 }
 
 stream_decoder::stream_decoder(api_dialect dialect, vendor v, bool cumulative_output)
-    : dialect_(dialect), vendor_(v), cumulative_(cumulative_output) {}
+    : dialect_(dialect), vendor_(v), cumulative_(cumulative_output) {
+    if (has_typed_events(dialect)) typed_ = std::make_unique<typed_readers>();
+}
 
 void stream_decoder::reset() {
     comment_status_ = 0;
@@ -86,10 +88,12 @@ void stream_decoder::reset() {
     seen_content_.clear();
     seen_reasoning_.clear();
     seen_arguments_.clear();
-    anthropic_.reset();
-    responses_.reset();
-    text_replay_.valid = false;
-    whole_event_.clear();
+    if (typed_) {
+        typed_->anthropic.reset();
+        typed_->responses.reset();
+        typed_->text_replay.valid = false;
+        typed_->whole_event.clear();
+    }
 }
 
 // A comment other than `HTTP_STATUS/` and three digits (on_comment's inline case).
@@ -109,20 +113,21 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
 // Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in every
 // frame); a delta carries them only when they first appear or change, so that streaming does not
 // copy them per event.
+// An identity field is handed out where it first appears or changes: true when it changed.
+[[gnu::always_inline]] inline bool hand_out_once(std::string& field, std::string& last) {
+    if (field.empty()) return false;
+    if (field == last) {
+        field.clear();
+        return false;
+    }
+    last = field;
+    return true;
+}
+
 [[gnu::always_inline]] inline void stream_decoder::hand_out_identity(delta& out) {
-    auto once = [this](std::string& field, std::string& last) {
-        if (field.empty()) return;
-        if (field == last) {
-            field.clear();
-        } else {
-            last = field;
-            ++identity_changes_;
-        }
-    };
-    once(out.role, last_role_);
-    once(out.model, last_model_);
-    once(out.response_id, last_response_id_);
-    once(out.request_id, last_request_id_);
+    identity_changes_ += hand_out_once(out.role, last_role_) + hand_out_once(out.model, last_model_) +
+                         hand_out_once(out.response_id, last_response_id_) +
+                         hand_out_once(out.request_id, last_request_id_);
 }
 
 // Anthropic Messages and OpenAI Responses: each event says what it is; the dialect's reader
@@ -130,7 +135,8 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
 boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, delta& out, diagnostics& diag) {
     clear_error();
     const std::string_view data = ev.data;
-    if (text_replay_.valid && ev.type == text_replay_.event_name) {
+    typed_readers& t = *typed_;  // made by the constructor for these dialects
+    if (t.text_replay.valid && ev.type == t.text_replay.event_name) {
         if (replay_text_event(data, out)) {
             ++replayed_;
             return {};
@@ -140,8 +146,8 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
     bool has_error = false;
     json_cursor c(buffer_, data);
     const bool ok = (dialect_ == api_dialect::anthropic_messages
-                         ? anthropic_.read(c, ev.type, out, written_error(), has_error)
-                         : responses_.read(c, ev.type, out, written_error(), has_error)) &&
+                         ? t.anthropic.read(c, ev.type, out, written_error(), has_error)
+                         : t.responses.read(c, ev.type, out, written_error(), has_error)) &&
                     c.at_end();
     if (!ok) {
         out.clear();
@@ -154,16 +160,16 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
     }
     hand_out_identity(out);
     if (out.finish != finish_reason::none) finish_seen_ = true;
-    if (anthropic_.finished() || responses_.finished()) done_ = true;
+    if (t.anthropic.finished() || t.responses.finished()) done_ = true;
     if (replay_enabled_) {
-        const auto span = dialect_ == api_dialect::anthropic_messages ? anthropic_.text_delta() : responses_.text_delta();
+        const auto span = dialect_ == api_dialect::anthropic_messages ? t.anthropic.text_delta() : t.responses.text_delta();
         if (span) {
-            text_replay_.event_name.assign(ev.type);
-            text_replay_.prefix.assign(data.substr(0, span->begin + 1));
-            text_replay_.suffix.assign(data.substr(span->end));
-            text_replay_.span = *span;
-            text_replay_.valid = true;
-            whole_event_.learn(ev.type, data, *span, buffer_);
+            t.text_replay.event_name.assign(ev.type);
+            t.text_replay.prefix.assign(data.substr(0, span->begin + 1));
+            t.text_replay.suffix.assign(data.substr(span->end));
+            t.text_replay.span = *span;
+            t.text_replay.valid = true;
+            t.whole_event.learn(ev.type, data, *span, buffer_);
         }
     }
     return {};

@@ -65,8 +65,10 @@ public:
     void set_prefix_replay(bool on) noexcept {
         replay_enabled_ = on;
         replay_.valid = false;
-        text_replay_.valid = false;
-        whole_event_.clear();
+        if (typed_) {
+            typed_->text_replay.valid = false;
+            typed_->whole_event.clear();
+        }
         suffix_.valid = false;
     }
 
@@ -79,13 +81,14 @@ public:
     /// an event that is the last text delta but for its text and holes, decodes it into `out` as
     /// on_event would and returns its length; otherwise returns 0 and leaves `out` alone.
     std::size_t replay_whole_event(std::string_view bytes, delta& out) {
-        if (done_ || !whole_event_.valid()) return 0;
+        if (done_ || !typed_ || !typed_->whole_event.valid()) return 0;
+        const whole_event_replay& whole_event = typed_->whole_event;
         std::string_view text;
-        const std::size_t length = whole_event_.match(bytes, text);
+        const std::size_t length = whole_event.match(bytes, text);
         if (length == 0) return 0;
         clear_error();
         out.clear();
-        (whole_event_.reasoning() ? out.reasoning_content : out.content).append(text);  // cleared: append is the cheaper copy
+        (whole_event.reasoning() ? out.reasoning_content : out.content).append(text);  // cleared: append is the cheaper copy
         ++replayed_;
         ++replayed_whole_;
         return length;
@@ -154,11 +157,15 @@ private:
     std::string seen_content_;
     std::string seen_reasoning_;
     std::vector<std::string> seen_arguments_;
-    // The dialects with typed events.
-    anthropic_messages::stream_reader anthropic_;
-    text_event_replay text_replay_;
-    whole_event_replay whole_event_;
-    openai_responses::stream_reader responses_;
+    // The dialects with typed events (Anthropic Messages, OpenAI Responses): their readers and
+    // replay templates, made only for them (1 KiB every other stream would hold for nothing).
+    struct typed_readers {
+        anthropic_messages::stream_reader anthropic;
+        text_event_replay text_replay;
+        whole_event_replay whole_event;
+        openai_responses::stream_reader responses;
+    };
+    std::unique_ptr<typed_readers> typed_;
 };
 
 /// Decodes a non-streaming response body (status 2xx) into `out`. A body that is an error
