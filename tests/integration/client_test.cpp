@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <arpa/inet.h>
@@ -169,6 +170,37 @@ TEST_CASE("each timeout fires with its own code", "[integration][timeouts]") {
             const collected r = co_await collect(s);
             CHECK(r.ec == errc::idle_timeout);
             CHECK(r.content == expected_text(3));
+        });
+    }
+    SECTION("the idle limit counts from the last byte, not from the first") {
+        client_config cfg = mock.config();
+        cfg.timeouts.idle = std::chrono::milliseconds(150);
+        client c(io.get_executor(), cfg);
+        run_test(io, [&]() -> asio::awaitable<void> {
+            // 8 tokens 60 ms apart: 480 ms in all, every gap under the limit.
+            auto s = c.chat_stream(mock_request("mock?tokens=8&pace_ms=60"));
+            const collected r = co_await collect(s);
+            CHECK_FALSE(r.ec);
+            CHECK(r.content == expected_text(8));
+        });
+    }
+    SECTION("a stream its reader stopped reading is not idle") {
+        client_config cfg = mock.config();
+        cfg.timeouts.idle = std::chrono::milliseconds(150);
+        cfg.max_buffered_deltas = 2;  // reading the connection pauses at once
+        client c(io.get_executor(), cfg);
+        run_test(io, [&]() -> asio::awaitable<void> {
+            // 200 tokens 5 ms apart: the response is still coming when the reader stops.
+            auto s = c.chat_stream(mock_request("mock?tokens=200&pace_ms=5"));
+            auto [ec, first] = co_await s.async_next(asio::as_tuple(asio::deferred));
+            REQUIRE_FALSE(ec);
+            REQUIRE(first);
+            std::string text = first->content;
+            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
+            co_await pause.async_wait(asio::as_tuple(asio::deferred));  // four times the idle limit
+            const collected rest = co_await collect(s);
+            CHECK_FALSE(rest.ec);
+            CHECK(text + rest.content == expected_text(200));
         });
     }
     SECTION("connect, against a listener whose accept queue is full") {

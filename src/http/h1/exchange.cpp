@@ -23,7 +23,10 @@ exchange::exchange(connection& c, exchange_handler& handler, exchange_timeouts t
       handler_(handler),
       timeouts_(timeouts),
       reader_(static_cast<response_handler&>(*this)),
-      room_(c.lowest_layer().get_executor()) {}
+      room_(c.lowest_layer().get_executor()),
+      watchdog_(c.lowest_layer().get_executor()) {}
+
+exchange::~exchange() { *alive_ = false; }  // a watchdog completion still queued does nothing
 
 void exchange::resume() {
     if (waiting_for_room_) room_.cancel();
@@ -45,8 +48,40 @@ void exchange::arm(std::chrono::milliseconds limit, errc phase_error) {
     else tcp.expires_at(when);
 }
 
+// The body's phase: the idle limit counts from the last byte (last_byte_, set after every read),
+// or from the end of a pause for backpressure; the deadline ends it sooner.
+void exchange::watch_idle() {
+    last_byte_ = steady_clock::now();
+    const auto [when, error] = timeouts_.phase_end(timeouts_.idle, errc::idle_timeout);
+    if (when == steady_clock::time_point::max()) return;  // no limit
+    wait_for_watchdog(when);
+}
+
+void exchange::wait_for_watchdog(steady_clock::time_point when) {
+    watchdog_.expires_at(when);
+    watchdog_.async_wait([this, alive = alive_](error_code ec) {
+        if (*alive && !ec) on_watchdog();
+    });
+}
+
+void exchange::on_watchdog() {
+    auto when = timeouts_.idle.count() > 0 ? last_byte_ + timeouts_.idle : steady_clock::time_point::max();
+    errc error = errc::idle_timeout;
+    if (timeouts_.deadline < when) {
+        when = timeouts_.deadline;
+        error = errc::deadline_exceeded;
+    }
+    const auto now = steady_clock::now();
+    if (waiting_for_room_)  // the reader is slow, not the server: look again later
+        return wait_for_watchdog(now + (timeouts_.idle.count() > 0 ? timeouts_.idle : std::chrono::milliseconds(1000)));
+    if (now < when) return wait_for_watchdog(when);
+    timed_out_ = true;
+    timeout_error_ = error;
+    connection_.close();  // the pending read ends
+}
+
 error_code exchange::translate(error_code ec) const {
-    if (ec == beast::error::timeout) return timeout_error_;
+    if (timed_out_ || ec == beast::error::timeout) return timeout_error_;
     if (ec == asio::error::eof) return errc::connection_closed;  // responses are read by our own reader
     return ec;
 }
@@ -85,13 +120,19 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, 
 }
 
 // Reads the response on the concrete stream type until the reader has all of it. The head is
-// read under the first-byte deadline armed before sending; each later read under the idle one.
+// read under the first-byte deadline armed before sending (the connection's timer); the body
+// under the watchdog (watch_idle), which a read only tells the time of its last byte.
 template <class Stream>
 asio::awaitable<error_code> exchange::read_response(Stream& stream) {
+    struct stop_watchdog {
+        asio::steady_timer& t;
+        ~stop_watchdog() { t.cancel(); }
+    } stop{watchdog_};
+    bool watching = false;
     while (!reader_.done()) {
-        if (reader_.head_done()) arm(timeouts_.idle, errc::idle_timeout);
         const auto space = reader_.read_buffer();
         auto [ec, n] = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
+        if (watching) last_byte_ = steady_clock::now();
         error_code pec;
         if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {
             pec = reader_.commit_eof();  // completes a close-delimited body, or says it was cut
@@ -102,6 +143,11 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
         }
         if (pec) co_return pec;
         if (ec) break;  // end of file, and the body was complete
+        if (!watching && reader_.head_done() && !reader_.done()) {  // the body's phase starts
+            connection_.lowest_layer().expires_never();
+            watch_idle();
+            watching = true;
+        }
         // Backpressure: stop reading while the reader is far behind.
         while (!handler_.has_room() && !cancelled_) {
             waiting_for_room_ = true;
@@ -109,6 +155,7 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
             connection_.lowest_layer().expires_never();
             co_await room_.async_wait(asio::as_tuple(asio::deferred));
             waiting_for_room_ = false;
+            last_byte_ = steady_clock::now();  // the idle limit counts again from here
         }
         if (cancelled_) co_return asio::error::operation_aborted;
     }
