@@ -8,6 +8,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/asio/ssl/error.hpp>
 
+#include <tuple>
+#include <type_traits>
+
 namespace llmstream::http::h1 {
 
 namespace asio = boost::asio;
@@ -131,7 +134,16 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
     bool watching = false;
     while (!reader_.done()) {
         const auto space = reader_.read_buffer();
-        auto [ec, n] = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
+        std::tuple<error_code, std::size_t> got;
+        if constexpr (std::is_same_v<Stream, connection::tcp_stream>) {
+            // Under the watchdog the plain socket is read directly: Beast's stream adds nothing
+            // but its timer (unarmed by then), and costs a shared_ptr copy and an op per read.
+            if (watching) got = co_await stream.socket().async_read_some(asio::buffer(space.data(), space.size()), asio::as_tuple(asio::deferred));
+            else got = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
+        } else {
+            got = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
+        }
+        const auto [ec, n] = got;
         if (watching) last_byte_ = steady_clock::now();
         error_code pec;
         if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {
