@@ -113,21 +113,20 @@ boost::system::error_code stream_decoder::in_stream_error(const provider_error& 
 // Identity fields and the role repeat in every chunk (DashScope sends role "assistant" in every
 // frame); a delta carries them only when they first appear or change, so that streaming does not
 // copy them per event.
-// An identity field is handed out where it first appears or changes: true when it changed.
-[[gnu::always_inline]] inline bool hand_out_once(std::string& field, std::string& last) {
-    if (field.empty()) return false;
-    if (field == last) {
-        field.clear();
-        return false;
-    }
-    last = field;
-    return true;
-}
-
 [[gnu::always_inline]] inline void stream_decoder::hand_out_identity(delta& out) {
-    identity_changes_ += hand_out_once(out.role, last_role_) + hand_out_once(out.model, last_model_) +
-                         hand_out_once(out.response_id, last_response_id_) +
-                         hand_out_once(out.request_id, last_request_id_);
+    auto once = [this](std::string& field, std::string& last) __attribute__((always_inline)) {
+        if (field.empty()) return;
+        if (field == last) {
+            field.clear();
+        } else {
+            last = field;
+            ++identity_changes_;
+        }
+    };
+    once(out.role, last_role_);
+    once(out.model, last_model_);
+    once(out.response_id, last_response_id_);
+    once(out.request_id, last_request_id_);
 }
 
 // Anthropic Messages and OpenAI Responses: each event says what it is; the dialect's reader
