@@ -53,13 +53,13 @@ public:
     void clear() noexcept {
         while (count_ > 0) pop();
     }
-    /// The reader has caught up (the ring is empty). When no more than the first block's worth
-    /// arrived since it last had, the stream is being read as it is generated: every block but
+    /// The reader has caught up (the ring is empty). When fewer than the first block's slots
+    /// were committed since it last was, the stream is being read as it is generated: every block but
     /// the first is given back (a burst's slots, a few KiB per open stream, are not held while it
     /// waits for its next tokens). A stream read in bursts keeps them: no allocation per burst.
     void caught_up() noexcept {
         if (count_ != 0) return;
-        const bool trickling = committed_since_empty_ <= first_block_slots;
+        const bool trickling = committed_since_empty_ < first_block_slots;
         committed_since_empty_ = 0;
         if (!trickling || blocks_.size() <= 1) return;
         blocks_.resize(1);

@@ -320,7 +320,7 @@ std::span<char> response_reader::read_buffer() {
         // Move what is left to the front; grow (copying only it) if that does not free enough.
         const std::size_t left = b.end - b.begin;
         if (b.size - left < want) {
-            const std::size_t bigger = std::max(left + want, 2 * b.size);
+            const std::size_t bigger = left + want;  // what is left, and the space wanted
             std::unique_ptr<char[]> grown(new char[bigger]);
             std::memcpy(grown.get(), b.buffer.get() + b.begin, left);
             b.buffer = std::move(grown);

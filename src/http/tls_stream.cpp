@@ -96,7 +96,7 @@ asio::mutable_buffer tls_engine::input_space() {
 
 void tls_engine::commit_input(std::size_t n) noexcept {
     input_end_ += n;
-    input_filled_ = n == input_offered_;
+    input_filled_ = n == input_offered_ && 2 * input_offered_ >= input_size_;  // a few bytes after a partial record are no burst
 }
 
 int tls_engine::bio_read(char* out, int size) noexcept {

@@ -174,19 +174,19 @@ TEST_CASE("each timeout fires with its own code", "[integration][timeouts]") {
     }
     SECTION("the idle limit counts from the last byte, not from the first") {
         client_config cfg = mock.config();
-        cfg.timeouts.idle = std::chrono::milliseconds(150);
+        cfg.timeouts.idle = std::chrono::milliseconds(300);
         client c(io.get_executor(), cfg);
         run_test(io, [&]() -> asio::awaitable<void> {
-            // 8 tokens 60 ms apart: 480 ms in all, every gap under the limit.
-            auto s = c.chat_stream(mock_request("mock?tokens=8&pace_ms=60"));
+            // 12 tokens 60 ms apart: 720 ms in all, every gap well under the limit.
+            auto s = c.chat_stream(mock_request("mock?tokens=12&pace_ms=60"));
             const collected r = co_await collect(s);
             CHECK_FALSE(r.ec);
-            CHECK(r.content == expected_text(8));
+            CHECK(r.content == expected_text(12));
         });
     }
     SECTION("a stream its reader stopped reading is not idle") {
         client_config cfg = mock.config();
-        cfg.timeouts.idle = std::chrono::milliseconds(150);
+        cfg.timeouts.idle = std::chrono::milliseconds(300);
         cfg.max_buffered_deltas = 2;  // reading the connection pauses at once
         client c(io.get_executor(), cfg);
         run_test(io, [&]() -> asio::awaitable<void> {
@@ -196,11 +196,30 @@ TEST_CASE("each timeout fires with its own code", "[integration][timeouts]") {
             REQUIRE_FALSE(ec);
             REQUIRE(first);
             std::string text = first->content;
-            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
-            co_await pause.async_wait(asio::as_tuple(asio::deferred));  // four times the idle limit
+            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(1000));
+            co_await pause.async_wait(asio::as_tuple(asio::deferred));  // three times the idle limit
             const collected rest = co_await collect(s);
             CHECK_FALSE(rest.ec);
             CHECK(text + rest.content == expected_text(200));
+        });
+    }
+    SECTION("a deadline that passed while the reader stopped reading ends the stream when it reads again") {
+        client_config cfg = mock.config();
+        cfg.timeouts.total = std::chrono::milliseconds(400);
+        cfg.max_buffered_deltas = 2;
+        client c(io.get_executor(), cfg);
+        run_test(io, [&]() -> asio::awaitable<void> {
+            // 400 tokens 5 ms apart: two seconds of stream, far past the deadline.
+            auto s = c.chat_stream(mock_request("mock?tokens=400&pace_ms=5"));
+            auto [ec, first] = co_await s.async_next(asio::as_tuple(asio::deferred));
+            REQUIRE_FALSE(ec);
+            REQUIRE(first);
+            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
+            co_await pause.async_wait(asio::as_tuple(asio::deferred));  // past the deadline
+            const auto resumed = std::chrono::steady_clock::now();
+            const collected rest = co_await collect(s);
+            CHECK(rest.ec == errc::deadline_exceeded);
+            CHECK(std::chrono::steady_clock::now() - resumed < std::chrono::milliseconds(700));
         });
     }
     SECTION("connect, against a listener whose accept queue is full") {

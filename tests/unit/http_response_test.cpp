@@ -237,3 +237,24 @@ TEST_CASE("the read space is 1 KiB while reads are small, doubles while reads fi
     CHECK(reader.read_buffer().size() == 1024);
     CHECK(out.body.size() == 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 3 * 65536 + 100);
 }
+
+TEST_CASE("bytes left over (a chunk-size line cut by the read) take no more room than the space offered", "[http]") {
+    http_outcome out;
+    recording_handler h;
+    http::response_reader reader(h);
+    h.reader = &reader;
+    h.out = &out;
+    auto feed = [&](std::string_view bytes) {
+        auto space = reader.read_buffer();
+        REQUIRE(space.size() >= bytes.size());
+        std::copy(bytes.begin(), bytes.end(), space.begin());
+        REQUIRE_FALSE(reader.commit(bytes.size()));
+    };
+    feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    // A chunk and the first digit of the next one's size: that digit stays in the buffer.
+    feed("100\r\n" + std::string(256, 'x') + "\r\n1");
+    CHECK(reader.read_buffer().size() == 1024);
+    feed("0\r\n" + std::string(16, 'y') + "\r\n0\r\n\r\n");
+    CHECK(reader.done());
+    CHECK(out.body == std::string(256, 'x') + std::string(16, 'y'));
+}

@@ -55,27 +55,31 @@ void exchange::arm(std::chrono::milliseconds limit, errc phase_error) {
 // or from the end of a pause for backpressure; the deadline ends it sooner.
 void exchange::watch_idle() {
     last_byte_ = steady_clock::now();
-    const auto [when, error] = timeouts_.phase_end(timeouts_.idle, errc::idle_timeout);
-    if (when == steady_clock::time_point::max()) return;  // no limit
-    wait_for_watchdog(when);
+    if (const auto [when, error] = body_phase_end(); when != steady_clock::time_point::max()) wait_for_watchdog(when);
 }
 
-void exchange::wait_for_watchdog(steady_clock::time_point when) {
-    watchdog_.expires_at(when);
-    watchdog_.async_wait([this, alive = alive_](error_code ec) {
-        if (*alive && !ec) on_watchdog();
-    });
-}
-
-void exchange::on_watchdog() {
+// When the body's phase ends if no byte comes, and with which error.
+std::pair<steady_clock::time_point, errc> exchange::body_phase_end() const {
     auto when = timeouts_.idle.count() > 0 ? last_byte_ + timeouts_.idle : steady_clock::time_point::max();
     errc error = errc::idle_timeout;
     if (timeouts_.deadline < when) {
         when = timeouts_.deadline;
         error = errc::deadline_exceeded;
     }
+    return {when, error};
+}
+
+void exchange::wait_for_watchdog(steady_clock::time_point when) {
+    watchdog_.expires_at(when);  // a wait still pending completes with operation_aborted, and does nothing
+    watchdog_.async_wait([this, alive = alive_](error_code ec) {
+        if (*alive && !ec) on_watchdog();
+    });
+}
+
+void exchange::on_watchdog() {
+    const auto [when, error] = body_phase_end();
     const auto now = steady_clock::now();
-    if (waiting_for_room_)  // the reader is slow, not the server: look again later
+    if (waiting_for_room_)  // the reader is slow, not the server: look again later (and at the resume)
         return wait_for_watchdog(now + (timeouts_.idle.count() > 0 ? timeouts_.idle : std::chrono::milliseconds(1000)));
     if (now < when) return wait_for_watchdog(when);
     timed_out_ = true;
@@ -109,7 +113,7 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, 
         ec = wec ? wec : co_await read_response(tls);
     }
     if (!ec) {
-        result.reusable = reader_.reusable();
+        result.reusable = !timed_out_ && reader_.reusable();  // the watchdog may have closed it after the last read
         co_return result;
     }
     // Every reused connection may be stale (the pool hands out the most recent first), but only
@@ -168,6 +172,10 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
             co_await room_.async_wait(asio::as_tuple(asio::deferred));
             waiting_for_room_ = false;
             last_byte_ = steady_clock::now();  // the idle limit counts again from here
+            // The deadline may have passed meanwhile: the watchdog waits for the phase's end from
+            // here (at once if it is past), not for its next look.
+            if (const auto when = body_phase_end().first; watching && when != steady_clock::time_point::max())
+                wait_for_watchdog(when);
         }
         if (cancelled_) co_return asio::error::operation_aborted;
     }

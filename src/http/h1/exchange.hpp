@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace llmstream::http::h1 {
 
@@ -43,6 +44,7 @@ private:
     boost::asio::awaitable<boost::system::error_code> read_response(Stream& stream);
     void arm(std::chrono::milliseconds limit, errc phase_error);
     void watch_idle();
+    std::pair<std::chrono::steady_clock::time_point, errc> body_phase_end() const;
     void wait_for_watchdog(std::chrono::steady_clock::time_point when);
     void on_watchdog();
     boost::system::error_code translate(boost::system::error_code ec) const;
