@@ -108,6 +108,9 @@ public:
 
     executor_type get_executor() noexcept { return tcp_.get_executor(); }
     next_layer_type& next_layer() noexcept { return tcp_; }
+    /// While on, reads go to the socket itself, not through the tcp_stream and its timer: for a
+    /// caller that keeps time itself (the h1 exchange's watchdog) and leaves the timer unarmed.
+    void read_socket_directly(bool on) noexcept { read_socket_directly_ = on; }
     SSL* native_handle() const noexcept { return engine_.native_handle(); }
     bool verify_host(const std::string& host) { return engine_.verify_host(host); }
 
@@ -250,7 +253,8 @@ private:
                 return complete(self, last.ec);
             case tls_engine::want::input:
                 state = after_read;
-                s.tcp_.async_read_some(s.engine_.input_space(), std::move(self));
+                if (s.read_socket_directly_) s.tcp_.socket().async_read_some(s.engine_.input_space(), std::move(self));
+                else s.tcp_.async_read_some(s.engine_.input_space(), std::move(self));
                 return;
             }
         }
@@ -268,6 +272,7 @@ private:
     tls_engine engine_;
     std::string sending_;         // ciphertext being written to the socket
     bool writing_ = false;        // a socket write is in progress (sending_)
+    bool read_socket_directly_ = false;
     boost::asio::steady_timer write_done_;  // cancelled when it completes
 };
 

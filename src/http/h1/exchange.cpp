@@ -133,8 +133,12 @@ template <class Stream>
 asio::awaitable<error_code> exchange::read_response(Stream& stream) {
     struct stop_watchdog {
         asio::steady_timer& t;
-        ~stop_watchdog() { t.cancel(); }
-    } stop{watchdog_};
+        Stream& stream;
+        ~stop_watchdog() {
+            t.cancel();
+            if constexpr (std::is_same_v<Stream, connection::tls_stream>) stream.read_socket_directly(false);
+        }
+    } stop{watchdog_, stream};
     bool watching = false;
     while (!reader_.done()) {
         const auto space = reader_.read_buffer();
@@ -142,6 +146,7 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
         if constexpr (std::is_same_v<Stream, connection::tcp_stream>) {
             // Under the watchdog the plain socket is read directly: Beast's stream adds nothing
             // but its timer (unarmed by then), and costs a shared_ptr copy and an op per read.
+            // (tls_stream does the same for its socket reads: read_socket_directly.)
             if (watching) got = co_await stream.socket().async_read_some(asio::buffer(space.data(), space.size()), asio::as_tuple(asio::deferred));
             else got = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
         } else {
@@ -161,6 +166,7 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
         if (ec) break;  // end of file, and the body was complete
         if (!watching && reader_.head_done() && !reader_.done()) {  // the body's phase starts
             connection_.lowest_layer().expires_never();
+            if constexpr (std::is_same_v<Stream, connection::tls_stream>) stream.read_socket_directly(true);
             watch_idle();
             watching = true;
         }
