@@ -1,7 +1,8 @@
 // `llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N
 //                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]
 //                       [--metrics] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]
-//                       [--expected-instances N] [--redis URL] [--limit-key K] [--retries N]`
+//                       [--expected-instances N] [--redis URL] [--limit-key K] [--retries N]
+//                       [--prompt-bytes N]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
@@ -14,7 +15,7 @@
 // the most connections the client had open; attempts, the requests sent, retries included;
 // throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
 // admission_wait_ms_p50/p99, how long the client's own rate limits (--rpm, --tpm, --max-in-flight,
-// --adaptive: client_config::limits; shared by every process with --redis) held requests back. --retries sets retry_policy::max_retries. --batch reads with async_next_batch (every ready delta
+// --adaptive: client_config::limits; shared by every process with --redis) held requests back. --retries sets retry_policy::max_retries. --prompt-bytes sends a user message of N bytes instead of a short one. --batch reads with async_next_batch (every ready delta
 // per completion) instead of async_next. With --metrics, the
 // run's llmstream::metrics (Prometheus text) goes to stderr after the JSON (stdout stays one object).
 #include "commands.hpp"
@@ -84,6 +85,7 @@ int load_command(const std::vector<std::string>& args) {
     std::string ca_file;
     rate_limits limits;
     long retries = -1;
+    long prompt_bytes = 0;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has_value = i + 1 < args.size();
@@ -94,6 +96,7 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--requests" && has_value) requests = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--metrics") with_metrics = true;
         else if (a == "--batch") batch = true;
+        else if (a == "--prompt-bytes" && has_value) prompt_bytes = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--ca-file" && has_value) ca_file = args[++i];
         else if (a == "--rpm" && has_value) limits.requests_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
         else if (a == "--tpm" && has_value) limits.tokens_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
@@ -156,13 +159,15 @@ int load_command(const std::vector<std::string>& args) {
     ttft_ms.reserve(static_cast<std::size_t>(requests));
     std::string first_error;
 
+    // The user message: a short one, or --prompt-bytes of text (what a stream holds while it streams).
+    const std::string prompt = prompt_bytes > 0 ? std::string(static_cast<std::size_t>(prompt_bytes), 'p') : "Say something.";
     // C workers, each running requests back to back until N have been started.
     auto worker = [&]() -> boost::asio::awaitable<void> {
         while (started < requests) {
             ++started;
             chat_request req;
             req.model = model;
-            req.messages = {{"user", "Say something."}};
+            req.messages = {{"user", prompt}};
             const auto t0 = std::chrono::steady_clock::now();
             auto s = c->chat_stream(std::move(req));
             bool first = true;

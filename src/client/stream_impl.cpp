@@ -197,6 +197,11 @@ asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
     error_code ec = protocol::encode_request(self->client_->config.dialect, self->request_, self->streaming_,
                                              self->encoded_, self->diag_);
     if (!ec) self->outgoing_ = self->build_request();
+    // The prompt lives on only in the encoded body, sent by every attempt: a stream no longer
+    // holds its messages, tools and extra JSON a second time while it streams.
+    self->request_.messages = {};
+    self->request_.tools = {};
+    self->request_.extra = {};
     while (!ec) {
         if (self->ticket_ && (ec = co_await self->admit())) break;
         ++self->diag_.attempts;
@@ -283,7 +288,7 @@ asio::awaitable<error_code> stream_impl::wait_before_retry(error_code ec) {
 
 // Waits for the rate governor to admit the next attempt (see limits/gate.hpp).
 asio::awaitable<error_code> stream_impl::admit() {
-    const auto tokens = limits::estimate_tokens(encoded_.body.size(), request_.max_tokens, client_->config.limits);
+    const auto tokens = limits::estimate_tokens(outgoing_.body.size(), request_.max_tokens, client_->config.limits);
     const auto since = steady_clock::now();
     std::string hint, note;
     const error_code ec = co_await client_->gate->admit(ticket_, request_.model, tokens, deadline(), hint, note);
@@ -308,7 +313,8 @@ void stream_impl::release_admission(const error_code& ec) {
     client_->gate->release(*ticket_, !ec, used, refused, throttled, retry_after);
 }
 
-http::outgoing_request stream_impl::build_request() const {
+// Takes the encoded body (encoded_.body is empty afterwards).
+http::outgoing_request stream_impl::build_request() {
     const auto& cfg = client_->config;
     const auto& origin = client_->origin;
     http::outgoing_request r;
@@ -336,7 +342,8 @@ http::outgoing_request stream_impl::build_request() const {
         std::erase_if(r.headers, [&](const auto& h) { return boost::beast::iequals(h.first, name); });
         r.headers.emplace_back(name, header.second);
     }
-    r.body = encoded_.body;
+    r.body = std::move(encoded_.body);
+    r.body.shrink_to_fit();  // the encoder grew it by doubling: held for the whole stream, it is held at its size
     return r;
 }
 

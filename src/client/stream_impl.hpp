@@ -83,7 +83,7 @@ private:
     boost::asio::awaitable<error_code> admit();
     void release_admission(const error_code& ec);
     void release_connection(const error_code& ec);
-    http::outgoing_request build_request() const;
+    http::outgoing_request build_request();
     http::exchange_timeouts exchange_timeouts() const;
     clock::time_point deadline() const;
 

@@ -93,24 +93,36 @@ error_code exchange::translate(error_code ec) const {
     return ec;
 }
 
-asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, bool reused) {
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(request.method), request.target, 11};
+// The request as Beast writes it: its body is a view of `request`'s (no copy of the prompt).
+static bhttp::request<bhttp::span_body<const char>> beast_request(const outgoing_request& request) {
+    bhttp::request<bhttp::span_body<const char>> req{bhttp::string_to_verb(request.method), request.target, 11};
     req.set(bhttp::field::host, request.authority);
     for (const auto& [name, value] : request.headers) req.set(name, value);
     req.keep_alive(true);
-    req.body() = request.body;
+    req.body() = beast::span<const char>(request.body.data(), request.body.size());
     req.prepare_payload();
+    return req;
+}
 
+asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, bool reused) {
     exchange_result result;
     arm(timeouts_.first_byte, errc::first_byte_timeout);
     error_code ec;
-    if (auto* plain = std::get_if<connection::tcp_stream>(&connection_.stream)) {
-        auto [wec, wn] = co_await bhttp::async_write(*plain, req, beast_tuple);
-        ec = wec ? wec : co_await read_response(*plain);
-    } else {
-        auto& tls = std::get<connection::tls_stream>(connection_.stream);
-        auto [wec, wn] = co_await bhttp::async_write(tls, req, beast_tuple);
-        ec = wec ? wec : co_await read_response(tls);
+    auto* plain = std::get_if<connection::tcp_stream>(&connection_.stream);
+    auto* tls = std::get_if<connection::tls_stream>(&connection_.stream);
+    {  // the header fields are freed before the response is read
+        auto req = beast_request(request);
+        if (plain) {
+            auto [wec, wn] = co_await bhttp::async_write(*plain, req, beast_tuple);
+            ec = wec;
+        } else {
+            auto [wec, wn] = co_await bhttp::async_write(*tls, req, beast_tuple);
+            ec = wec;
+        }
+    }
+    if (!ec) {
+        if (plain) ec = co_await read_response(*plain);
+        else ec = co_await read_response(*tls);
     }
     if (!ec) {
         result.reusable = !timed_out_ && reader_.reusable();  // the watchdog may have closed it after the last read

@@ -172,7 +172,11 @@ struct session_core::callbacks {
         const std::size_t n = std::min(length, st->body.size() - st->body_sent);
         std::memcpy(buf, st->body.data() + st->body_sent, n);
         st->body_sent += n;
-        if (st->body_sent == st->body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->body_sent == st->body.size()) {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+            std::string().swap(st->body);  // all of it is in nghttp2's frame: not held while the response streams
+            st->body_sent = 0;
+        }
         return static_cast<ssize_t>(n);
     }
 };

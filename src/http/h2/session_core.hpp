@@ -117,7 +117,7 @@ public:
 private:
     struct stream_state {
         stream_handler* handler = nullptr;  // null: cancelled, frames still arriving are dropped
-        std::string body;                   // the request body, sent by the data provider
+        std::string body;                   // the request body, sent by the data provider (then freed)
         std::size_t body_sent = 0;
         std::size_t header_bytes = 0;
         int status = 0;                     // :status of the head being received
