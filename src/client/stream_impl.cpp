@@ -199,9 +199,9 @@ asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
     if (!ec) self->outgoing_ = self->build_request();
     // The prompt lives on only in the encoded body, sent by every attempt: a stream no longer
     // holds its messages, tools and extra JSON a second time while it streams.
-    self->request_.messages = {};
-    self->request_.tools = {};
-    self->request_.extra = {};
+    std::vector<message>().swap(self->request_.messages);
+    std::vector<tool>().swap(self->request_.tools);
+    std::string().swap(self->request_.extra);
     while (!ec) {
         if (self->ticket_ && (ec = co_await self->admit())) break;
         ++self->diag_.attempts;

@@ -68,3 +68,36 @@ TEST_CASE("TLS: a certificate for another host name is refused", "[integration][
     CHECK(ec);
     CHECK(ec.category() == asio::error::get_ssl_category());
 }
+
+TEST_CASE("TLS: on a kept-alive connection, the next response's head is still under the first-byte limit",
+          "[integration][tls]") {
+    test_ca ca("DNS:localhost");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file(), /*http1_only=*/true);
+    client_config cfg = providers::custom(mock.base_url(), "k");
+    cfg.tls.ca_file = ca.ca_file();
+    cfg.http = http_version::http1;
+    cfg.pool.max_connections = 1;
+    cfg.timeouts.first_byte = std::chrono::milliseconds(300);
+    cfg.retry.max_retries = 0;
+    asio::io_context io;
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        {  // a streamed body first: its reads bypass the connection's timer while the watchdog keeps time
+            auto s = c.chat_stream(mock_request("mock?tokens=5"));
+            std::string text;
+            for (;;) {
+                auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+                REQUIRE_FALSE(ec);
+                if (!d) break;
+                text += d->content;
+            }
+            CHECK(text == "tok0 tok1 tok2 tok3 tok4");
+        }
+        const auto start = std::chrono::steady_clock::now();
+        auto s = c.chat_stream(mock_request("mock?slow_headers_ms=3000"));
+        auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+        CHECK(ec == errc::first_byte_timeout);
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+    });
+    CHECK(mock.counters().connections == 1);  // the second request went on the kept-alive connection
+}
