@@ -209,19 +209,33 @@ TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length, odd but va
           errc::invalid_http_response);
 }
 
-TEST_CASE("the read space is 1 KiB while reads are small, doubles while reads fill it, and is given back after a burst",
-          "[http]") {
+namespace {
+
+// A reader fed by hand, one read at a time (each must fit the space the reader offers).
+struct hand_fed_reader {
     http_outcome out;
     recording_handler h;
-    http::response_reader reader(h);
-    h.reader = &reader;
-    h.out = &out;
-    auto feed = [&](std::string_view bytes) {
+    http::response_reader reader{h};
+    hand_fed_reader() {
+        h.reader = &reader;
+        h.out = &out;
+    }
+    void feed(std::string_view bytes) {
         auto space = reader.read_buffer();
         REQUIRE(space.size() >= bytes.size());
         std::copy(bytes.begin(), bytes.end(), space.begin());
         REQUIRE_FALSE(reader.commit(bytes.size()));
-    };
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the read space is 1 KiB while reads are small, doubles while reads fill it, and is given back after a burst",
+          "[http]") {
+    hand_fed_reader r;
+    auto& reader = r.reader;
+    auto& out = r.out;
+    auto feed = [&](std::string_view bytes) { r.feed(bytes); };
     feed("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
     CHECK(reader.read_buffer().size() == 1024);
     // Reads that fill the space: a burst, each next space twice the last, up to 64 KiB.
@@ -239,17 +253,10 @@ TEST_CASE("the read space is 1 KiB while reads are small, doubles while reads fi
 }
 
 TEST_CASE("bytes left over (a chunk-size line cut by the read) take no more room than the space offered", "[http]") {
-    http_outcome out;
-    recording_handler h;
-    http::response_reader reader(h);
-    h.reader = &reader;
-    h.out = &out;
-    auto feed = [&](std::string_view bytes) {
-        auto space = reader.read_buffer();
-        REQUIRE(space.size() >= bytes.size());
-        std::copy(bytes.begin(), bytes.end(), space.begin());
-        REQUIRE_FALSE(reader.commit(bytes.size()));
-    };
+    hand_fed_reader r;
+    auto& reader = r.reader;
+    auto& out = r.out;
+    auto feed = [&](std::string_view bytes) { r.feed(bytes); };
     feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
     // A chunk and the first digit of the next one's size: that digit stays in the buffer.
     feed("100\r\n" + std::string(256, 'x') + "\r\n1");
