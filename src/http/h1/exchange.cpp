@@ -78,10 +78,8 @@ void exchange::wait_for_watchdog(steady_clock::time_point when) {
 
 void exchange::on_watchdog() {
     const auto [when, error] = body_phase_end();
-    const auto now = steady_clock::now();
-    if (waiting_for_room_)  // the reader is slow, not the server: look again later (and at the resume)
-        return wait_for_watchdog(now + (timeouts_.idle.count() > 0 ? timeouts_.idle : std::chrono::milliseconds(1000)));
-    if (now < when) return wait_for_watchdog(when);
+    if (waiting_for_room_) return;  // the reader is slow, not the server: reading resumes with a new wait
+    if (steady_clock::now() < when) return wait_for_watchdog(when);
     timed_out_ = true;
     timeout_error_ = error;
     connection_.close();  // the pending read ends
@@ -186,12 +184,11 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
         while (!handler_.has_room() && !cancelled_) {
             waiting_for_room_ = true;
             room_.expires_at(steady_clock::time_point::max());
-            connection_.lowest_layer().expires_never();
             co_await room_.async_wait(asio::as_tuple(asio::deferred));
             waiting_for_room_ = false;
             last_byte_ = steady_clock::now();  // the idle limit counts again from here
-            // The deadline may have passed meanwhile: the watchdog waits for the phase's end from
-            // here (at once if it is past), not for its next look.
+            // The watchdog stopped while the reader was behind: it waits for the phase's end from
+            // here (at once if the deadline passed meanwhile).
             if (const auto when = body_phase_end().first; watching && when != steady_clock::time_point::max())
                 wait_for_watchdog(when);
         }
