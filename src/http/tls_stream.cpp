@@ -80,6 +80,21 @@ bool tls_engine::verify_host(const std::string& host) {
 }
 
 asio::mutable_buffer tls_engine::input_space() {
+    if (input_ && input_filled_ && input_size_ < max_read_buffer && SSL_is_init_finished(ssl_)) {
+        // A burst: the last socket read filled what it was offered, so more is waiting. OpenSSL
+        // wants the rest of a record (up to 16 KiB) before it gives anything back: grow now, not
+        // only once the buffer is empty after a record, which a burst's reads seldom leave it.
+        // (Not during the handshake: its flight is a few KiB, and thousands of connections may be
+        // shaking hands at once.)
+        const std::size_t left = input_end_ - input_begin_;
+        std::unique_ptr<char[]> larger(new char[std::min(2 * input_size_, max_read_buffer)]);
+        std::memcpy(larger.get(), input_.get() + input_begin_, left);
+        input_ = std::move(larger);
+        input_size_ = std::min(2 * input_size_, max_read_buffer);
+        input_begin_ = 0;
+        input_end_ = left;
+        input_filled_ = false;
+    }
     if (!input_) {
         input_.reset(new char[input_size_]);  // not zeroed: a read fills what it reports
         input_begin_ = input_end_ = 0;

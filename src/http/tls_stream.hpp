@@ -78,6 +78,8 @@ public:
     /// The socket reached end of file: OpenSSL sees it once the buffered bytes are consumed.
     void commit_eof() noexcept { eof_ = true; }
     bool eof() const noexcept { return eof_; }
+    /// The size of the read buffer in use, or of the next one when none is held.
+    std::size_t input_buffer_size() const noexcept { return input_size_; }
 
 private:
     friend struct tls_bio;
@@ -112,6 +114,7 @@ public:
     /// caller that keeps time itself (the h1 exchange's watchdog) and leaves the timer unarmed.
     void read_socket_directly(bool on) noexcept { read_socket_directly_ = on; }
     SSL* native_handle() const noexcept { return engine_.native_handle(); }
+    std::size_t input_buffer_size() const noexcept { return engine_.input_buffer_size(); }
     bool verify_host(const std::string& host) { return engine_.verify_host(host); }
 
     template <class Token>

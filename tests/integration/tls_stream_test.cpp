@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,50 @@ TEST_CASE("tls_stream: a read and a write in flight at once, and a key update th
     CHECK(server_done);
     CHECK(echoed == sent);
     CHECK(t.seen.key_updates == 1);
+}
+
+TEST_CASE("tls_stream: the ciphertext buffer stays small for a trickle and grows only in a burst",
+          "[integration][tls_stream]") {
+    constexpr std::size_t smallest = http::tls_engine::min_read_buffer, largest = http::tls_engine::max_read_buffer;
+    tls_pair t;
+    std::size_t trickle_largest = 0, burst_largest = 0, after_burst_largest = 0;
+    std::string burst_got;
+    const std::string burst = pattern(256 * 1024, 4);
+    run_test(t.io, [&]() -> asio::awaitable<void> {
+        co_await t.connect();
+        std::string buf(16 * 1024, '\0');
+        // Records of a few hundred bytes, each read as it comes (a stream as it is generated).
+        const auto trickle = [&](std::size_t& seen, unsigned tokens) -> asio::awaitable<void> {
+            for (unsigned i = 0; i < tokens; ++i) {
+                const std::string token = pattern(300, i);
+                co_await asio::async_write(t.server, asio::buffer(token), asio::use_awaitable);
+                std::string got;
+                while (got.size() < token.size()) {
+                    const std::size_t n = co_await t.client.async_read_some(asio::buffer(buf), asio::use_awaitable);
+                    got.append(buf.data(), n);
+                    seen = std::max(seen, t.client.input_buffer_size());
+                }
+                CHECK(got == token);
+            }
+        };
+        co_await trickle(trickle_largest, 20);
+
+        // A burst: the server writes 256 KiB at once, so each socket read finds more than it is offered.
+        asio::co_spawn(t.io, asio::async_write(t.server, asio::buffer(burst), asio::use_awaitable), asio::detached);
+        while (burst_got.size() < burst.size()) {
+            const std::size_t n = co_await t.client.async_read_some(asio::buffer(buf), asio::use_awaitable);
+            burst_got.append(buf.data(), n);
+            burst_largest = std::max(burst_largest, t.client.input_buffer_size());
+        }
+        std::size_t settling = 0;  // the first read after the burst is offered what the burst's last read left
+        co_await trickle(settling, 1);
+        co_await trickle(after_burst_largest, 20);
+    });
+    CHECK(trickle_largest == smallest);
+    CHECK(burst_got == burst);
+    CHECK(burst_largest == largest);
+    CHECK(after_burst_largest == smallest);
+    CHECK(t.client.input_buffer_size() == smallest);
 }
 
 TEST_CASE("tls_stream: close_notify reads as end of file, a cut connection as truncated", "[integration][tls_stream]") {
