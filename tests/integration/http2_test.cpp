@@ -83,7 +83,7 @@ TEST_CASE("http2: a new connection opens only when every one is full (the server
     client c(io.get_executor(), h2_config(mock));
     run_test(io, [&]() -> asio::awaitable<void> {
         {
-            const int good = co_await run_concurrently(c, 50, "mock?tokens=20&pace_ms=10", 20);
+            const int good = co_await run_concurrently(c, 50, "mock?tokens=20&pace_ms=20", 20);
             CHECK(good == 50);
         }
     });
