@@ -242,7 +242,7 @@ TEST_CASE("gateway: 1,000 browsers at once, every byte relayed, 500 leave and th
     client_config upstream = mock.config();
     upstream.pool.max_connections = 2000;
     gateway_fixture gw(upstream, test_options());
-    const std::string model = url_encode("mock?tokens=20&pace_ms=20");
+    const std::string model = url_encode("mock?tokens=20&pace_ms=40");  // 760 ms for a departure to reach the mock
     struct totals {
         int exact = 0, left = 0, status_ok = 0;
     };
