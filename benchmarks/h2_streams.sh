@@ -9,7 +9,8 @@
 # while every stream was streaming (without the transient peak of 10,000 TLS handshakes at once).
 # Usage: benchmarks/h2_streams.sh [build-dir=build] [streams=10000] [rate=2k] [requests=streams]
 #   PROTOCOLS="2 1.1" (the default) picks the runs; KEEPALIVE_REQUESTS (default 100000) is nginx's
-#   keepalive_requests: streams per connection before its GOAWAY.
+#   keepalive_requests: streams per connection before its GOAWAY. LOAD_ARGS: more arguments for
+#   `llmstream-bench load` (e.g. --no-tls-resume).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -49,7 +50,7 @@ pid=$nginx_pid
 url="https://localhost:$nginx_port/v1"
 run() {  # protocol concurrency requests
   "$bench" load --base-url "$url" --ca-file "$work/ca.pem" --http "$1" --concurrency "$2" --requests "$3" \
-    --model bench
+    --model bench ${LOAD_ARGS:-}
 }
 for proto in $protocols; do
   one=$(run "$proto" 1 1) || { keep_log; exit 1; }

@@ -2,7 +2,7 @@
 //                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]
 //                       [--metrics] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]
 //                       [--expected-instances N] [--redis URL] [--limit-key K] [--retries N]
-//                       [--prompt-bytes N]`
+//                       [--prompt-bytes N] [--no-tls-resume]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
@@ -12,7 +12,8 @@
 // all_streaming_heap_mb what malloc had handed out then (mallinfo2: the rest of the resident set
 // is code, stacks and the allocator's free space). Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
-// the most connections the client had open; attempts, the requests sent, retries included;
+// the most connections the client had open; tls_handshakes and tls_resumed, the TLS handshakes
+// and of them those that resumed a session (tls_options::resume_sessions); attempts, the requests sent, retries included;
 // throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
 // admission_wait_ms_p50/p99, how long the client's own rate limits (--rpm, --tpm, --max-in-flight,
 // --adaptive: client_config::limits; shared by every process with --redis) held requests back. --retries sets retry_policy::max_retries. --prompt-bytes sends a user message of N bytes instead of a short one. --batch reads with async_next_batch (every ready delta
@@ -81,6 +82,7 @@ int load_command(const std::vector<std::string>& args) {
     long concurrency = 64, requests = 1000;
     bool with_metrics = false;
     bool batch = false;
+    bool tls_resume = true;
     http_version http = http_version::automatic;
     std::string ca_file;
     rate_limits limits;
@@ -98,6 +100,7 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--batch") batch = true;
         else if (a == "--prompt-bytes" && has_value) prompt_bytes = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--ca-file" && has_value) ca_file = args[++i];
+        else if (a == "--no-tls-resume") tls_resume = false;
         else if (a == "--rpm" && has_value) limits.requests_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
         else if (a == "--tpm" && has_value) limits.tokens_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
         else if (a == "--max-in-flight" && has_value) limits.max_in_flight = std::strtoull(args[++i].c_str(), nullptr, 10);
@@ -132,6 +135,7 @@ int load_command(const std::vector<std::string>& args) {
     cfg.pool.max_waiting = static_cast<std::size_t>(requests);
     cfg.timeouts.first_byte = std::chrono::minutes(5);
     cfg.http = http;
+    cfg.tls.resume_sessions = tls_resume;
     if (!ca_file.empty()) cfg.tls.ca_file = ca_file;
     cfg.limits = limits;
     if (retries >= 0) cfg.retry.max_retries = static_cast<int>(retries);
@@ -238,12 +242,13 @@ int load_command(const std::vector<std::string>& args) {
         "\"cpu_s\":%.3f,\"cpu_ns_per_event\":%.1f,\"events_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"ttft_ms_p50\":%.2f,"
         "\"ttft_ms_p99\":%.2f,\"streams_open_peak\":%ld,\"connections_peak\":%zu,\"attempts\":%ld,\"throttled\":%ld,"
         "\"requests_per_s\":%.1f,\"admission_wait_ms_p50\":%.1f,\"admission_wait_ms_p99\":%.1f,"
-        "\"all_streaming_rss_mb\":%.1f,\"all_streaming_heap_mb\":%.1f}\n",
+        "\"all_streaming_rss_mb\":%.1f,\"all_streaming_heap_mb\":%.1f,\"tls_handshakes\":%llu,\"tls_resumed\":%llu}\n",
         ok, failed, events, content_bytes, wall, cpu, events ? cpu * 1e9 / static_cast<double>(events) : 0.0,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, peak_rss_mb(), percentile(ttft_ms, 0.5),
         percentile(ttft_ms, 0.99), streaming_peak, connections_peak, attempts, throttled,
         wall > 0 ? static_cast<double>(ok) / wall : 0.0, percentile(admission_wait_ms, 0.5),
-        percentile(admission_wait_ms, 0.99), all_streaming_rss_mb, all_streaming_heap_mb);
+        percentile(admission_wait_ms, 0.99), all_streaming_rss_mb, all_streaming_heap_mb,
+        static_cast<unsigned long long>(c->pool_stats().tls_handshakes), static_cast<unsigned long long>(c->pool_stats().tls_resumed));
     if (collected) {
         std::fflush(stdout);
         collected->record_pool(c->pool_stats());

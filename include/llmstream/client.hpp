@@ -25,6 +25,7 @@
 #include <boost/asio/deferred.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -37,6 +38,8 @@ struct pool_stats {
     std::size_t waiting = 0;  ///< requests waiting for a connection
     std::string_view server_address{};  ///< the origin's host (the client's base URL), valid while the client lives
     int server_port = 0;                ///< the origin's port
+    std::uint64_t tls_handshakes = 0;   ///< TLS handshakes completed since the client was made
+    std::uint64_t tls_resumed = 0;      ///< of them, those that resumed a session (tls_options::resume_sessions)
 };
 
 namespace detail {

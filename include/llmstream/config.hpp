@@ -58,6 +58,10 @@ struct http2_options {
 struct tls_options {
     bool verify_peer = true;  ///< verify the certificate chain and the host name
     std::string ca_file{};    ///< extra trusted CA bundle (PEM); the system trust store is always used
+    /// Resume TLS sessions: a new connection offers the newest session (TLS 1.3 ticket) the server
+    /// gave this client, which saves the certificate check of a full handshake. Sessions stay in
+    /// the client's memory.
+    bool resume_sessions = true;
 };
 
 /// Pins a host name to an address, as curl's `--resolve` does: requests to `host` connect to

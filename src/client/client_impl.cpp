@@ -27,6 +27,7 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
         tls->set_default_verify_paths();
         if (!config.tls.ca_file.empty()) tls->load_verify_file(config.tls.ca_file);
         tls->set_verify_mode(config.tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+        tls_sessions = std::make_unique<http::tls_session_cache>(tls->native_handle(), config.tls.resume_sessions);
     }
     http::pool_settings ps;
     ps.max_connections = std::max<std::size_t>(1, config.pool.max_connections);

@@ -9,6 +9,7 @@
 #include "http/origin.hpp"
 #include "http/proxy.hpp"
 #include "http/resolve.hpp"
+#include "http/tls_sessions.hpp"
 #include "limits/gate.hpp"
 #include "retry/retry_planner.hpp"
 
@@ -35,6 +36,7 @@ public:
     client_config config;
     http::origin origin;
     std::unique_ptr<boost::asio::ssl::context> tls;
+    std::unique_ptr<http::tls_session_cache> tls_sessions;  // null without TLS; declared after tls: goes first
     std::unique_ptr<http::connection_pool> pool;  // HTTP/1.1
     std::unique_ptr<http::h2::pool> h2pool;       // HTTP/2; null when this client never speaks it
     std::string_view alpn;                        // what TLS offers by ALPN (wire format), "" for none

@@ -386,7 +386,7 @@ http::connect_target stream_impl::connect_target() const {
         client_->h2pool && client_->h2pool->http1_only() && client_->origin.tls ? std::string_view("\x08http/1.1", 9)
                                                                                 : client_->alpn;
     return {client_->origin, client_->proxy, client_->proxy_reason, client_->proxy_authorization,
-            client_->config.tls.verify_peer, alpn};
+            client_->config.tls.verify_peer, alpn, client_->tls_sessions.get()};
 }
 
 // HTTP/1.1: a connection of our own from the pool (connected here when new), one exchange on it.

@@ -141,8 +141,10 @@ asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, 
             SSL_set_alpn_protos(tls->native_handle(), reinterpret_cast<const unsigned char*>(target.alpn.data()),
                                 static_cast<unsigned>(target.alpn.size())) != 0)
             co_return openssl_refused();
+        if (target.sessions) target.sessions->offer(tls->native_handle());
         auto [hec] = co_await tls->async_handshake(beast_tuple);
         if (hec) co_return steps.translate(hec);
+        if (target.sessions) target.sessions->handshake_done(tls->native_handle());
         const unsigned char* chosen = nullptr;
         unsigned chosen_size = 0;
         SSL_get0_alpn_selected(tls->native_handle(), &chosen, &chosen_size);

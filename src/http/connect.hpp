@@ -7,6 +7,7 @@
 #include "origin.hpp"
 #include "proxy.hpp"
 #include "resolve.hpp"
+#include "tls_sessions.hpp"
 
 #include <llmstream/diagnostics.hpp>
 
@@ -27,6 +28,8 @@ struct connect_target {
     bool verify_peer = true;
     /// ALPN protocols offered in the TLS handshake, in wire format ("\x02h2\x08http/1.1"); empty: none.
     std::string_view alpn{};
+    /// Sessions to resume and to count handshakes in; null: every handshake is a full one.
+    tls_session_cache* sessions = nullptr;
 };
 
 /// Connects `c` (a new connection from the pool) to `target`: resolve (the proxy's host when there

@@ -96,6 +96,10 @@ asio::awaitable<void> accept_loop(std::shared_ptr<server::state> st, h2_settings
             [st, tls, h2]() -> asio::awaitable<void> {
                 auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::server, use_tuple);
                 if (hec) co_return;  // a client that refused our certificate: nothing to serve
+                if (SSL_session_reused(tls->native_handle()) == 1) {
+                    std::lock_guard lock(st->mutex);
+                    ++st->counters.tls_resumed;
+                }
                 const unsigned char* chosen = nullptr;
                 unsigned chosen_size = 0;
                 SSL_get0_alpn_selected(tls->native_handle(), &chosen, &chosen_size);

@@ -23,6 +23,7 @@ asio::awaitable<bool> write_stats(server::state& st, responder& out, bool keep_a
         o["h2_connections"] = st.counters.h2_connections;
         o["pings"] = st.counters.pings;
         o["throttled"] = st.counters.throttled;
+        o["tls_resumed"] = st.counters.tls_resumed;
         json::object attempts;
         for (const auto& [k, v] : st.counters.attempts) attempts[k] = v;
         o["attempts"] = std::move(attempts);

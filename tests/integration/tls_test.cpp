@@ -8,6 +8,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <string>
+#include <vector>
 
 using namespace llmstream;
 using namespace llmstream::testing;
@@ -100,4 +104,41 @@ TEST_CASE("TLS: on a kept-alive connection, the next response's head is still un
         CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
     });
     CHECK(mock.counters().connections == 1);  // the second request went on the kept-alive connection
+}
+
+TEST_CASE("TLS: a new connection resumes the session the server gave an earlier one", "[integration][tls]") {
+    test_ca ca("DNS:localhost");
+    for (const bool resume : {true, false}) {
+        CAPTURE(resume);
+        tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+        client_config cfg = providers::custom(mock.base_url(), "k");
+        cfg.tls.ca_file = ca.ca_file();
+        cfg.tls.resume_sessions = resume;
+        cfg.http = tested_http_version();
+        cfg.pool.idle_timeout = std::chrono::milliseconds(1);  // each request finds the last connection expired
+        asio::io_context io;
+        client c(io.get_executor(), cfg);
+        std::vector<std::string> texts;
+        run_test(io, [&]() -> asio::awaitable<void> {
+            asio::steady_timer pause(io);
+            for (int i = 0; i < 3; ++i) {
+                auto s = c.chat_stream(mock_request("mock?tokens=3"));
+                std::string text;
+                for (;;) {
+                    auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+                    REQUIRE_FALSE(ec);
+                    if (!d) break;
+                    text += d->content;
+                }
+                texts.push_back(text);
+                pause.expires_after(std::chrono::milliseconds(20));
+                co_await pause.async_wait(asio::as_tuple(asio::deferred));
+            }
+        });
+        CHECK(texts == std::vector<std::string>(3, "tok0 tok1 tok2"));
+        CHECK(mock.counters().connections == 3);
+        CHECK(c.pool_stats().tls_handshakes == 3);
+        CHECK(c.pool_stats().tls_resumed == (resume ? 2u : 0u));
+        CHECK(mock.counters().tls_resumed == (resume ? 2u : 0u));  // as the server saw it
+    }
 }

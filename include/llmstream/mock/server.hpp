@@ -64,6 +64,7 @@ struct stats {
     std::uint64_t h2_connections = 0; ///< connections that spoke HTTP/2
     std::uint64_t pings = 0;          ///< HTTP/2 PINGs received (not acknowledgements)
     std::uint64_t throttled = 0;      ///< requests answered 429 by the `requests_per_minute` limit
+    std::uint64_t tls_resumed = 0;    ///< TLS handshakes that resumed a session
     std::map<std::string, std::uint64_t> attempts;  ///< requests seen per scenario key
 };
 
