@@ -137,6 +137,7 @@ struct metrics::state {
     std::map<std::string, std::int64_t> in_flight;
     std::map<std::string, std::uint64_t> retries, throttles;
     std::map<std::string, std::size_t> pool_connections, pool_waiting;
+    std::map<std::string, std::uint64_t> tls_handshakes;
 };
 
 metrics::metrics() : state_(std::make_unique<state>()) {}
@@ -200,6 +201,10 @@ void metrics::record_pool(const pool_stats& stats) {
     state_->pool_connections[with_label(labels, "state", "open")] = stats.open;
     state_->pool_connections[with_label(labels, "state", "idle")] = stats.idle;
     state_->pool_waiting[labels] = stats.waiting;
+    if (stats.tls_handshakes > 0) {
+        state_->tls_handshakes[with_label(labels, "resumed", "true")] = stats.tls_resumed;
+        state_->tls_handshakes[with_label(labels, "resumed", "false")] = stats.tls_handshakes - stats.tls_resumed;
+    }
 }
 
 std::string metrics::render() const {
@@ -221,6 +226,8 @@ std::string metrics::render() const {
                   state_->pool_connections);
     append_family(out, "llmstream_pool_waiting_requests", "gauge", "Requests waiting for a connection (record_pool).",
                   state_->pool_waiting);
+    append_family(out, "llmstream_tls_handshakes_total", "counter",
+                  "TLS handshakes of the client's connections, resumed or full (record_pool).", state_->tls_handshakes);
     return out;
 }
 

@@ -73,7 +73,7 @@ TEST_CASE("metrics: failures, retries, throttles, in-flight and the pool", "[met
     failed.error = api_errc::rate_limited;
     failed.duration = 2s;
     m.request_ended(r, failed);  // the other one is still in flight
-    m.record_pool(pool_stats{3, 1, 2, "dashscope-intl.aliyuncs.com", 443});
+    m.record_pool(pool_stats{3, 1, 2, "dashscope-intl.aliyuncs.com", 443, 10, 7});
 
     const std::string text = m.render();
     INFO(text);
@@ -92,6 +92,9 @@ TEST_CASE("metrics: failures, retries, throttles, in-flight and the pool", "[met
     CHECK(text.find("llmstream_pool_connections{" + pool_labels + ",state=\"idle\"} 1\n") != std::string::npos);
     CHECK(text.find("llmstream_pool_connections{" + pool_labels + ",state=\"open\"} 3\n") != std::string::npos);
     CHECK(text.find("llmstream_pool_waiting_requests{" + pool_labels + "} 2\n") != std::string::npos);
+    CHECK(text.find("# TYPE llmstream_tls_handshakes_total counter\n") != std::string::npos);
+    CHECK(text.find("llmstream_tls_handshakes_total{" + pool_labels + ",resumed=\"false\"} 3\n") != std::string::npos);
+    CHECK(text.find("llmstream_tls_handshakes_total{" + pool_labels + ",resumed=\"true\"} 7\n") != std::string::npos);
 }
 
 TEST_CASE("metrics: label values are escaped, non-streaming calls have no time to first chunk", "[metrics]") {
