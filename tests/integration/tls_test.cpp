@@ -19,24 +19,23 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Streams one request on `c` to its end: its error, if any, and the text before it.
+asio::awaitable<std::pair<boost::system::error_code, std::string>> stream_text(client& c, std::string model) {
+    auto s = c.chat_stream(mock_request(std::move(model)));
+    std::string text;
+    for (;;) {
+        auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+        if (ec || !d) co_return std::make_pair(ec, text);
+        text += d->content;
+    }
+}
+
 std::pair<boost::system::error_code, std::string> stream_once(const client_config& cfg) {
     asio::io_context io;
     client c(io.get_executor(), cfg);
-    boost::system::error_code result;
-    std::string text;
-    run_test(io, [&]() -> asio::awaitable<void> {
-        auto s = c.chat_stream(mock_request("mock?tokens=5"));
-        for (;;) {
-            auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-            if (ec) {
-                result = ec;
-                break;
-            }
-            if (!d) break;
-            text += d->content;
-        }
-    });
-    return {result, text};
+    std::pair<boost::system::error_code, std::string> result;
+    run_test(io, [&]() -> asio::awaitable<void> { result = co_await stream_text(c, "mock?tokens=5"); });
+    return result;
 }
 
 }  // namespace
@@ -87,14 +86,8 @@ TEST_CASE("TLS: on a kept-alive connection, the next response's head is still un
     client c(io.get_executor(), cfg);
     run_test(io, [&]() -> asio::awaitable<void> {
         {  // a streamed body first: its reads bypass the connection's timer while the watchdog keeps time
-            auto s = c.chat_stream(mock_request("mock?tokens=5"));
-            std::string text;
-            for (;;) {
-                auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-                REQUIRE_FALSE(ec);
-                if (!d) break;
-                text += d->content;
-            }
+            const auto [ec, text] = co_await stream_text(c, "mock?tokens=5");
+            REQUIRE_FALSE(ec);
             CHECK(text == "tok0 tok1 tok2 tok3 tok4");
         }
         const auto start = std::chrono::steady_clock::now();
@@ -122,14 +115,8 @@ TEST_CASE("TLS: a new connection resumes the session the server gave an earlier 
         run_test(io, [&]() -> asio::awaitable<void> {
             asio::steady_timer pause(io);
             for (int i = 0; i < 3; ++i) {
-                auto s = c.chat_stream(mock_request("mock?tokens=3"));
-                std::string text;
-                for (;;) {
-                    auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-                    REQUIRE_FALSE(ec);
-                    if (!d) break;
-                    text += d->content;
-                }
+                const auto [ec, text] = co_await stream_text(c, "mock?tokens=3");
+                REQUIRE_FALSE(ec);
                 texts.push_back(text);
                 pause.expires_after(std::chrono::milliseconds(20));
                 co_await pause.async_wait(asio::as_tuple(asio::deferred));
