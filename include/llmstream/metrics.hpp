@@ -10,6 +10,7 @@
 //   llmstream_throttles_total                           counter    provider throttle responses (rate_limited)
 //   llmstream_pool_connections{state="open"|"idle"}     gauge      from record_pool()
 //   llmstream_pool_waiting_requests                     gauge      from record_pool()
+//   llmstream_tls_handshakes_total{resumed="true"|"false"} counter from record_pool()
 //
 // Labels follow the conventions' attributes with dots as underscores (the OpenTelemetry-to-
 // Prometheus mapping): gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model,
@@ -35,8 +36,10 @@ public:
     metrics(const metrics&) = delete;
     metrics& operator=(const metrics&) = delete;
 
-    /// Records a client's connection pool as it is now (the pool gauges of its origin). Call it on
-    /// the client's thread, e.g. just before render(): `m.record_pool(c.pool_stats())`.
+    /// Records a client's connection pool as it is now (the pool gauges of its origin, and its TLS
+    /// handshake counts). Call it on the client's thread, e.g. just before render():
+    /// `m.record_pool(c.pool_stats())`. The series are per origin: two clients of one origin on
+    /// one collector overwrite each other's (give each its own collector).
     void record_pool(const pool_stats& stats);
 
     /// Everything recorded so far, in the Prometheus text exposition format (version 0.0.4).

@@ -1,10 +1,12 @@
-// TLS session resumption for one client (one origin): the newest session the server handed any of
-// the client's connections is offered by the next connection's handshake. A resumed handshake
-// skips the server's certificate chain and its signature check; the server may always refuse and
-// do a full one. Sessions never leave the process.
+// TLS session resumption for one client (one origin): the sessions the server handed the client's
+// connections are offered by the next connections' handshakes. A resumed handshake skips the
+// server's certificate chain and its signature check; the server may always refuse and do a full
+// one. Sessions never leave the process.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 
 #include <openssl/ssl.h>
 
@@ -20,19 +22,28 @@ public:
     tls_session_cache(const tls_session_cache&) = delete;
     tls_session_cache& operator=(const tls_session_cache&) = delete;
 
-    /// Before a handshake: offers the newest session, if there is one.
-    void offer(SSL* ssl) const;
+    /// Before a handshake: offers the newest session, if there is one. Each is offered once
+    /// (RFC 8446 C.4: a ticket should not be reused), but for the last, which every connection gets
+    /// until a newer one comes (connections opened at once, or a server that sends no new ticket).
+    void offer(SSL* ssl);
     /// After a handshake that succeeded: counts it, and whether the server resumed the session.
-    void handshake_done(SSL* ssl) noexcept;
+    void handshake_done(SSL* ssl);
 
     std::uint64_t handshakes() const noexcept { return handshakes_; }
     std::uint64_t resumed() const noexcept { return resumed_; }
+    /// Sessions held, newest first.
+    std::size_t sessions() const noexcept { return sessions_.size(); }
 
 private:
+    static constexpr std::size_t max_sessions = 8;  // a server sends two TLS 1.3 tickets per connection
     static int on_new_session(SSL* ssl, SSL_SESSION* session);
+    void keep(const SSL_SESSION* session);
 
     SSL_CTX* ctx_;
-    SSL_SESSION* newest_ = nullptr;
+    bool resume_;
+    // Copies, never the connections' own: OpenSSL marks a connection's session unusable when its
+    // TLS 1.3 handshake resumed it, and when the connection ends without a close_notify.
+    std::deque<SSL_SESSION*> sessions_;
     std::uint64_t handshakes_ = 0;
     std::uint64_t resumed_ = 0;
 };

@@ -3,6 +3,7 @@
 // server asks for a key update, and how the connection's end is reported.
 #include "../support/test_ca.hpp"
 #include "mock_fixture.hpp"
+#include "http/tls_sessions.hpp"
 #include "http/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,17 +45,12 @@ void on_message(int write_p, int, int content_type, const void* buf, std::size_t
     if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_KEY_UPDATE) ++seen.key_updates;
 }
 
-// One loopback TLS server for one connection, and the client's tls_stream, both on `io`.
-struct tls_pair {
+// The server's and the client's TLS contexts with a throwaway CA: one per test, or shared by
+// several connections (session resumption).
+struct tls_contexts {
     test_ca ca{"DNS:localhost"};
-    asio::io_context io;
-    asio::ssl::context server_context = make_server_context(ca);
-    asio::ssl::context client_context = make_client_context(ca);
-    tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
-    asio::ssl::stream<tcp::socket> server{io, server_context};
-    http::tls_stream client{io.get_executor(), client_context};
-    records_seen seen;
-    bool accepted = false;  // here, not in connect(): a detached coroutine sets it
+    asio::ssl::context server = make_server_context(ca);
+    asio::ssl::context client = make_client_context(ca);
 
     static asio::ssl::context make_server_context(const test_ca& ca) {
         asio::ssl::context c(asio::ssl::context::tls_server);
@@ -67,8 +64,23 @@ struct tls_pair {
         c.set_verify_mode(asio::ssl::verify_peer);
         return c;
     }
+};
 
-    tls_pair() {
+// One loopback TLS server for one connection, and the client's tls_stream, both on `io`.
+struct tls_pair {
+    std::unique_ptr<tls_contexts> own_contexts;
+    tls_contexts& contexts;
+    asio::io_context io;
+    tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+    asio::ssl::stream<tcp::socket> server{io, contexts.server};
+    http::tls_stream client{io.get_executor(), contexts.client};
+    records_seen seen;
+    bool accepted = false;  // here, not in connect(): a detached coroutine sets it
+
+    tls_pair() : own_contexts(std::make_unique<tls_contexts>()), contexts(*own_contexts) { watch_server(); }
+    explicit tls_pair(tls_contexts& shared) : contexts(shared) { watch_server(); }
+
+    void watch_server() {
         SSL_set_msg_callback(server.native_handle(), on_message);
         SSL_set_msg_callback_arg(server.native_handle(), &seen);
     }
@@ -262,4 +274,32 @@ TEST_CASE("tls_stream: close_notify reads as end of file, a cut connection as tr
         if (clean) CHECK(end == asio::error::eof);
         else CHECK(end == asio::ssl::error::stream_truncated);
     }
+}
+
+TEST_CASE("tls_session_cache: every connection resumes, also when the server sends no new ticket",
+          "[integration][tls_stream]") {
+    tls_contexts contexts;
+    http::tls_session_cache cache(contexts.client.native_handle(), true);
+    // The server gives the 1st and 2nd connections two tickets each, the others none: the 3rd and
+    // 4th are offered the 2nd's two (each once), the 5th and 6th both the one left, the 1st's.
+    for (int i = 0; i < 6; ++i) {
+        CAPTURE(i);
+        tls_pair t(contexts);
+        if (i >= 2) SSL_set_num_tickets(t.server.native_handle(), 0);  // resumes, gives nothing new
+        run_test(t.io, [&]() -> asio::awaitable<void> {
+            cache.offer(t.client.native_handle());
+            co_await t.connect();
+            cache.handshake_done(t.client.native_handle());
+            // The tickets come after the handshake: reading the server's first bytes reads them.
+            co_await asio::async_write(t.server, asio::buffer("hello", 5), asio::use_awaitable);
+            std::string got(5, '\0');
+            co_await asio::async_read(t.client, asio::buffer(got), asio::use_awaitable);
+            CHECK(got == "hello");
+            t.client.next_layer().close();  // no close_notify, as most connections end
+        });
+        CHECK(SSL_session_reused(t.server.native_handle()) == (i > 0 ? 1 : 0));
+    }
+    CHECK(cache.handshakes() == 6);
+    CHECK(cache.resumed() == 5);
+    CHECK(cache.sessions() == 1);
 }
