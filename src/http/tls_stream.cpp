@@ -80,20 +80,22 @@ bool tls_engine::verify_host(const std::string& host) {
 }
 
 asio::mutable_buffer tls_engine::input_space() {
-    if (input_ && input_filled_ && input_size_ < max_read_buffer && SSL_is_init_finished(ssl_)) {
-        // A burst: the last socket read filled what it was offered, so more is waiting. OpenSSL
-        // wants the rest of a record (up to 16 KiB) before it gives anything back: grow now, not
-        // only once the buffer is empty after a record, which a burst's reads seldom leave it.
-        // (Not during the handshake: its flight is a few KiB, and thousands of connections may be
-        // shaking hands at once.)
-        const std::size_t left = input_end_ - input_begin_;
-        std::unique_ptr<char[]> larger(new char[std::min(2 * input_size_, max_read_buffer)]);
-        std::memcpy(larger.get(), input_.get() + input_begin_, left);
-        input_ = std::move(larger);
+    // A socket read that filled the space it was offered leaves more waiting (a burst): the next
+    // space is twice as large, up to max_read_buffer, whether or not the buffer emptied since
+    // (OpenSSL takes a whole record, up to 16 KiB, before it gives anything back, so a burst's
+    // reads seldom leave it empty). Not during the handshake: its flight is a few KiB, and
+    // thousands of connections may be shaking hands at once.
+    if (input_filled_ && input_size_ < max_read_buffer && SSL_is_init_finished(ssl_)) {
         input_size_ = std::min(2 * input_size_, max_read_buffer);
-        input_begin_ = 0;
-        input_end_ = left;
         input_filled_ = false;
+        if (input_) {  // unread bytes move to the front of the larger buffer
+            const std::size_t left = input_end_ - input_begin_;
+            std::unique_ptr<char[]> larger(new char[input_size_]);
+            std::memcpy(larger.get(), input_.get() + input_begin_, left);
+            input_ = std::move(larger);
+            input_begin_ = 0;
+            input_end_ = left;
+        }
     }
     if (!input_) {
         input_.reset(new char[input_size_]);  // not zeroed: a read fills what it reports
@@ -134,8 +136,9 @@ void tls_engine::release_input_if_empty() noexcept {
     if (input_ && input_begin_ == input_end_) {
         input_.reset();
         input_begin_ = input_end_ = 0;
-        // A burst doubles the next buffer; a read that did not fill this one waits with the smallest.
-        input_size_ = input_filled_ ? std::min(2 * input_size_, max_read_buffer) : min_read_buffer;
+        // A read that did not fill its space ended the burst: the next read waits with the smallest
+        // buffer. After one that did, input_space() makes the next one larger.
+        if (!input_filled_) input_size_ = min_read_buffer;
     }
 }
 
