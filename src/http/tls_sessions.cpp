@@ -64,13 +64,9 @@ void tls_session_cache::offer(SSL* ssl) {
     }
 }
 
-void tls_session_cache::handshake_done(SSL* ssl) {
+void tls_session_cache::handshake_done(SSL* ssl) noexcept {
     ++handshakes_;
-    if (SSL_session_reused(ssl) != 1) return;
-    ++resumed_;
-    // A resumed TLS 1.2 handshake may renew its ticket, and OpenSSL tells no callback about it.
-    if (resume_ && SSL_version(ssl) < TLS1_3_VERSION)
-        if (const SSL_SESSION* renewed = SSL_get_session(ssl)) keep(renewed);
+    if (SSL_session_reused(ssl) == 1) ++resumed_;
 }
 
 }  // namespace llmstream::http

@@ -27,7 +27,7 @@ public:
     /// until a newer one comes (connections opened at once, or a server that sends no new ticket).
     void offer(SSL* ssl);
     /// After a handshake that succeeded: counts it, and whether the server resumed the session.
-    void handshake_done(SSL* ssl);
+    void handshake_done(SSL* ssl) noexcept;
 
     std::uint64_t handshakes() const noexcept { return handshakes_; }
     std::uint64_t resumed() const noexcept { return resumed_; }

@@ -303,3 +303,23 @@ TEST_CASE("tls_session_cache: every connection resumes, also when the server sen
     CHECK(cache.resumed() == 5);
     CHECK(cache.sessions() == 1);
 }
+
+TEST_CASE("tls_session_cache: a TLS 1.2 session is resumed too", "[integration][tls_stream]") {
+    tls_contexts contexts;
+    SSL_CTX_set_max_proto_version(contexts.server.native_handle(), TLS1_2_VERSION);
+    http::tls_session_cache cache(contexts.client.native_handle(), true);
+    for (int i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        tls_pair t(contexts);
+        run_test(t.io, [&]() -> asio::awaitable<void> {
+            cache.offer(t.client.native_handle());
+            co_await t.connect();  // a TLS 1.2 session comes with the handshake itself
+            cache.handshake_done(t.client.native_handle());
+            t.client.next_layer().close();
+        });
+        CHECK(SSL_version(t.server.native_handle()) == TLS1_2_VERSION);
+        CHECK(SSL_session_reused(t.server.native_handle()) == (i > 0 ? 1 : 0));
+    }
+    CHECK(cache.handshakes() == 3);
+    CHECK(cache.resumed() == 2);
+}
