@@ -13,7 +13,8 @@
 // is code, stacks and the allocator's free space). Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
 // the most connections the client had open; tls_handshakes and tls_resumed, the TLS handshakes
-// and of them those that resumed a session (tls_options::resume_sessions); attempts, the requests sent, retries included;
+// and of them those that resumed a session (--no-tls-resume turns resumption off); attempts, the
+// requests sent, retries included;
 // throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
 // admission_wait_ms_p50/p99, how long the client's own rate limits (--rpm, --tpm, --max-in-flight,
 // --adaptive: client_config::limits; shared by every process with --redis) held requests back. --retries sets retry_policy::max_retries. --prompt-bytes sends a user message of N bytes instead of a short one. --batch reads with async_next_batch (every ready delta
