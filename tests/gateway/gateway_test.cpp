@@ -404,7 +404,8 @@ TEST_CASE("gateway: too many streams at once get 503 with Retry-After", "[gatewa
     opts.max_streams = 2;
     gateway_fixture gw(mock.config(), opts);
     on_browsers([&]() -> asio::awaitable<int> {
-        const std::string slow = "/v1/stream?prompt=hi&model=" + url_encode("mock?tokens=30&pace_ms=20");
+        // 1.2 s each: both are still streaming when the third asks, 400 ms in (room for a slow start).
+        const std::string slow = "/v1/stream?prompt=hi&model=" + url_encode("mock?tokens=30&pace_ms=40");
         int finished = 0;
         asio::steady_timer both(co_await asio::this_coro::executor, steady_clock::time_point::max());
         for (int i = 0; i < 2; ++i)
@@ -415,7 +416,7 @@ TEST_CASE("gateway: too many streams at once get 503 with Retry-After", "[gatewa
                     if (++finished == 2) both.cancel();
                 },
                 asio::detached);
-        asio::steady_timer t(co_await asio::this_coro::executor, milliseconds(200));
+        asio::steady_timer t(co_await asio::this_coro::executor, milliseconds(400));
         co_await t.async_wait(tuple);
         const std::string busy = co_await fetch(gw.port(), get(slow));
         CHECK(busy.rfind("HTTP/1.1 503", 0) == 0);

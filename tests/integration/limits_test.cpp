@@ -117,7 +117,7 @@ TEST_CASE("requests held by max_in_flight go in arrival order, per model", "[int
         asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
             // Four requests of one model, and a fifth of another model (its own line): it is not
             // held by them, and its stream is short, so it finishes first.
-            auto s = c.chat_stream(mock_request(i < 4 ? "mock?tokens=4&pace_ms=10" : "mock?tokens=1"));
+            auto s = c.chat_stream(mock_request(i < 4 ? "mock?tokens=4&pace_ms=25" : "mock?tokens=1"));
             const collected r = co_await collect(s);
             CHECK_FALSE(r.ec);
             finished.push_back(i);
