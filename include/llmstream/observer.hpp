@@ -20,7 +20,7 @@ namespace llmstream {
 struct request_context {
     std::uint64_t id = 0;               ///< unique within the client, in start order
     std::string_view operation;         ///< "chat" (gen_ai.operation.name)
-    std::string_view provider;          ///< "openai", "dashscope", "deepseek" (gen_ai.provider.name; an
+    std::string_view provider;          ///< "openai", "dashscope", "deepseek", "anthropic" (gen_ai.provider.name; an
                                         ///< OpenAI-compatible server of unknown vendor is "openai")
     std::string_view model;             ///< the model requested (gen_ai.request.model)
     std::string_view server_address;    ///< the base URL's host (server.address), never the proxy
