@@ -11,7 +11,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -114,12 +116,17 @@ template <class Handler, class Value>
 void stream_impl::post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    asio::post(client_->executor,
-               [self = shared_from_this(), h = std::move(handler), ec, value, counted, on_stream_executor]() mutable {
-                   if (counted) self->channel_.completed();
-                   if (on_stream_executor) std::move(h)(ec, value);  // this is the handler's own executor
-                   else asio::dispatch(asio::append(std::move(h), ec, value));  // on the handler's own executor
-               });
+    auto complete = [self = shared_from_this(), h = std::move(handler), ec, value, counted, on_stream_executor]() mutable {
+        if (counted) self->channel_.completed();
+        if (on_stream_executor) std::move(h)(ec, value);  // this is the handler's own executor
+        else asio::dispatch(asio::append(std::move(h), ec, value));  // on the handler's own executor
+    };
+    // Posted on the io_context's own executor when it is one, in the stream's own memory: through
+    // any_io_executor a post costs two blocks of asio's per-thread cache (see handler_memory).
+    if (auto* native = client_->executor.target<asio::io_context::executor_type>())
+        asio::post(*native, asio::bind_allocator(post_memory_.allocator(), std::move(complete)));
+    else
+        asio::post(client_->executor, std::move(complete));
 }
 
 void stream_impl::deliver() {

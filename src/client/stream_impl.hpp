@@ -12,6 +12,7 @@
 #include "http/connection_pool.hpp"
 #include "http/connect.hpp"
 #include "http/exchange.hpp"
+#include "http/handler_memory.hpp"
 #include "http/resolve.hpp"
 #include "protocol/request_encoder.hpp"
 #include "protocol/response_stream.hpp"
@@ -133,6 +134,7 @@ private:
     std::optional<next_handler> pending_;
     std::optional<batch_handler> pending_batch_;
     bool pending_on_stream_executor_ = false;  // of pending_ or pending_batch_
+    http::handler_memory<160> post_memory_;     // the hand-out's posted completion (see post)
     std::optional<chat_handler> chat_handler_;
     completion completion_;
     clock::time_point started_{};

@@ -4,6 +4,7 @@
 
 #include "http/connection_pool.hpp"
 #include "http/exchange.hpp"
+#include "http/handler_memory.hpp"
 #include "http/response_reader.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -64,6 +65,7 @@ private:
     errc timeout_error_ = errc::idle_timeout;
     bool waiting_for_room_ = false;
     bool cancelled_ = false;
+    handler_memory<256> read_memory_;  // the body's socket reads, one at a time
 };
 
 }  // namespace llmstream::http::h1
