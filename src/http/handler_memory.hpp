@@ -7,6 +7,12 @@
 // Bind it to a handler with asio::bind_allocator(memory.allocator(), handler).
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/system/error_code.hpp>
+
 #include <cstddef>
 #include <new>
 
@@ -71,5 +77,18 @@ private:
     friend class handler_allocator;
     handler_memory<Size>* memory_;
 };
+
+/// A socket read in `memory`, to co_await for (error_code, bytes) in a coroutine:
+/// `co_await read_in(memory, [&](auto handler) { socket.async_read_some(buffer, std::move(handler)); })`.
+/// (Boost 1.81's bind_allocator does not take asio::deferred, hence the initiation.)
+template <std::size_t Size, class StartRead>
+auto read_in(handler_memory<Size>& memory, StartRead start_read) {
+    auto token = boost::asio::as_tuple(boost::asio::deferred);
+    return boost::asio::async_initiate<decltype(token), void(boost::system::error_code, std::size_t)>(
+        [&memory, start_read = std::move(start_read)](auto handler) mutable {
+            start_read(boost::asio::bind_allocator(memory.allocator(), std::move(handler)));
+        },
+        token);
+}
 
 }  // namespace llmstream::http

@@ -1,7 +1,6 @@
 #include "exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,7 +20,6 @@ using boost::system::error_code;
 using std::chrono::steady_clock;
 // Beast 1.81's operations predate deferred support: they are awaited with use_awaitable.
 constexpr auto beast_tuple = asio::as_tuple(asio::use_awaitable);
-auto use_tuple = asio::as_tuple(asio::deferred);  // an lvalue: async_initiate takes the token by reference
 
 exchange::exchange(connection& c, exchange_handler& handler, exchange_timeouts timeouts)
     : connection_(c),
@@ -154,24 +152,18 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
     bool watching = false;
     while (!reader_.done()) {
         const auto space = reader_.read_buffer();
-        std::tuple<error_code, std::size_t> got;
-        if constexpr (std::is_same_v<Stream, connection::tcp_stream>) {
-            // Under the watchdog the plain socket is read directly: Beast's stream adds nothing
-            // but its timer (unarmed by then), and costs a shared_ptr copy and an op per read.
-            // (tls_stream does the same for its socket reads: read_socket_directly.)
-            if (watching)
-                got = co_await asio::async_initiate<decltype(use_tuple), void(error_code, std::size_t)>(
-                    [&](auto handler) {
-                        stream.socket().async_read_some(
-                            asio::buffer(space.data(), space.size()),
-                            asio::bind_allocator(read_memory_.allocator(), std::move(handler)));
-                    },
-                    use_tuple);
-            else got = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
-        } else {
-            got = co_await stream.async_read_some(asio::buffer(space.data(), space.size()), beast_tuple);
-        }
-        const auto [ec, n] = got;
+        const auto buffer = asio::buffer(space.data(), space.size());
+        const auto [ec, n] = co_await read_in(read_memory_, [&](auto handler) {
+            if constexpr (std::is_same_v<Stream, connection::tcp_stream>) {
+                // Under the watchdog the plain socket is read directly: Beast's stream adds nothing
+                // but its timer (unarmed by then), and costs a shared_ptr copy and an op per read.
+                // (tls_stream does the same for its socket reads: read_socket_directly.)
+                if (watching) stream.socket().async_read_some(buffer, std::move(handler));
+                else stream.async_read_some(buffer, std::move(handler));
+            } else {
+                stream.async_read_some(buffer, std::move(handler));
+            }
+        });
         if (watching) last_byte_ = steady_clock::now();
         error_code pec;
         if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {

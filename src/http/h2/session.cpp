@@ -30,6 +30,8 @@ session::session(std::unique_ptr<connection> socket, const http2_options& option
       core_(options, std::holds_alternative<connection::tls_stream>(socket_->stream)),
       write_signal_(executor_) {
     socket_->lowest_layer().expires_never();  // streams keep their own time limits
+    // Nothing times the socket's reads (see above), so they skip Beast's timed stream.
+    if (auto* tls = std::get_if<connection::tls_stream>(&socket_->stream)) tls->read_socket_directly(true);
     core_.on_change = [this] {
         if (on_change) on_change();
         maybe_stop_reading();
@@ -155,12 +157,13 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
     while (!core_.closed() && busy()) {
         error_code ec;
         std::size_t n = 0;
-        if (auto* plain = std::get_if<connection::tcp_stream>(&socket_->stream)) {
-            std::tie(ec, n) = co_await plain->async_read_some(asio::buffer(buffer), beast_tuple);
-        } else {
-            auto& tls = std::get<connection::tls_stream>(socket_->stream);
-            std::tie(ec, n) = co_await tls.async_read_some(asio::buffer(buffer), beast_tuple);
-        }
+        std::tie(ec, n) = co_await read_in(read_memory_, [&](auto handler) {
+            // The plain socket directly: nothing times these reads (see the constructor).
+            if (auto* plain = std::get_if<connection::tcp_stream>(&socket_->stream))
+                plain->socket().async_read_some(asio::buffer(buffer), std::move(handler));
+            else
+                std::get<connection::tls_stream>(socket_->stream).async_read_some(asio::buffer(buffer), std::move(handler));
+        });
         if (core_.closed()) break;
         if (ec == asio::error::operation_aborted) continue;  // stopped for idling (the loop condition decides)
         if (ec) {
