@@ -1,6 +1,7 @@
 // Keep-alive HTTP/1.1 connections to one origin, plain TCP or TLS, and the pool that owns them.
 #pragma once
 
+#include "handler_memory.hpp"
 #include "origin.hpp"
 #include "tls_stream.hpp"
 
@@ -35,6 +36,9 @@ struct connection {
     bool connected = false;
     std::size_t exchanges = 0;  ///< requests sent on it: a failure before any response byte on a used one means stale
     std::chrono::steady_clock::time_point idle_since{};
+    /// Where its socket reads live (one at a time: the h1 exchange's or the h2 session's); the
+    /// connection outlives every read on it.
+    handler_memory<512> read_memory;
 };
 
 struct pool_settings {

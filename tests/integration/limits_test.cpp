@@ -35,7 +35,7 @@ TEST_CASE("a client held to the provider's rate limit meets no 429", "[integrati
         mock_fixture mock(rate_limited_server(1200));
         asio::io_context io;
         client_config cfg = mock.config();
-        cfg.limits.requests_per_minute = 1100;
+        cfg.limits.requests_per_minute = 1000;  // a sixth under the server's: arrival jitter on a loaded machine stays inside it
         client c(io.get_executor(), cfg);
         CHECK(burst_on(io, {&c}, 40) == 40);
         CHECK(mock.counters().throttled == 0);

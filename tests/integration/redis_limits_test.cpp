@@ -44,7 +44,7 @@ TEST_CASE("two clients sharing limits on Redis keep to one limit together", "[in
         mock_fixture mock(rate_limited_server(1200));  // 20 a second, 20 at once
         asio::io_context io;
         client_config cfg = mock.config();
-        cfg.limits.requests_per_minute = 1100;
+        cfg.limits.requests_per_minute = 1000;  // each under the server's limit, the two together far over it
         client a(io.get_executor(), cfg), b(io.get_executor(), cfg);
         burst_on(io, {&a, &b}, 20);
         CHECK(mock.counters().throttled > 0);
@@ -53,7 +53,7 @@ TEST_CASE("two clients sharing limits on Redis keep to one limit together", "[in
         mock_fixture mock(rate_limited_server(1200));
         asio::io_context io;
         client_config cfg = mock.config();
-        cfg.limits.requests_per_minute = 1100;
+        cfg.limits.requests_per_minute = 1000;  // a sixth under the server's: arrival jitter on a loaded machine stays inside it
         cfg.limits.redis = redis.url();
         cfg.limits.redis_timeout = milliseconds(500);  // sanitizer builds are slow; an outage is another test
         client a(io.get_executor(), cfg), b(io.get_executor(), cfg);

@@ -153,7 +153,7 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
     while (!reader_.done()) {
         const auto space = reader_.read_buffer();
         const auto buffer = asio::buffer(space.data(), space.size());
-        const auto [ec, n] = co_await read_in(read_memory_, [&](auto handler) {
+        const auto [ec, n] = co_await read_in(connection_.read_memory, [&](auto handler) {
             if constexpr (std::is_same_v<Stream, connection::tcp_stream>) {
                 // Under the watchdog the plain socket is read directly: Beast's stream adds nothing
                 // but its timer (unarmed by then), and costs a shared_ptr copy and an op per read.

@@ -4,7 +4,6 @@
 
 #include "http/connection_pool.hpp"
 #include "http/exchange.hpp"
-#include "http/handler_memory.hpp"
 #include "http/response_reader.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -65,7 +64,6 @@ private:
     errc timeout_error_ = errc::idle_timeout;
     bool waiting_for_room_ = false;
     bool cancelled_ = false;
-    handler_memory<256> read_memory_;  // the body's socket reads, one at a time
 };
 
 }  // namespace llmstream::http::h1

@@ -157,7 +157,7 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
     while (!core_.closed() && busy()) {
         error_code ec;
         std::size_t n = 0;
-        std::tie(ec, n) = co_await read_in(read_memory_, [&](auto handler) {
+        std::tie(ec, n) = co_await read_in(socket_->read_memory, [&](auto handler) {
             // The plain socket directly: nothing times these reads (see the constructor).
             if (auto* plain = std::get_if<connection::tcp_stream>(&socket_->stream))
                 plain->socket().async_read_some(asio::buffer(buffer), std::move(handler));

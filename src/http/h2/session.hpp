@@ -5,7 +5,6 @@
 #pragma once
 
 #include "http/connection_pool.hpp"
-#include "http/handler_memory.hpp"
 #include "http/h2/session_core.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -86,7 +85,6 @@ private:
     bool reader_running_ = false;
     bool writer_running_ = false;
     bool in_recv_ = false;
-    handler_memory<512> read_memory_;  // the socket reads, one at a time
 };
 
 }  // namespace llmstream::http::h2
