@@ -11,7 +11,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/detached.hpp>
@@ -110,21 +109,41 @@ void stream_impl::cancel() {
     timer_.cancel();
 }
 
+// The posted completion of a hand-out. It names its allocator (the stream's post memory) itself:
+// a handler wrapped by asio::bind_allocator makes asio::post add a work_dispatcher (a count of
+// outstanding work and a second dispatch) to every post. `self` is declared first, so that the
+// handler is destroyed before the stream it may be the last owner of.
+template <class Handler, class Value>
+struct stream_impl::posted_completion {
+    std::shared_ptr<stream_impl> self;
+    Handler handler;
+    error_code ec;
+    Value value;
+    bool counted;
+    bool on_stream_executor;
+
+    using allocator_type = http::handler_allocator<void, post_memory_size>;
+    allocator_type get_allocator() const noexcept { return self->post_memory_.allocator(); }
+
+    void operator()() {
+        if (counted) self->channel_.completed();
+        if (on_stream_executor) std::move(handler)(ec, value);  // this is the handler's own executor
+        else asio::dispatch(asio::append(std::move(handler), ec, value));  // on the handler's own executor
+    }
+};
+
 // Completes `handler` later, never inline. Until a counted completion runs, another async_next
 // is "in progress" (the lent delta must not be recycled), and the stream stays alive.
 template <class Handler, class Value>
 void stream_impl::post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    auto complete = [self = shared_from_this(), h = std::move(handler), ec, value, counted, on_stream_executor]() mutable {
-        if (counted) self->channel_.completed();
-        if (on_stream_executor) std::move(h)(ec, value);  // this is the handler's own executor
-        else asio::dispatch(asio::append(std::move(h), ec, value));  // on the handler's own executor
-    };
+    posted_completion<Handler, Value> complete{shared_from_this(), std::move(handler), ec, value, counted,
+                                               on_stream_executor};
     // Posted on the io_context's own executor when it is one, in the stream's own memory: through
     // any_io_executor a post costs two blocks of asio's per-thread cache (see handler_memory).
     if (auto* native = client_->executor.target<asio::io_context::executor_type>())
-        asio::post(*native, asio::bind_allocator(post_memory_.allocator(), std::move(complete)));
+        asio::post(*native, std::move(complete));
     else
         asio::post(client_->executor, std::move(complete));
 }

@@ -71,6 +71,9 @@ private:
     void read(Handler handler, std::optional<Handler>& pending, bool on_stream_executor);
     template <class Handler, class Value>
     void post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor);
+    template <class Handler, class Value>
+    struct posted_completion;
+    static constexpr std::size_t post_memory_size = 160;  // a posted completion fits (a larger one takes the heap)
     void deliver();
     void finish(error_code ec);
 
@@ -134,7 +137,7 @@ private:
     std::optional<next_handler> pending_;
     std::optional<batch_handler> pending_batch_;
     bool pending_on_stream_executor_ = false;  // of pending_ or pending_batch_
-    http::handler_memory<160> post_memory_;     // the hand-out's posted completion (see post)
+    http::handler_memory<post_memory_size> post_memory_;     // the hand-out's posted completion (see post)
     std::optional<chat_handler> chat_handler_;
     completion completion_;
     clock::time_point started_{};
