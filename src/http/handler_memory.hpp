@@ -13,6 +13,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <cassert>
 #include <cstddef>
 #include <new>
 
@@ -25,6 +26,9 @@ template <std::size_t Size>
 class handler_memory {
 public:
     handler_memory() = default;
+    // An operation still holding the block would free it into destroyed memory: the owner must
+    // outlive every operation it started (the coroutines that await them guarantee it).
+    ~handler_memory() { assert(!in_use_); }
     handler_memory(const handler_memory&) = delete;
     handler_memory& operator=(const handler_memory&) = delete;
 

@@ -99,7 +99,8 @@ private:
 };
 
 /// The driver: an AsyncReadStream and AsyncWriteStream (Beast's HTTP reads and writes, HTTP/2's
-/// reader and writer), with the handshake. Timeouts are the tcp_stream's.
+/// reader and writer), with the handshake. Timeouts are the tcp_stream's, unless reads go to the
+/// socket directly (below).
 class tls_stream {
 public:
     using next_layer_type = boost::beast::tcp_stream;
@@ -111,7 +112,8 @@ public:
     executor_type get_executor() noexcept { return tcp_.get_executor(); }
     next_layer_type& next_layer() noexcept { return tcp_; }
     /// While on, reads go to the socket itself, not through the tcp_stream and its timer: for a
-    /// caller that keeps time itself (the h1 exchange's watchdog) and leaves the timer unarmed.
+    /// caller that keeps time itself and leaves the timer unarmed (the h1 exchange's watchdog
+    /// during a body; an h2 session, always).
     void read_socket_directly(bool on) noexcept { read_socket_directly_ = on; }
     SSL* native_handle() const noexcept { return engine_.native_handle(); }
     std::size_t input_buffer_size() const noexcept { return engine_.input_buffer_size(); }
