@@ -54,7 +54,7 @@ public:
     void cancel();
 
     const diagnostics& diag() const noexcept { return diag_; }
-    boost::asio::any_io_executor executor() const { return client_->executor; }
+    const boost::asio::any_io_executor& executor() const noexcept { return client_->executor; }
 
     // any_completion_handler's move assignment recurses forever in Boost 1.81: only ever
     // move-construct handlers (optional::emplace), never assign them.
