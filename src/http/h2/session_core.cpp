@@ -223,6 +223,10 @@ std::size_t session_core::capacity() const noexcept {
 }
 
 session_core::stream_state* session_core::state_of(std::int32_t id) {
+    return static_cast<stream_state*>(nghttp2_session_get_stream_user_data(session_, id));
+}
+
+session_core::stream_state* session_core::find_stream(std::int32_t id) {
     const auto it = streams_.find(id);
     return it == streams_.end() ? nullptr : it->second.get();
 }
@@ -266,8 +270,8 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
     nghttp2_data_provider body{};
     body.source.ptr = st.get();
     body.read_callback = &callbacks::read_body;
-    const std::int32_t id =
-        nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), request.body.empty() ? nullptr : &body, nullptr);
+    const std::int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
+                                                   request.body.empty() ? nullptr : &body, st.get());
     if (id < 0) {
         // Out of stream ids (a very long-lived connection) or memory: this connection takes no more.
         goaway_ = true;
@@ -280,7 +284,7 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
 }
 
 void session_core::cancel_stream(std::int32_t id) {
-    stream_state* st = state_of(id);
+    stream_state* st = find_stream(id);
     if (!st || !st->handler) return;
     st->handler = nullptr;
     if (--active_ == 0) idle_since_ = steady_clock::now();
@@ -289,7 +293,7 @@ void session_core::cancel_stream(std::int32_t id) {
 }
 
 void session_core::resume_stream(std::int32_t id) {
-    stream_state* st = state_of(id);
+    stream_state* st = find_stream(id);
     if (!st || st->held == 0 || closed_) return;
     nghttp2_session_consume_stream(session_, id, st->held);
     st->held = 0;
@@ -324,6 +328,7 @@ void session_core::stream_closed(std::int32_t id, std::uint32_t code) {
     if (it == streams_.end()) return;
     std::unique_ptr<stream_state> st = std::move(it->second);
     streams_.erase(it);
+    nghttp2_session_set_stream_user_data(session_, id, nullptr);  // nghttp2 still knows it during this callback
     if (st->handler) {
         --active_;
         stream_end end;
@@ -364,6 +369,7 @@ void session_core::fail(error_code ec) {
     active_ = 0;
     idle_since_ = steady_clock::now();
     for (auto& [id, st] : streams) {
+        nghttp2_session_set_stream_user_data(session_, id, nullptr);
         if (!st->handler) continue;
         stream_end end;
         // A limit of our own says what happened; otherwise the connection's error. Safe to send

@@ -133,12 +133,17 @@ private:
 
     void stream_closed(std::int32_t id, std::uint32_t error_code);
     bool count_control_frame(bool about_a_stream);
+    /// For nghttp2's callbacks, per frame: the stream's state through the pointer nghttp2 keeps
+    /// per stream (given with the request, cleared before the state is freed), without a search.
+    /// Null for streams not ours or closed. nghttp2 creates a stream when its HEADERS go out, so
+    /// calls from our side (cancel, resume), which can come before that, use find_stream.
     stream_state* state_of(std::int32_t id);
+    stream_state* find_stream(std::int32_t id);
 
     http2_options options_;
     bool tls_;
     nghttp2_session* session_ = nullptr;
-    std::map<std::int32_t, std::unique_ptr<stream_state>> streams_;
+    std::map<std::int32_t, std::unique_ptr<stream_state>> streams_;  // owns the states
     std::size_t active_ = 0;
     std::uint64_t streams_opened_ = 0;
     std::uint64_t frames_received_ = 0;
