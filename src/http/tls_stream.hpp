@@ -11,7 +11,9 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -240,7 +242,11 @@ private:
                 if (!s.writing_) {
                     state = after_write;
                     s.writing_ = true;
-                    boost::asio::async_write(s.tcp_, boost::asio::buffer(s.engine_.take_output(s.sending_)), std::move(self));
+                    // Not cancellable (the operation's cancellation stops its reads): a record cut
+                    // in half would break the stream.
+                    boost::asio::async_write(s.tcp_, boost::asio::buffer(s.engine_.take_output(s.sending_)),
+                                             boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
+                                                                                 std::move(self)));
                     return;
                 }
                 if (Step::waits_for_output) {
@@ -257,6 +263,9 @@ private:
             case tls_engine::want::failed:
                 return complete(self, last.ec);
             case tls_engine::want::input:
+                // Cancelled while it wrote: it stops before reading.
+                if (self.cancelled() != boost::asio::cancellation_type::none)
+                    return complete(self, boost::asio::error::operation_aborted);
                 state = after_read;
                 if (s.read_socket_directly_) s.tcp_.socket().async_read_some(s.engine_.input_space(), std::move(self));
                 else s.tcp_.async_read_some(s.engine_.input_space(), std::move(self));

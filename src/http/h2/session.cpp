@@ -3,6 +3,7 @@
 #include <llmstream/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
@@ -99,12 +100,10 @@ void session::wake_writer() {
 }
 
 // Stops the pending read of a session that became idle (not from inside the reader, which
-// checks by itself, nor while a write is under way: cancelling would abort it too).
+// checks by itself). Only the read: a write under way, the writer's or one a TLS read makes
+// itself (say, answering a KeyUpdate), goes on, as a record cut in half would break the stream.
 void session::maybe_stop_reading() {
-    if (reader_running_ && !in_recv_ && !writing_ && !busy() && !core_.closed()) {
-        error_code ignored;
-        socket_->lowest_layer().socket().cancel(ignored);
-    }
+    if (reader_running_ && !in_recv_ && !busy() && !core_.closed()) stop_read_.emit(asio::cancellation_type::terminal);
 }
 
 void session::fail(error_code ec) {
@@ -159,10 +158,11 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
         std::size_t n = 0;
         std::tie(ec, n) = co_await read_in(socket_->read_memory, [&](auto handler) {
             // The plain socket directly: nothing times these reads (see the constructor).
+            auto stoppable = asio::bind_cancellation_slot(stop_read_.slot(), std::move(handler));
             if (auto* plain = std::get_if<connection::tcp_stream>(&socket_->stream))
-                plain->socket().async_read_some(asio::buffer(buffer), std::move(handler));
+                plain->socket().async_read_some(asio::buffer(buffer), std::move(stoppable));
             else
-                std::get<connection::tls_stream>(socket_->stream).async_read_some(asio::buffer(buffer), std::move(handler));
+                std::get<connection::tls_stream>(socket_->stream).async_read_some(asio::buffer(buffer), std::move(stoppable));
         });
         if (core_.closed()) break;
         if (ec == asio::error::operation_aborted) continue;  // stopped for idling (the loop condition decides)

@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -76,6 +77,7 @@ private:
     boost::asio::any_io_executor executor_;
     session_core core_;
     boost::asio::steady_timer write_signal_;
+    boost::asio::cancellation_signal stop_read_;  // stops the pending read alone (writes go on)
     std::vector<boost::asio::steady_timer*> ping_waiters_;  // woken by the PING's ACK
     std::uint64_t ping_awaited_ = 0;  // the ACK count that answers the PING on its way
     std::chrono::steady_clock::time_point ping_liveness_{};
