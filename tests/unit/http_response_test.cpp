@@ -196,6 +196,12 @@ TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length, odd but va
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX-A: a\x01z\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5g\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n",
         "HTTP/2 200\r\n\r\n",
         "HTTP/1.1 099 Odd\r\n\r\n",
@@ -203,6 +209,14 @@ TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length, odd but va
     for (const auto& input : refused) {
         INFO(input);
         CHECK(feed_every_way(input).ec == errc::invalid_http_response);
+    }
+    // Chunk sizes are hex in either case, up to 15 digits, with extensions and trailing blanks.
+    {
+        const auto r = feed_every_way("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n"
+                                      "00f;ext=1 \t\r\nabcdefghijklmno\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+        CHECK(!r.ec);
+        CHECK(r.body == "0123456789abcdefghijklmno0123456789abcdef");
+        CHECK(r.done);
     }
     // A chunk-size line that never ends is refused once it passes 4 KiB.
     CHECK(feed_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(5000, '0'), {512}).ec ==
