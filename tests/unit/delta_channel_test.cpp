@@ -89,7 +89,7 @@ TEST_CASE("delta channel: deltas decoded in place, committed or left, across rin
 TEST_CASE("delta channel: a delta decoded in place while the ring was full, committed after the reader took one",
           "[delta_channel]") {
     delta_channel ch(64);
-    for (int i = 0; i < 8; ++i) ch.push(text("d" + std::to_string(i)));  // a full ring of 8
+    for (int i = 0; i < 12; ++i) ch.push(text("d" + std::to_string(i)));  // a full ring of 12 (4 + 8)
     REQUIRE(ch.begin_read() == delta_channel::begin::started);
     auto r = ch.take();
     REQUIRE(r);
@@ -111,7 +111,30 @@ TEST_CASE("delta channel: a delta decoded in place while the ring was full, comm
         rest.push_back(r->d->content);
         ch.completed();
     }
-    CHECK(rest == std::vector<std::string>{"d2", "d3", "d4", "d5", "d6", "d7", "late"});
+    CHECK(rest == std::vector<std::string>{"d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "late"});
+}
+
+TEST_CASE("delta ring: it grows in order wherever its head is", "[delta_channel]") {
+    for (int taken = 0; taken < 12; ++taken) {
+        CAPTURE(taken);
+        llmstream::detail::delta_ring ring;
+        int next = 0, first = 0;
+        auto check_order = [&] {
+            REQUIRE(ring.size() == static_cast<std::size_t>(next - first));
+            for (std::size_t i = 0; i < ring.size(); ++i) CHECK(ring.at(i).content == std::to_string(first + static_cast<int>(i)));
+            CHECK(ring.front().content == std::to_string(first));
+        };
+        // Fill its 12 slots (4 + 8), take some from the front, fill again (the ring wraps), then
+        // make it grow twice.
+        while (ring.slots() < 12 || ring.size() < ring.slots()) ring.push(text(std::to_string(next++)));
+        REQUIRE(ring.slots() == 12);
+        for (int i = 0; i < taken; ++i, ++first) ring.pop();
+        while (ring.size() < ring.slots()) ring.push(text(std::to_string(next++)));
+        check_order();
+        for (int i = 0; i < 10; ++i) ring.push(text(std::to_string(next++)));
+        CHECK(ring.slots() == 28);
+        check_order();
+    }
 }
 
 TEST_CASE("delta channel: a pending read waits, then gets the next delta or the end", "[delta_channel]") {
