@@ -71,8 +71,8 @@ public:
 private:
     // Adds a block of slots: 4 at first (a stream read as it is generated has one or two deltas
     // waiting at a time; 1.4 KiB less per stream than 8), then 8 at a time (2.8 KiB). A fixed step,
-    // not doubling: a ring is as large as the largest burst its reader fell behind by, plus at
-    // most 7 slots. When one thread carries 10,000 streams and falls behind, most rings take a
+    // not doubling: a ring ends up less than one block larger than the largest burst its reader
+    // fell behind by. When one thread carries 10,000 streams and falls behind, most rings take a
     // burst at once; doubling then added a 16-slot block (5.5 KiB) to every ring whose burst
     // passed 16, 56 MB in all. Small blocks also bound the slots an event that turns out to be
     // no delta (a [DONE]) makes a full ring add for nothing.
