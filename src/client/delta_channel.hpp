@@ -83,7 +83,8 @@ private:
         delta* fresh = blocks_.back().get();
         // The ring is full, so its last slot is the one just before head_: the new slots go in
         // between, and the head moves up past them.
-        const std::size_t at = slots_.empty() ? 0 : head_;
+        // (An empty ring's head is 0: the first block simply becomes the ring.)
+        const std::size_t at = head_;
         slots_.insert(slots_.begin() + static_cast<std::ptrdiff_t>(at), added, nullptr);
         for (std::size_t i = 0; i < added; ++i) slots_[at + i] = &fresh[i];
         if (slots_.size() > added) head_ += added;

@@ -263,7 +263,8 @@ private:
             case tls_engine::want::failed:
                 return complete(self, last.ec);
             case tls_engine::want::input:
-                // Cancelled while it wrote: it stops before reading.
+                // Cancelled since its last socket read was started (while it wrote, or while that
+                // read's completion waited to run): it stops before reading again.
                 if (self.cancelled() != boost::asio::cancellation_type::none)
                     return complete(self, boost::asio::error::operation_aborted);
                 state = after_read;

@@ -101,7 +101,7 @@ void session::wake_writer() {
 
 // Stops the pending read of a session that became idle (not from inside the reader, which
 // checks by itself). Only the read: a write under way, the writer's or one a TLS read makes
-// itself (say, answering a KeyUpdate), goes on, as a record cut in half would break the stream.
+// itself (say, in a TLS 1.2 renegotiation), goes on, as a record cut in half would break the stream.
 void session::maybe_stop_reading() {
     if (reader_running_ && !in_recv_ && !busy() && !core_.closed()) stop_read_.emit(asio::cancellation_type::terminal);
 }
