@@ -36,7 +36,8 @@ public:
         case errc::deadline_exceeded:
             return "deadline exceeded: the request took longer than timeouts::total";
         case errc::pool_wait_timeout:
-            return "no connection became free within pool_options::wait_timeout";
+            return "no connection became free, and no turn to open one came (pool_options::max_connecting), "
+                   "within pool_options::wait_timeout";
         case errc::pool_queue_full:
             return "too many requests waiting for a connection (pool_options::max_waiting)";
         case errc::operation_in_progress:

@@ -14,7 +14,7 @@ inline int usage_error(const std::string& what) {
               << "                             [--decoder llmstream|simdjson] [--repeat N] [--warmup N]\n"
               << "       llmstream-bench load --base-url URL [--dialect openai|dashscope] --concurrency C --requests N\n"
               << "                            [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]\n"
-              << "                            [--metrics] [--prompt-bytes N] [--no-tls-resume] [--retries N]\n"
+              << "                            [--metrics] [--prompt-bytes N] [--no-tls-resume] [--max-connecting N] [--retries N]\n"
               << "                            [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive] [--expected-instances N]\n"
               << "                            [--redis URL] [--limit-key K]\n"
               << "       llmstream-bench floor --base-url http://HOST:PORT/PREFIX --concurrency C --requests N [--model M]\n"

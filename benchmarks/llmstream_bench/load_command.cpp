@@ -2,7 +2,7 @@
 //                       [--model M] [--api-key K] [--http auto|1.1|2] [--ca-file PATH] [--batch]
 //                       [--metrics] [--rpm N] [--tpm N] [--max-in-flight N] [--adaptive]
 //                       [--expected-instances N] [--redis URL] [--limit-key K] [--retries N]
-//                       [--prompt-bytes N] [--no-tls-resume]`
+//                       [--prompt-bytes N] [--no-tls-resume] [--max-connecting N]`
 // Streams N requests, C in flight, on ONE thread, and prints one JSON object:
 // {"requests_ok","requests_failed","events","content_bytes","wall_s","cpu_s","cpu_ns_per_event",
 //  "events_per_s","peak_rss_mb","ttft_ms_p50","ttft_ms_p99"}
@@ -13,7 +13,8 @@
 // is code, stacks and the allocator's free space). Extra field: streams_open_peak, the most
 // streams that were between their first delta and their end at the same time; connections_peak,
 // the most connections the client had open; tls_handshakes and tls_resumed, the TLS handshakes
-// and of them those that resumed a session (--no-tls-resume turns resumption off); attempts, the
+// and of them those that resumed a session (--no-tls-resume turns resumption off; --max-connecting
+// sets pool.max_connecting, connections opened at once, 0 for no limit); attempts, the
 // requests sent, retries included;
 // throttled, the 429s met (every attempt's); requests_per_s, requests that succeeded per second;
 // admission_wait_ms_p50/p99, how long the client's own rate limits (--rpm, --tpm, --max-in-flight,
@@ -89,6 +90,7 @@ int load_command(const std::vector<std::string>& args) {
     rate_limits limits;
     long retries = -1;
     long prompt_bytes = 0;
+    long max_connecting = -1;  // -1: the client's default
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has_value = i + 1 < args.size();
@@ -102,6 +104,7 @@ int load_command(const std::vector<std::string>& args) {
         else if (a == "--prompt-bytes" && has_value) prompt_bytes = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--ca-file" && has_value) ca_file = args[++i];
         else if (a == "--no-tls-resume") tls_resume = false;
+        else if (a == "--max-connecting" && has_value) max_connecting = std::strtol(args[++i].c_str(), nullptr, 10);
         else if (a == "--rpm" && has_value) limits.requests_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
         else if (a == "--tpm" && has_value) limits.tokens_per_minute = std::strtoull(args[++i].c_str(), nullptr, 10);
         else if (a == "--max-in-flight" && has_value) limits.max_in_flight = std::strtoull(args[++i].c_str(), nullptr, 10);
@@ -129,6 +132,7 @@ int load_command(const std::vector<std::string>& args) {
     }
     if (base_url.empty()) return usage_error("load needs --base-url");
     if (concurrency < 1 || requests < 1) return usage_error("--concurrency and --requests must be positive");
+    if (max_connecting < -1) return usage_error("--max-connecting must be 0 (no limit) or more");
 
     boost::asio::io_context io(1);
     client_config cfg = providers::custom(base_url, api_key, dialect);
@@ -137,6 +141,7 @@ int load_command(const std::vector<std::string>& args) {
     cfg.timeouts.first_byte = std::chrono::minutes(5);
     cfg.http = http;
     cfg.tls.resume_sessions = tls_resume;
+    if (max_connecting >= 0) cfg.pool.max_connecting = static_cast<std::size_t>(max_connecting);
     if (!ca_file.empty()) cfg.tls.ca_file = ca_file;
     cfg.limits = limits;
     if (retries >= 0) cfg.retry.max_retries = static_cast<int>(retries);

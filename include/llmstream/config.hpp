@@ -30,6 +30,9 @@ struct timeouts {
 struct pool_options {
     std::size_t max_connections = 256;            ///< open connections per origin, in use or idle
     std::size_t max_waiting = 100'000;            ///< requests queued for a connection; more fail at once
+    std::size_t max_connecting = 1024;            ///< connections being opened at once (lookup, TCP, TLS
+                                                  ///< handshake); more wait their turn in arrival order,
+                                                  ///< up to wait_timeout; 0: no limit
     std::chrono::milliseconds wait_timeout{30'000};  ///< longest wait for a connection
     std::chrono::milliseconds idle_timeout{50'000};  ///< idle connections older than this are closed, not reused
 };

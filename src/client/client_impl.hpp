@@ -4,6 +4,7 @@
 
 #include <llmstream/config.hpp>
 
+#include "http/connect_gate.hpp"
 #include "http/connection_pool.hpp"
 #include "http/h2/pool.hpp"
 #include "http/origin.hpp"
@@ -39,6 +40,7 @@ public:
     std::unique_ptr<http::tls_session_cache> tls_sessions;  // null without TLS; declared after tls: goes first
     std::unique_ptr<http::connection_pool> pool;  // HTTP/1.1
     std::unique_ptr<http::h2::pool> h2pool;       // HTTP/2; null when this client never speaks it
+    http::connect_gate connect_gate{config.pool.max_connecting, config.pool.wait_timeout};  // both pools' new connections
     std::string_view alpn;                        // what TLS offers by ALPN (wire format), "" for none
 
     /// True while requests should go over HTTP/2 (h2pool set, and the origin has not chosen http/1.1).

@@ -415,6 +415,15 @@ http::connect_target stream_impl::connect_target() const {
             client_->config.tls.verify_peer, alpn, client_->tls_sessions.get()};
 }
 
+// Connects a new connection in a turn of the client's connect gate (the wait for a turn is a
+// wait for a connection: the connect timeout starts with the turn).
+asio::awaitable<error_code> stream_impl::open(http::connection& c, std::string& negotiated) {
+    if (auto ec = co_await client_->connect_gate.enter(waiter_, deadline())) co_return ec;
+    const http::connect_gate::turn turn(client_->connect_gate);
+    co_return co_await http::connect(c, resolver_, connect_target(), client_->config.timeouts.connect, deadline(),
+                                     cancelled_, diag_, negotiated);
+}
+
 // HTTP/1.1: a connection of our own from the pool (connected here when new), one exchange on it.
 asio::awaitable<http::exchange_result> stream_impl::over_http1() {
     http::exchange_result r;
@@ -432,9 +441,7 @@ asio::awaitable<http::exchange_result> stream_impl::over_http1() {
     }
     if (!connection_->connected) {
         std::string negotiated;
-        if ((r.ec = co_await http::connect(*connection_, resolver_, connect_target(), client_->config.timeouts.connect,
-                                           deadline(), cancelled_, diag_, negotiated)))
-            co_return r;
+        if ((r.ec = co_await open(*connection_, negotiated))) co_return r;
     }
     const bool reused = connection_->exchanges++ > 0;
     http::h1::exchange ex(*connection_, *this, exchange_timeouts());
@@ -463,8 +470,7 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
         auto socket = client_->h2pool->new_socket();
         std::string negotiated;
         connecting_ = socket.get();  // cancel() closes it
-        r.ec = co_await http::connect(*socket, resolver_, connect_target(), client_->config.timeouts.connect, deadline(),
-                                      cancelled_, diag_, negotiated);
+        r.ec = co_await open(*socket, negotiated);
         connecting_ = nullptr;
         if (cancelled_ && !r.ec) r.ec = asio::error::operation_aborted;
         if (r.ec) {

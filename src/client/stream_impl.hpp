@@ -83,6 +83,7 @@ private:
     boost::asio::awaitable<http::exchange_result> over_http1();
     boost::asio::awaitable<http::exchange_result> over_http2();
     http::connect_target connect_target() const;
+    boost::asio::awaitable<error_code> open(http::connection& c, std::string& negotiated);
     boost::asio::awaitable<error_code> wait_before_retry(error_code ec);
     boost::asio::awaitable<error_code> admit();
     void release_admission(const error_code& ec);
@@ -112,7 +113,7 @@ private:
     http::connection* connecting_ = nullptr;     // an HTTP/2 connection being opened, while it is
     http::deadline_resolver resolver_{client_->executor, client_->lookup};  // declared after client_, which it reads
     boost::asio::steady_timer timer_;  // waits between attempts
-    std::shared_ptr<http::pool_waiter> waiter_;
+    std::shared_ptr<http::pool_waiter> waiter_;  // in the pool's line, or the connect gate's
     std::shared_ptr<http::h2::waiter> h2_waiter_;
     std::shared_ptr<limits::ticket> ticket_;  // with the rate governor only
     protocol::response_stream response_;

@@ -48,7 +48,8 @@ struct pool_settings {
     std::chrono::milliseconds idle_timeout{50'000};
 };
 
-/// A request waiting for a connection: woken by cancelling its timer with `granted` set and
+/// A request waiting for a connection (in the pool's line, or for a turn at the connect gate,
+/// connect_gate.hpp): woken by cancelling its timer with `granted` set and
 /// either a connection handed over or a slot reserved for it, so that nobody who arrives
 /// between the wake-up and the waiter's turn can take what was freed for it (first come, first
 /// served).

@@ -243,8 +243,9 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
         case errc::deadline_exceeded:
             return "the whole request took longer than timeouts.total: raise it or ask for a shorter answer";
         case errc::pool_wait_timeout:
-            return "every connection to this server stayed busy for pool.wait_timeout: raise pool.max_connections "
-                   "or send fewer requests at once";
+            return "every connection to this server stayed busy, or the ones being opened (pool.max_connecting at "
+                   "once) did not finish, for pool.wait_timeout: raise pool.max_connections, or send fewer requests "
+                   "at once";
         case errc::pool_queue_full:
             return "pool.max_waiting requests were already waiting for a connection: send fewer requests at once";
         case errc::operation_in_progress:

@@ -1,7 +1,9 @@
 // http::connection_pool on its own: first come, first served (what is freed goes to the first
 // request in line, not to one that arrives meanwhile), the bounded queue, the wait timeout, the
 // request deadline, and cancellation before and after a request's turn came. The connections are
-// never connected: the pool's bookkeeping is what is tested.
+// never connected: the pool's bookkeeping is what is tested. Then http::connect_gate, the turns
+// to open connections, the same way.
+#include "http/connect_gate.hpp"
 #include "http/connection_pool.hpp"
 
 #include <llmstream/error.hpp>
@@ -12,13 +14,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace asio = boost::asio;
 using boost::system::error_code;
+using llmstream::http::connect_gate;
 using llmstream::http::connection;
 using llmstream::http::connection_pool;
 using llmstream::http::pool_settings;
@@ -215,4 +220,130 @@ TEST_CASE("pool: a waiter whose deadline passed before its turn came passes the 
     CHECK_FALSE(late.conn);
     CHECK(pool.idle_connections() == 1);  // passed on, unused
     CHECK(pool.open_connections() == 1);
+}
+
+// --- http::connect_gate: turns to open connections ---
+
+namespace {
+
+// One enter() running on the io_context; its outcome once it completes.
+struct turn_request {
+    std::shared_ptr<pool_waiter> waiter;
+    std::optional<error_code> ec;
+
+    turn_request(asio::io_context& ioc, connect_gate& gate, clock_type::time_point deadline = clock_type::time_point::max())
+        : waiter(std::make_shared<pool_waiter>(ioc.get_executor())) {
+        asio::co_spawn(ioc, [this, &gate, deadline]() -> asio::awaitable<void> {
+            ec = co_await gate.enter(waiter, deadline);
+        }, asio::detached);
+    }
+    bool done() const { return ec.has_value(); }
+    bool entered() const { return ec.has_value() && !*ec; }
+};
+
+}  // namespace
+
+TEST_CASE("connect gate: at most the limit open at once, the rest take turns in arrival order") {
+    asio::io_context ioc;
+    connect_gate gate(2, 10s);
+    turn_request a(ioc, gate), b(ioc, gate), c(ioc, gate), d(ioc, gate);
+    run_until(ioc, [&] { return a.done() && b.done() && gate.waiting() == 2; });
+    CHECK(a.entered());
+    CHECK(b.entered());
+    CHECK(gate.opening() == 2);
+    REQUIRE(gate.waiting() == 2);
+    CHECK_FALSE(c.done());
+    CHECK_FALSE(d.done());
+
+    // A's connection is open: its turn goes to C (the first in line), not to E, who arrives
+    // in the same handler, before C's wake-up has run.
+    gate.leave();
+    turn_request e(ioc, gate);
+    run_until(ioc, [&] { return c.done(); }, 2s);
+    CHECK(c.entered());
+    CHECK_FALSE(d.done());
+    CHECK_FALSE(e.done());
+    CHECK(gate.opening() == 2);
+    gate.leave();  // B
+    run_until(ioc, [&] { return d.done(); }, 2s);
+    CHECK(d.entered());
+    CHECK_FALSE(e.done());
+    gate.leave();  // C
+    run_until(ioc, [&] { return e.done(); }, 2s);
+    CHECK(e.entered());
+    gate.leave();  // D
+    gate.leave();  // E
+    CHECK(gate.opening() == 0);
+    CHECK(gate.waiting() == 0);
+    turn_request f(ioc, gate);  // nobody in line, nobody opening: at once
+    run_until(ioc, [&] { return f.done(); });
+    CHECK(f.entered());
+    gate.leave();
+}
+
+TEST_CASE("connect gate: a wait ends at wait_timeout, at the deadline, or when cancelled, and leaves the line") {
+    asio::io_context ioc;
+    connect_gate gate(1, 150ms);
+    turn_request holder(ioc, gate);
+    run_until(ioc, [&] { return holder.done(); });
+    REQUIRE(holder.entered());
+
+    const auto start = clock_type::now();
+    turn_request timed_out(ioc, gate);
+    run_until(ioc, [&] { return timed_out.done(); });
+    REQUIRE(timed_out.done());
+    CHECK(*timed_out.ec == llmstream::errc::pool_wait_timeout);
+    CHECK(clock_type::now() - start >= 140ms);
+
+    turn_request past_deadline(ioc, gate, clock_type::now() + 30ms);
+    run_until(ioc, [&] { return past_deadline.done(); });
+    REQUIRE(past_deadline.done());
+    CHECK(*past_deadline.ec == llmstream::errc::deadline_exceeded);
+
+    turn_request cancelled(ioc, gate);
+    run_until(ioc, [&] { return gate.waiting() == 1; });
+    REQUIRE(gate.waiting() == 1);
+    cancelled.waiter->cancelled = true;
+    cancelled.waiter->timer.cancel();
+    run_until(ioc, [&] { return cancelled.done(); });
+    REQUIRE(cancelled.done());
+    CHECK(*cancelled.ec == asio::error::operation_aborted);
+
+    // None of them holds a turn: the holder's leave frees the gate.
+    CHECK(gate.waiting() == 0);
+    CHECK(gate.opening() == 1);
+    gate.leave();
+    CHECK(gate.opening() == 0);
+}
+
+TEST_CASE("connect gate: a request cancelled after its turn came passes the turn on") {
+    asio::io_context ioc;
+    connect_gate gate(1, 10s);
+    turn_request a(ioc, gate);
+    run_until(ioc, [&] { return a.done(); });
+    turn_request b(ioc, gate), c(ioc, gate);
+    run_until(ioc, [&] { return gate.waiting() == 2; });
+    REQUIRE(gate.waiting() == 2);
+    gate.leave();  // A's turn goes to B, who is cancelled before its wake-up runs
+    b.waiter->cancelled = true;
+    b.waiter->timer.cancel();
+    run_until(ioc, [&] { return b.done() && c.done(); });
+    REQUIRE(b.done());
+    CHECK(*b.ec == asio::error::operation_aborted);
+    REQUIRE(c.done());
+    CHECK(c.entered());
+    CHECK(gate.opening() == 1);
+    gate.leave();
+    CHECK(gate.opening() == 0);
+}
+
+TEST_CASE("connect gate: a limit of 0 lets every connection open at once") {
+    asio::io_context ioc;
+    connect_gate gate(0, 10s);
+    std::vector<std::unique_ptr<turn_request>> all;
+    for (int i = 0; i < 50; ++i) all.push_back(std::make_unique<turn_request>(ioc, gate));
+    run_until(ioc, [&] { return std::all_of(all.begin(), all.end(), [](auto& r) { return r->done(); }); });
+    for (auto& r : all) CHECK(r->entered());
+    CHECK(gate.opening() == 50);
+    CHECK(gate.waiting() == 0);
 }

@@ -1,12 +1,15 @@
 // TLS against llmstream-mock with a throwaway CA: success with the right CA and host name,
-// refusal with the wrong CA or the wrong host name.
+// refusal with the wrong CA or the wrong host name; session resumption; connections opened in turns.
 #include "../support/test_ca.hpp"
 #include "mock_fixture.hpp"
 
 #include <llmstream/client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -128,4 +131,47 @@ TEST_CASE("TLS: a new connection resumes the session the server gave an earlier 
         CHECK(c.pool_stats().tls_resumed == (resume ? 2u : 0u));
         CHECK(mock.counters().tls_resumed == (resume ? 2u : 0u));  // as the server saw it
     }
+}
+
+TEST_CASE("TLS: connections are opened in turns of pool.max_connecting, and a failed one gives its turn back",
+          "[integration][tls]") {
+    // A listener that never answers: the TCP connection is made (the kernel's backlog), the TLS
+    // handshake never ends, so the first request holds its turn until its connect timeout.
+    using std::chrono::milliseconds;
+    asio::io_context io;
+    asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+    client_config cfg = providers::custom("https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/v1", "k");
+    cfg.http = http_version::http1;  // a connection per request
+    cfg.pool.max_connecting = 1;
+    cfg.pool.wait_timeout = milliseconds(200);
+    cfg.timeouts.connect = milliseconds(900);
+    cfg.retry.max_retries = 0;
+    client c(io.get_executor(), cfg);
+    using clock = std::chrono::steady_clock;
+    struct outcome {
+        boost::system::error_code ec;
+        clock::duration took{};
+    };
+    auto run_one = [&](outcome& out) -> asio::awaitable<void> {
+        const auto start = clock::now();
+        auto s = c.chat_stream(mock_request("m"));
+        auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+        out = {ec, clock::now() - start};
+    };
+    outcome first, second, third;
+    run_test(io, [&]() -> asio::awaitable<void> {
+        asio::co_spawn(io, run_one(first), asio::detached);
+        asio::steady_timer later(io, milliseconds(50));
+        co_await later.async_wait(asio::as_tuple(asio::deferred));
+        co_await run_one(second);  // waits for a turn the first holds
+        later.expires_after(milliseconds(1000));  // the first has failed by then: its turn is free
+        co_await later.async_wait(asio::as_tuple(asio::deferred));
+        co_await run_one(third);
+    });
+    CHECK(first.ec == errc::connect_timeout);
+    CHECK(second.ec == errc::pool_wait_timeout);
+    CHECK(second.took < milliseconds(800));
+    CHECK(third.ec == errc::connect_timeout);  // it got its turn and connected (to nobody)
+    CHECK(third.took >= milliseconds(850));
+    CHECK(c.pool_stats().open == 0);
 }
