@@ -40,6 +40,9 @@ struct pool_stats {
     int server_port = 0;                ///< the origin's port
     std::uint64_t tls_handshakes = 0;   ///< TLS handshakes completed since the client was made
     std::uint64_t tls_resumed = 0;      ///< of them, those that resumed a session (tls_options::resume_sessions)
+    std::size_t connecting = 0;         ///< of the open connections, those being opened (lookup, TCP, TLS), at
+                                        ///< most pool_options::max_connecting; requests waiting for a turn count
+                                        ///< in `waiting`
 };
 
 namespace detail {

@@ -33,7 +33,7 @@ struct pool_options {
     std::size_t max_connecting = 1024;            ///< connections being opened at once (lookup, TCP, TLS
                                                   ///< handshake); more wait their turn in arrival order,
                                                   ///< up to wait_timeout; 0: no limit
-    std::chrono::milliseconds wait_timeout{30'000};  ///< longest wait for a connection
+    std::chrono::milliseconds wait_timeout{30'000};  ///< longest wait for a connection (and for a turn to open one)
     std::chrono::milliseconds idle_timeout{50'000};  ///< idle connections older than this are closed, not reused
 };
 

@@ -78,7 +78,8 @@ const client_config& client::config() const noexcept { return impl_->config; }
 pool_stats client::pool_stats() const noexcept {
     const auto* sessions = impl_->tls_sessions.get();
     return {impl_->open_connections(), impl_->idle_connections(), impl_->waiting_requests(), impl_->origin.host,
-            impl_->server_port, sessions ? sessions->handshakes() : 0, sessions ? sessions->resumed() : 0};
+            impl_->server_port, sessions ? sessions->handshakes() : 0, sessions ? sessions->resumed() : 0,
+            impl_->connect_gate.opening()};
 }
 
 }  // namespace llmstream

@@ -91,7 +91,7 @@ std::size_t client_impl::idle_connections() const noexcept {
     return pool->idle_connections() + (h2pool ? h2pool->idle_connections() : 0);
 }
 std::size_t client_impl::waiting_requests() const noexcept {
-    return pool->waiting_requests() + (h2pool ? h2pool->waiting_requests() : 0);
+    return pool->waiting_requests() + (h2pool ? h2pool->waiting_requests() : 0) + connect_gate.waiting();
 }
 
 }  // namespace llmstream::detail

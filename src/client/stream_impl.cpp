@@ -418,7 +418,14 @@ http::connect_target stream_impl::connect_target() const {
 // Connects a new connection in a turn of the client's connect gate (the wait for a turn is a
 // wait for a connection: the connect timeout starts with the turn).
 asio::awaitable<error_code> stream_impl::open(http::connection& c, std::string& negotiated) {
-    if (auto ec = co_await client_->connect_gate.enter(waiter_, deadline())) co_return ec;
+    if (auto ec = co_await client_->connect_gate.enter(waiter_, deadline())) {
+        if (ec == errc::pool_wait_timeout)
+            diag_.hint = "the " + std::to_string(client_->config.pool.max_connecting) +
+                         " connections being opened at once (pool.max_connecting) did not finish within "
+                         "pool.wait_timeout: the server is slow to accept or to finish TLS handshakes; open fewer "
+                         "connections at once (HTTP/2 shares them), or raise pool.wait_timeout";
+        co_return ec;
+    }
     const http::connect_gate::turn turn(client_->connect_gate);
     co_return co_await http::connect(c, resolver_, connect_target(), client_->config.timeouts.connect, deadline(),
                                      cancelled_, diag_, negotiated);
@@ -470,7 +477,13 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
         auto socket = client_->h2pool->new_socket();
         std::string negotiated;
         connecting_ = socket.get();  // cancel() closes it
-        r.ec = co_await open(*socket, negotiated);
+        try {
+            r.ec = co_await open(*socket, negotiated);
+        } catch (...) {  // out of memory: the pool must not count a connection being opened for ever
+            connecting_ = nullptr;
+            client_->h2pool->connect_failed();
+            throw;
+        }
         connecting_ = nullptr;
         if (cancelled_ && !r.ec) r.ec = asio::error::operation_aborted;
         if (r.ec) {

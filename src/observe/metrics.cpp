@@ -200,6 +200,7 @@ void metrics::record_pool(const pool_stats& stats) {
     std::lock_guard lock(state_->mutex);
     state_->pool_connections[with_label(labels, "state", "open")] = stats.open;
     state_->pool_connections[with_label(labels, "state", "idle")] = stats.idle;
+    state_->pool_connections[with_label(labels, "state", "connecting")] = stats.connecting;
     state_->pool_waiting[labels] = stats.waiting;
     if (stats.tls_handshakes > 0) {
         state_->tls_handshakes[with_label(labels, "resumed", "true")] = stats.tls_resumed;

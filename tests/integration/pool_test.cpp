@@ -347,3 +347,26 @@ TEST_CASE("connect gate: a limit of 0 lets every connection open at once") {
     CHECK(gate.opening() == 50);
     CHECK(gate.waiting() == 0);
 }
+
+TEST_CASE("connect gate: a waiter whose deadline passed before its turn came passes the turn on") {
+    asio::io_context ioc;
+    connect_gate gate(1, 10s);
+    turn_request a(ioc, gate);
+    run_until(ioc, [&] { return a.done(); });
+    turn_request late(ioc, gate, clock_type::now() + 50ms);
+    turn_request next(ioc, gate);
+    run_until(ioc, [&] { return gate.waiting() == 2; });
+    REQUIRE(gate.waiting() == 2);
+    // The deadline passes while nothing runs; then A's turn is given to the late waiter before its
+    // timer was processed: it must not take it.
+    std::this_thread::sleep_for(100ms);
+    gate.leave();
+    run_until(ioc, [&] { return late.done() && next.done(); });
+    REQUIRE(late.done());
+    CHECK(*late.ec == llmstream::errc::deadline_exceeded);
+    REQUIRE(next.done());
+    CHECK(next.entered());
+    CHECK(gate.opening() == 1);
+    gate.leave();
+    CHECK(gate.opening() == 0);
+}

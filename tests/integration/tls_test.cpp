@@ -151,26 +151,42 @@ TEST_CASE("TLS: connections are opened in turns of pool.max_connecting, and a fa
     struct outcome {
         boost::system::error_code ec;
         clock::duration took{};
+        std::string hint;
     };
-    auto run_one = [&](outcome& out) -> asio::awaitable<void> {
+    auto run_one = [&](outcome& out, bool& done) -> asio::awaitable<void> {
         const auto start = clock::now();
         auto s = c.chat_stream(mock_request("m"));
         auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-        out = {ec, clock::now() - start};
+        out = {ec, clock::now() - start, s.diagnostics().hint};
+        done = true;
     };
     outcome first, second, third;
+    bool first_done = false, second_done = false, third_done = false;
+    pool_stats while_second_waits;
     run_test(io, [&]() -> asio::awaitable<void> {
-        asio::co_spawn(io, run_one(first), asio::detached);
+        asio::co_spawn(io, run_one(first, first_done), asio::detached);
         asio::steady_timer later(io, milliseconds(50));
         co_await later.async_wait(asio::as_tuple(asio::deferred));
-        co_await run_one(second);  // waits for a turn the first holds
-        later.expires_after(milliseconds(1000));  // the first has failed by then: its turn is free
+        asio::co_spawn(io, run_one(second, second_done), asio::detached);  // waits for the turn the first holds
+        later.expires_after(milliseconds(50));
         co_await later.async_wait(asio::as_tuple(asio::deferred));
-        co_await run_one(third);
+        while_second_waits = c.pool_stats();
+        for (int i = 0; i < 500 && !(first_done && second_done); ++i) {  // the first gives its turn back
+            later.expires_after(milliseconds(10));
+            co_await later.async_wait(asio::as_tuple(asio::deferred));
+        }
+        co_await run_one(third, third_done);
     });
+    REQUIRE(first_done);
+    REQUIRE(second_done);
+    REQUIRE(third_done);
+    CHECK(while_second_waits.connecting == 1);
+    CHECK(while_second_waits.waiting == 1);
     CHECK(first.ec == errc::connect_timeout);
     CHECK(second.ec == errc::pool_wait_timeout);
+    CHECK(second.took >= milliseconds(190));
     CHECK(second.took < milliseconds(800));
+    CHECK(second.hint.find("pool.max_connecting") != std::string::npos);
     CHECK(third.ec == errc::connect_timeout);  // it got its turn and connected (to nobody)
     CHECK(third.took >= milliseconds(850));
     CHECK(c.pool_stats().open == 0);

@@ -73,7 +73,7 @@ TEST_CASE("metrics: failures, retries, throttles, in-flight and the pool", "[met
     failed.error = api_errc::rate_limited;
     failed.duration = 2s;
     m.request_ended(r, failed);  // the other one is still in flight
-    m.record_pool(pool_stats{3, 1, 2, "dashscope-intl.aliyuncs.com", 443, 10, 7});
+    m.record_pool(pool_stats{3, 1, 2, "dashscope-intl.aliyuncs.com", 443, 10, 7, 1});
 
     const std::string text = m.render();
     INFO(text);
@@ -91,6 +91,7 @@ TEST_CASE("metrics: failures, retries, throttles, in-flight and the pool", "[met
     const std::string pool_labels = "server_address=\"dashscope-intl.aliyuncs.com\",server_port=\"443\"";
     CHECK(text.find("llmstream_pool_connections{" + pool_labels + ",state=\"idle\"} 1\n") != std::string::npos);
     CHECK(text.find("llmstream_pool_connections{" + pool_labels + ",state=\"open\"} 3\n") != std::string::npos);
+    CHECK(text.find("llmstream_pool_connections{" + pool_labels + ",state=\"connecting\"} 1\n") != std::string::npos);
     CHECK(text.find("llmstream_pool_waiting_requests{" + pool_labels + "} 2\n") != std::string::npos);
     CHECK(text.find("# TYPE llmstream_tls_handshakes_total counter\n") != std::string::npos);
     CHECK(text.find("llmstream_tls_handshakes_total{" + pool_labels + ",resumed=\"false\"} 3\n") != std::string::npos);
