@@ -11,10 +11,51 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 namespace llmstream::detail {
+
+// Blocks of ring slots (delta_ring::block_slots each) that rings gave back, kept for the next
+// rings of the process. A stream whose response arrives faster than its reader takes it (a whole
+// response in a few reads) fills hundreds of slots and gives them all back at its end; freed to
+// malloc, that memory went back to the system (glibc trims the heap's top) and was faulted in
+// again for the next stream, which cost more than the rest of the hand-out (measured in
+// benchmarks/RESULTS.md). At most max_blocks are kept; a mutex guards them (one lock per block
+// of 8 deltas, and clients may run on several threads).
+class delta_block_cache {
+public:
+    static constexpr std::size_t max_blocks = 2048;  // 5.6 MiB of slots at most
+
+    /// The process's cache (never destroyed: rings of static clients may end after main).
+    static delta_block_cache& instance() {
+        static delta_block_cache* const cache = new delta_block_cache;
+        return *cache;
+    }
+    /// A block from the cache, or none (the caller allocates one).
+    std::unique_ptr<delta[]> take() noexcept {
+        const std::lock_guard lock(mutex_);
+        if (free_.empty()) return nullptr;
+        std::unique_ptr<delta[]> b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+    }
+    /// Keeps `b` for a later take(), or frees it when the cache is full.
+    void give(std::unique_ptr<delta[]> b) noexcept {
+        const std::lock_guard lock(mutex_);
+        if (free_.size() < max_blocks) free_.push_back(std::move(b));  // reserved: never throws
+    }
+    std::size_t size() const noexcept {
+        const std::lock_guard lock(mutex_);
+        return free_.size();
+    }
+
+private:
+    delta_block_cache() { free_.reserve(max_blocks); }
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<delta[]>> free_;
+};
 
 // Deltas decoded ahead of the reader: a ring of reused slots. Slots never move (growing adds a
 // block of new slots and moves only the pointers), so the delta lent to the caller stays put
@@ -22,6 +63,11 @@ namespace llmstream::detail {
 // allocation each: a whole response read at once fills hundreds of slots per stream.
 class delta_ring {
 public:
+    delta_ring() = default;
+    delta_ring(const delta_ring&) = delete;
+    delta_ring& operator=(const delta_ring&) = delete;
+    ~delta_ring() { release_blocks_after(0); }
+
     bool empty() const noexcept { return count_ == 0; }
     std::size_t size() const noexcept { return count_; }
     /// Slots allocated (what the ring holds in memory).
@@ -62,7 +108,7 @@ public:
         const bool trickling = committed_since_empty_ < first_block_slots;
         committed_since_empty_ = 0;
         if (!trickling || blocks_.size() <= 1) return;
-        blocks_.resize(1);
+        release_blocks_after(1);
         slots_.resize(first_block_slots);
         for (std::size_t i = 0; i < first_block_slots; ++i) slots_[i] = &blocks_.front()[i];
         head_ = 0;
@@ -79,7 +125,10 @@ private:
     static constexpr std::size_t first_block_slots = 4, block_slots = 8;
     void grow() {
         const std::size_t added = slots_.empty() ? first_block_slots : block_slots;
-        blocks_.push_back(std::make_unique<delta[]>(added));
+        std::unique_ptr<delta[]> block;
+        if (added == block_slots) block = delta_block_cache::instance().take();
+        if (!block) block = std::make_unique<delta[]>(added);
+        blocks_.push_back(std::move(block));
         delta* fresh = blocks_.back().get();
         // The ring is full, so its last slot is the one just before head_: the new slots go in
         // between, and the head moves up past them.
@@ -88,6 +137,14 @@ private:
         slots_.insert(slots_.begin() + static_cast<std::ptrdiff_t>(at), added, nullptr);
         for (std::size_t i = 0; i < added; ++i) slots_[at + i] = &fresh[i];
         if (slots_.size() > added) head_ += added;
+    }
+    // Keeps the first `keep` blocks (0 or 1) and gives the others to the block cache; the first
+    // block (first_block_slots) is freed, never cached.
+    void release_blocks_after(std::size_t keep) noexcept {
+        if (blocks_.size() <= keep) return;
+        delta_block_cache& cache = delta_block_cache::instance();
+        for (std::size_t i = std::max<std::size_t>(keep, 1); i < blocks_.size(); ++i) cache.give(std::move(blocks_[i]));
+        blocks_.resize(keep);
     }
     std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
     std::vector<delta*> slots_;                     // the ring, in order from head_

@@ -1,5 +1,5 @@
 // The delta channel without sockets or executors: order, lending, the end, cancellation,
-// abandoned reads, "in progress", and backpressure.
+// abandoned reads, "in progress", backpressure, and the ring's blocks (growth, the block cache).
 #include "client/delta_channel.hpp"
 
 #include <llmstream/error.hpp>
@@ -7,6 +7,11 @@
 #include <boost/asio/error.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
 
 using llmstream::delta;
 using llmstream::errc;
@@ -291,4 +296,51 @@ TEST_CASE("delta channel: a burst's slots are kept while bursts go on, given bac
     CHECK(ch.slots() >= 20);
     for (int i = 0; i < 20; ++i) read_one("c" + std::to_string(i));
     CHECK(ch.delivered() == 52);
+}
+
+TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings, up to the cache's limit",
+          "[delta_channel]") {
+    using llmstream::detail::delta_block_cache;
+    using llmstream::detail::delta_ring;
+    auto& cache = delta_block_cache::instance();
+    const std::size_t before = cache.size();
+    REQUIRE(before + 2 <= delta_block_cache::max_blocks);
+    const delta* slot_of_first = nullptr;
+    std::size_t while_held = 0;
+    {
+        delta_ring r;
+        for (int i = 0; i < 20; ++i) r.push(text("a" + std::to_string(i)));  // 4 + 8 + 8 slots
+        CHECK(r.slots() == 20);
+        CHECK(cache.size() == before - std::min<std::size_t>(before, 2));  // taken from the cache when it had some
+        while_held = cache.size();
+        slot_of_first = &r.at(19);  // in the last block
+    }
+    const std::size_t after_first = cache.size();
+    CHECK(after_first == while_held + 2);  // its two 8-slot blocks (the 4-slot first block is freed)
+    {
+        delta_ring r;
+        for (int i = 0; i < 20; ++i) r.push(text("b" + std::to_string(i)));
+        CHECK(cache.size() == after_first - 2);  // both taken again
+        bool reused = false;
+        for (std::size_t i = 0; i < r.size(); ++i) reused = reused || &r.at(i) == slot_of_first;
+        CHECK(reused);  // the last block given back is the first taken
+        for (std::size_t i = 0; i < r.size(); ++i) CHECK(r.at(i).content == "b" + std::to_string(i));
+        // A ring trimmed after a burst (caught_up) gives its blocks back too.
+        r.clear();
+        r.caught_up();  // 20 committed since empty: a burst, the blocks stay
+        CHECK(r.slots() == 20);
+        r.push(text("t"));
+        r.pop();
+        r.caught_up();  // one since empty: the stream trickles
+        CHECK(r.slots() == 4);
+        CHECK(cache.size() == after_first);
+    }
+    CHECK(cache.size() == after_first);
+
+    // The cache keeps at most max_blocks: what is given beyond is freed.
+    std::vector<std::unique_ptr<delta[]>> blocks;
+    while (cache.size() + blocks.size() < delta_block_cache::max_blocks + 3)
+        blocks.push_back(std::make_unique<delta[]>(8));
+    for (auto& b : blocks) cache.give(std::move(b));
+    CHECK(cache.size() == delta_block_cache::max_blocks);
 }
