@@ -22,11 +22,13 @@ namespace llmstream::detail {
 // response in a few reads) fills hundreds of slots and gives them all back at its end; freed to
 // malloc, that memory went back to the system (glibc trims the heap's top) and was faulted in
 // again for the next stream, which cost more than the rest of the hand-out (measured in
-// benchmarks/RESULTS.md). At most max_blocks are kept; a mutex guards them (one lock per block
-// of 8 deltas, and clients may run on several threads).
+// benchmarks/RESULTS.md). At most max_blocks are kept, emptied (a slot keeps no text of its last
+// stream, nor the capacity that text took); a mutex guards them (clients may run on several
+// threads).
 class delta_block_cache {
 public:
-    static constexpr std::size_t max_blocks = 2048;  // 5.6 MiB of slots at most
+    static constexpr std::size_t block_slots = 8;
+    static constexpr std::size_t max_blocks = 2048;  // 5.5 MiB (352-byte deltas) at most
 
     /// The process's cache (never destroyed: rings of static clients may end after main).
     static delta_block_cache& instance() {
@@ -41,10 +43,17 @@ public:
         free_.pop_back();
         return b;
     }
-    /// Keeps `b` for a later take(), or frees it when the cache is full.
-    void give(std::unique_ptr<delta[]> b) noexcept {
+    /// Empties `blocks[from...]` (blocks of block_slots) and keeps them for later take()s while
+    /// there is room; what does not fit stays in `blocks` (the caller frees it).
+    void give(std::vector<std::unique_ptr<delta[]>>& blocks, std::size_t from) noexcept {
+        for (std::size_t i = from; i < blocks.size(); ++i)
+            for (std::size_t j = 0; j < block_slots; ++j) {  // not `= delta{}`: a string assigned an empty one keeps its buffer
+                std::destroy_at(&blocks[i][j]);
+                std::construct_at(&blocks[i][j]);
+            }
         const std::lock_guard lock(mutex_);
-        if (free_.size() < max_blocks) free_.push_back(std::move(b));  // reserved: never throws
+        for (std::size_t i = from; i < blocks.size() && free_.size() < max_blocks; ++i)
+            free_.push_back(std::move(blocks[i]));  // reserved: never throws
     }
     std::size_t size() const noexcept {
         const std::lock_guard lock(mutex_);
@@ -122,7 +131,7 @@ private:
     // burst at once; doubling then added a 16-slot block (5.5 KiB) to every ring whose burst
     // passed 16, 56 MB in all. Small blocks also bound the slots an event that turns out to be
     // no delta (a [DONE]) makes a full ring add for nothing.
-    static constexpr std::size_t first_block_slots = 4, block_slots = 8;
+    static constexpr std::size_t first_block_slots = 4, block_slots = delta_block_cache::block_slots;
     void grow() {
         const std::size_t added = slots_.empty() ? first_block_slots : block_slots;
         std::unique_ptr<delta[]> block;
@@ -142,8 +151,7 @@ private:
     // block (first_block_slots) is freed, never cached.
     void release_blocks_after(std::size_t keep) noexcept {
         if (blocks_.size() <= keep) return;
-        delta_block_cache& cache = delta_block_cache::instance();
-        for (std::size_t i = std::max<std::size_t>(keep, 1); i < blocks_.size(); ++i) cache.give(std::move(blocks_[i]));
+        delta_block_cache::instance().give(blocks_, std::max<std::size_t>(keep, 1));
         blocks_.resize(keep);
     }
     std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots

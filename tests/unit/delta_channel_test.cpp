@@ -337,10 +337,28 @@ TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings,
     }
     CHECK(cache.size() == after_first);
 
-    // The cache keeps at most max_blocks: what is given beyond is freed.
+    // A block comes back empty: no text of its last stream, nor the room that text took.
+    {
+        delta_ring r;
+        const std::string long_text(4096, 'x');
+        for (int i = 0; i < 12; ++i) r.push(text(long_text));  // 4 + 8 slots
+        r.at(11).tool_calls.resize(3);
+    }
+    auto block = cache.take();
+    REQUIRE(block);
+    for (std::size_t i = 0; i < delta_block_cache::block_slots; ++i) {
+        CHECK(block[i].content.empty());
+        CHECK(block[i].content.capacity() < 4096);
+        CHECK(block[i].tool_calls.empty());
+        CHECK(block[i].tool_calls.capacity() == 0);
+    }
+
+    // The cache keeps at most max_blocks: what does not fit stays with the giver.
     std::vector<std::unique_ptr<delta[]>> blocks;
+    blocks.push_back(std::move(block));
     while (cache.size() + blocks.size() < delta_block_cache::max_blocks + 3)
-        blocks.push_back(std::make_unique<delta[]>(8));
-    for (auto& b : blocks) cache.give(std::move(b));
+        blocks.push_back(std::make_unique<delta[]>(delta_block_cache::block_slots));
+    cache.give(blocks, 0);
     CHECK(cache.size() == delta_block_cache::max_blocks);
+    CHECK(std::count(blocks.begin(), blocks.end(), nullptr) == static_cast<std::ptrdiff_t>(blocks.size() - 3));
 }
