@@ -2,10 +2,6 @@
 
 #include <llmstream/error.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/deferred.hpp>
-
-#include <algorithm>
 
 namespace llmstream::http {
 
@@ -21,37 +17,20 @@ asio::awaitable<error_code> connect_gate::enter(std::shared_ptr<pool_waiter> wai
     }
     const clock::time_point wait_end =
         wait_timeout_.count() > 0 ? clock::now() + wait_timeout_ : clock::time_point::max();
-    waiter->granted = false;
-    waiter->timer.expires_at(std::min(wait_end, deadline));
-    waiters_.push_back(waiter);
-    co_await waiter->timer.async_wait(asio::as_tuple(asio::deferred));
-    if (waiter->granted) {
+    const error_code ec = co_await waiters_.wait(waiter, wait_end, deadline);
+    if (waiter->granted) {  // its turn came, but it no longer wants it: the turn goes on, unused
         waiter->granted = false;
-        // Cancelled, or past the deadline, after its turn came (the wake-up can race either):
-        // the turn goes to the next in line, unused.
-        if (waiter->cancelled || clock::now() >= deadline) {
-            leave();
-            co_return waiter->cancelled ? error_code(asio::error::operation_aborted)
-                                        : error_code(errc::deadline_exceeded);
-        }
-        co_return error_code{};
+        leave();
     }
-    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
-    if (waiter->cancelled) co_return asio::error::operation_aborted;
-    if (deadline < wait_end) co_return errc::deadline_exceeded;
-    co_return errc::pool_wait_timeout;
+    co_return ec;
 }
 
 void connect_gate::leave() noexcept {
-    if (waiters_.empty()) {
-        --opening_;
+    if (auto w = waiters_.pop_granted()) {
+        w->timer.cancel();  // the turn passes on: the count stays
         return;
     }
-    // The turn passes on: the count stays.
-    auto w = std::move(waiters_.front());
-    waiters_.pop_front();
-    w->granted = true;
-    w->timer.cancel();
+    --opening_;
 }
 
 }  // namespace llmstream::http

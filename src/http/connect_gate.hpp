@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <memory>
 
 namespace llmstream::http {
@@ -54,7 +53,7 @@ private:
     std::size_t limit_;
     std::chrono::milliseconds wait_timeout_;
     std::size_t opening_ = 0;
-    std::deque<std::shared_ptr<pool_waiter>> waiters_;
+    waiting_line<pool_waiter> waiters_;
 };
 
 }  // namespace llmstream::http

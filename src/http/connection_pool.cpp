@@ -74,29 +74,15 @@ asio::awaitable<std::unique_ptr<connection>> connection_pool::acquire(std::share
     }
     const clock::time_point wait_end =
         settings_.wait_timeout.count() > 0 ? now + settings_.wait_timeout : clock::time_point::max();
-    waiter->granted = false;
-    waiter->timer.expires_at(std::min(wait_end, deadline));
-    waiters_.push_back(waiter);
-    co_await waiter->timer.async_wait(asio::as_tuple(asio::deferred));
-    if (waiter->granted) {
+    ec = co_await waiters_.wait(waiter, wait_end, deadline);
+    std::unique_ptr<connection> handed = std::move(waiter->handed);
+    if (waiter->granted) {  // its turn came, but it no longer wants it: what it was given goes on, unused
         waiter->granted = false;
-        std::unique_ptr<connection> handed = std::move(waiter->handed);
-        // Cancelled, or past the deadline, after its turn came (the wake-up can race either):
-        // what it was given goes to the next in line, unused.
-        if (waiter->cancelled || clock::now() >= deadline) {
-            if (handed) release(std::move(handed), true);
-            else free_slot();
-            ec = waiter->cancelled ? boost::system::error_code(asio::error::operation_aborted)
-                                   : boost::system::error_code(errc::deadline_exceeded);
-            co_return nullptr;
-        }
-        co_return take_handed(std::move(handed));
+        if (handed) release(std::move(handed), true);
+        else free_slot();
     }
-    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
-    if (waiter->cancelled) ec = asio::error::operation_aborted;
-    else if (deadline < wait_end) ec = errc::deadline_exceeded;
-    else ec = errc::pool_wait_timeout;
-    co_return nullptr;
+    if (ec) co_return nullptr;
+    co_return take_handed(std::move(handed));
 }
 
 // What a granted waiter gets: the connection handed to it if it is still good, else a new one in
@@ -143,12 +129,6 @@ void connection_pool::free_slot() {
     }
 }
 
-std::shared_ptr<pool_waiter> connection_pool::next_waiter() {
-    if (waiters_.empty()) return nullptr;
-    auto w = std::move(waiters_.front());
-    waiters_.pop_front();
-    w->granted = true;
-    return w;
-}
+std::shared_ptr<pool_waiter> connection_pool::next_waiter() { return waiters_.pop_granted(); }
 
 }  // namespace llmstream::http

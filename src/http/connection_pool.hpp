@@ -4,6 +4,7 @@
 #include "handler_memory.hpp"
 #include "origin.hpp"
 #include "tls_stream.hpp"
+#include "waiting_line.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -103,7 +104,7 @@ private:
     boost::asio::ssl::context* tls_context_;
     std::size_t open_ = 0;
     std::deque<std::unique_ptr<connection>> idle_;
-    std::deque<std::shared_ptr<pool_waiter>> waiters_;
+    waiting_line<pool_waiter> waiters_;
 };
 
 }  // namespace llmstream::http

@@ -60,6 +60,12 @@ void run_until(asio::io_context& ioc, Pred until, clock_type::duration budget = 
     while (!until() && clock_type::now() < end) ioc.run_one_for(std::min<clock_type::duration>(end - clock_type::now(), 50ms));
 }
 
+// What a request's cancel() does to its waiter (stream_impl::cancel).
+void cancel(pool_waiter& w) {
+    w.cancelled = true;
+    w.timer.cancel();
+}
+
 pool_settings one_connection() {
     pool_settings s;
     s.max_connections = 1;
@@ -149,8 +155,7 @@ TEST_CASE("pool: a full queue refuses at once") {
     CHECK(*second.ec == llmstream::errc::pool_queue_full);
     CHECK_FALSE(first.done());
     CHECK(pool.waiting_requests() == 1);
-    first.waiter->cancelled = true;
-    first.waiter->timer.cancel();
+    cancel(*first.waiter);
     run_until(ioc, [&] { return first.done(); });
     CHECK(*first.ec == asio::error::operation_aborted);
     CHECK(pool.waiting_requests() == 0);
@@ -168,8 +173,7 @@ TEST_CASE("pool: a request cancelled after its turn came passes the connection o
 
     // A's slot is handed to B, and B is cancelled before it runs: C must get the slot.
     pool.release(std::move(a.conn), false);
-    b.waiter->cancelled = true;
-    b.waiter->timer.cancel();
+    cancel(*b.waiter);
     run_until(ioc, [&] { return b.done() && c.done(); });
     REQUIRE(b.done());
     CHECK(*b.ec == asio::error::operation_aborted);
@@ -303,8 +307,7 @@ TEST_CASE("connect gate: a wait ends at wait_timeout, at the deadline, or when c
     turn_request cancelled(ioc, gate);
     run_until(ioc, [&] { return gate.waiting() == 1; });
     REQUIRE(gate.waiting() == 1);
-    cancelled.waiter->cancelled = true;
-    cancelled.waiter->timer.cancel();
+    cancel(*cancelled.waiter);
     run_until(ioc, [&] { return cancelled.done(); });
     REQUIRE(cancelled.done());
     CHECK(*cancelled.ec == asio::error::operation_aborted);
@@ -325,8 +328,7 @@ TEST_CASE("connect gate: a request cancelled after its turn came passes the turn
     run_until(ioc, [&] { return gate.waiting() == 2; });
     REQUIRE(gate.waiting() == 2);
     gate.leave();  // A's turn goes to B, who is cancelled before its wake-up runs
-    b.waiter->cancelled = true;
-    b.waiter->timer.cancel();
+    cancel(*b.waiter);
     run_until(ioc, [&] { return b.done() && c.done(); });
     REQUIRE(b.done());
     CHECK(*b.ec == asio::error::operation_aborted);

@@ -102,28 +102,15 @@ asio::awaitable<lease> pool::acquire(std::shared_ptr<waiter> w, error_code& ec, 
     const auto now = clock::now();
     const clock::time_point wait_end =
         settings_.wait_timeout.count() > 0 ? now + settings_.wait_timeout : clock::time_point::max();
-    w->granted = false;
-    w->timer.expires_at(std::min(wait_end, deadline));
-    waiters_.push_back(w);
-    dispatch();  // a connection may open for this one
-    if (!w->granted) co_await w->timer.async_wait(asio::as_tuple(asio::deferred));
-    if (w->granted) {
+    ec = co_await waiters_.wait(w, wait_end, deadline, [this] { dispatch(); });  // a connection may open for it
+    lease l = std::move(w->handed);
+    w->handed = {};
+    if (w->granted) {  // its turn came, but it no longer wants it: what it was given goes back
         w->granted = false;
-        lease l = std::move(w->handed);
-        w->handed = {};
-        // Cancelled, or past the deadline, after its turn came: what it was given goes back.
-        if (w->cancelled || clock::now() >= deadline) {
-            give_back(std::move(l));
-            ec = w->cancelled ? error_code(asio::error::operation_aborted) : error_code(errc::deadline_exceeded);
-            co_return lease{};
-        }
-        co_return l;
+        give_back(std::move(l));
     }
-    std::erase(waiters_, w);
-    if (w->cancelled) ec = asio::error::operation_aborted;
-    else if (deadline < wait_end) ec = errc::deadline_exceeded;
-    else ec = errc::pool_wait_timeout;
-    co_return lease{};
+    if (ec) co_return lease{};
+    co_return l;
 }
 
 void pool::give_back(lease l) {
@@ -136,9 +123,7 @@ void pool::give_back(lease l) {
 }
 
 void pool::grant(lease l) {
-    auto w = std::move(waiters_.front());
-    waiters_.pop_front();
-    w->granted = true;
+    auto w = waiters_.pop_granted();
     w->handed = std::move(l);
     w->timer.cancel();
 }

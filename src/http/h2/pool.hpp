@@ -5,6 +5,7 @@
 
 #include "http/connection_pool.hpp"
 #include "http/h2/session.hpp"
+#include "http/waiting_line.hpp"
 
 #include <llmstream/config.hpp>
 
@@ -14,7 +15,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -80,7 +80,7 @@ private:
     boost::asio::ssl::context* tls_;
     http2_options options_;
     std::vector<std::shared_ptr<session>> sessions_;
-    std::deque<std::shared_ptr<waiter>> waiters_;
+    waiting_line<waiter> waiters_;
     std::size_t open_ = 0;        // sessions + connections being opened
     std::size_t connecting_ = 0;
     bool http1_ = false;
