@@ -2,7 +2,6 @@
 
 #include <llmstream/error.hpp>
 
-
 namespace llmstream::http {
 
 namespace asio = boost::asio;

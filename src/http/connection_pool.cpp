@@ -2,13 +2,10 @@
 
 #include <llmstream/error.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 
 namespace llmstream::http {

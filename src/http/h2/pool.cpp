@@ -2,8 +2,6 @@
 
 #include <llmstream/error.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
