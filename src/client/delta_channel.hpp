@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace llmstream::detail {
@@ -26,6 +27,9 @@ namespace llmstream::detail {
 // stream, nor the capacity that text took); a mutex guards them (clients may run on several
 // threads).
 class delta_block_cache {
+    // give() remakes slots in place; a throwing constructor would leave a destroyed one behind.
+    static_assert(std::is_nothrow_default_constructible_v<delta>);
+
 public:
     static constexpr std::size_t block_slots = 8;
     static constexpr std::size_t max_blocks = 2048;  // 5.5 MiB (352-byte deltas) at most

@@ -324,6 +324,59 @@ TEST_CASE("http2: an idle connection is PINGed before reuse after ping_after_idl
     CHECK(mock.counters().pings == 1);
 }
 
+TEST_CASE("http2: a connection the pool opens waits its turn at pool.max_connecting like an HTTP/1.1 one",
+          "[integration][http2]") {
+    // A listener that never answers: each connection being opened holds its turn. One stream per
+    // connection: when the third request joins the line, the pool opens a second connection for
+    // the first in line, the second request, which then waits for a turn at the gate.
+    asio::io_context io;
+    asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+    client_config cfg = providers::custom("https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/v1", "k");
+    cfg.http = http_version::http2;
+    cfg.http2.max_concurrent_streams = 1;
+    cfg.pool.max_connecting = 1;
+    cfg.pool.wait_timeout = milliseconds(200);
+    cfg.timeouts.connect = milliseconds(900);
+    cfg.retry.max_retries = 0;
+    client c(io.get_executor(), cfg);
+    struct outcome {
+        boost::system::error_code ec;
+        std::string hint;
+        bool done = false;
+    };
+    auto run_one = [&](outcome& out) -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("m"));
+        auto [ec, d] = co_await s.async_next(tuple);
+        out = {ec, s.diagnostics().hint, true};
+    };
+    outcome first, second, third;
+    pool_stats while_waiting;
+    run_test(io, [&]() -> asio::awaitable<void> {
+        asio::steady_timer later(io);
+        for (outcome* o : {&first, &second, &third}) {
+            asio::co_spawn(io, run_one(*o), asio::detached);
+            later.expires_after(milliseconds(40));
+            co_await later.async_wait(tuple);
+        }
+        while_waiting = c.pool_stats();
+        for (int i = 0; i < 500 && !(first.done && second.done && third.done); ++i) {
+            later.expires_after(milliseconds(10));
+            co_await later.async_wait(tuple);
+        }
+    });
+    REQUIRE(first.done);
+    REQUIRE(second.done);
+    REQUIRE(third.done);
+    CHECK(while_waiting.connecting == 1);  // the first's; the second waits for a turn
+    CHECK(while_waiting.waiting == 2);     // the second at the gate, the third in the HTTP/2 pool
+    CHECK(first.ec == errc::connect_timeout);
+    CHECK(second.ec == errc::pool_wait_timeout);
+    CHECK(second.hint.find("connections being opened at once (pool.max_connecting)") != std::string::npos);
+    CHECK(third.ec);
+    CHECK(c.pool_stats().open == 0);
+    CHECK(c.pool_stats().connecting == 0);
+}
+
 TEST_CASE("http2: cancelling while the connection is being opened ends the request at once", "[integration][http2]") {
     // A listener that accepts and never answers: the TLS handshake cannot finish.
     asio::io_context io;
