@@ -8,67 +8,19 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "memory/block_cache.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <type_traits>
 #include <vector>
 
 namespace llmstream::detail {
 
-// Blocks of ring slots (delta_ring::block_slots each) that rings gave back, kept for the next
-// rings of the process. A stream whose response arrives faster than its reader takes it (a whole
-// response in a few reads) fills hundreds of slots and gives them all back at its end; freed to
-// malloc, that memory went back to the system (glibc trims the heap's top) and was faulted in
-// again for the next stream, which cost more than the rest of the hand-out (measured in
-// benchmarks/RESULTS.md). At most max_blocks are kept, emptied (a slot keeps no text of its last
-// stream, nor the capacity that text took); a mutex guards them (clients may run on several
-// threads).
-class delta_block_cache {
-    // give() remakes slots in place; a throwing constructor would leave a destroyed one behind.
-    static_assert(std::is_nothrow_default_constructible_v<delta>);
-
-public:
-    static constexpr std::size_t block_slots = 8;
-    static constexpr std::size_t max_blocks = 2048;  // 5.5 MiB (352-byte deltas) at most
-
-    /// The process's cache (never destroyed: rings of static clients may end after main).
-    static delta_block_cache& instance() {
-        static delta_block_cache* const cache = new delta_block_cache;
-        return *cache;
-    }
-    /// A block from the cache, or none (the caller allocates one).
-    std::unique_ptr<delta[]> take() noexcept {
-        const std::lock_guard lock(mutex_);
-        if (free_.empty()) return nullptr;
-        std::unique_ptr<delta[]> b = std::move(free_.back());
-        free_.pop_back();
-        return b;
-    }
-    /// Empties `blocks[from...]` (blocks of block_slots) and keeps them for later take()s while
-    /// there is room; what does not fit stays in `blocks` (the caller frees it).
-    void give(std::vector<std::unique_ptr<delta[]>>& blocks, std::size_t from) noexcept {
-        for (std::size_t i = from; i < blocks.size(); ++i)
-            for (std::size_t j = 0; j < block_slots; ++j) {  // not `= delta{}`: a string assigned an empty one keeps its buffer
-                std::destroy_at(&blocks[i][j]);
-                std::construct_at(&blocks[i][j]);
-            }
-        const std::lock_guard lock(mutex_);
-        for (std::size_t i = from; i < blocks.size() && free_.size() < max_blocks; ++i)
-            free_.push_back(std::move(blocks[i]));  // reserved: never throws
-    }
-    std::size_t size() const noexcept {
-        const std::lock_guard lock(mutex_);
-        return free_.size();
-    }
-
-private:
-    delta_block_cache() { free_.reserve(max_blocks); }
-    mutable std::mutex mutex_;
-    std::vector<std::unique_ptr<delta[]>> free_;
-};
+// Blocks of ring slots that rings gave back, kept for the next rings of the process (why:
+// memory/block_cache.hpp). At most 2,048 blocks of 8 slots: 5.5 MiB (352-byte deltas).
+using delta_block_cache = memory::block_cache<delta, 8, 2048>;
 
 // Deltas decoded ahead of the reader: a ring of reused slots. Slots never move (growing adds a
 // block of new slots and moves only the pointers), so the delta lent to the caller stays put
@@ -135,7 +87,7 @@ private:
     // burst at once; doubling then added a 16-slot block (5.5 KiB) to every ring whose burst
     // passed 16, 56 MB in all. Small blocks also bound the slots an event that turns out to be
     // no delta (a [DONE]) makes a full ring add for nothing.
-    static constexpr std::size_t first_block_slots = 4, block_slots = delta_block_cache::block_slots;
+    static constexpr std::size_t first_block_slots = 4, block_slots = delta_block_cache::block_size;
     void grow() {
         const std::size_t added = slots_.empty() ? first_block_slots : block_slots;
         std::unique_ptr<delta[]> block;

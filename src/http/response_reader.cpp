@@ -4,6 +4,8 @@
 // server (field syntax, framing, sizes), lenient where RFC 9112 allows it (a bare LF ends a line).
 #include "http/response_reader.hpp"
 
+#include "memory/buffer_cache.hpp"
+
 #include <llmstream/error.hpp>
 
 #include <algorithm>
@@ -82,8 +84,7 @@ struct response_reader::impl {
 
     response_handler& handler;
     limits lim;
-    std::unique_ptr<char[]> buffer;  // not zeroed: a read fills what it reports
-    std::size_t size = 0;            // of buffer
+    memory::byte_buffer buffer;  // a burst's large buffer goes back to the cache (see buffer_cache.hpp)
     std::size_t begin = 0;
     std::size_t end = 0;
     std::size_t last_offered = 0;  // the size of the last read_buffer()
@@ -102,7 +103,7 @@ struct response_reader::impl {
     std::optional<std::uint64_t> content_length;  // of the final response, when it frames the body
     std::size_t trailer_bytes = 0;
 
-    std::string_view available() const { return {buffer.get() + begin, end - begin}; }
+    std::string_view available() const { return {buffer.data() + begin, end - begin}; }
 
     std::string_view field(std::string_view name) const {
         for (const auto& [n, v] : fields)
@@ -326,33 +327,30 @@ std::span<char> response_reader::read_buffer() {
     const std::size_t want = b.last_filled ? std::min(2 * b.filled_size, max_free) : min_free;
     if (b.begin == b.end) {
         b.begin = b.end = 0;
-        if (b.size < want || b.size > 2 * want) {  // nothing to keep: a fresh buffer of the size wanted
+        if (b.buffer.size() < want || b.buffer.size() > 2 * want) {  // nothing to keep: a fresh buffer of the size wanted
             b.buffer.reset();
-            b.buffer.reset(new char[want]);
-            b.size = want;
+            b.buffer = memory::byte_buffer(want);
         }
-    } else if (b.size - b.end < want) {
+    } else if (b.buffer.size() - b.end < want) {
         // Move what is left to the front; grow (copying only it) if that does not free enough.
         const std::size_t left = b.end - b.begin;
-        if (b.size - left < want) {
-            const std::size_t bigger = left + want;  // what is left, and the space wanted
-            std::unique_ptr<char[]> grown(new char[bigger]);
-            std::memcpy(grown.get(), b.buffer.get() + b.begin, left);
+        if (b.buffer.size() - left < want) {
+            memory::byte_buffer grown(left + want);  // what is left, and the space wanted
+            std::memcpy(grown.data(), b.buffer.data() + b.begin, left);
             b.buffer = std::move(grown);
-            b.size = bigger;
         } else {
-            std::memmove(b.buffer.get(), b.buffer.get() + b.begin, left);
+            std::memmove(b.buffer.data(), b.buffer.data() + b.begin, left);
         }
         b.begin = 0;
         b.end = left;
     }
-    b.last_offered = b.size - b.end;
-    return {b.buffer.get() + b.end, b.last_offered};
+    b.last_offered = b.buffer.size() - b.end;
+    return {b.buffer.data() + b.end, b.last_offered};
 }
 
 boost::system::error_code response_reader::commit(std::size_t n) {
     auto& b = *impl_;
-    n = std::min(n, b.size - b.end);
+    n = std::min(n, b.buffer.size() - b.end);
     b.end += n;
     b.last_filled = n == b.last_offered;
     b.filled_size = n;

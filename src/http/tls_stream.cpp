@@ -90,25 +90,25 @@ asio::mutable_buffer tls_engine::input_space() {
         input_filled_ = false;
         if (input_) {  // unread bytes move to the front of the larger buffer
             const std::size_t left = input_end_ - input_begin_;
-            std::unique_ptr<char[]> larger(new char[input_size_]);
-            std::memcpy(larger.get(), input_.get() + input_begin_, left);
+            memory::byte_buffer larger(input_size_);
+            std::memcpy(larger.data(), input_.data() + input_begin_, left);
             input_ = std::move(larger);
             input_begin_ = 0;
             input_end_ = left;
         }
     }
     if (!input_) {
-        input_.reset(new char[input_size_]);  // not zeroed: a read fills what it reports
+        input_ = memory::byte_buffer(input_size_);  // not zeroed: a read fills what it reports
         input_begin_ = input_end_ = 0;
     } else if (input_begin_ == input_end_) {
         input_begin_ = input_end_ = 0;
     } else if (input_end_ == input_size_) {  // unread bytes at the end: move them to the front
-        std::memmove(input_.get(), input_.get() + input_begin_, input_end_ - input_begin_);
+        std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
         input_end_ -= input_begin_;
         input_begin_ = 0;
     }
     input_offered_ = input_size_ - input_end_;
-    return {input_.get() + input_end_, input_offered_};
+    return {input_.data() + input_end_, input_offered_};
 }
 
 void tls_engine::commit_input(std::size_t n) noexcept {
@@ -120,7 +120,7 @@ int tls_engine::bio_read(char* out, int size) noexcept {
     const std::size_t available = input_end_ - input_begin_;
     if (available == 0) return eof_ ? 0 : -1;  // -1 with retry: "want input"; 0: end of file
     const std::size_t n = std::min(available, static_cast<std::size_t>(size));
-    std::memcpy(out, input_.get() + input_begin_, n);
+    std::memcpy(out, input_.data() + input_begin_, n);
     input_begin_ += n;
     return static_cast<int>(n);
 }

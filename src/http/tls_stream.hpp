@@ -30,6 +30,8 @@
 
 #include <openssl/ssl.h>
 
+#include "memory/buffer_cache.hpp"
+
 namespace llmstream::http {
 
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.
@@ -91,7 +93,7 @@ private:
     void release_input_if_empty() noexcept;
 
     SSL* ssl_ = nullptr;
-    std::unique_ptr<char[]> input_;
+    memory::byte_buffer input_;  // a burst's large buffer goes back to the cache (see buffer_cache.hpp)
     std::size_t input_size_ = min_read_buffer;  // of input_, or of the next one
     std::size_t input_offered_ = 0;             // the space the last socket read was given
     bool input_filled_ = false;                 // and it filled all of it

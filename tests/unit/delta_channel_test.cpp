@@ -346,7 +346,7 @@ TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings,
     }
     auto block = cache.take();
     REQUIRE(block);
-    for (std::size_t i = 0; i < delta_block_cache::block_slots; ++i) {
+    for (std::size_t i = 0; i < delta_block_cache::block_size; ++i) {
         CHECK(block[i].content.empty());
         CHECK(block[i].content.capacity() < 4096);
         CHECK(block[i].tool_calls.empty());
@@ -357,7 +357,7 @@ TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings,
     std::vector<std::unique_ptr<delta[]>> blocks;
     blocks.push_back(std::move(block));
     while (cache.size() + blocks.size() < delta_block_cache::max_blocks + 3)
-        blocks.push_back(std::make_unique<delta[]>(delta_block_cache::block_slots));
+        blocks.push_back(std::make_unique<delta[]>(delta_block_cache::block_size));
     cache.give(blocks, 0);
     CHECK(cache.size() == delta_block_cache::max_blocks);
     CHECK(std::count(blocks.begin(), blocks.end(), nullptr) == static_cast<std::ptrdiff_t>(blocks.size() - 3));

@@ -1,5 +1,6 @@
 // The sans-IO HTTP/1.1 response reader: framing, interim responses, limits and broken input,
 // each fed whole, at every split point and byte by byte.
+#include "memory/buffer_cache.hpp"
 #include "support/http_collect.hpp"
 
 #include <llmstream/error.hpp>
@@ -264,6 +265,32 @@ TEST_CASE("the read space is 1 KiB while reads are small, doubles while reads fi
     feed(std::string(100, 'y'));
     CHECK(reader.read_buffer().size() == 1024);
     CHECK(out.body.size() == 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 3 * 65536 + 100);
+}
+
+TEST_CASE("a burst's large read buffer is kept for the next response's burst", "[http]") {
+    // The process's buffer cache (memory/buffer_cache.hpp): a fresh 64 KiB buffer per burst
+    // faulted its pages in again each time.
+    auto burst = [](std::vector<const char*>& spaces) {
+        hand_fed_reader r;
+        r.feed("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+        for (int i = 0; i < 8; ++i) {
+            const auto space = r.reader.read_buffer();
+            spaces.push_back(space.data());
+            r.feed(std::string(space.size(), 'x'));
+        }
+    };
+    std::vector<const char*> first, second;
+    burst(first);
+    // Its buffers of 4 to 64 KiB were given back as the burst grew and when the reader ended.
+    CHECK(memory::buffer_cache::instance().bytes() >= 4096 + 8192 + 16384 + 32768 + 65536);
+    burst(second);
+    REQUIRE(first.size() == 8);
+    // The first two spaces are 1 and 2 KiB (malloc's); from 4 KiB on the second burst reads
+    // into the first's buffers.
+    for (std::size_t i = 2; i < first.size(); ++i) {
+        INFO("read " << i);
+        CHECK(second[i] == first[i]);
+    }
 }
 
 TEST_CASE("bytes left over (a chunk-size line cut by the read) take no more room than the space offered", "[http]") {

@@ -14,7 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/asio/ssl/error.hpp>
 
-#include <vector>
+#include "memory/buffer_cache.hpp"
 
 namespace llmstream::http::h2 {
 
@@ -152,7 +152,7 @@ asio::awaitable<bool> session::ping(steady_clock::time_point liveness, steady_cl
 asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
     // Never inside the caller (co_spawn would run this inline): not inside one of nghttp2's callbacks.
     co_await asio::post(executor_, asio::use_awaitable);
-    std::vector<std::uint8_t> buffer(32 * 1024);
+    memory::byte_buffer buffer(32 * 1024);  // back to the cache when the connection idles (see buffer_cache.hpp)
     while (!core_.closed() && busy()) {
         error_code ec;
         std::size_t n = 0;
@@ -160,9 +160,9 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
             // The plain socket directly: nothing times these reads (see the constructor).
             auto stoppable = asio::bind_cancellation_slot(stop_read_.slot(), std::move(handler));
             if (auto* plain = std::get_if<connection::tcp_stream>(&socket_->stream))
-                plain->socket().async_read_some(asio::buffer(buffer), std::move(stoppable));
+                plain->socket().async_read_some(asio::buffer(buffer.data(), buffer.size()), std::move(stoppable));
             else
-                std::get<connection::tls_stream>(socket_->stream).async_read_some(asio::buffer(buffer), std::move(stoppable));
+                std::get<connection::tls_stream>(socket_->stream).async_read_some(asio::buffer(buffer.data(), buffer.size()), std::move(stoppable));
         });
         if (core_.closed()) break;
         if (ec == asio::error::operation_aborted) continue;  // stopped for idling (the loop condition decides)
@@ -171,7 +171,7 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
             break;
         }
         in_recv_ = true;
-        const error_code rec = core_.receive(buffer.data(), n, steady_clock::now());
+        const error_code rec = core_.receive(reinterpret_cast<const std::uint8_t*>(buffer.data()), n, steady_clock::now());
         in_recv_ = false;
         if (rec) {
             fail(rec);
