@@ -18,14 +18,27 @@
 
 namespace llmstream::detail {
 
-// Blocks of ring slots that rings gave back, kept for the next rings of the process (why:
-// memory/block_cache.hpp). At most 2,048 blocks of 8 slots: 5.5 MiB (352-byte deltas).
-using delta_block_cache = memory::block_cache<delta, 8, 2048>;
+// One delta waiting in a ring, packed: almost every delta of a stream carries only text (its
+// content, or its reasoning), kept here in 48 bytes instead of a whole 352-byte delta. Any other
+// delta is kept whole, on the heap. When one thread carries 10,000 streams and falls behind, each
+// ring holds a burst of tens of deltas at once: packed, they took ~100 MB less at the peak
+// (benchmarks/RESULTS.md).
+struct packed_delta {
+    enum class kind : unsigned char { content, reasoning, whole };
+    std::string text;              ///< kind content or reasoning: that field's text
+    std::unique_ptr<delta> whole;  ///< kind whole: the delta (kept for the slot's next whole one)
+    kind k = kind::content;
+};
 
-// Deltas decoded ahead of the reader: a ring of reused slots. Slots never move (growing adds a
-// block of new slots and moves only the pointers), so the delta lent to the caller stays put
-// while more arrive, and a warm queue allocates nothing per delta. Slots come in blocks, not one
-// allocation each: a whole response read at once fills hundreds of slots per stream.
+// Blocks of ring slots that rings gave back, kept for the next rings of the process (why:
+// memory/block_cache.hpp). At most 4,096 blocks of 8 slots: 1.5 MiB (48-byte slots).
+using delta_block_cache = memory::block_cache<packed_delta, 8, 4096>;
+
+// Deltas decoded ahead of the reader: a ring of reused slots. A delta is decoded into the ring's
+// one staging delta (prepare), packed into the next slot (commit), and unpacked into the reader's
+// delta when taken (take_front): swaps of strings, so a warm queue allocates nothing per delta.
+// Slots come in blocks, not one allocation each: a whole response read at once fills hundreds of
+// slots per stream.
 class delta_ring {
 public:
     delta_ring() = default;
@@ -37,7 +50,7 @@ public:
     std::size_t size() const noexcept { return count_; }
     /// Slots allocated (what the ring holds in memory).
     std::size_t slots() const noexcept { return slots_.size(); }
-    void push(const delta& d) {  // copy-assign keeps the slot's capacity
+    void push(const delta& d) {  // copy-assign keeps the staging delta's capacity
         prepare() = d;
         commit();
     }
@@ -45,18 +58,22 @@ public:
         prepare() = std::move(d);
         commit();
     }
-    /// The slot the next delta may be decoded into, in place (no copy); commit() makes it part of
-    /// the ring. Until then every call returns the same slot (stale: the decoder clears it).
-    delta& prepare() {
+    /// The delta the next one may be decoded into, in place; commit() adds it to the ring. Until
+    /// then every call returns the same delta (stale: the decoder clears it).
+    delta& prepare() noexcept { return staging_; }
+    /// Packs the prepared delta into the next slot (which may take a new block).
+    void commit() {
         if (count_ == slots_.size()) grow();
-        return *slots_[(head_ + count_) % slots_.size()];
-    }
-    void commit() noexcept {
+        pack(staging_, *slots_[(head_ + count_) % slots_.size()]);
         ++count_;
         ++committed_since_empty_;
     }
-    delta& front() noexcept { return *slots_[head_]; }
-    delta& at(std::size_t i) noexcept { return *slots_[(head_ + i) % slots_.size()]; }
+    /// The first delta, unpacked into `out` (whatever `out` held is dropped), and popped.
+    void take_front(delta& out) noexcept {
+        unpack(*slots_[head_], out);
+        pop();
+    }
+    const packed_delta& at(std::size_t i) const noexcept { return *slots_[(head_ + i) % slots_.size()]; }
     void pop() noexcept {
         head_ = (head_ + 1) % slots_.size();
         --count_;
@@ -66,35 +83,70 @@ public:
     }
     /// The reader has caught up (the ring is empty). When fewer than the first block's slots
     /// were committed since it last was, the stream is being read as it is generated: every block but
-    /// the first is given back (a burst's slots, a few KiB per open stream, are not held while it
-    /// waits for its next tokens). A stream read in bursts keeps them: no allocation per burst.
-    void caught_up() noexcept {
-        if (count_ != 0) return;
+    /// the first is given back (a burst's slots are not held while it waits for its next tokens),
+    /// and it returns true. A stream read in bursts keeps them: no allocation per burst.
+    bool caught_up() noexcept {
+        if (count_ != 0) return false;
         const bool trickling = committed_since_empty_ < first_block_slots;
         committed_since_empty_ = 0;
-        if (!trickling || blocks_.size() <= 1) return;
+        if (!trickling || blocks_.size() <= 1) return trickling;
         release_blocks_after(1);
         slots_.resize(first_block_slots);
         for (std::size_t i = 0; i < first_block_slots; ++i) slots_[i] = &blocks_.front()[i];
         head_ = 0;
+        return true;
     }
 
 private:
+    // A delta is text only when, its text taken out, it equals an empty delta (operator== compares
+    // every field: a field added to delta is seen without a change here).
+    static void pack(delta& d, packed_delta& slot) {
+        static const delta empty{};
+        slot.text.clear();  // d's text field gets the slot's old buffer, empty
+        slot.text.swap(d.content);
+        if (d == empty) {
+            slot.k = packed_delta::kind::content;
+            return;
+        }
+        slot.text.swap(d.content);
+        slot.text.swap(d.reasoning_content);
+        if (d == empty) {
+            slot.k = packed_delta::kind::reasoning;
+            return;
+        }
+        slot.text.swap(d.reasoning_content);
+        if (!slot.whole) slot.whole = std::make_unique<delta>();
+        std::swap(*slot.whole, d);  // d gets the slot's last whole delta (stale)
+        slot.k = packed_delta::kind::whole;
+    }
+    static void unpack(packed_delta& slot, delta& out) noexcept {
+        switch (slot.k) {
+            case packed_delta::kind::content:
+                out.clear();
+                out.content.swap(slot.text);
+                break;
+            case packed_delta::kind::reasoning:
+                out.clear();
+                out.reasoning_content.swap(slot.text);
+                break;
+            case packed_delta::kind::whole:
+                std::swap(out, *slot.whole);
+                break;
+        }
+    }
+
     // Adds a block of slots: 4 at first (a stream read as it is generated has one or two deltas
-    // waiting at a time; 1.4 KiB less per stream than 8), then 8 at a time (2.8 KiB). A fixed step,
-    // not doubling: a ring ends up less than one block larger than the largest burst its reader
-    // fell behind by. When one thread carries 10,000 streams and falls behind, most rings take a
-    // burst at once; doubling then added a 16-slot block (5.5 KiB) to every ring whose burst
-    // passed 16, 56 MB in all. Small blocks also bound the slots an event that turns out to be
-    // no delta (a [DONE]) makes a full ring add for nothing.
+    // waiting at a time), then 8 at a time. A fixed step, not doubling: a ring ends up less than
+    // one block larger than the largest burst its reader fell behind by (when one thread carries
+    // 10,000 streams and falls behind, most rings take a burst at once).
     static constexpr std::size_t first_block_slots = 4, block_slots = delta_block_cache::block_size;
     void grow() {
         const std::size_t added = slots_.empty() ? first_block_slots : block_slots;
-        std::unique_ptr<delta[]> block;
+        std::unique_ptr<packed_delta[]> block;
         if (added == block_slots) block = delta_block_cache::instance().take();
-        if (!block) block = std::make_unique<delta[]>(added);
+        if (!block) block = std::make_unique<packed_delta[]>(added);
         blocks_.push_back(std::move(block));
-        delta* fresh = blocks_.back().get();
+        packed_delta* fresh = blocks_.back().get();
         // The ring is full, so its last slot is the one just before head_: the new slots go in
         // between, and the head moves up past them.
         // (An empty ring's head is 0: the first block simply becomes the ring.)
@@ -110,8 +162,9 @@ private:
         delta_block_cache::instance().give(blocks_, std::max<std::size_t>(keep, 1));
         blocks_.resize(keep);
     }
-    std::vector<std::unique_ptr<delta[]>> blocks_;  // owns the slots
-    std::vector<delta*> slots_;                     // the ring, in order from head_
+    delta staging_;                                        // see prepare()
+    std::vector<std::unique_ptr<packed_delta[]>> blocks_;  // owns the slots
+    std::vector<packed_delta*> slots_;                     // the ring, in order from head_
     std::size_t head_ = 0;
     std::size_t count_ = 0;
     std::size_t committed_since_empty_ = 0;  // see caught_up
@@ -144,8 +197,9 @@ public:
     /// In place: decode into prepare()'s slot, then commit() it (see delta_ring::prepare).
     delta& prepare() { return ring_.prepare(); }
     void commit() { ring_.commit(); }
-    /// False while the reader is `capacity` deltas behind: the producer pauses until room_freed.
-    bool has_room() const noexcept { return ring_.size() < capacity_; }
+    /// False while the reader is `capacity` deltas behind (those lent to it count): the producer
+    /// pauses until room_freed.
+    bool has_room() const noexcept { return ring_.size() + lent_ < capacity_; }
     /// No more deltas: after the buffered ones the reader gets `ec` (empty: the normal end).
     void finish(boost::system::error_code ec) {
         finished_ = true;
@@ -154,7 +208,7 @@ public:
     /// The stream was cancelled: buffered deltas are dropped, the end is the one finish() sets.
     void cancel() noexcept { cancelled_ = true; }
     bool finished() const noexcept { return finished_; }
-    std::size_t buffered() const noexcept { return ring_.size(); }
+    std::size_t buffered() const noexcept { return ring_.size() + lent_; }
     /// Slots the ring holds in memory (see delta_ring::caught_up).
     std::size_t slots() const noexcept { return ring_.slots(); }
 
@@ -168,8 +222,11 @@ public:
         room_freed_ = false;
         if (lent_ > 0) {
             const bool was_full = !has_room();
-            for (; lent_ > 0; --lent_) ring_.pop();
-            ring_.caught_up();
+            lent_ = 0;
+            if (ring_.caught_up() && lent_batch_.size() > 4) {  // the stream trickles: a burst's batch goes too
+                lent_batch_.clear();
+                lent_batch_.shrink_to_fit();
+            }
             room_freed_ = was_full && has_room();
         }
         pending_ = true;
@@ -185,10 +242,11 @@ public:
         if (!pending_) return std::nullopt;
         if (!ring_.empty() && !cancelled_) {  // after cancel() buffered deltas are dropped
             pending_ = false;
+            ring_.take_front(lent_one_);
             lent_ = 1;
             ++in_flight_;
             ++delivered_;
-            return read_result{{}, &ring_.front()};
+            return read_result{{}, &lent_one_};
         }
         if (finished_) {
             pending_ = false;
@@ -204,8 +262,12 @@ public:
         if (!ring_.empty() && !cancelled_) {
             pending_ = false;
             lent_ = ring_.size();
-            batch_.clear();  // keeps its capacity: no allocation per batch once warm
-            for (std::size_t i = 0; i < lent_; ++i) batch_.push_back(&ring_.at(i));
+            if (lent_batch_.size() < lent_) lent_batch_.resize(lent_);  // kept: no allocation per batch once warm
+            batch_.clear();
+            for (std::size_t i = 0; i < lent_; ++i) {
+                ring_.take_front(lent_batch_[i]);
+                batch_.push_back(&lent_batch_[i]);
+            }
             ++in_flight_;
             delivered_ += lent_;
             return batch_result{{}, delta_batch(batch_.data(), batch_.size())};
@@ -237,8 +299,10 @@ private:
     std::size_t capacity_;
     std::size_t delivered_ = 0;
     int in_flight_ = 0;        // completions posted that have not run yet
-    std::vector<const delta*> batch_;  // what the last batch read lent
-    std::size_t lent_ = 0;     // deltas at the front of ring_ lent to the reader
+    delta lent_one_;                   // what the last read lent
+    std::vector<delta> lent_batch_;    // what the last batch read lent (its first batch_.size())
+    std::vector<const delta*> batch_;  // pointers to them
+    std::size_t lent_ = 0;             // deltas lent to the reader (taken from ring_)
     bool pending_ = false;     // a read is waiting
     bool room_freed_ = false;
     bool finished_ = false;

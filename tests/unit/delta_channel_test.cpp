@@ -59,6 +59,62 @@ TEST_CASE("delta channel: deltas in order, each lent until the next read", "[del
     CHECK(ch.delivered() == 42);
 }
 
+TEST_CASE("delta channel: every kind of delta comes out as it went in, one at a time and in a batch", "[delta_channel]") {
+    // The ring packs text-only deltas (content or reasoning) and keeps others whole.
+    std::vector<delta> in;
+    in.push_back({});  // nothing at all
+    delta first;
+    first.role = "assistant";
+    first.model = "m";
+    first.response_id = "chatcmpl-1";
+    in.push_back(first);
+    in.push_back(text("a short one"));
+    in.push_back(text(std::string(300, 'c')));
+    delta reasoning;
+    reasoning.reasoning_content = "thinking it over, at length";
+    in.push_back(reasoning);
+    delta both = text("answer");
+    both.reasoning_content = "and a thought";
+    in.push_back(both);
+    delta tools;
+    tools.tool_calls.push_back({0, "call_1", "get_weather", "{\"city\""});
+    in.push_back(tools);
+    delta signature;
+    signature.reasoning_signature = "sig";
+    in.push_back(signature);
+    delta last = text("!");
+    last.finish = llmstream::finish_reason::stop;
+    last.finish_reason_text = "stop";
+    last.usage = llmstream::usage{};
+    last.usage->output_tokens = 7;
+    last.request_id = "req-1";
+    in.push_back(last);
+    in.push_back(text("after"));
+
+    delta_channel ch(64);
+    for (int round = 0; round < 3; ++round) {  // slots are reused: a text one after a whole one, and back
+        CAPTURE(round);
+        for (const delta& d : in) ch.push(d);
+        std::vector<delta> out;
+        while (out.size() < in.size()) {
+            REQUIRE(ch.begin_read() == delta_channel::begin::started);
+            auto r = ch.take();
+            REQUIRE(r);
+            REQUIRE(r->d);
+            out.push_back(*r->d);
+            ch.completed();
+        }
+        CHECK(out == in);
+        for (const delta& d : in) ch.push(d);
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        auto b = ch.take_batch();
+        REQUIRE(b);
+        REQUIRE(b->batch.size() == in.size());
+        CHECK(std::vector<delta>(b->batch.begin(), b->batch.end()) == in);
+        ch.completed();
+    }
+}
+
 TEST_CASE("delta channel: deltas decoded in place, committed or left, across ring growth", "[delta_channel]") {
     delta_channel ch(64);
     ch.push(text("a"));
@@ -126,8 +182,7 @@ TEST_CASE("delta ring: it grows in order wherever its head is", "[delta_channel]
         int next = 0, first = 0;
         auto check_order = [&] {
             REQUIRE(ring.size() == static_cast<std::size_t>(next - first));
-            for (std::size_t i = 0; i < ring.size(); ++i) CHECK(ring.at(i).content == std::to_string(first + static_cast<int>(i)));
-            CHECK(ring.front().content == std::to_string(first));
+            for (std::size_t i = 0; i < ring.size(); ++i) CHECK(ring.at(i).text == std::to_string(first + static_cast<int>(i)));
         };
         // Fill its 12 slots (4 + 8), take some from the front, fill again (the ring wraps), then
         // make it grow twice.
@@ -305,7 +360,7 @@ TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings,
     auto& cache = delta_block_cache::instance();
     const std::size_t before = cache.size();
     REQUIRE(before + 2 <= delta_block_cache::max_blocks);
-    const delta* slot_of_first = nullptr;
+    const llmstream::detail::packed_delta* slot_of_first = nullptr;
     std::size_t while_held = 0;
     {
         delta_ring r;
@@ -324,7 +379,7 @@ TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings,
         bool reused = false;
         for (std::size_t i = 0; i < r.size(); ++i) reused = reused || &r.at(i) == slot_of_first;
         CHECK(reused);  // the last block given back is the first taken
-        for (std::size_t i = 0; i < r.size(); ++i) CHECK(r.at(i).content == "b" + std::to_string(i));
+        for (std::size_t i = 0; i < r.size(); ++i) CHECK(r.at(i).text == "b" + std::to_string(i));
         // A ring trimmed after a burst (caught_up) gives its blocks back too.
         r.clear();
         r.caught_up();  // 20 committed since empty: a burst, the blocks stay
@@ -341,23 +396,28 @@ TEST_CASE("delta ring: the blocks a ring gives back are kept for the next rings,
     {
         delta_ring r;
         const std::string long_text(4096, 'x');
-        for (int i = 0; i < 12; ++i) r.push(text(long_text));  // 4 + 8 slots
-        r.at(11).tool_calls.resize(3);
+        for (int i = 0; i < 11; ++i) r.push(text(long_text));  // 4 + 8 slots
+        delta with_tool_calls = text(long_text);
+        with_tool_calls.tool_calls.resize(3);
+        r.push(with_tool_calls);  // kept whole
+        REQUIRE(r.at(11).k == llmstream::detail::packed_delta::kind::whole);
+        REQUIRE(r.at(11).whole);
+        CHECK(r.at(11).whole->tool_calls.size() == 3);
+        CHECK(r.at(10).k == llmstream::detail::packed_delta::kind::content);
     }
     auto block = cache.take();
     REQUIRE(block);
     for (std::size_t i = 0; i < delta_block_cache::block_size; ++i) {
-        CHECK(block[i].content.empty());
-        CHECK(block[i].content.capacity() < 4096);
-        CHECK(block[i].tool_calls.empty());
-        CHECK(block[i].tool_calls.capacity() == 0);
+        CHECK(block[i].text.empty());
+        CHECK(block[i].text.capacity() < 4096);
+        CHECK_FALSE(block[i].whole);
     }
 
     // The cache keeps at most max_blocks: what does not fit stays with the giver.
-    std::vector<std::unique_ptr<delta[]>> blocks;
+    std::vector<std::unique_ptr<llmstream::detail::packed_delta[]>> blocks;
     blocks.push_back(std::move(block));
     while (cache.size() + blocks.size() < delta_block_cache::max_blocks + 3)
-        blocks.push_back(std::make_unique<delta[]>(delta_block_cache::block_size));
+        blocks.push_back(std::make_unique<llmstream::detail::packed_delta[]>(delta_block_cache::block_size));
     cache.give(blocks, 0);
     CHECK(cache.size() == delta_block_cache::max_blocks);
     CHECK(std::count(blocks.begin(), blocks.end(), nullptr) == static_cast<std::ptrdiff_t>(blocks.size() - 3));
