@@ -60,17 +60,23 @@ public:
     }
     /// The delta the next one may be decoded into, in place; commit() adds it to the ring. Until
     /// then every call returns the same delta (stale: the decoder clears it).
-    delta& prepare() noexcept { return staging_; }
-    /// Packs the prepared delta into the next slot (which may take a new block).
-    void commit() {
+    /// A full ring grows here, before the decoding (commit then allocates only for a whole delta,
+    /// the first time its slot holds one).
+    delta& prepare() {
         if (count_ == slots_.size()) grow();
+        return staging_;
+    }
+    /// Packs the prepared delta into the next slot.
+    void commit() {
+        if (count_ == slots_.size()) grow();  // prepare() grew it, unless the reader took none since
         pack(staging_, *slots_[(head_ + count_) % slots_.size()]);
         ++count_;
         ++committed_since_empty_;
     }
-    /// The first delta, unpacked into `out` (whatever `out` held is dropped), and popped.
-    void take_front(delta& out) noexcept {
-        unpack(*slots_[head_], out);
+    /// The first delta, unpacked into `out`, and popped. `held`: what `out` holds (see
+    /// packed_delta::kind; whole when not known), updated.
+    void take_front(delta& out, packed_delta::kind& held) noexcept {
+        unpack(*slots_[head_], out, held);
         pop();
     }
     const packed_delta& at(std::size_t i) const noexcept { return *slots_[(head_ + i) % slots_.size()]; }
@@ -83,8 +89,9 @@ public:
     }
     /// The reader has caught up (the ring is empty). When fewer than the first block's slots
     /// were committed since it last was, the stream is being read as it is generated: every block but
-    /// the first is given back (a burst's slots are not held while it waits for its next tokens),
-    /// and it returns true. A stream read in bursts keeps them: no allocation per burst.
+    /// the first is given back (a burst's slots are not held while it waits for its next tokens).
+    /// A stream read in bursts keeps them: no allocation per burst.
+    /// Returns true when the stream trickles.
     bool caught_up() noexcept {
         if (count_ != 0) return false;
         const bool trickling = committed_since_empty_ < first_block_slots;
@@ -98,41 +105,44 @@ public:
     }
 
 private:
-    // A delta is text only when, its text taken out, it equals an empty delta (operator== compares
-    // every field: a field added to delta is seen without a change here).
-    static void pack(delta& d, packed_delta& slot) {
-        static const delta empty{};
-        slot.text.clear();  // d's text field gets the slot's old buffer, empty
-        slot.text.swap(d.content);
-        if (d == empty) {
-            slot.k = packed_delta::kind::content;
-            return;
-        }
-        slot.text.swap(d.content);
-        slot.text.swap(d.reasoning_content);
-        if (d == empty) {
-            slot.k = packed_delta::kind::reasoning;
-            return;
-        }
-        slot.text.swap(d.reasoning_content);
-        if (!slot.whole) slot.whole = std::make_unique<delta>();
-        std::swap(*slot.whole, d);  // d gets the slot's last whole delta (stale)
-        slot.k = packed_delta::kind::whole;
+    // Whether `d` carries nothing but its two text fields. Every other field is named here: the
+    // size check below stops a build whose delta grew a field until it is added.
+#if defined(__GLIBCXX__) && defined(__x86_64__)
+    static_assert(sizeof(delta) == 352, "a field added to llmstream::delta must be checked in delta_ring::only_text");
+#endif
+    static bool only_text(const delta& d) noexcept {
+        return d.reasoning_signature.empty() && d.role.empty() && d.tool_calls.empty() &&
+               d.finish == finish_reason::none && d.finish_reason_text.empty() && !d.usage && d.model.empty() &&
+               d.response_id.empty() && d.request_id.empty();
     }
-    static void unpack(packed_delta& slot, delta& out) noexcept {
-        switch (slot.k) {
-            case packed_delta::kind::content:
-                out.clear();
-                out.content.swap(slot.text);
-                break;
-            case packed_delta::kind::reasoning:
-                out.clear();
-                out.reasoning_content.swap(slot.text);
-                break;
-            case packed_delta::kind::whole:
-                std::swap(out, *slot.whole);
-                break;
+    // Moves, not copies: a text on the heap changes hands with the buffer it replaces (libstdc++'s
+    // move assignment), so a warm ring allocates nothing. `d` is left stale (the decoder clears it).
+    static void pack(delta& d, packed_delta& slot) {
+        if (only_text(d) && d.reasoning_content.empty()) {
+            slot.text = std::move(d.content);
+            slot.k = packed_delta::kind::content;
+        } else if (only_text(d) && d.content.empty()) {
+            slot.text = std::move(d.reasoning_content);
+            slot.k = packed_delta::kind::reasoning;
+        } else {
+            if (!slot.whole) slot.whole = std::make_unique<delta>();
+            std::swap(*slot.whole, d);
+            slot.k = packed_delta::kind::whole;
         }
+    }
+    // `out` held a delta of kind `held` (content or reasoning: nothing but that text), and then
+    // holds the slot's, of that kind.
+    static void unpack(packed_delta& slot, delta& out, packed_delta::kind& held) noexcept {
+        if (slot.k != packed_delta::kind::whole) {
+            if (held == packed_delta::kind::whole)
+                out.clear();
+            else if (held != slot.k)
+                (held == packed_delta::kind::content ? out.content : out.reasoning_content).clear();
+            (slot.k == packed_delta::kind::content ? out.content : out.reasoning_content) = std::move(slot.text);
+        } else {
+            std::swap(out, *slot.whole);
+        }
+        held = slot.k;
     }
 
     // Adds a block of slots: 4 at first (a stream read as it is generated has one or two deltas
@@ -194,12 +204,30 @@ public:
     void push(Delta&& d) {
         ring_.push(std::forward<Delta>(d));
     }
-    /// In place: decode into prepare()'s slot, then commit() it (see delta_ring::prepare).
-    delta& prepare() { return ring_.prepare(); }
-    void commit() { ring_.commit(); }
+    /// In place: decode into prepare()'s delta, then commit() it (see delta_ring::prepare). While
+    /// the reader waits with nothing buffered (a stream read as it is generated), the delta is
+    /// decoded straight into the one the reader gets: no packing into the ring and out again.
+    delta& prepare() {
+        staged_for_reader_ = pending_ && !cancelled_ && !ready_for_reader_ && ring_.empty();
+        return staged_for_reader_ ? lent_one_ : ring_.prepare();
+    }
+    void commit() {
+        if (!staged_for_reader_) {
+            ring_.commit();
+            return;
+        }
+        staged_for_reader_ = false;
+        lent_one_holds_ = packed_delta::kind::whole;  // the decoder may have set any field
+        if (pending_ && ring_.empty()) {
+            ready_for_reader_ = true;
+        } else {  // the read was abandoned meanwhile: the delta waits in the ring
+            ring_.prepare() = std::move(lent_one_);
+            ring_.commit();
+        }
+    }
     /// False while the reader is `capacity` deltas behind (those lent to it count): the producer
     /// pauses until room_freed.
-    bool has_room() const noexcept { return ring_.size() + lent_ < capacity_; }
+    bool has_room() const noexcept { return buffered() < capacity_; }
     /// No more deltas: after the buffered ones the reader gets `ec` (empty: the normal end).
     void finish(boost::system::error_code ec) {
         finished_ = true;
@@ -208,7 +236,7 @@ public:
     /// The stream was cancelled: buffered deltas are dropped, the end is the one finish() sets.
     void cancel() noexcept { cancelled_ = true; }
     bool finished() const noexcept { return finished_; }
-    std::size_t buffered() const noexcept { return ring_.size() + lent_; }
+    std::size_t buffered() const noexcept { return ring_.size() + lent_ + (ready_for_reader_ ? 1 : 0); }
     /// Slots the ring holds in memory (see delta_ring::caught_up).
     std::size_t slots() const noexcept { return ring_.slots(); }
 
@@ -223,7 +251,10 @@ public:
         if (lent_ > 0) {
             const bool was_full = !has_room();
             lent_ = 0;
-            if (ring_.caught_up() && lent_batch_.size() > 4) {  // the stream trickles: a burst's batch goes too
+            // A batch's deltas are kept for the next batch (making hundreds anew per batch cost
+            // more than the rest of its hand-out) while the stream bursts; once it trickles,
+            // those of a burst go, as the ring's blocks do.
+            if (ring_.caught_up() && lent_batch_.size() > max_kept_batch) {
                 lent_batch_.clear();
                 lent_batch_.shrink_to_fit();
             }
@@ -240,9 +271,12 @@ public:
     /// end once finished. The caller posts it and calls completed() when it has run.
     std::optional<read_result> take() {
         if (!pending_) return std::nullopt;
-        if (!ring_.empty() && !cancelled_) {  // after cancel() buffered deltas are dropped
+        if ((ready_for_reader_ || !ring_.empty()) && !cancelled_) {  // after cancel() buffered deltas are dropped
             pending_ = false;
-            ring_.take_front(lent_one_);
+            if (ready_for_reader_)
+                ready_for_reader_ = false;  // decoded in place (see prepare)
+            else
+                ring_.take_front(lent_one_, lent_one_holds_);
             lent_ = 1;
             ++in_flight_;
             ++delivered_;
@@ -259,15 +293,21 @@ public:
     /// As take(), for a batch read: every buffered delta at once.
     std::optional<batch_result> take_batch() {
         if (!pending_) return std::nullopt;
-        if (!ring_.empty() && !cancelled_) {
+        if ((ready_for_reader_ || !ring_.empty()) && !cancelled_) {
             pending_ = false;
-            lent_ = ring_.size();
-            if (lent_batch_.size() < lent_) lent_batch_.resize(lent_);  // kept: no allocation per batch once warm
             batch_.clear();
-            for (std::size_t i = 0; i < lent_; ++i) {
-                ring_.take_front(lent_batch_[i]);
+            if (ready_for_reader_) {  // decoded in place (see prepare): it comes first
+                ready_for_reader_ = false;
+                batch_.push_back(&lent_one_);
+            }
+            const std::size_t from_ring = ring_.size();
+            if (lent_batch_.size() < from_ring) lent_batch_.resize(from_ring);  // kept: no allocation per batch once warm
+            for (std::size_t i = 0; i < from_ring; ++i) {
+                packed_delta::kind unknown = packed_delta::kind::whole;
+                ring_.take_front(lent_batch_[i], unknown);
                 batch_.push_back(&lent_batch_[i]);
             }
+            lent_ = batch_.size();
             ++in_flight_;
             delivered_ += lent_;
             return batch_result{{}, delta_batch(batch_.data(), batch_.size())};
@@ -299,11 +339,15 @@ private:
     std::size_t capacity_;
     std::size_t delivered_ = 0;
     int in_flight_ = 0;        // completions posted that have not run yet
+    static constexpr std::size_t max_kept_batch = 4;  // while the stream trickles
     delta lent_one_;                   // what the last read lent
+    packed_delta::kind lent_one_holds_ = packed_delta::kind::whole;  // what lent_one_ holds (whole: anything)
     std::vector<delta> lent_batch_;    // what the last batch read lent (its first batch_.size())
     std::vector<const delta*> batch_;  // pointers to them
     std::size_t lent_ = 0;             // deltas lent to the reader (taken from ring_)
     bool pending_ = false;     // a read is waiting
+    bool staged_for_reader_ = false;  // prepare() returned lent_one_
+    bool ready_for_reader_ = false;   // lent_one_ holds a committed delta, before the ring's
     bool room_freed_ = false;
     bool finished_ = false;
     bool cancelled_ = false;

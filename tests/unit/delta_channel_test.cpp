@@ -115,6 +115,80 @@ TEST_CASE("delta channel: every kind of delta comes out as it went in, one at a 
     }
 }
 
+TEST_CASE("delta channel: while the reader waits with nothing buffered, a delta is decoded straight into the one it gets",
+          "[delta_channel]") {
+    delta_channel ch(64);
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());
+    delta& staged = ch.prepare();
+    staged.clear();
+    staged.content = "direct";
+    ch.commit();
+    CHECK(ch.buffered() == 1);
+    // Deltas after it, before the reader ran, wait in the ring behind it.
+    for (int i = 0; i < 3; ++i) {
+        delta& d = ch.prepare();
+        CHECK(&d != &staged);
+        d.clear();
+        d.content = "ring" + std::to_string(i);
+        ch.commit();
+    }
+    CHECK(ch.buffered() == 4);
+    auto r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d == &staged);  // no copy, no packing
+    CHECK(r->d->content == "direct");
+    ch.completed();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(ch.begin_read() == delta_channel::begin::started);
+        r = ch.take();
+        REQUIRE(r);
+        CHECK(r->d->content == "ring" + std::to_string(i));
+        // The reader's delta held a whole one last: nothing of "direct" is left but what was unpacked.
+        CHECK(r->d->reasoning_content.empty());
+        ch.completed();
+    }
+
+    // A batch read: the delta decoded in place comes first, then the ring's.
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take_batch());
+    ch.prepare() = text("first");
+    ch.commit();
+    ch.push(text("second"));
+    auto b = ch.take_batch();
+    REQUIRE(b);
+    REQUIRE(b->batch.size() == 2);
+    CHECK(std::vector<delta>(b->batch.begin(), b->batch.end()) == std::vector<delta>{text("first"), text("second")});
+    ch.completed();
+
+    // A read abandoned between the decoding and the commit: the delta waits in the ring.
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());
+    ch.prepare() = text("late");
+    CHECK(ch.abandon());
+    ch.commit();
+    ch.completed();
+    CHECK(ch.buffered() == 1);
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(*r->d == text("late"));
+    ch.completed();
+
+    // Cancelled after the decoding: dropped like every buffered delta.
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());
+    ch.prepare() = text("dropped");
+    ch.commit();
+    ch.cancel();
+    CHECK_FALSE(ch.take());  // dropped: the reader waits for the end
+    ch.finish(boost::asio::error::operation_aborted);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(r->d == nullptr);
+    CHECK(r->ec == boost::asio::error::operation_aborted);
+}
+
 TEST_CASE("delta channel: deltas decoded in place, committed or left, across ring growth", "[delta_channel]") {
     delta_channel ch(64);
     ch.push(text("a"));
