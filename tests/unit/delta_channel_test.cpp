@@ -189,6 +189,25 @@ TEST_CASE("delta channel: while the reader waits with nothing buffered, a delta 
     CHECK(r->ec == boost::asio::error::operation_aborted);
 }
 
+TEST_CASE("delta channel: a batch's whole deltas go back to their cache when the reader returns them", "[delta_channel]") {
+    using cache = llmstream::detail::lent_deltas::block_cache;
+    delta_channel ch(64);
+    for (int i = 0; i < 20; ++i) ch.push(text("b" + std::to_string(i)));
+    const std::size_t before = cache::instance().size();
+    REQUIRE(before + 3 <= cache::max_blocks);
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    auto b = ch.take_batch();
+    REQUIRE(b);
+    REQUIRE(b->batch.size() == 20);
+    CHECK(b->batch.begin()->content == "b0");
+    CHECK(cache::instance().size() == before - std::min<std::size_t>(before, 3));  // 3 blocks of 8, from the cache when it had them
+    ch.completed();
+    const std::size_t while_lent = cache::instance().size();
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);  // returns them
+    CHECK(cache::instance().size() == while_lent + 3);
+    CHECK_FALSE(ch.take_batch());
+}
+
 TEST_CASE("delta channel: deltas decoded in place, committed or left, across ring growth", "[delta_channel]") {
     delta_channel ch(64);
     ch.push(text("a"));
