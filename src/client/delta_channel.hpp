@@ -241,7 +241,9 @@ public:
     /// decoded straight into the one the reader gets: no packing into the ring and out again.
     delta& prepare() {
         staged_for_reader_ = pending_ && !cancelled_ && !ready_for_reader_ && ring_.empty();
-        return staged_for_reader_ ? lent_one_ : ring_.prepare();
+        if (!staged_for_reader_) return ring_.prepare();
+        lent_one_holds_ = packed_delta::kind::whole;  // the decoder may set any field, committed or not
+        return lent_one_;
     }
     void commit() {
         if (!staged_for_reader_) {
@@ -249,7 +251,6 @@ public:
             return;
         }
         staged_for_reader_ = false;
-        lent_one_holds_ = packed_delta::kind::whole;  // the decoder may have set any field
         if (pending_ && ring_.empty()) {
             ready_for_reader_ = true;
         } else {  // the read was abandoned meanwhile: the delta waits in the ring
@@ -323,14 +324,15 @@ public:
     std::optional<batch_result> take_batch() {
         if (!pending_) return std::nullopt;
         if ((ready_for_reader_ || !ring_.empty()) && !cancelled_) {
+            const std::size_t from_ring = ring_.size();
+            lent_batch_.reserve(from_ring);  // before any change: may throw
+            batch_.reserve(from_ring + 1);
             pending_ = false;
             batch_.clear();
             if (ready_for_reader_) {  // decoded in place (see prepare): it comes first
                 ready_for_reader_ = false;
                 batch_.push_back(&lent_one_);
             }
-            const std::size_t from_ring = ring_.size();
-            lent_batch_.reserve(from_ring);  // kept: no allocation per batch once warm
             for (std::size_t i = 0; i < from_ring; ++i) {
                 packed_delta::kind unknown = packed_delta::kind::whole;
                 ring_.take_front(lent_batch_[i], unknown);

@@ -175,6 +175,20 @@ TEST_CASE("delta channel: while the reader waits with nothing buffered, a delta 
     CHECK(*r->d == text("late"));
     ch.completed();
 
+    // An event decoded in place that turned out to be no delta (never committed) leaves nothing
+    // behind in what the reader gets next, even through the ring.
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    CHECK_FALSE(ch.take());
+    ch.prepare().model = "stale-model";
+    CHECK(ch.abandon());
+    ch.completed();
+    ch.push(text("clean"));
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    r = ch.take();
+    REQUIRE(r);
+    CHECK(*r->d == text("clean"));
+    ch.completed();
+
     // Cancelled after the decoding: dropped like every buffered delta.
     REQUIRE(ch.begin_read() == delta_channel::begin::started);
     CHECK_FALSE(ch.take());
