@@ -100,7 +100,7 @@ public:
     }
     /// Packs the prepared delta into the next slot.
     void commit() {
-        if (count_ == slots_.size()) grow();  // prepare() grew it, unless the reader took none since
+        if (count_ == slots_.size()) grow();  // prepare() made room, unless a push() came in between
         pack(staging_, *slots_[(head_ + count_) % slots_.size()]);
         ++count_;
         ++committed_since_empty_;
@@ -123,17 +123,15 @@ public:
     /// were committed since it last was, the stream is being read as it is generated: every block but
     /// the first is given back (a burst's slots are not held while it waits for its next tokens).
     /// A stream read in bursts keeps them: no allocation per burst.
-    /// Returns true when the stream trickles.
-    bool caught_up() noexcept {
-        if (count_ != 0) return false;
+    void caught_up() noexcept {
+        if (count_ != 0) return;
         const bool trickling = committed_since_empty_ < first_block_slots;
         committed_since_empty_ = 0;
-        if (!trickling || blocks_.size() <= 1) return trickling;
+        if (!trickling || blocks_.size() <= 1) return;
         release_blocks_after(1);
         slots_.resize(first_block_slots);
         for (std::size_t i = 0; i < first_block_slots; ++i) slots_[i] = &blocks_.front()[i];
         head_ = 0;
-        return true;
     }
 
 private:

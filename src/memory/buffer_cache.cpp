@@ -48,7 +48,7 @@ void buffer_cache::give(char* data, std::size_t size) noexcept {
     const std::size_t c = size_class(allocation);
     if (c != size_classes) {
         const std::lock_guard lock(mutex_);
-        if (bytes_ + allocation <= max_bytes_ && free_[c].size() < free_[c].capacity()) {
+        if (bytes_ + allocation <= max_bytes_) {  // then free_[c] has room reserved: no throw
             free_[c].push_back(data);
             bytes_ += allocation;
             return;
