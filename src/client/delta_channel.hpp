@@ -34,13 +34,39 @@ struct packed_delta {
 // memory/block_cache.hpp). At most 4,096 blocks of 8 slots: 1.5 MiB (48-byte slots).
 using delta_block_cache = memory::block_cache<packed_delta, 8, 4096>;
 
-// The whole deltas a batch read lends (the ring's are packed), in blocks of 8 taken from a
-// process-wide cache (memory/block_cache.hpp) and given back when the reader returns them: blocks
-// of one size leave no holes in the heap when 10,000 streams' batches come at once (a vector
-// grown per batch did). At most 2,048 blocks kept: 5.5 MiB.
+// A whole delta a batch read lends (the ring's are packed), and what it holds: `content` means
+// nothing but its content (maybe empty), `reasoning` nothing but its reasoning, `whole` anything.
+// Unpacking into it and emptying it then touch one string, not all of a 352-byte delta.
+struct lent_delta {
+    delta d;
+    packed_delta::kind holds = packed_delta::kind::content;
+};
+
+// How the lent deltas' cache empties one: its one text is cleared and keeps its room when that
+// is a token's (at most 64 bytes: the ring's next texts move into it without allocating, and
+// 2,048 blocks keep at most ~1.3 MiB of it), larger room is freed; any other delta is made anew.
+struct empty_lent_delta {
+    static constexpr std::size_t kept_text_capacity = 64;
+    void operator()(lent_delta& x) const noexcept {
+        if (x.holds == packed_delta::kind::whole) {
+            memory::remake{}(x);
+            return;
+        }
+        std::string& text = x.holds == packed_delta::kind::content ? x.d.content : x.d.reasoning_content;
+        if (text.capacity() > kept_text_capacity)
+            std::string().swap(text);
+        else
+            text.clear();
+    }
+};
+
+// The deltas a batch read lends, in blocks of 8 taken from a process-wide cache
+// (memory/block_cache.hpp) and given back when the reader returns them: blocks of one size leave
+// no holes in the heap when 10,000 streams' batches come at once (a vector grown per batch did).
+// At most 2,048 blocks kept: 5.6 MiB.
 class lent_deltas {
 public:
-    using block_cache = memory::block_cache<delta, 8, 2048>;
+    using block_cache = memory::block_cache<lent_delta, 8, 2048, empty_lent_delta>;
     lent_deltas() = default;
     lent_deltas(const lent_deltas&) = delete;
     lent_deltas& operator=(const lent_deltas&) = delete;
@@ -49,12 +75,14 @@ public:
     /// Room for at least `n`.
     void reserve(std::size_t n) {
         while (blocks_.size() * block_cache::block_size < n) {
-            std::unique_ptr<delta[]> b = block_cache::instance().take();
-            if (!b) b = std::make_unique<delta[]>(block_cache::block_size);
+            std::unique_ptr<lent_delta[]> b = block_cache::instance().take();
+            if (!b) b = std::make_unique<lent_delta[]>(block_cache::block_size);
             blocks_.push_back(std::move(b));
         }
     }
-    delta& operator[](std::size_t i) noexcept { return blocks_[i / block_cache::block_size][i % block_cache::block_size]; }
+    lent_delta& operator[](std::size_t i) noexcept {
+        return blocks_[i / block_cache::block_size][i % block_cache::block_size];
+    }
     std::size_t capacity() const noexcept { return blocks_.size() * block_cache::block_size; }
     /// Gives every block back.
     void release() noexcept {
@@ -63,7 +91,7 @@ public:
     }
 
 private:
-    std::vector<std::unique_ptr<delta[]>> blocks_;
+    std::vector<std::unique_ptr<lent_delta[]>> blocks_;
 };
 
 // Deltas decoded ahead of the reader: a ring of reused slots. A delta is decoded into the ring's
@@ -332,9 +360,9 @@ public:
                 batch_.push_back(&lent_one_);
             }
             for (std::size_t i = 0; i < from_ring; ++i) {
-                packed_delta::kind unknown = packed_delta::kind::whole;
-                ring_.take_front(lent_batch_[i], unknown);
-                batch_.push_back(&lent_batch_[i]);
+                lent_delta& lent = lent_batch_[i];
+                ring_.take_front(lent.d, lent.holds);
+                batch_.push_back(&lent.d);
             }
             lent_ = batch_.size();
             ++in_flight_;

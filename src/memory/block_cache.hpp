@@ -1,11 +1,12 @@
 // Blocks of objects (arrays of BlockSize default-constructed T) that their users gave back, kept
-// for the next users of the process: the delta rings' slots. A stream whose response arrives
-// faster than its reader takes it fills hundreds of slots and gives them all back at its end;
-// freed to malloc, that memory went back to the system (glibc trims the heap's top) and was
-// faulted in again for the next stream, which cost more than the rest of the hand-out (measured
-// in benchmarks/RESULTS.md). At most MaxBlocks are kept, emptied: each object is destroyed and
-// made anew, so it keeps neither its last user's data nor the capacity that data took (assigning
-// `T{}` would keep a string's buffer). A mutex guards them (clients may run on several threads).
+// for the next users of the process: the delta rings' slots, a batch read's lent deltas. A stream
+// whose response arrives faster than its reader takes it fills hundreds of slots and gives them
+// all back at its end; freed to malloc, that memory went back to the system (glibc trims the
+// heap's top) and was faulted in again for the next stream, which cost more than the rest of the
+// hand-out (measured in benchmarks/RESULTS.md). At most MaxBlocks are kept, each object emptied by
+// `Empty` first: by default destroyed and made anew (`remake`), so it keeps neither its last
+// user's data nor the capacity that data took (assigning `T{}` would keep a string's buffer). A
+// mutex guards them (clients may run on several threads).
 #pragma once
 
 #include <cstddef>
@@ -16,10 +17,20 @@
 
 namespace llmstream::memory {
 
-template <class T, std::size_t BlockSize, std::size_t MaxBlocks>
+/// The default way a block_cache empties what it keeps: destroyed and made anew.
+struct remake {
+    template <class T>
+    void operator()(T& x) const noexcept {
+        // Made anew in place: a throwing constructor would leave a destroyed object behind.
+        static_assert(std::is_nothrow_default_constructible_v<T>);
+        std::destroy_at(&x);
+        std::construct_at(&x);
+    }
+};
+
+template <class T, std::size_t BlockSize, std::size_t MaxBlocks, class Empty = remake>
 class block_cache {
-    // give() remakes objects in place; a throwing constructor would leave a destroyed one behind.
-    static_assert(std::is_nothrow_default_constructible_v<T>);
+    static_assert(std::is_nothrow_invocable_v<Empty, T&>);
 
 public:
     static constexpr std::size_t block_size = BlockSize;
@@ -47,10 +58,7 @@ public:
         std::size_t fit = room();
         if (fit > blocks.size() - from) fit = blocks.size() - from;
         for (std::size_t i = from; i < from + fit; ++i)
-            for (std::size_t j = 0; j < block_size; ++j) {
-                std::destroy_at(&blocks[i][j]);
-                std::construct_at(&blocks[i][j]);
-            }
+            for (std::size_t j = 0; j < block_size; ++j) Empty{}(blocks[i][j]);
         const std::lock_guard lock(mutex_);  // another thread may have given some meanwhile
         for (std::size_t i = from; i < from + fit && free_.size() < max_blocks; ++i)
             free_.push_back(std::move(blocks[i]));  // reserved: never throws

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -220,6 +221,71 @@ TEST_CASE("delta channel: a batch's whole deltas go back to their cache when the
     REQUIRE(ch.begin_read() == delta_channel::begin::started);  // returns them
     CHECK(cache::instance().size() == while_lent + 3);
     CHECK_FALSE(ch.take_batch());
+}
+
+TEST_CASE("delta channel: a batch's lent deltas come back emptied, a token's room kept and larger room freed",
+          "[delta_channel]") {
+    using llmstream::detail::lent_delta;
+    using llmstream::detail::lent_deltas;
+    using kind = llmstream::detail::packed_delta::kind;
+    const std::string token(40, 't'), large(4096, 'L');
+    delta_channel ch(64);
+    ch.push(text(token));
+    delta thinking;
+    thinking.reasoning_content = large;
+    ch.push(thinking);
+    delta with_tool_calls = text(token);
+    with_tool_calls.tool_calls.resize(2);
+    ch.push(with_tool_calls);
+    for (int i = 3; i < 8; ++i) ch.push(text(std::to_string(i)));  // one block of 8 in all
+    const std::size_t before = lent_deltas::block_cache::instance().size();
+    REQUIRE(before + 1 <= lent_deltas::block_cache::max_blocks);
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);
+    auto b = ch.take_batch();
+    REQUIRE(b);
+    REQUIRE(b->batch.size() == 8);
+    const delta* first = &*b->batch.begin();
+    CHECK(first->content == token);
+    CHECK(std::next(b->batch.begin())->reasoning_content == large);
+    CHECK(std::next(b->batch.begin(), 2)->tool_calls.size() == 2);
+    ch.completed();
+    const std::size_t while_lent = lent_deltas::block_cache::instance().size();
+    REQUIRE(ch.begin_read() == delta_channel::begin::started);  // gives the block back
+    REQUIRE(lent_deltas::block_cache::instance().size() == while_lent + 1);
+    auto block = lent_deltas::block_cache::instance().take();  // the last given, first taken
+    REQUIRE(block);
+    CHECK(&block[0].d == first);
+    CHECK(block[0].holds == kind::content);
+    CHECK(block[0].d.content.empty());
+    CHECK(block[0].d.content.capacity() >= token.size());  // a token's room, kept
+    CHECK(block[1].holds == kind::reasoning);
+    CHECK(block[1].d.reasoning_content.empty());
+    CHECK(block[1].d.reasoning_content.capacity() < large.size());  // freed
+    CHECK(block[2].holds == kind::content);  // made anew
+    CHECK(block[2].d.tool_calls.empty());
+    CHECK(block[2].d.content.empty());
+    for (std::size_t i = 0; i < lent_deltas::block_cache::block_size; ++i) CHECK(block[i].d == delta{});
+    // The next batch unpacks into the kept room, in any kind.
+    std::vector<std::unique_ptr<lent_delta[]>> back;
+    back.push_back(std::move(block));
+    lent_deltas::block_cache::instance().give(back, 0);
+    for (int i = 0; i < 8; ++i) {
+        delta d;
+        (i % 2 ? d.reasoning_content : d.content) = "n" + std::to_string(i);
+        ch.push(d);
+    }
+    b = ch.take_batch();
+    REQUIRE(b);
+    REQUIRE(b->batch.size() == 8);
+    int i = 0;
+    for (const delta& d : b->batch) {
+        const std::string expected = "n" + std::to_string(i);
+        CHECK(d.content == (i % 2 ? "" : expected));
+        CHECK(d.reasoning_content == (i % 2 ? expected : ""));
+        CHECK(d.tool_calls.empty());
+        ++i;
+    }
+    ch.completed();
 }
 
 TEST_CASE("delta channel: deltas decoded in place, committed or left, across ring growth", "[delta_channel]") {
