@@ -44,7 +44,8 @@ struct lent_delta {
 
 // How the lent deltas' cache empties one: its one text is cleared and keeps its room when that
 // is a token's (at most 64 bytes: the ring's next texts move into it without allocating, and
-// 2,048 blocks keep at most ~1.3 MiB of it), larger room is freed; any other delta is made anew.
+// 2,048 blocks keep at most ~1.3 MiB of it), larger room is freed, and so is any room the other
+// text kept from an earlier kind; any other delta is made anew.
 struct empty_lent_delta {
     static constexpr std::size_t kept_text_capacity = 64;
     void operator()(lent_delta& x) const noexcept {
@@ -52,11 +53,14 @@ struct empty_lent_delta {
             memory::remake{}(x);
             return;
         }
-        std::string& text = x.holds == packed_delta::kind::content ? x.d.content : x.d.reasoning_content;
+        const bool content = x.holds == packed_delta::kind::content;
+        std::string& text = content ? x.d.content : x.d.reasoning_content;
+        std::string& other = content ? x.d.reasoning_content : x.d.content;  // empty
         if (text.capacity() > kept_text_capacity)
             std::string().swap(text);
         else
             text.clear();
+        if (other.capacity() > std::string().capacity()) std::string().swap(other);
     }
 };
 

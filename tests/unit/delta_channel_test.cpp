@@ -265,6 +265,13 @@ TEST_CASE("delta channel: a batch's lent deltas come back emptied, a token's roo
     CHECK(block[2].d.tool_calls.empty());
     CHECK(block[2].d.content.empty());
     for (std::size_t i = 0; i < lent_deltas::block_cache::block_size; ++i) CHECK(block[i].d == delta{});
+    // A lent delta that changed kind keeps the room of one text only.
+    block[0].d.content.clear();  // as unpacking a reasoning delta into it leaves it
+    block[0].d.reasoning_content = token;
+    block[0].holds = kind::reasoning;
+    llmstream::detail::empty_lent_delta{}(block[0]);
+    CHECK(block[0].d.reasoning_content.capacity() >= token.size());
+    CHECK(block[0].d.content.capacity() == std::string().capacity());
     // The next batch unpacks into the kept room, in any kind.
     std::vector<std::unique_ptr<lent_delta[]>> back;
     back.push_back(std::move(block));
