@@ -148,25 +148,57 @@ void stream_impl::post(Handler handler, error_code ec, Value value, bool counted
         asio::post(client_->executor, std::move(complete));
 }
 
-void stream_impl::deliver() {
+// Completes a waiting reader now, in this call: only from on_read_end, never from the initiating
+// call. As the posted completion does: the read counts as completed before the handler runs. An
+// exception from the handler leaves io_context::run as it would from a posted one (rethrown from
+// a post), not through the exchange that happened to read the socket.
+template <class Handler, class Value>
+void stream_impl::complete_now(Handler handler, error_code ec, Value value) {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.clear();
+    const std::shared_ptr<stream_impl> self = shared_from_this();  // the reader may drop the stream
+    channel_.completed();
+    try {
+        std::move(handler)(ec, value);
+    } catch (...) {
+        asio::post(client_->executor, [e = std::current_exception()] { std::rethrow_exception(e); });
+    }
+}
+
+// Completes the waiting reader when the channel has its completion: posted, or (from_read_end,
+// with the reader's handler on the stream's own executor) run now, which saves a trip through
+// the scheduler's queue per delta.
+void stream_impl::deliver(bool from_read_end) {
+    const bool now = from_read_end && pending_on_stream_executor_;
     if (pending_) {
         if (auto r = channel_.take()) {
             diag_.deltas_delivered = channel_.delivered();
             next_handler h(std::move(*pending_));
             pending_.reset();
-            post(std::move(h), r->ec, r->d, true, pending_on_stream_executor_);
+            if (now) complete_now(std::move(h), r->ec, r->d);
+            else post(std::move(h), r->ec, r->d, true, pending_on_stream_executor_);
         }
     } else if (pending_batch_) {
         if (auto r = channel_.take_batch()) {
             diag_.deltas_delivered = channel_.delivered();
             batch_handler h(std::move(*pending_batch_));
             pending_batch_.reset();
-            post(std::move(h), r->ec, r->batch, true, pending_on_stream_executor_);
+            if (now) complete_now(std::move(h), r->ec, r->batch);
+            else post(std::move(h), r->ec, r->batch, true, pending_on_stream_executor_);
         }
     }
 }
 
+// HTTP/1.1 read a piece of the socket and decoded it: between its reads, a reader that was
+// waiting is completed inline (asio's own way for an asynchronous completion), not posted.
+void stream_impl::on_read_end() {
+    if (!deliver_at_read_end_) return;
+    deliver_at_read_end_ = false;
+    deliver(true);
+}
+
 void stream_impl::finish(error_code ec) {
+    deliver_at_read_end_ = false;
     channel_.finish(ec);
     if (chat_handler_) {
         completion c = ec ? completion{} : std::move(completion_);
@@ -575,7 +607,10 @@ error_code stream_impl::on_body(std::string_view bytes) {
                 channel_.commit();
             },
             diag_);
-        deliver();
+        // HTTP/1.1 calls on_read_end once this read is decoded; HTTP/2's pieces come inside
+        // nghttp2's callbacks, and their reader is posted.
+        if (h1_exchange_) deliver_at_read_end_ = true;
+        else deliver();
         return ec;
     }
     if (bytes.size() > client_->config.max_body_size - std::min(body_.size(), client_->config.max_body_size))

@@ -74,7 +74,9 @@ private:
     template <class Handler, class Value>
     struct posted_completion;
     static constexpr std::size_t post_memory_size = 160;  // a posted completion fits (a larger one takes the heap)
-    void deliver();
+    template <class Handler, class Value>
+    void complete_now(Handler handler, error_code ec, Value value);
+    void deliver(bool from_read_end = false);
     void finish(error_code ec);
 
     static boost::asio::awaitable<void> run(std::shared_ptr<stream_impl> self);
@@ -102,6 +104,7 @@ private:
     error_code on_head(const http::response_head& head) override;
     error_code on_body(std::string_view bytes) override;
     bool has_room() const noexcept override { return channel_.has_room() || cancelled_; }
+    void on_read_end() override;
     error_code finish_whole_body();
 
     std::shared_ptr<client_impl> client_;
@@ -138,6 +141,7 @@ private:
     std::optional<next_handler> pending_;
     std::optional<batch_handler> pending_batch_;
     bool pending_on_stream_executor_ = false;  // of pending_ or pending_batch_
+    bool deliver_at_read_end_ = false;         // on_body decoded deltas over HTTP/1.1 (see on_read_end)
     http::handler_memory<post_memory_size> post_memory_;     // the hand-out's posted completion (see post)
     std::optional<chat_handler> chat_handler_;
     completion completion_;

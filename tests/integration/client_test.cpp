@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -428,6 +429,82 @@ TEST_CASE("a completion bound to another executor runs there, never on the strea
     CHECK(ended);
     CHECK(content == expected_text(3));
     CHECK(completions_seen_by_io == 0);
+}
+
+// Over HTTP/1.1 a reader that was waiting is completed inline when the read that brought its
+// delta is decoded (on_read_end); the reader may then cancel or drop its stream right there.
+TEST_CASE("a reader completed as its delta is read may cancel or drop its stream in the completion",
+          "[integration][cancel]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client_config cfg = mock.config();
+    cfg.pool.max_connections = 1;
+    cfg.pool.wait_timeout = std::chrono::seconds(3);
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        // Paced: every delta is its own read, and the reader is waiting for each.
+        auto s = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20"));
+        const collected head = co_await collect(s, 3);
+        CHECK(head.deltas == 3);
+        s.cancel();  // straight after the completion, before anything else runs
+        auto [ec, d] = co_await s.async_next(tuple);
+        CHECK(ec == asio::error::operation_aborted);
+        CHECK(d == nullptr);
+        {
+            auto dropped = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20"));
+            const collected r = co_await collect(dropped, 2);
+            CHECK(r.deltas == 2);
+        }  // dropped in the completion's continuation: its exchange is cancelled under it
+        auto quick = c.chat_stream(mock_request("mock?tokens=3"));  // the one slot is free again
+        const collected r = co_await collect(quick);
+        CHECK_FALSE(r.ec);
+        CHECK(r.content == expected_text(3));
+    });
+    CHECK(c.pool_stats().open == c.pool_stats().idle);
+}
+
+TEST_CASE("an exception thrown by a reader's completion leaves io_context::run, and the stream goes on",
+          "[integration]") {
+    mock_fixture mock;
+    asio::io_context io;
+    client c(io.get_executor(), mock.config());
+    auto s = c.chat_stream(mock_request("mock?tokens=3&pace_ms=20"));
+    // Bound to the stream's own executor: completed inline over HTTP/1.1, posted over HTTP/2.
+    const asio::any_io_executor own = io.get_executor();
+    bool threw = false;
+    s.async_next(asio::bind_executor(own, [](error_code, const delta*) { throw std::runtime_error("from the reader"); }));
+    for (int i = 0; i < 500 && !threw; ++i) {
+        try {
+            io.run_for(std::chrono::milliseconds(10));
+        } catch (const std::runtime_error& e) {
+            CHECK(std::string(e.what()) == "from the reader");
+            threw = true;
+        }
+        io.restart();
+    }
+    REQUIRE(threw);
+    std::string content;
+    bool ended = false;
+    error_code end_ec;
+    std::function<void()> read_next = [&] {
+        s.async_next(asio::bind_executor(own, [&](error_code ec, const delta* d) {
+            if (ec || !d) {
+                end_ec = ec;
+                ended = true;
+                return;
+            }
+            content += d->content;
+            read_next();
+        }));
+    };
+    read_next();
+    for (int i = 0; i < 500 && !ended; ++i) {
+        io.run_for(std::chrono::milliseconds(10));
+        io.restart();
+    }
+    CHECK(ended);
+    CHECK_FALSE(end_ec);
+    CHECK(content == expected_text(3));  // the thrower took the role-only first delta; nothing else was lost
 }
 
 TEST_CASE("errors carry status, provider code, request id and a hint", "[integration][errors]") {

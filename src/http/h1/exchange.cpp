@@ -174,6 +174,8 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
             pec = reader_.commit(n);
         }
         if (pec) co_return pec;
+        handler_.on_read_end();  // may run the reader, which may cancel this exchange (checked below)
+        if (cancelled_) co_return asio::error::operation_aborted;
         if (ec) break;  // end of file, and the body was complete
         if (!watching && reader_.head_done() && !reader_.done()) {  // the body's phase starts
             connection_.lowest_layer().expires_never();
