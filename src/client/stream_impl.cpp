@@ -28,6 +28,17 @@ using boost::system::error_code;
 using std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::deferred);
 
+// Points the stream at an exchange while that runs (cancel() reaches it there), and at nothing
+// once it ends, however it ends (an exception from a reader's inline completion included).
+template <class Exchange>
+struct running {
+    Exchange*& current;
+    running(Exchange*& c, Exchange& ex) : current(c) { current = &ex; }
+    ~running() { current = nullptr; }
+    running(const running&) = delete;
+    running& operator=(const running&) = delete;
+};
+
 stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, bool streaming)
     : client_(std::move(client)),
       request_(std::move(req)),
@@ -190,11 +201,13 @@ void stream_impl::deliver(bool from_read_end) {
 }
 
 // HTTP/1.1 read a piece of the socket and decoded it: between its reads, a reader that was
-// waiting is completed inline (asio's own way for an asynchronous completion), not posted.
-void stream_impl::on_read_end() {
+// waiting is completed inline (asio's own way for an asynchronous completion), not posted. After
+// the response's last read it is posted: a reader that drops its stream at the last delta would
+// otherwise cancel a response that has ended, and lose its connection.
+void stream_impl::on_read_end(bool response_ended) {
     if (!deliver_at_read_end_) return;
     deliver_at_read_end_ = false;
-    deliver(true);
+    deliver(!response_ended);
 }
 
 void stream_impl::finish(error_code ec) {
@@ -484,9 +497,10 @@ asio::awaitable<http::exchange_result> stream_impl::over_http1() {
     }
     const bool reused = connection_->exchanges++ > 0;
     http::h1::exchange ex(*connection_, *this, exchange_timeouts());
-    h1_exchange_ = &ex;
-    r = co_await ex.run(outgoing_, reused);
-    h1_exchange_ = nullptr;
+    {
+        const running<http::h1::exchange> running_exchange(h1_exchange_, ex);
+        r = co_await ex.run(outgoing_, reused);
+    }
     // A stale connection: a new one in the same slot, so the request keeps its place in line.
     if (r.unprocessed) connection_ = client_->pool->replace(std::move(connection_));
     co_return r;
@@ -558,9 +572,10 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
     }
     session->unreserve();  // the stream opens now
     http::h2::exchange ex(session, *this, exchange_timeouts());
-    h2_exchange_ = &ex;
-    r = co_await ex.run(outgoing_);
-    h2_exchange_ = nullptr;
+    {
+        const running<http::h2::exchange> running_exchange(h2_exchange_, ex);
+        r = co_await ex.run(outgoing_);
+    }
     if (r.ec == errc::http2_stream_reset && r.http2_error_code != 0)
         diag_.hint = "the server reset this request's HTTP/2 stream with error code " +
                      std::string(http::h2::error_code_name(r.http2_error_code)) +

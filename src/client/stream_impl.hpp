@@ -104,7 +104,7 @@ private:
     error_code on_head(const http::response_head& head) override;
     error_code on_body(std::string_view bytes) override;
     bool has_room() const noexcept override { return channel_.has_room() || cancelled_; }
-    void on_read_end() override;
+    void on_read_end(bool response_ended) override;
     error_code finish_whole_body();
 
     std::shared_ptr<client_impl> client_;

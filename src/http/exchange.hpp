@@ -49,10 +49,11 @@ public:
     /// (h1: reading the socket; h2: this stream's flow-control window) until resume().
     virtual bool has_room() const noexcept = 0;
     /// Every byte of the last socket read went to on_head/on_body and the exchange is between
-    /// reads, holding nothing the handler could disturb: the handler may complete its reader
-    /// here, inline (the h1 exchange calls it after each read; h2's pieces come inside nghttp2's
-    /// callbacks, so it does not).
-    virtual void on_read_end() {}
+    /// reads, holding nothing the handler could disturb: unless `response_ended`, the handler
+    /// may complete its reader here, inline (a reader that cancels its stream in that completion
+    /// cancels the exchange). The h1 exchange calls it after every read; h2's pieces come inside
+    /// nghttp2's callbacks, so it does not.
+    virtual void on_read_end(bool response_ended) { (void)response_ended; }
 };
 
 /// The time limits of one exchange. The phase limits are measured from when the phase starts;

@@ -18,9 +18,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <sstream>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -35,7 +38,74 @@ namespace {
 
 constexpr auto tuple = asio::as_tuple(asio::deferred);
 
+// An HTTP/1.1 server on loopback that answers every request with one canned response, written
+// in one send(): the client reads head, body and its end at once. Counts the connections it
+// accepted. Blocking sockets on its own thread, every wait bounded (poll, 100 ms at a time).
+class canned_server {
+public:
+    explicit canned_server(std::string response) : response_(std::move(response)) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(listener_ >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(listener_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(listener_, 8) == 0);
+        socklen_t len = sizeof addr;
+        REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~canned_server() {
+        stop_ = true;
+        thread_.join();
+        ::close(listener_);
+    }
+    unsigned short port() const { return port_; }
+    int accepted() const { return accepted_; }
+
+private:
+    bool wait_readable(int fd) const {
+        while (!stop_) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 100) > 0) return true;
+        }
+        return false;
+    }
+    void serve() {
+        while (wait_readable(listener_)) {
+            const int conn = ::accept(listener_, nullptr, nullptr);
+            if (conn < 0) continue;
+            ++accepted_;
+            std::string in;
+            char buf[4096];
+            while (wait_readable(conn)) {
+                const ssize_t n = ::recv(conn, buf, sizeof buf, 0);
+                if (n <= 0) break;
+                in.append(buf, static_cast<std::size_t>(n));
+                // One request: its head, then Content-Length bytes of body.
+                const std::size_t head_end = in.find("\r\n\r\n");
+                if (head_end == std::string::npos) continue;
+                const std::size_t cl = in.find("Content-Length: ");
+                const std::size_t body = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+                if (in.size() < head_end + 4 + body) continue;
+                in.erase(0, head_end + 4 + body);
+                if (::send(conn, response_.data(), response_.size(), MSG_NOSIGNAL) < 0) break;
+            }
+            ::close(conn);
+        }
+    }
+
+    std::string response_;
+    int listener_ = -1;
+    unsigned short port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+};
+
 }  // namespace
+
 
 TEST_CASE("a stream delivers the exact content, finish reason and usage", "[integration]") {
     mock_fixture mock;
@@ -461,6 +531,40 @@ TEST_CASE("a reader completed as its delta is read may cancel or drop its stream
         CHECK(r.content == expected_text(3));
     });
     CHECK(c.pool_stats().open == c.pool_stats().idle);
+}
+
+TEST_CASE("a reader that drops its stream on the last delta of a response read at once leaves the connection reusable",
+          "[integration][pool]") {
+    if (testing_http2()) {
+        SUCCEED("the canned server speaks HTTP/1.1 only");
+        return;
+    }
+    const std::string body =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: [DONE]\n\n";
+    std::ostringstream size;
+    size << std::hex << body.size();
+    canned_server server("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                         size.str() + "\r\n" + body + "\r\n0\r\n\r\n");
+    asio::io_context io;
+    client_config cfg = providers::custom("http://127.0.0.1:" + std::to_string(server.port()) + "/v1", "test-key");
+    cfg.http = http_version::http1;
+    cfg.timeouts.total = std::chrono::seconds(5);
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 2; ++i) {
+            auto s = c.chat_stream(mock_request("canned"));
+            // Waiting before the response arrives: the whole of it is one read.
+            auto [ec, d] = co_await s.async_next(tuple);
+            REQUIRE_FALSE(ec);
+            REQUIRE(d);
+            CHECK(d->content == "hi");
+            CHECK(d->finish == finish_reason::stop);
+        }  // dropped here, at its last delta: the response had ended, nothing is cancelled
+    });
+    CHECK(server.accepted() == 1);
+    CHECK(c.pool_stats().open == 1);
+    CHECK(c.pool_stats().idle == 1);
 }
 
 TEST_CASE("an exception thrown by a reader's completion leaves io_context::run, and the stream goes on",

@@ -174,9 +174,12 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
             pec = reader_.commit(n);
         }
         if (pec) co_return pec;
-        handler_.on_read_end();  // may run the reader, which may cancel this exchange (checked below)
-        if (cancelled_) co_return asio::error::operation_aborted;
         if (ec) break;  // end of file, and the body was complete
+        // Between reads the handler may complete its reader inline, and the reader may cancel the
+        // exchange there. Not after the response's last read: a reader that drops its stream at
+        // the last delta must not cancel a response that has ended.
+        handler_.on_read_end(reader_.done());
+        if (cancelled_) co_return asio::error::operation_aborted;
         if (!watching && reader_.head_done() && !reader_.done()) {  // the body's phase starts
             connection_.lowest_layer().expires_never();
             if constexpr (std::is_same_v<Stream, connection::tls_stream>) stream.read_socket_directly(true);
