@@ -38,21 +38,49 @@ namespace {
 
 constexpr auto tuple = asio::as_tuple(asio::deferred);
 
+// A listening TCP socket on 127.0.0.1 with an ephemeral port (written to `addr`).
+int loopback_listener(int backlog, sockaddr_in& addr) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    addr = sockaddr_in{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener, backlog) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    return listener;
+}
+
+// Reads a stream to its end with callbacks bound to `ex`, each completion asking for the next;
+// `check` runs in every completion. The caller runs the executors.
+struct callback_reader {
+    std::string content;
+    bool ended = false;
+    error_code end_ec;
+    std::function<void()> check = [] {};
+    void read(stream& s, const asio::any_io_executor& ex) {
+        s.async_next(asio::bind_executor(ex, [this, &s, ex](error_code ec, const delta* d) {
+            check();
+            if (ec || !d) {
+                end_ec = ec;
+                ended = true;
+                return;
+            }
+            content += d->content;
+            read(s, ex);
+        }));
+    }
+};
+
 // An HTTP/1.1 server on loopback that answers every request with one canned response, written
 // in one send(): the client reads head, body and its end at once. Counts the connections it
 // accepted. Blocking sockets on its own thread, every wait bounded (poll, 100 ms at a time).
 class canned_server {
 public:
     explicit canned_server(std::string response) : response_(std::move(response)) {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(listener_ >= 0);
         sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(listener_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-        REQUIRE(::listen(listener_, 8) == 0);
-        socklen_t len = sizeof addr;
-        REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        listener_ = loopback_listener(8, addr);
         port_ = ntohs(addr.sin_port);
         thread_ = std::thread([this] { serve(); });
     }
@@ -296,15 +324,8 @@ TEST_CASE("each timeout fires with its own code", "[integration][timeouts]") {
     SECTION("connect, against a listener whose accept queue is full") {
         // A listening socket that never accepts, with backlog 1: once two handshakes fill its
         // accept queue, Linux drops further SYNs and a connect waits (all on loopback).
-        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(listener >= 0);
         sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-        REQUIRE(::listen(listener, 1) == 0);
-        socklen_t len = sizeof addr;
-        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        const int listener = loopback_listener(1, addr);
         std::vector<int> fillers;
         for (int i = 0; i < 4; ++i) {
             const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -364,7 +385,19 @@ TEST_CASE("cancelling a stream mid-way frees its connection slot at once", "[int
         const collected r = co_await collect(quick);
         CHECK_FALSE(r.ec);
         CHECK(r.content == expected_text(3));
+        // Over HTTP/1.1 a waiting reader is completed inline, right after the read that brought
+        // its delta: a stream dropped there has its exchange cancelled under that read.
+        {
+            auto dropped = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20"));
+            const collected part = co_await collect(dropped, 2);
+            CHECK(part.deltas == 2);
+        }
+        auto after = c.chat_stream(mock_request("mock?tokens=3"));
+        const collected a = co_await collect(after);
+        CHECK_FALSE(a.ec);
+        CHECK(a.content == expected_text(3));
     });
+    CHECK(c.pool_stats().open == c.pool_stats().idle);
 }
 
 TEST_CASE("per-operation cancellation of async_next aborts the stream", "[integration][cancel]") {
@@ -473,64 +506,21 @@ TEST_CASE("a completion bound to another executor runs there, never on the strea
     auto s = c.chat_stream(mock_request("mock?tokens=3"));
     // Type-erased like the stream's own executor (any_io_executor), but another io_context's.
     const asio::any_io_executor elsewhere = other.get_executor();
-    std::string content;
-    bool ended = false;
     int completions_seen_by_io = 0;
-    std::function<void()> read_next = [&] {
-        s.async_next(asio::bind_executor(elsewhere, [&](error_code ec, const delta* d) {
-            CHECK(other.get_executor().running_in_this_thread());
-            if (ec || !d) {
-                ended = true;
-                return;
-            }
-            content += d->content;
-            read_next();
-        }));
-    };
-    read_next();
-    for (int i = 0; i < 2000 && !ended; ++i) {
-        const std::size_t before = content.size();
+    callback_reader r;
+    r.check = [&] { CHECK(other.get_executor().running_in_this_thread()); };
+    r.read(s, elsewhere);
+    for (int i = 0; i < 2000 && !r.ended; ++i) {
+        const std::size_t before = r.content.size();
         io.run_for(std::chrono::milliseconds(1));
-        if (content.size() != before) ++completions_seen_by_io;  // never: only `other` runs them
+        if (r.content.size() != before) ++completions_seen_by_io;  // never: only `other` runs them
         other.restart();
         other.poll();
         io.restart();
     }
-    CHECK(ended);
-    CHECK(content == expected_text(3));
+    CHECK(r.ended);
+    CHECK(r.content == expected_text(3));
     CHECK(completions_seen_by_io == 0);
-}
-
-// Over HTTP/1.1 a reader that was waiting is completed inline when the read that brought its
-// delta is decoded (on_read_end); the reader may then cancel or drop its stream right there.
-TEST_CASE("a reader completed as its delta is read may cancel or drop its stream in the completion",
-          "[integration][cancel]") {
-    mock_fixture mock;
-    asio::io_context io;
-    client_config cfg = mock.config();
-    cfg.pool.max_connections = 1;
-    cfg.pool.wait_timeout = std::chrono::seconds(3);
-    client c(io.get_executor(), cfg);
-    run_test(io, [&]() -> asio::awaitable<void> {
-        // Paced: every delta is its own read, and the reader is waiting for each.
-        auto s = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20"));
-        const collected head = co_await collect(s, 3);
-        CHECK(head.deltas == 3);
-        s.cancel();  // straight after the completion, before anything else runs
-        auto [ec, d] = co_await s.async_next(tuple);
-        CHECK(ec == asio::error::operation_aborted);
-        CHECK(d == nullptr);
-        {
-            auto dropped = c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20"));
-            const collected r = co_await collect(dropped, 2);
-            CHECK(r.deltas == 2);
-        }  // dropped in the completion's continuation: its exchange is cancelled under it
-        auto quick = c.chat_stream(mock_request("mock?tokens=3"));  // the one slot is free again
-        const collected r = co_await collect(quick);
-        CHECK_FALSE(r.ec);
-        CHECK(r.content == expected_text(3));
-    });
-    CHECK(c.pool_stats().open == c.pool_stats().idle);
 }
 
 TEST_CASE("a reader that drops its stream on the last delta of a response read at once leaves the connection reusable",
@@ -587,28 +577,15 @@ TEST_CASE("an exception thrown by a reader's completion leaves io_context::run, 
         io.restart();
     }
     REQUIRE(threw);
-    std::string content;
-    bool ended = false;
-    error_code end_ec;
-    std::function<void()> read_next = [&] {
-        s.async_next(asio::bind_executor(own, [&](error_code ec, const delta* d) {
-            if (ec || !d) {
-                end_ec = ec;
-                ended = true;
-                return;
-            }
-            content += d->content;
-            read_next();
-        }));
-    };
-    read_next();
-    for (int i = 0; i < 500 && !ended; ++i) {
+    callback_reader r;
+    r.read(s, own);
+    for (int i = 0; i < 500 && !r.ended; ++i) {
         io.run_for(std::chrono::milliseconds(10));
         io.restart();
     }
-    CHECK(ended);
-    CHECK_FALSE(end_ec);
-    CHECK(content == expected_text(3));  // the thrower took the role-only first delta; nothing else was lost
+    CHECK(r.ended);
+    CHECK_FALSE(r.end_ec);
+    CHECK(r.content == expected_text(3));  // the thrower took the role-only first delta; nothing else was lost
 }
 
 TEST_CASE("errors carry status, provider code, request id and a hint", "[integration][errors]") {
