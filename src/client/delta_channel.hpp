@@ -167,15 +167,13 @@ public:
     }
 
 private:
-    // Whether `d` carries nothing but its two text fields. Every other field is named here: the
-    // size check below stops a build whose delta grew a field until it is added.
-#if defined(__GLIBCXX__) && defined(__x86_64__)
-    static_assert(sizeof(delta) == 352, "a field added to llmstream::delta must be checked in delta_ring::only_text");
-#endif
+    // Whether `d` carries nothing but its two text fields. Every field is bound here by name: a
+    // delta that grew a field stops the build on this line (any compiler) until it is added.
     static bool only_text(const delta& d) noexcept {
-        return d.reasoning_signature.empty() && d.role.empty() && d.tool_calls.empty() &&
-               d.finish == finish_reason::none && d.finish_reason_text.empty() && !d.usage && d.model.empty() &&
-               d.response_id.empty() && d.request_id.empty();
+        [[maybe_unused]] const auto& [content, reasoning, signature, role, tool_calls, finish, finish_text, token_usage,
+                                      model, response_id, request_id] = d;
+        return signature.empty() && role.empty() && tool_calls.empty() && finish == finish_reason::none &&
+               finish_text.empty() && !token_usage && model.empty() && response_id.empty() && request_id.empty();
     }
     // Moves, not copies: a text on the heap changes hands with the buffer it replaces (libstdc++'s
     // move assignment), so a warm ring allocates nothing. `d` is left stale (the decoder clears it).
