@@ -108,7 +108,9 @@ struct client_config {
     rate_limits limits{};                 ///< the client's own rate limits (limits.hpp); none by default
     sse::limits sse_limits{};
     std::size_t max_body_size = 64 * 1024 * 1024;  ///< non-streaming and error bodies
-    std::size_t max_buffered_deltas = 256;         ///< deltas decoded ahead of the reader before reading pauses
+    /// Deltas decoded ahead of the reader before reading its response pauses. The read that ends a
+    /// response is decoded whole: its deltas wait here, and the connection goes back to the pool.
+    std::size_t max_buffered_deltas = 256;
     std::vector<host_override> host_overrides{};   ///< hosts pinned to addresses (no DNS lookup)
     proxy_options proxy{};                         ///< an HTTP proxy, set here or by the environment
     std::shared_ptr<llmstream::observer> observer{};  ///< hooks for metrics and logs (observer.hpp); none by default

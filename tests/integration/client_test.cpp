@@ -557,6 +557,51 @@ TEST_CASE("a reader that drops its stream on the last delta of a response read a
     CHECK(c.pool_stats().idle == 1);
 }
 
+TEST_CASE("a response that has ended gives its connection back while its reader is still behind",
+          "[integration][pool]") {
+    if (testing_http2()) {
+        SUCCEED("the canned server speaks HTTP/1.1 only");
+        return;
+    }
+    // Six deltas and the end, under 1 KiB: one socket read takes the whole response.
+    std::string body;
+    for (int i = 0; i < 6; ++i)
+        body += "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"t" + std::to_string(i) +
+                "\"},\"finish_reason\":" + (i == 5 ? "\"stop\"" : "null") + "}]}\n\n";
+    body += "data: [DONE]\n\n";
+    std::ostringstream size;
+    size << std::hex << body.size();
+    canned_server server("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                         size.str() + "\r\n" + body + "\r\n0\r\n\r\n");
+    asio::io_context io;
+    client_config cfg = providers::custom("http://127.0.0.1:" + std::to_string(server.port()) + "/v1", "test-key");
+    cfg.http = http_version::http1;
+    cfg.timeouts.total = std::chrono::seconds(5);
+    cfg.max_buffered_deltas = 2;  // the response brings more than the reader's queue holds
+    client c(io.get_executor(), cfg);
+    run_test(io, [&]() -> asio::awaitable<void> {
+        auto s = c.chat_stream(mock_request("canned"));
+        auto [ec, first] = co_await s.async_next(tuple);
+        REQUIRE_FALSE(ec);
+        REQUIRE(first);
+        std::string text = first->content;
+        // The reader stops with five deltas unread; the response has ended all the same.
+        asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+        co_await pause.async_wait(tuple);
+        CHECK(c.pool_stats().open == 1);
+        CHECK(c.pool_stats().idle == 1);
+        const collected rest = co_await collect(s);
+        CHECK_FALSE(rest.ec);
+        CHECK(text + rest.content == "t0t1t2t3t4t5");
+        // And the next request takes that connection.
+        auto again = c.chat_stream(mock_request("canned"));
+        const collected second = co_await collect(again);
+        CHECK_FALSE(second.ec);
+        CHECK(second.content == "t0t1t2t3t4t5");
+    });
+    CHECK(server.accepted() == 1);
+}
+
 TEST_CASE("an exception thrown by a reader's completion leaves io_context::run, and the stream goes on",
           "[integration]") {
     mock_fixture mock;

@@ -186,8 +186,10 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
             watch_idle();
             watching = true;
         }
-        // Backpressure: stop reading while the reader is far behind.
-        while (!handler_.has_room() && !cancelled_) {
+        // Backpressure: stop reading while the reader is far behind. A response that has ended
+        // is not held: its deltas wait in the reader's queue, and its connection goes back to
+        // the pool now.
+        while (!reader_.done() && !handler_.has_room() && !cancelled_) {
             waiting_for_room_ = true;
             room_.expires_at(steady_clock::time_point::max());
             co_await room_.async_wait(asio::as_tuple(asio::deferred));
