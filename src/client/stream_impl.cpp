@@ -7,19 +7,13 @@
 #include "http/h2/exchange.hpp"
 #include "protocol/error_classifier.hpp"
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/core/string.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace llmstream::detail {
 
@@ -53,55 +47,7 @@ stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, 
 
 void stream_impl::start() { asio::co_spawn(client_->executor, run(shared_from_this()), asio::detached); }
 
-// --- the reader's side ---
-
-void stream_impl::next(next_handler handler, bool on_stream_executor) {
-    read(std::move(handler), pending_, on_stream_executor);
-}
-
-void stream_impl::next_batch(batch_handler handler, bool on_stream_executor) {
-    read(std::move(handler), pending_batch_, on_stream_executor);
-}
-
-template <class Handler>
-void stream_impl::read(Handler handler, std::optional<Handler>& pending, bool on_stream_executor) {
-    if (channel_.begin_read() == delta_channel::begin::busy) {
-        post(std::move(handler), errc::operation_in_progress, typename result_of<Handler>::type{}, false,
-             on_stream_executor);
-        return;
-    }
-    if (channel_.room_freed()) {  // the producer may read on
-        if (h1_exchange_) h1_exchange_->resume();
-        if (h2_exchange_) h2_exchange_->resume();
-    }
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) {
-        // Asio's semantics: terminal cancellation ends the stream; partial or total abandons
-        // only this wait, and the generation goes on for the next async_next.
-        slot.assign([weak = weak_from_this()](asio::cancellation_type type) {
-            auto self = weak.lock();
-            if (!self) return;
-            if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) self->cancel();
-            else self->abandon_wait();
-        });
-    }
-    pending.emplace(std::move(handler));
-    pending_on_stream_executor_ = on_stream_executor;
-    deliver();
-}
-
-void stream_impl::abandon_wait() {
-    if (!channel_.abandon()) return;
-    if (pending_) {
-        next_handler h(std::move(*pending_));
-        pending_.reset();
-        post(std::move(h), asio::error::operation_aborted, nullptr, true, pending_on_stream_executor_);
-    } else if (pending_batch_) {
-        batch_handler h(std::move(*pending_batch_));
-        pending_batch_.reset();
-        post(std::move(h), asio::error::operation_aborted, delta_batch{}, true, pending_on_stream_executor_);
-    }
-}
+// The reader's side (async_next, its completions) is in stream_handout.cpp.
 
 void stream_impl::cancel() {
     if (channel_.finished()) return;
@@ -118,109 +64,6 @@ void stream_impl::cancel() {
     h2_waiter_->timer.cancel();
     if (ticket_) ticket_->cancel();
     timer_.cancel();
-}
-
-// The posted completion of a hand-out. It names its allocator (the stream's post memory) itself:
-// a handler wrapped by asio::bind_allocator makes asio::post add a work_dispatcher (a count of
-// outstanding work and a second dispatch) to every post. `self` is declared first, so that the
-// handler is destroyed before the stream it may be the last owner of.
-template <class Handler, class Value>
-struct stream_impl::posted_completion {
-    std::shared_ptr<stream_impl> self;
-    Handler handler;
-    error_code ec;
-    Value value;
-    bool counted;
-    bool on_stream_executor;
-
-    using allocator_type = http::handler_allocator<void, post_memory_size>;
-    allocator_type get_allocator() const noexcept { return self->post_memory_.allocator(); }
-
-    void operator()() {
-        if (counted) self->channel_.completed();
-        if (on_stream_executor) std::move(handler)(ec, value);  // this is the handler's own executor
-        else asio::dispatch(asio::append(std::move(handler), ec, value));  // on the handler's own executor
-    }
-};
-
-// Completes `handler` later, never inline. Until a counted completion runs, another async_next
-// is "in progress" (the lent delta must not be recycled), and the stream stays alive.
-template <class Handler, class Value>
-void stream_impl::post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor) {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) slot.clear();
-    posted_completion<Handler, Value> complete{shared_from_this(), std::move(handler), ec, value, counted,
-                                               on_stream_executor};
-    // Posted on the io_context's own executor when it is one, in the stream's own memory: through
-    // any_io_executor a post costs two blocks of asio's per-thread cache (see handler_memory).
-    if (auto* native = client_->executor.target<asio::io_context::executor_type>())
-        asio::post(*native, std::move(complete));
-    else
-        asio::post(client_->executor, std::move(complete));
-}
-
-// Completes a waiting reader now, in this call: only from on_read_end, never from the initiating
-// call. As the posted completion does: the read counts as completed before the handler runs. An
-// exception from the handler leaves io_context::run as it would from a posted one (rethrown from
-// a post), not through the exchange that happened to read the socket.
-template <class Handler, class Value>
-void stream_impl::complete_now(Handler handler, error_code ec, Value value) {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) slot.clear();
-    const std::shared_ptr<stream_impl> self = shared_from_this();  // the reader may drop the stream
-    channel_.completed();
-    try {
-        std::move(handler)(ec, value);
-    } catch (...) {
-        asio::post(client_->executor, [e = std::current_exception()] { std::rethrow_exception(e); });
-    }
-}
-
-// Completes the waiting reader when the channel has its completion: posted, or (from_read_end,
-// with the reader's handler on the stream's own executor) run now, which saves a trip through
-// the scheduler's queue per delta.
-void stream_impl::deliver(bool from_read_end) {
-    const bool now = from_read_end && pending_on_stream_executor_;
-    if (pending_) {
-        if (auto r = channel_.take()) {
-            diag_.deltas_delivered = channel_.delivered();
-            next_handler h(std::move(*pending_));
-            pending_.reset();
-            if (now) complete_now(std::move(h), r->ec, r->d);
-            else post(std::move(h), r->ec, r->d, true, pending_on_stream_executor_);
-        }
-    } else if (pending_batch_) {
-        if (auto r = channel_.take_batch()) {
-            diag_.deltas_delivered = channel_.delivered();
-            batch_handler h(std::move(*pending_batch_));
-            pending_batch_.reset();
-            if (now) complete_now(std::move(h), r->ec, r->batch);
-            else post(std::move(h), r->ec, r->batch, true, pending_on_stream_executor_);
-        }
-    }
-}
-
-// HTTP/1.1 read a piece of the socket and decoded it: between its reads, a reader that was
-// waiting is completed inline (asio's own way for an asynchronous completion), not posted. After
-// the response's last read it is posted: a reader that drops its stream at the last delta would
-// otherwise cancel a response that has ended, and lose its connection.
-void stream_impl::on_read_end(bool response_ended) {
-    if (!deliver_at_read_end_) return;
-    deliver_at_read_end_ = false;
-    deliver(!response_ended);
-}
-
-void stream_impl::finish(error_code ec) {
-    deliver_at_read_end_ = false;
-    channel_.finish(ec);
-    if (chat_handler_) {
-        completion c = ec ? completion{} : std::move(completion_);
-        if (chat_diag) *chat_diag = diag_;
-        chat_handler h(std::move(*chat_handler_));
-        chat_handler_.reset();
-        asio::post(client_->executor, asio::append(std::move(h), ec, std::move(c)));
-    }
-    deliver();
 }
 
 // --- the observer ---
@@ -611,7 +454,7 @@ error_code stream_impl::on_head(const http::response_head& head) {
     return {};
 }
 
-error_code stream_impl::on_body(std::string_view bytes) {
+error_code stream_impl::on_body(std::string_view bytes, bool read_end_follows) {
     if (body_mode_ == body_mode::events) {
         // An event stream may run as long as the generation; its events are bounded by the SSE limits.
         // Each event is decoded straight into the channel's next slot, taken when it is a delta.
@@ -622,9 +465,8 @@ error_code stream_impl::on_body(std::string_view bytes) {
                 channel_.commit();
             },
             diag_);
-        // HTTP/1.1 calls on_read_end once this read is decoded; HTTP/2's pieces come inside
-        // nghttp2's callbacks, and their reader is posted.
-        if (h1_exchange_) deliver_at_read_end_ = true;
+        // The reader is completed at the read's end when one follows (HTTP/1.1), else posted now.
+        if (read_end_follows) deliver_at_read_end_ = true;
         else deliver();
         return ec;
     }

@@ -102,7 +102,7 @@ private:
 
     // http::exchange_handler
     error_code on_head(const http::response_head& head) override;
-    error_code on_body(std::string_view bytes) override;
+    error_code on_body(std::string_view bytes, bool read_end_follows) override;
     bool has_room() const noexcept override { return channel_.has_room() || cancelled_; }
     void on_read_end(bool response_ended) override;
     error_code finish_whole_body();
@@ -141,7 +141,7 @@ private:
     std::optional<next_handler> pending_;
     std::optional<batch_handler> pending_batch_;
     bool pending_on_stream_executor_ = false;  // of pending_ or pending_batch_
-    bool deliver_at_read_end_ = false;         // on_body decoded deltas over HTTP/1.1 (see on_read_end)
+    bool deliver_at_read_end_ = false;         // on_body decoded deltas, and on_read_end follows
     http::handler_memory<post_memory_size> post_memory_;     // the hand-out's posted completion (see post)
     std::optional<chat_handler> chat_handler_;
     completion completion_;

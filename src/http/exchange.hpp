@@ -43,8 +43,10 @@ public:
     virtual ~exchange_handler() = default;
     /// The final response head (interim 1xx responses are skipped). An error ends the exchange.
     virtual boost::system::error_code on_head(const response_head& head) = 0;
-    /// A piece of the body, de-framed. An error ends the exchange.
-    virtual boost::system::error_code on_body(std::string_view bytes) = 0;
+    /// A piece of the body, de-framed. An error ends the exchange. `read_end_follows`: on_read_end
+    /// comes once the socket read that brought these bytes is decoded (h1), so the handler may
+    /// wait for it to complete its reader; false (h2, inside nghttp2's callbacks): it may not.
+    virtual boost::system::error_code on_body(std::string_view bytes, bool read_end_follows) = 0;
     /// False while the reader is far behind: the exchange stops taking this response's bytes
     /// (h1: reading the socket; h2: this stream's flow-control window) until resume().
     virtual bool has_room() const noexcept = 0;

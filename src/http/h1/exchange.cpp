@@ -207,6 +207,6 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
 
 error_code exchange::on_head() { return handler_.on_head(static_cast<const response_head&>(*this)); }
 
-error_code exchange::on_body(std::string_view bytes) { return handler_.on_body(bytes); }
+error_code exchange::on_body(std::string_view bytes) { return handler_.on_body(bytes, true); }
 
 }  // namespace llmstream::http::h1

@@ -103,7 +103,7 @@ error_code exchange::on_head_end(int status) {
 error_code exchange::on_data(std::string_view bytes) {
     received_ += bytes.size();
     last_activity_ = steady_clock::now();
-    return handler_.on_body(bytes);
+    return handler_.on_body(bytes, false);
 }
 
 void exchange::on_end(const stream_end& end) {
