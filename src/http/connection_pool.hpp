@@ -39,7 +39,8 @@ struct connection {
     std::chrono::steady_clock::time_point idle_since{};
     /// Where its socket reads live (one at a time: the h1 exchange's or the h2 session's); the
     /// connection outlives every read on it.
-    handler_memory<512> read_memory;
+    static constexpr std::size_t read_memory_size = 512;
+    handler_memory<read_memory_size> read_memory;
 };
 
 struct pool_settings {

@@ -20,6 +20,7 @@ using boost::system::error_code;
 using std::chrono::steady_clock;
 // Beast 1.81's operations predate deferred support: they are awaited with use_awaitable.
 constexpr auto beast_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto tuple_token = asio::as_tuple(asio::deferred);
 
 exchange::exchange(connection& c, exchange_handler& handler, exchange_timeouts timeouts)
     : connection_(c),
@@ -136,6 +137,59 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, 
     co_return result;
 }
 
+// After one socket read of the response: its bytes go to the reader (end of file completes a
+// close-delimited body, or says it was cut), then the handler may complete its reader. `ec` ends
+// the reading when set (none: the response ended, or the reader has no room for now). Returns
+// whether to read again at once.
+bool exchange::after_read(error_code& ec, std::size_t n) {
+    if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {
+        ec = reader_.commit_eof();
+        return false;  // not told to on_read_end: the end of the stream delivers what is left
+    }
+    if (ec) return false;
+    if ((ec = reader_.commit(n))) return false;
+    // Between reads the handler may complete its reader inline, and the reader may cancel the
+    // exchange there. Not after the response's last read: a reader that drops its stream at
+    // the last delta must not cancel a response that has ended.
+    handler_.on_read_end(reader_.done());
+    if (cancelled_) {
+        ec = asio::error::operation_aborted;
+        return false;
+    }
+    return !reader_.done() && handler_.has_room();
+}
+
+// The body's reads on a plain socket, one after another in one operation: each read's completion
+// commits it and starts the next, and the coroutine is resumed only when the body ends, fails or
+// waits for room (a coroutine's resume per read cost more than the read's own machinery). The
+// operations take the connection's read memory. Asio's socket never completes a read inside its
+// initiating call, so this does not recurse. An exception (out of memory) is handed to the
+// coroutine, which rethrows it.
+template <class Handler>
+struct exchange::socket_body_reads {
+    exchange* self;
+    connection::tcp_stream::socket_type* socket;
+    Handler handler;
+
+    using allocator_type = handler_allocator<void, connection::read_memory_size>;
+    allocator_type get_allocator() const noexcept { return self->connection_.read_memory.allocator(); }
+
+    void start() {
+        const auto space = self->reader_.read_buffer();
+        socket->async_read_some(asio::buffer(space.data(), space.size()), std::move(*this));
+    }
+    void operator()(error_code ec, std::size_t n) {
+        try {
+            self->last_byte_ = steady_clock::now();
+            if (self->after_read(ec, n)) return start();
+        } catch (...) {
+            self->failure_ = std::current_exception();
+            ec = asio::error::fault;
+        }
+        std::move(handler)(ec);
+    }
+};
+
 // Reads the response on the concrete stream type until the reader has all of it. The head is
 // read under the first-byte deadline armed before sending (the connection's timer); the body
 // under the watchdog (watch_idle), which a read only tells the time of its last byte.
@@ -149,37 +203,39 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
             if constexpr (std::is_same_v<Stream, connection::tls_stream>) stream.read_socket_directly(false);
         }
     } stop{watchdog_, stream};
+    constexpr bool plain = std::is_same_v<Stream, connection::tcp_stream>;
     bool watching = false;
     while (!reader_.done()) {
-        const auto space = reader_.read_buffer();
-        const auto buffer = asio::buffer(space.data(), space.size());
-        const auto [ec, n] = co_await read_in(connection_.read_memory, [&](auto handler) {
-            if constexpr (std::is_same_v<Stream, connection::tcp_stream>) {
-                // Under the watchdog the plain socket is read directly: Beast's stream adds nothing
-                // but its timer (unarmed by then), and costs a shared_ptr copy and an op per read.
-                // (tls_stream does the same for its socket reads: read_socket_directly.)
-                if (watching) stream.socket().async_read_some(buffer, std::move(handler));
-                else stream.async_read_some(buffer, std::move(handler));
-            } else {
-                stream.async_read_some(buffer, std::move(handler));
+        error_code ec;
+        bool read = false;
+        if constexpr (plain) {
+            if (watching) {
+                // Under the watchdog the plain socket is read directly: Beast's stream adds
+                // nothing but its timer (unarmed by then), and costs a shared_ptr copy and an op
+                // per read.
+                auto [read_ec] = co_await asio::async_initiate<decltype(tuple_token), void(error_code)>(
+                    [this, &stream](auto handler) {
+                        socket_body_reads<decltype(handler)>{this, &stream.socket(), std::move(handler)}.start();
+                    },
+                    tuple_token);
+                if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+                ec = read_ec;
+                read = true;
             }
-        });
-        if (watching) last_byte_ = steady_clock::now();
-        error_code pec;
-        if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {
-            pec = reader_.commit_eof();  // completes a close-delimited body, or says it was cut
-        } else if (ec) {
-            co_return ec;
-        } else {
-            pec = reader_.commit(n);
         }
-        if (pec) co_return pec;
-        if (ec) break;  // end of file, and the body was complete
-        // Between reads the handler may complete its reader inline, and the reader may cancel the
-        // exchange there. Not after the response's last read: a reader that drops its stream at
-        // the last delta must not cancel a response that has ended.
-        handler_.on_read_end(reader_.done());
-        if (cancelled_) co_return asio::error::operation_aborted;
+        if (!read) {
+            // The head, and a TLS body (tls_stream reads its socket directly under the watchdog,
+            // and may complete a read at once from what it holds: one read per resume here).
+            const auto space = reader_.read_buffer();
+            const auto buffer = asio::buffer(space.data(), space.size());
+            auto [read_ec, n] = co_await read_in(connection_.read_memory, [&](auto handler) {
+                stream.async_read_some(buffer, std::move(handler));
+            });
+            if (watching) last_byte_ = steady_clock::now();
+            ec = read_ec;
+            after_read(ec, n);
+        }
+        if (ec) co_return ec;
         if (!watching && reader_.head_done() && !reader_.done()) {  // the body's phase starts
             connection_.lowest_layer().expires_never();
             if constexpr (std::is_same_v<Stream, connection::tls_stream>) stream.read_socket_directly(true);

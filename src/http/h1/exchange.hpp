@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -42,6 +43,9 @@ private:
 
     template <class Stream>
     boost::asio::awaitable<boost::system::error_code> read_response(Stream& stream);
+    template <class Handler>
+    struct socket_body_reads;
+    bool after_read(boost::system::error_code& ec, std::size_t n);
     void arm(std::chrono::milliseconds limit, errc phase_error);
     void watch_idle();
     std::pair<std::chrono::steady_clock::time_point, errc> body_phase_end() const;
@@ -64,6 +68,7 @@ private:
     errc timeout_error_ = errc::idle_timeout;
     bool waiting_for_room_ = false;
     bool cancelled_ = false;
+    std::exception_ptr failure_;  // thrown inside socket_body_reads, rethrown by the coroutine
 };
 
 }  // namespace llmstream::http::h1
