@@ -151,7 +151,9 @@ public:
     /// (Empty for a moved-from stream.)
     const llmstream::diagnostics& diagnostics() const noexcept;
 
-    /// Aborts the generation: a pending async_next completes with operation_aborted.
+    /// Aborts the generation: a pending async_next completes with operation_aborted. Once the
+    /// whole response has arrived there is nothing left to abort: the deltas it brought can
+    /// still be read.
     void cancel();
 
     executor_type get_executor() const noexcept;

@@ -74,11 +74,14 @@ struct callback_reader {
 };
 
 // An HTTP/1.1 server on loopback that answers every request with one canned response, written
-// in one send(): the client reads head, body and its end at once. Counts the connections it
-// accepted. Blocking sockets on its own thread, every wait bounded (poll, 100 ms at a time).
+// in one send(): the client reads head, body and its end at once. With `head_first`, the head
+// goes 50 ms before the rest (one send each): the client reads the body on its own. Counts the
+// connections it accepted. Blocking sockets on its own thread, every wait bounded (poll, 100 ms
+// at a time).
 class canned_server {
 public:
-    explicit canned_server(std::string response) : response_(std::move(response)) {
+    explicit canned_server(std::string response, bool head_first = false)
+        : response_(std::move(response)), head_first_(head_first) {
         sockaddr_in addr{};
         listener_ = loopback_listener(8, addr);
         port_ = ntohs(addr.sin_port);
@@ -118,19 +121,43 @@ private:
                 const std::size_t body = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
                 if (in.size() < head_end + 4 + body) continue;
                 in.erase(0, head_end + 4 + body);
-                if (::send(conn, response_.data(), response_.size(), MSG_NOSIGNAL) < 0) break;
+                std::string_view rest = response_;
+                if (head_first_) {
+                    const std::size_t head = rest.find("\r\n\r\n") + 4;
+                    if (::send(conn, rest.data(), head, MSG_NOSIGNAL) < 0) break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    rest.remove_prefix(head);
+                }
+                if (::send(conn, rest.data(), rest.size(), MSG_NOSIGNAL) < 0) break;
             }
             ::close(conn);
         }
     }
 
     std::string response_;
+    bool head_first_;
     int listener_ = -1;
     unsigned short port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<int> accepted_{0};
     std::thread thread_;
 };
+
+// A whole event-stream response whose body is one chunk, as a canned_server sends it.
+std::string chunked_event_stream(const std::string& body) {
+    std::ostringstream size;
+    size << std::hex << body.size();
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" + size.str() +
+           "\r\n" + body + "\r\n0\r\n\r\n";
+}
+
+// A client of a canned_server: HTTP/1.1, every request bounded by 5 s.
+client_config canned_server_config(const canned_server& server) {
+    client_config cfg = providers::custom("http://127.0.0.1:" + std::to_string(server.port()) + "/v1", "test-key");
+    cfg.http = http_version::http1;
+    cfg.timeouts.total = std::chrono::seconds(5);
+    return cfg;
+}
 
 }  // namespace
 
@@ -532,14 +559,9 @@ TEST_CASE("a reader that drops its stream on the last delta of a response read a
     const std::string body =
         "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n"
         "data: [DONE]\n\n";
-    std::ostringstream size;
-    size << std::hex << body.size();
-    canned_server server("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                         size.str() + "\r\n" + body + "\r\n0\r\n\r\n");
+    canned_server server(chunked_event_stream(body));
     asio::io_context io;
-    client_config cfg = providers::custom("http://127.0.0.1:" + std::to_string(server.port()) + "/v1", "test-key");
-    cfg.http = http_version::http1;
-    cfg.timeouts.total = std::chrono::seconds(5);
+    client_config cfg = canned_server_config(server);
     client c(io.get_executor(), cfg);
     run_test(io, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 2; ++i) {
@@ -563,20 +585,19 @@ TEST_CASE("a response that has ended gives its connection back while its reader 
         SUCCEED("the canned server speaks HTTP/1.1 only");
         return;
     }
-    // Six deltas and the end, under 1 KiB: one socket read takes the whole response.
+    // Six deltas and the end, under 1 KiB: one socket read takes the whole response, or (head
+    // first) its whole body.
     std::string body;
     for (int i = 0; i < 6; ++i)
         body += "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"t" + std::to_string(i) +
                 "\"},\"finish_reason\":" + (i == 5 ? "\"stop\"" : "null") + "}]}\n\n";
     body += "data: [DONE]\n\n";
-    std::ostringstream size;
-    size << std::hex << body.size();
-    canned_server server("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                         size.str() + "\r\n" + body + "\r\n0\r\n\r\n");
+    bool head_first = false;
+    SECTION("the whole response in one read") {}
+    SECTION("the head first, then the whole body in one read") { head_first = true; }
+    canned_server server(chunked_event_stream(body), head_first);
     asio::io_context io;
-    client_config cfg = providers::custom("http://127.0.0.1:" + std::to_string(server.port()) + "/v1", "test-key");
-    cfg.http = http_version::http1;
-    cfg.timeouts.total = std::chrono::seconds(5);
+    client_config cfg = canned_server_config(server);
     cfg.max_buffered_deltas = 2;  // the response brings more than the reader's queue holds
     client c(io.get_executor(), cfg);
     run_test(io, [&]() -> asio::awaitable<void> {

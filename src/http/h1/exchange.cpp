@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/asio/ssl/error.hpp>
 
+#include <span>
 #include <tuple>
 #include <type_traits>
 
@@ -174,14 +175,15 @@ struct exchange::socket_body_reads {
     using allocator_type = handler_allocator<void, connection::read_memory_size>;
     allocator_type get_allocator() const noexcept { return self->connection_.read_memory.allocator(); }
 
-    void start() {
-        const auto space = self->reader_.read_buffer();
+    // Allocates nothing but the operation (in the read memory, free by then): the coroutine
+    // takes the first read's buffer itself, as an exception from the initiation would not reach it.
+    void start(std::span<char> space) {
         socket->async_read_some(asio::buffer(space.data(), space.size()), std::move(*this));
     }
     void operator()(error_code ec, std::size_t n) {
         try {
             self->last_byte_ = steady_clock::now();
-            if (self->after_read(ec, n)) return start();
+            if (self->after_read(ec, n)) return start(self->reader_.read_buffer());
         } catch (...) {
             self->failure_ = std::current_exception();
             ec = asio::error::fault;
@@ -213,9 +215,10 @@ asio::awaitable<error_code> exchange::read_response(Stream& stream) {
                 // Under the watchdog the plain socket is read directly: Beast's stream adds
                 // nothing but its timer (unarmed by then), and costs a shared_ptr copy and an op
                 // per read.
+                const auto space = reader_.read_buffer();
                 auto [read_ec] = co_await asio::async_initiate<decltype(tuple_token), void(error_code)>(
-                    [this, &stream](auto handler) {
-                        socket_body_reads<decltype(handler)>{this, &stream.socket(), std::move(handler)}.start();
+                    [this, &stream, space](auto handler) {
+                        socket_body_reads<decltype(handler)>{this, &stream.socket(), std::move(handler)}.start(space);
                     },
                     tuple_token);
                 if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
