@@ -9,6 +9,7 @@
 #include "replay_step.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace llmstream::protocol {
 
@@ -159,6 +160,7 @@ bool stream_decoder::match_usage_slots(std::string_view rest) {
 }
 
 void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error) {
+    ++replay_changes_;  // (whole-event's chat template is made of replay_ and suffix_)
     constexpr int give_up_after = 8;
     if (suffix_.valid && (suffix_.misses == give_up_after || ++suffix_.misses == give_up_after))
         return;  // keep the old one; stop copying (the count stops at the limit)
@@ -217,9 +219,13 @@ void whole_event_replay::learn(std::string_view type, std::string_view data, con
     const std::string_view suffix = data.substr(span.end);
     // One `event:` line and one `data:` line parse back to this type and data only when neither
     // holds a line end (data of several lines arrives joined by LF).
-    const auto one_line = [](std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; };
+    const auto one_line = [](std::string_view s) {  // (find_first_of would call memchr per byte)
+        return std::memchr(s.data(), '\n', s.size()) == nullptr && std::memchr(s.data(), '\r', s.size()) == nullptr;
+    };
     if (!one_line(type) || !one_line(prefix) || !one_line(suffix)) return;
-    head_.assign("event: ").append(type).append("\ndata: ");
+    head_.clear();
+    if (!type.empty()) head_.append("event: ").append(type).append("\n");  // empty: no `event:` line (chat chunks)
+    head_.append("data: ");
     const std::size_t data_at = head_.size();
     head_.append(prefix);
     head_hole_count_ = std::min(span.hole_count, max_holes);

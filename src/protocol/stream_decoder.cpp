@@ -88,11 +88,11 @@ void stream_decoder::reset() {
     seen_content_.clear();
     seen_reasoning_.clear();
     seen_arguments_.clear();
+    whole_event_.clear();
     if (typed_) {
         typed_->anthropic.reset();
         typed_->responses.reset();
         typed_->text_replay.valid = false;
-        typed_->whole_event.clear();
     }
 }
 
@@ -168,7 +168,7 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
             t.text_replay.suffix.assign(data.substr(span->end));
             t.text_replay.span = *span;
             t.text_replay.valid = true;
-            t.whole_event.learn(ev.type, data, *span, buffer_);
+            whole_event_.learn(ev.type, data, *span, buffer_);
         }
     }
     return {};
@@ -190,6 +190,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
     native_usage_read_.count = 0;
     bool has_error = false;
     bool ok;
+    const std::size_t suffixes_before = replayed_suffixes_;
     if (ev.type == "error") {  // DashScope: event:error, :HTTP_STATUS/NNN, data:{"code":...}
         replay_.valid = false;
         json_cursor c(buffer_, data);
@@ -226,7 +227,29 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         }
     }
     if (cumulative_) return make_cumulative_incremental(out, diag);
+    // Replayed with its suffix: the event is replay_.prefix, its text and suffix_.bytes.
+    if (replayed_suffixes_ != suffixes_before && dialect_ == api_dialect::openai_compatible) learn_whole_chat_event(data, out);
     return {};
+}
+
+// A chat chunk that carried only its text (no identity field changed, no finish, usage or tool
+// call) becomes whole-event replay's template: the next chunk that is its bytes but for the text
+// decodes to that text alone, as long as no identity field changes meanwhile.
+void stream_decoder::learn_whole_chat_event(std::string_view data, const delta& out) {
+    const bool reasoning = replay_.field == text_field::reasoning;
+    const bool text_only = (reasoning ? out.content : out.reasoning_content).empty() && out.reasoning_signature.empty() &&
+                           out.role.empty() && out.tool_calls.empty() && out.finish == finish_reason::none && !out.usage &&
+                           out.model.empty() && out.response_id.empty() && out.request_id.empty();
+    if (!text_only || suffix_.usage_hole) return;
+    text_delta_span span;
+    span.begin = replay_.prefix.size() - 1;
+    span.end = data.size() - suffix_.bytes.size();
+    span.reasoning = reasoning;
+    if (whole_event_.valid() && whole_event_identity_at_ == identity_changes_ && whole_event_replay_at_ == replay_changes_)
+        return;  // the template is made of the same (an event it declined: an escape in the text)
+    whole_event_.learn({}, data, span, buffer_);  // no `event:` line
+    whole_event_replay_at_ = replay_changes_;
+    whole_event_identity_at_ = identity_changes_;
 }
 
 // Decodes an event in full and, when it can be replayed, remembers its prefix for the next one.
@@ -243,6 +266,7 @@ bool stream_decoder::decode_event(json_cursor& c, std::string_view data, delta& 
         replay_candidate_.prefix.assign(data.data(), hole.offset + 1);
         replay_candidate_.valid = true;
         std::swap(replay_, replay_candidate_);
+        ++replay_changes_;
         suffix_.valid = false;  // it belonged to the old prefix
         suffix_.misses = 0;
     } else if (!ok || has_error) {

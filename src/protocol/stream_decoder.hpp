@@ -65,30 +65,29 @@ public:
     void set_prefix_replay(bool on) noexcept {
         replay_enabled_ = on;
         replay_.valid = false;
-        if (typed_) {
-            typed_->text_replay.valid = false;
-            typed_->whole_event.clear();
-        }
+        if (typed_) typed_->text_replay.valid = false;
+        whole_event_.clear();
         suffix_.valid = false;
     }
 
-    /// Whether replay_whole_event can ever take an event (prefix replay on, typed events).
+    /// Whether replay_whole_event can ever take an event (prefix replay on; typed events, or chat
+    /// completions but for cumulative output).
     bool replays_whole_events() const noexcept {
-        return replay_enabled_ &&
-               (dialect_ == api_dialect::anthropic_messages || dialect_ == api_dialect::openai_responses);
+        return replay_enabled_ && (typed_ != nullptr || (dialect_ == api_dialect::openai_compatible && !cumulative_));
     }
     /// Whole-event replay (whole_event_replay.hpp): when `bytes`, at an event boundary, start with
     /// an event that is the last text delta but for its text and holes, decodes it into `out` as
     /// on_event would and returns its length; otherwise returns 0 and leaves `out` alone.
     std::size_t replay_whole_event(std::string_view bytes, delta& out) {
-        if (done_ || !typed_ || !typed_->whole_event.valid()) return 0;
-        const whole_event_replay& whole_event = typed_->whole_event;
+        if (done_ || !whole_event_.valid()) return 0;
+        // A chat template hands out no identity field: a full read would again once one changed.
+        if (!typed_ && whole_event_identity_at_ != identity_changes_) return 0;
         std::string_view text;
-        const std::size_t length = whole_event.match(bytes, text);
+        const std::size_t length = whole_event_.match(bytes, text);
         if (length == 0) return 0;
         clear_error();
         out.clear();
-        (whole_event.reasoning() ? out.reasoning_content : out.content).append(text);  // cleared: append is the cheaper copy
+        (whole_event_.reasoning() ? out.reasoning_content : out.content).append(text);  // cleared: append is the cheaper copy
         ++replayed_;
         ++replayed_whole_;
         return length;
@@ -120,6 +119,7 @@ private:
     bool match_usage_slots(std::string_view rest);
     void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
+    void learn_whole_chat_event(std::string_view data, const delta& out);
     // What the dialects' readers write besides the delta: the event's error, DashScope's running usage.
     event_errors errors(bool& has_error) noexcept { return {error_, error_written_, has_error}; }
     dashscope_native::running_usage running_usage() noexcept {
@@ -153,16 +153,20 @@ private:
     std::size_t replayed_ = 0, replayed_suffixes_ = 0, replayed_whole_ = 0;
     std::string last_role_, last_model_, last_response_id_, last_request_id_;
     std::uint64_t identity_changes_ = 0;  // counts changes of the four above
+    std::uint64_t replay_changes_ = 0;    // counts changes of replay_ and suffix_
+    // Whole-event replay's template (typed text deltas, or chat chunks that carry only text), and
+    // for chat the identity_changes_ and replay_changes_ it was learnt at.
+    whole_event_replay whole_event_;
+    std::uint64_t whole_event_identity_at_ = 0, whole_event_replay_at_ = 0;
     // Cumulative mode: the whole text handed out so far.
     std::string seen_content_;
     std::string seen_reasoning_;
     std::vector<std::string> seen_arguments_;
     // The dialects with typed events (Anthropic Messages, OpenAI Responses): their readers and
-    // replay templates, made only for them (1 KiB every other stream would hold for nothing).
+    // replay template, made only for them (1 KiB every other stream would hold for nothing).
     struct typed_readers {
         anthropic_messages::stream_reader anthropic;
         text_event_replay text_replay;
-        whole_event_replay whole_event;
         openai_responses::stream_reader responses;
     };
     std::unique_ptr<typed_readers> typed_;

@@ -1,18 +1,24 @@
-// Whole-event replay: prefix replay's fastest form, for the dialects with typed events (Anthropic
-// Messages, OpenAI Responses). Their text deltas repeat, byte for byte, the event before them but
-// for the text, a sequence number and (Responses) a padding string:
+// Whole-event replay: prefix replay's fastest form. Text deltas repeat, byte for byte, the event
+// before them but for the text, and for Anthropic Messages and OpenAI Responses (typed events) a
+// sequence number and (Responses) a padding string:
 //
 //   event: content_block_delta
 //   data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}
 //   (blank line)
 //
-// After a text delta decoded in full, the decoder learns that event's bytes as a template (the SSE
-// lines as a server writes them: `event: NAME`, `data: JSON`, LF line ends). The SSE parser offers
-// the bytes at each event boundary (parser_core's event shortcut); when they are the template but
-// for the text and the holes, the text is taken from them with no line parsing and no JSON read.
-// Anything else (an escape in the text, a byte >= 0x80 that is not UTF-8, CRLF line ends, another
-// member, the event split across chunks) is declined, and the event is parsed as usual, where
-// text_event_replay still shortens it. Equal to a full decode in every outcome: the fuzz
+// Chat completions chunks that carry only text repeat the whole chunk (no `event:` line, no holes):
+//
+//   data: {"id":"chatcmpl-1",...,"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}
+//
+// After a text delta decoded in full (typed events), or a chat chunk replayed with its suffix and
+// carrying only its text, the decoder learns that event's bytes as a template (the SSE lines as a
+// server writes them: `event: NAME` for typed events, `data: JSON`; LF line ends, or CR LF for
+// both the data line and the blank line that ends the event). The SSE parser offers the bytes at
+// each event boundary (parser_core's event shortcut); when they are the template but for the text
+// and the holes, the text is taken from them with no line parsing and no JSON read. Anything else
+// (an escape in the text, a byte >= 0x80 that is not UTF-8, other line ends, another member, the
+// event split across chunks) is declined, and the event is parsed as usual, where prefix replay
+// (text_event_replay, or chat's replay_event) still shortens it. Equal to a full decode in every outcome: the fuzz
 // differential (replay on/off) and tests/unit/prefix_replay_test.cpp compare the two.
 #pragma once
 
@@ -36,9 +42,9 @@ namespace llmstream::protocol {
 
 class whole_event_replay {
 public:
-    /// Learns the template from a text delta event decoded in full: its SSE type and data, and
-    /// where its text lies. An event whose template cannot be written as one `event:` line and
-    /// one `data:` line leaves none.
+    /// Learns the template from a text delta event decoded in full: its SSE type (empty: the
+    /// template has no `event:` line) and data, and where its text lies. An event whose template
+    /// cannot be written as one `event:` line and one `data:` line leaves none.
     void learn(std::string_view type, std::string_view data, const text_delta_span& span, cursor_buffer& buffer);
     void clear() noexcept { valid_ = false; }
     bool valid() const noexcept { return valid_; }
@@ -47,7 +53,7 @@ public:
 
     /// When `bytes` start with one whole event that is the template but for its text and holes:
     /// that event's length, with its text (no escapes, valid UTF-8) in `text`. Otherwise 0.
-    std::size_t match(std::string_view bytes, std::string_view& text) const noexcept {
+    std::size_t match(std::string_view bytes, std::string_view& text) noexcept {
         const char* const begin = bytes.data();
         const char* const end = begin + bytes.size();
         const char* p = match_with_holes(begin, end, head_, head_holes_, head_hole_count_, hole_kind::integer);
@@ -57,8 +63,9 @@ public:
         if (close == nullptr) return 0;
         text = std::string_view(p, static_cast<std::size_t>(close - p));
         if (high && !sse::detail::is_valid_utf8(text)) return 0;
-        p = match_with_holes(close + 1, end, tail_, tail_holes_, tail_hole_count_, hole_kind::plain_string);
-        return p == nullptr ? 0 : static_cast<std::size_t>(p - begin);
+        if (const char* q = match_with_holes(close + 1, end, tail_, tail_holes_, tail_hole_count_, hole_kind::plain_string))
+            return static_cast<std::size_t>(q - begin);
+        return match_other_line_ends(close + 1, end, begin);
     }
 
 private:
@@ -101,7 +108,7 @@ private:
     // `t`'s bytes from `p` on, but for its holes: an integer token as a full read takes it (no
     // sign, no leading zero, at most 18 digits), or a string's contents, ASCII without escapes.
     // Past the match, or null.
-    static const char* match_with_holes(const char* p, const char* end, const std::string& t,
+    static const char* match_with_holes(const char* p, const char* end, std::string_view t,
                                         const std::array<hole, max_holes>& holes, std::size_t count, hole_kind kind) noexcept {
         std::size_t kept = 0;
         for (std::size_t h = 0; h < count; ++h) {
@@ -123,6 +130,20 @@ private:
         return p + rest;
     }
 
+    // The tail with the other line ends (LF LF or CR LF CR LF) after the data: when they match,
+    // they become the template's, the stream's own. Out of line: an LF stream comes here only
+    // for an event the template declines.
+    [[gnu::noinline]] std::size_t match_other_line_ends(const char* p, const char* end, const char* begin) noexcept {
+        constexpr std::string_view lf = "\n\n", crlf = "\r\n\r\n";
+        const bool was_crlf = std::string_view(tail_).ends_with(crlf);
+        const std::string_view other = was_crlf ? lf : crlf;
+        const std::size_t data_size = tail_.size() - (was_crlf ? crlf : lf).size();
+        p = match_with_holes(p, end, std::string_view(tail_.data(), data_size), tail_holes_, tail_hole_count_, hole_kind::plain_string);
+        if (p == nullptr || static_cast<std::size_t>(end - p) < other.size() || std::memcmp(p, other.data(), other.size()) != 0) return 0;
+        tail_.replace(data_size, std::string::npos, other);
+        return static_cast<std::size_t>(p + other.size() - begin);
+    }
+
     // memcmp(a, b, n) == 0, without a call for the few bytes that end an event (Anthropic's `}}`,
     // two LFs).
     static bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
@@ -142,7 +163,7 @@ private:
     std::string head_;  // `event: NAME` LF `data: ` and the data up to and including the text's opening quote
     std::array<hole, max_holes> head_holes_{};  // integers that mean nothing (sequence numbers)
     std::size_t head_hole_count_ = 0;
-    std::string tail_;  // the data after the text's closing quote, LF, LF
+    std::string tail_;  // the data after the text's closing quote, then LF LF (or CR LF CR LF, as the stream has them)
     std::array<hole, max_holes> tail_holes_{};  // string values of members that mean nothing (padding)
     std::size_t tail_hole_count_ = 0;
 };

@@ -707,3 +707,57 @@ TEST_CASE("whole-event replay: Responses deltas with other sequence numbers and 
         "\"completed\"}}\n\n";
     CHECK(compare_bytes(api_dialect::openai_responses, body) == 3);
 }
+
+TEST_CASE("whole-event replay: chat chunks that carry only text decode as a full read, at every split", "[replay][chat]") {
+    const auto event = [](std::string_view delta_fields, std::string_view tail = R"(,"logprobs":null,"finish_reason":null}]})") {
+        return "data: " + chunk(delta_fields, tail) + "\n\n";
+    };
+    SECTION("the template is learnt from a chunk replayed with its suffix, and taken while nothing but the text changes") {
+        const std::string body = event(R"("role":"assistant","content":"")") + event(R"("content":"Hello")") +
+                                 event(R"("content":", world")") +                     // prefix replay, suffix kept
+                                 event(R"("content":" again")") +                      // suffix replayed: learnt
+                                 event(R"("content":" one")") +                        // whole
+                                 event(R"("content":"\u4f60 \"q\"")") +                // escapes: parsed (and learnt again)
+                                 event("\"content\":\"\xe4\xbd\xa0\xe5\xa5\xbd, a longer text of more than sixteen bytes\"") +  // whole
+                                 ": keep-alive\n" + event(R"("content":"")") +         // whole (an empty text hands out nothing)
+                                 event(R"("content":"x")", R"(,"logprobs":null,"finish_reason":"stop"}]})") +  // other bytes: parsed
+                                 "data: [DONE]\n\n" + event(R"("content":"after the end")");
+        CHECK(compare_bytes(api_dialect::openai_compatible, body) == 3);
+    }
+    SECTION("an identity field that changes and changes back is handed out again, so the template waits") {
+        const std::string other_model = std::string(R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m2",)") +
+                                        R"("choices":[{"index":0,"delta":{"content":"b"},"logprobs":null,"finish_reason":null}]})";
+        const std::string body = event(R"("content":"a")") + event(R"("content":"a")") + event(R"("content":"a")") +  // learnt
+                                 event(R"("content":"whole")") + "data: " + other_model + "\n\n" +
+                                 event(R"("content":"m again")") +                     // hands out model "m": parsed
+                                 event(R"("content":"c")") + event(R"("content":"d")") +  // prefix replay, then suffix: learnt
+                                 event(R"("content":"whole again")") + event(R"("content":"e")", R"(}]})") +
+                                 "data: [DONE]\n\n";
+        CHECK(compare_bytes(api_dialect::openai_compatible, body) == 2);
+    }
+    SECTION("a chunk replayed with more than its text is no template") {
+        const std::string finish = R"(,"logprobs":null,"finish_reason":"length"}]})";
+        const std::string usage = R"(,"finish_reason":null}],"usage":{"prompt_tokens":1,"completion_tokens":2}})";
+        std::string body;
+        for (const std::string* tail : {&finish, &usage})
+            for (const char* text : {"a", "b", "c", "d"}) body += event(std::string(R"("content":")") + text + "\"", *tail);
+        for (const char* text : {"a", "b", "c", "d"})  // the other text after it
+            body += event(std::string(R"("content":")") + text + R"(","reasoning_content":"r")");
+        CHECK(compare_bytes(api_dialect::openai_compatible, body) == 0);
+    }
+    SECTION("reasoning text, and lines the template does not take") {
+        const std::string body =
+            event(R"("reasoning_content":"think")") + event(R"("reasoning_content":"ing")") + event(R"("reasoning_content":" more")") +
+            event(R"("reasoning_content":" whole")") +                                                  // whole
+            "data:" + chunk(R"("reasoning_content":"tight")") + "\n\n" +                               // no space after the colon
+            "data: " + chunk(R"("reasoning_content":"crlf")") + "\r\n\r\n" +                         // whole: CR LF line ends
+            "data: " + chunk(R"("reasoning_content":"mixed")") + "\r\n\n" + "data: " + chunk(R"("reasoning_content":"mixed")") + "\n\r\n" +
+            "data: " + chunk(R"("reasoning_content":"cr")") + "\r\r" +
+            "id: 7\n" + event(R"("reasoning_content":"with an id")") +
+            "event: message\n" + event(R"("reasoning_content":"named")") +
+            "data: " + chunk(R"("reasoning_content":"two")") + "\ndata: \n\n" +                        // two data lines
+            event(R"("reasoning_content":"raw)" "\t" R"(tab")") +                                      // malformed: ends the stream
+            event(R"("reasoning_content":"never read")");
+        CHECK(compare_bytes(api_dialect::openai_compatible, body) == 2);
+    }
+}
