@@ -219,8 +219,8 @@ void whole_event_replay::learn(std::string_view type, std::string_view data, con
     const std::string_view suffix = data.substr(span.end);
     // One `event:` line and one `data:` line parse back to this type and data only when neither
     // holds a line end (data of several lines arrives joined by LF).
-    const auto one_line = [](std::string_view s) {  // (find_first_of would call memchr per byte)
-        return std::memchr(s.data(), '\n', s.size()) == nullptr && std::memchr(s.data(), '\r', s.size()) == nullptr;
+    const auto one_line = [](std::string_view s) {  // (find_first_of would call memchr per byte; an empty view may hold null)
+        return s.empty() || (std::memchr(s.data(), '\n', s.size()) == nullptr && std::memchr(s.data(), '\r', s.size()) == nullptr);
     };
     if (!one_line(type) || !one_line(prefix) || !one_line(suffix)) return;
     head_.clear();

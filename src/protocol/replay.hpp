@@ -4,8 +4,8 @@
 // (dialects/chat_completions.hpp, dialects/dashscope_native.hpp) know nothing of it but two hooks:
 // replay_marker::text_starts ("the text starts here") and usage_recorder ("a usage object is
 // here"). The replay algorithm itself is stream_decoder's (replay.cpp); the typed-event dialects'
-// text deltas have their own forms (text_event_replay below, and whole_event_replay.hpp, which
-// takes a whole event from its bytes before the SSE parser reads its lines). The safety nets are
+// text deltas have their own form (text_event_replay below), and whole_event_replay.hpp takes a
+// whole text delta (typed, or a chat chunk) from its bytes before the SSE parser reads its lines. The safety nets are
 // tests/unit/prefix_replay_test.cpp and the fuzz differential (delta's operator==, replay on/off).
 #pragma once
 

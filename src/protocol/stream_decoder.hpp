@@ -76,7 +76,8 @@ public:
         return replay_enabled_ && (typed_ != nullptr || (dialect_ == api_dialect::openai_compatible && !cumulative_));
     }
     /// Whole-event replay (whole_event_replay.hpp): when `bytes`, at an event boundary, start with
-    /// an event that is the last text delta but for its text and holes, decodes it into `out` as
+    /// an event that is the template (the last typed text delta, or the last chat chunk replayed
+    /// with its suffix that carried only text) but for its text and holes, decodes it into `out` as
     /// on_event would and returns its length; otherwise returns 0 and leaves `out` alone.
     std::size_t replay_whole_event(std::string_view bytes, delta& out) {
         if (done_ || !whole_event_.valid()) return 0;
@@ -153,7 +154,7 @@ private:
     std::size_t replayed_ = 0, replayed_suffixes_ = 0, replayed_whole_ = 0;
     std::string last_role_, last_model_, last_response_id_, last_request_id_;
     std::uint64_t identity_changes_ = 0;  // counts changes of the four above
-    std::uint64_t replay_changes_ = 0;    // counts changes of replay_ and suffix_
+    std::uint64_t replay_changes_ = 0;    // counts swaps of replay_ and calls of remember_suffix
     // Whole-event replay's template (typed text deltas, or chat chunks that carry only text), and
     // for chat the identity_changes_ and replay_changes_ it was learnt at.
     whole_event_replay whole_event_;

@@ -42,8 +42,9 @@ namespace llmstream::protocol {
 
 class whole_event_replay {
 public:
-    /// Learns the template from a text delta event decoded in full: its SSE type (empty: the
-    /// template has no `event:` line) and data, and where its text lies. An event whose template
+    /// Learns the template from a text delta event the decoder read (typed: in full; chat: replayed
+    /// with its suffix): its SSE type (empty: the template has no `event:` line) and data, and
+    /// where its text lies. An event whose template
     /// cannot be written as one `event:` line and one `data:` line leaves none.
     void learn(std::string_view type, std::string_view data, const text_delta_span& span, cursor_buffer& buffer);
     void clear() noexcept { valid_ = false; }
@@ -160,7 +161,7 @@ private:
 
     bool valid_ = false;
     bool reasoning_ = false;
-    std::string head_;  // `event: NAME` LF `data: ` and the data up to and including the text's opening quote
+    std::string head_;  // [`event: NAME` LF] `data: ` and the data up to and including the text's opening quote
     std::array<hole, max_holes> head_holes_{};  // integers that mean nothing (sequence numbers)
     std::size_t head_hole_count_ = 0;
     std::string tail_;  // the data after the text's closing quote, then LF LF (or CR LF CR LF, as the stream has them)
