@@ -8,7 +8,8 @@
 #   eventsource-parser   eventsource-parser v4 + JSON.parse (JavaScript);
 #   the provider's SDK   the Stream decoding of the official Node SDK: openai-node for chat completions,
 #                        DashScope and Responses events, @anthropic-ai/sdk for Anthropic Messages events.
-# Corpora (benchmarks/corpus/generate.mjs): openai_chunks, qwen_thinking_zh_crlf, dashscope_native,
+# Corpora (benchmarks/corpus/generate.mjs): openai_chunks, openai_obfuscated (as api.openai.com sends
+# chunks: with obfuscation padding), qwen_thinking_zh_crlf, dashscope_native,
 # anthropic_messages, openai_responses (~3000 short events each) and long_deltas (300 events of ~4 KiB).
 # Installs the peers from npm (benchmarks/peers), generates the corpus, then runs ROUNDS rounds;
 # each round measures every implementation on every file (median of REPEAT passes). The machine
@@ -48,7 +49,7 @@ echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) c
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for round in $(seq 1 "$rounds"); do
-  for file in openai_chunks qwen_thinking_zh_crlf dashscope_native anthropic_messages openai_responses long_deltas; do
+  for file in openai_chunks openai_obfuscated qwen_thinking_zh_crlf dashscope_native anthropic_messages openai_responses long_deltas; do
     dialect=$(dialect_of "$file")
     ours=$("$bench" parse "$corpus/$file.sse" --dialect "$dialect" --repeat "$repeat")
     echo "{\"file\":\"$file\",\"impl\":\"llmstream\",${ours#\{}" >>"$results"

@@ -10,7 +10,7 @@ bench=$build/benchmarks/llmstream-bench
 [ -x "$bench" ] || { echo "build $bench first (cmake --build $build)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 corpus=$build/bench-corpus
-[ -f "$corpus/openai_responses.sse" ] || node benchmarks/corpus/generate.mjs "$corpus"
+[ -f "$corpus/openai_obfuscated.sse" ] || node benchmarks/corpus/generate.mjs "$corpus"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -20,7 +20,7 @@ count() {  # file dialect repeat -> total instructions
   grep -E '^summary:|^totals:' "$work/out" | head -n 1 | awk '{print $2}'
 }
 
-for file in openai_chunks qwen_thinking_zh_crlf dashscope_native anthropic_messages openai_responses long_deltas; do
+for file in openai_chunks openai_obfuscated qwen_thinking_zh_crlf dashscope_native anthropic_messages openai_responses long_deltas; do
   case $file in
     dashscope_native) dialect=dashscope ;;
     anthropic_messages) dialect=anthropic ;;

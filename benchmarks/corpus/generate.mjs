@@ -149,3 +149,25 @@ function openaiChunk(id, model, delta, finish = null, extra = {}) {
     input_tokens_details: { cached_tokens: 0 }, output_tokens: 3000, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 3025 } }) });
   writeFileSync(join(out, 'openai_responses.sse'), s);
 }
+
+// 7. OpenAI chunks as api.openai.com sends them (2025-26) to a request with
+// stream_options.include_usage: service_tier and system_fingerprint, "usage":null in every chunk,
+// and the `obfuscation` padding (random letters of random length) as every chunk's last member.
+{
+  const id = 'chatcmpl-CJx2r9Qm3T8vYb1LkPz4wA7eHfG5s', model = 'gpt-4.1-mini-2025-04-14';
+  const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const obfuscation = () => { let o = ''; const n = 1 + Math.floor(rand() * 14); while (o.length < n) o += pick([...alnum]); return o; };
+  const chunk = (delta, finish = null) => JSON.stringify({ id, object: 'chat.completion.chunk', created, model,
+    service_tier: 'default', system_fingerprint: 'fp_6f2eabb9a5', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    usage: null, obfuscation: obfuscation() });
+  let s = `data: ${chunk({ role: 'assistant', content: '', refusal: null })}\n\n`;
+  for (let i = 0; i < 3000; ++i) s += `data: ${chunk({ content: pick(english) })}\n\n`;
+  s += `data: ${chunk({}, 'stop')}\n\n`;
+  s += `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, service_tier: 'default',
+    system_fingerprint: 'fp_6f2eabb9a5', choices: [], usage: { prompt_tokens: 25, completion_tokens: 3000, total_tokens: 3025,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } },
+    obfuscation: obfuscation() })}\n\n`;
+  s += 'data: [DONE]\n\n';
+  writeFileSync(join(out, 'openai_obfuscated.sse'), s);
+}

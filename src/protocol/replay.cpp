@@ -197,6 +197,15 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
     suffix_.usage_hole = native_usage_read_.count == 1;
     suffix_.fixed_mask.clear();
     suffix_.count_words = {};
+    suffix_.padding_hole = false;
+    if (dialect_ == api_dialect::openai_compatible) {
+        constexpr std::string_view key = ",\"obfuscation\":\"";
+        const std::size_t at = bytes.size() >= 2 && bytes.ends_with("\"}") ? bytes.rfind(key, bytes.size() - 2) : std::string_view::npos;
+        if (at != std::string_view::npos && is_padding(bytes.substr(at + key.size(), bytes.size() - 2 - at - key.size()))) {
+            suffix_.padding_hole = true;
+            suffix_.padding_begin = at + key.size();
+        }
+    }
     if (suffix_.usage_hole) {
         suffix_.usage_begin = native_usage_read_.begin - text_end;
         suffix_.usage_end = native_usage_read_.end - text_end;
@@ -212,11 +221,9 @@ void stream_decoder::remember_suffix(std::string_view bytes, std::size_t text_en
 }
 
 // The template of whole_event_replay (see whole_event_replay.hpp).
-void whole_event_replay::learn(std::string_view type, std::string_view data, const text_delta_span& span,
-                               cursor_buffer& buffer) {
+void whole_event_replay::learn(std::string_view type, std::string_view prefix, std::string_view suffix,
+                               const text_delta_span& span, cursor_buffer& buffer) {
     valid_ = false;
-    const std::string_view prefix = data.substr(0, span.begin + 1);
-    const std::string_view suffix = data.substr(span.end);
     // One `event:` line and one `data:` line parse back to this type and data only when neither
     // holds a line end (data of several lines arrives joined by LF).
     const auto one_line = [](std::string_view s) {  // (find_first_of would call memchr per byte; an empty view may hold null)

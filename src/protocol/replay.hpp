@@ -19,6 +19,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace llmstream::protocol {
@@ -29,6 +30,14 @@ enum class text_field : unsigned char { content, reasoning };
 /// hole: at most 18 digits, no leading zero (the caller has found the digits).
 inline bool is_count_token(const char* first, std::size_t digits) noexcept {
     return digits != 0 && digits <= 18 && (*first != '0' || digits == 1);
+}
+
+/// Whether `v` may be a string hole's value (padding): ASCII from space on, no quote or
+/// backslash, so that a full read skips any such string the same way.
+inline bool is_padding(std::string_view v) noexcept {
+    for (const char c : v)
+        if (c == '"' || c == '\\' || static_cast<unsigned char>(c - 0x20) >= 0x60) return false;
+    return true;
 }
 
 /// Prefix replay. Streamed events repeat the same bytes up to their text: OpenAI-compatible
@@ -97,6 +106,11 @@ struct replay_suffix {
         std::uint64_t value = 0;   ///< when digits is 0: the count last read there
     };
     std::array<count_word, usage_layout::max_slots> count_words{};
+    // OpenAI's chunks end with `,"obfuscation":"..."}`, padding of random length and letters that
+    // means nothing (a member no reader reads): when `bytes` end so, with ASCII letters only, the
+    // padding is a hole, [padding_begin, size - 2) of `bytes`, and any such padding matches.
+    bool padding_hole = false;
+    std::size_t padding_begin = 0;
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it
 };
 

@@ -87,9 +87,20 @@ inline bool stream_decoder::replay_event(std::string_view data, delta& out, bool
 // of the same bytes would make it. On false nothing was changed.
 [[gnu::always_inline]] inline bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_end,
                                                                      std::string_view rest) {
-    if (!suffix_.usage_hole) return rest == std::string_view(suffix_.bytes);
+    if (!suffix_.usage_hole) return suffix_.padding_hole ? same_but_padding(rest) : rest == std::string_view(suffix_.bytes);
     if (suffix_.layout.usable && (match_kept_widths(rest) || match_usage_slots(rest))) return true;
     return read_usage_hole(doc, text_end, rest);
+}
+
+// `rest` is the kept suffix but for its padding (replay_suffix::padding_hole): the same bytes
+// before it, and `"}` after a value a full read skips the same way (no quote, backslash or
+// control character; ASCII, as whole_event_replay's string holes).
+[[gnu::always_inline]] inline bool stream_decoder::same_but_padding(std::string_view rest) const noexcept {
+    const std::size_t before = suffix_.padding_begin;
+    if (rest.size() < before + 2 || std::memcmp(rest.data(), suffix_.bytes.data(), before) != 0 ||
+        std::memcmp(rest.data() + rest.size() - 2, "\"}", 2) != 0)
+        return false;
+    return is_padding(rest.substr(before, rest.size() - 2 - before));
 }
 
 // The fast way across the usage hole: `rest` is the kept suffix with other integers in the

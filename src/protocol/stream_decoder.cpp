@@ -168,7 +168,7 @@ boost::system::error_code stream_decoder::on_typed_event(const sse::event& ev, d
             t.text_replay.suffix.assign(data.substr(span->end));
             t.text_replay.span = *span;
             t.text_replay.valid = true;
-            whole_event_.learn(ev.type, data, *span, buffer_);
+            whole_event_.learn(ev.type, data.substr(0, span->begin + 1), data.substr(span->end), *span, buffer_);
         }
     }
     return {};
@@ -227,27 +227,27 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
         }
     }
     if (cumulative_) return make_cumulative_incremental(out, diag);
-    // Replayed with its suffix: the event is replay_.prefix, its text and suffix_.bytes.
-    if (replayed_suffixes_ != suffixes_before && dialect_ == api_dialect::openai_compatible) learn_whole_chat_event(data, out);
+    // Replayed with its suffix: the event is replay_.prefix, its text and suffix_.bytes (but for padding).
+    if (replayed_suffixes_ != suffixes_before && dialect_ == api_dialect::openai_compatible) learn_whole_chat_event(out);
     return {};
 }
 
 // A chat chunk that carried only its text (no identity field changed, no finish, usage or tool
 // call) becomes whole-event replay's template: the next chunk that is its bytes but for the text
 // decodes to that text alone, as long as no identity field changes meanwhile.
-void stream_decoder::learn_whole_chat_event(std::string_view data, const delta& out) {
+void stream_decoder::learn_whole_chat_event(const delta& out) {
     const bool reasoning = replay_.field == text_field::reasoning;
     const bool text_only = (reasoning ? out.content : out.reasoning_content).empty() && out.reasoning_signature.empty() &&
                            out.role.empty() && out.tool_calls.empty() && out.finish == finish_reason::none && !out.usage &&
                            out.model.empty() && out.response_id.empty() && out.request_id.empty();
     if (!text_only || suffix_.usage_hole) return;
-    text_delta_span span;
-    span.begin = replay_.prefix.size() - 1;
-    span.end = data.size() - suffix_.bytes.size();
-    span.reasoning = reasoning;
     if (whole_event_.valid() && whole_event_identity_at_ == identity_changes_ && whole_event_replay_at_ == replay_changes_)
         return;  // the template is made of the same (an event it declined: an escape in the text)
-    whole_event_.learn({}, data, span, buffer_);  // no `event:` line
+    text_delta_span span;
+    span.reasoning = reasoning;
+    // Made of the kept prefix and suffix (this event's own may differ in its padding); no `event:` line.
+    whole_event_.learn({}, replay_.prefix, suffix_.bytes, span, buffer_);
+    if (suffix_.padding_hole) whole_event_.add_tail_hole(suffix_.padding_begin, suffix_.bytes.size() - 2);
     whole_event_replay_at_ = replay_changes_;
     whole_event_identity_at_ = identity_changes_;
 }

@@ -114,13 +114,14 @@ private:
     bool decode_event(json_cursor& c, std::string_view data, delta& out, bool& has_error);
     bool replay_event(std::string_view data, delta& out, bool& has_error);
     bool replay_suffix_bytes(std::string_view doc, std::size_t text_end, std::string_view rest);
+    bool same_but_padding(std::string_view rest) const noexcept;
     bool read_usage_hole(std::string_view doc, std::size_t text_end, std::string_view rest);
     void on_other_comment(std::string_view text) noexcept;
     bool match_kept_widths(std::string_view rest);
     bool match_usage_slots(std::string_view rest);
     void settle_native_usage() noexcept;
     void remember_suffix(std::string_view bytes, std::size_t text_end, const delta& out, bool has_error);
-    void learn_whole_chat_event(std::string_view data, const delta& out);
+    void learn_whole_chat_event(const delta& out);
     // What the dialects' readers write besides the delta: the event's error, DashScope's running usage.
     event_errors errors(bool& has_error) noexcept { return {error_, error_written_, has_error}; }
     dashscope_native::running_usage running_usage() noexcept {

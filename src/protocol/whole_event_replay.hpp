@@ -43,10 +43,22 @@ namespace llmstream::protocol {
 class whole_event_replay {
 public:
     /// Learns the template from a text delta event the decoder read (typed: in full; chat: replayed
-    /// with its suffix): its SSE type (empty: the template has no `event:` line) and data, and
-    /// where its text lies. An event whose template
-    /// cannot be written as one `event:` line and one `data:` line leaves none.
-    void learn(std::string_view type, std::string_view data, const text_delta_span& span, cursor_buffer& buffer);
+    /// with its suffix): its SSE type (empty: the template has no `event:` line), its data up to
+    /// and including the text's opening quote, and after the closing quote; `span` gives the
+    /// holes in the prefix, whether members after the text may be others that mean nothing, and
+    /// the text's field. An event whose template cannot be written as one `event:` line and one
+    /// `data:` line leaves none.
+    void learn(std::string_view type, std::string_view prefix, std::string_view suffix, const text_delta_span& span,
+               cursor_buffer& buffer);
+    /// A string hole in the tail, [begin, end) of the data after the text (chat's padding, which
+    /// learn does not find by itself); the template must have room for it.
+    void add_tail_hole(std::size_t begin, std::size_t end) noexcept {
+        if (tail_hole_count_ == max_holes) {
+            valid_ = false;
+            return;
+        }
+        tail_holes_[tail_hole_count_++] = {begin, end};
+    }
     void clear() noexcept { valid_ = false; }
     bool valid() const noexcept { return valid_; }
     /// The field the text goes to (reasoning_content, else content).

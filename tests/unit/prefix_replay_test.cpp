@@ -761,3 +761,44 @@ TEST_CASE("whole-event replay: chat chunks that carry only text decode as a full
         CHECK(compare_bytes(api_dialect::openai_compatible, body) == 2);
     }
 }
+
+TEST_CASE("prefix replay: OpenAI's obfuscation padding after the choices is a hole in the suffix", "[replay][chat]") {
+    const auto padded = [](std::string_view text, std::string_view padding_json) {
+        return chunk(std::string(R"("content":")") + std::string(text) + "\"",
+                     std::string(R"(,"logprobs":null,"finish_reason":null}],"obfuscation":)") + std::string(padding_json) + "}");
+    };
+    std::vector<wire_event> events{
+        {"message", padded("a", R"("x1")")},
+        {"message", padded("b", R"("Zq9")")},           // suffix kept
+        {"message", padded("c", R"("")")},              // replayed with its suffix: empty padding
+        {"message", padded("d", R"("abcdefghijklmn")")},  // longer padding
+        {"message", padded("e", R"("q\"z")")},          // an escape: read after the text
+        {"message", padded("f", "\"p\xc3\xa9\"")},      // non-ASCII: read after the text
+        {"message", padded("g", "7")},                  // not a string
+        {"message", padded("h", R"("ok")")},            // suffix kept again
+        {"message", padded("h2", R"("okay")")},         // replayed
+        {"message", padded("l", R"("x","model":"m2")")},  // looks like padding between the bytes: another member
+        {"message", chunk(R"("content":"i")", R"(,"logprobs":null,"finish_reason":"stop"}],"obfuscation":"k"})")},
+        {"message", padded("j", R"("x","obfuscation":"y")")},  // not the last member alone: read
+        {"message", padded("k", R"("tab	")")},          // a control character: malformed in a full read too
+    };
+    CHECK(compare(api_dialect::openai_compatible, events) == 12);
+    CHECK(last_suffixes == 3);
+}
+
+TEST_CASE("whole-event replay: OpenAI chunks with obfuscation padding are taken whole", "[replay][chat]") {
+    const auto event = [](std::string_view text, std::string_view padding) {
+        return "data: " +
+               chunk(std::string(R"("content":")") + std::string(text) + "\"",
+                     std::string(R"(,"logprobs":null,"finish_reason":null}],"obfuscation":")") + std::string(padding) + "\"}") +
+               "\n\n";
+    };
+    const std::string body = "data: " + chunk(R"("role":"assistant","content":"")") + "\n\n" + event("Hello", "a1") +
+                             event(",", "xyz") + event(" world", "Q") +  // suffix replayed: learnt
+                             event(" whole", "padding0123") + event(" again", "") +  // whole
+                             event(" esc", "q\\\"z") + event(" high", "\xc3\xa9") +  // read in full
+                             event(" last", "b") +                                    // whole
+                             "data: " + chunk(R"("content":"")", R"(,"logprobs":null,"finish_reason":"stop"}],"obfuscation":"s"})") +
+                             "\n\n" + "data: [DONE]\n\n";
+    CHECK(compare_bytes(api_dialect::openai_compatible, body) == 3);
+}
