@@ -107,8 +107,8 @@ struct replay_suffix {
     };
     std::array<count_word, usage_layout::max_slots> count_words{};
     // OpenAI's chunks end with `,"obfuscation":"..."}`, padding of random length and letters that
-    // means nothing (a member no reader reads): when `bytes` end so, with ASCII letters only, the
-    // padding is a hole, [padding_begin, size - 2) of `bytes`, and any such padding matches.
+    // means nothing (a member no reader reads): when `bytes` end so, the value passing is_padding,
+    // the padding is a hole, [padding_begin, size - 2) of `bytes`, and any such value matches.
     bool padding_hole = false;
     std::size_t padding_begin = 0;
     int misses = 0;  ///< in a row: a stream whose suffix changes every time stops recording it

@@ -234,7 +234,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
 
 // A chat chunk that carried only its text (no identity field changed, no finish, usage or tool
 // call) becomes whole-event replay's template: the next chunk that is its bytes but for the text
-// decodes to that text alone, as long as no identity field changes meanwhile.
+// (and the padding) decodes to that text alone, as long as no identity field changes meanwhile.
 void stream_decoder::learn_whole_chat_event(const delta& out) {
     const bool reasoning = replay_.field == text_field::reasoning;
     const bool text_only = (reasoning ? out.content : out.reasoning_content).empty() && out.reasoning_signature.empty() &&

@@ -6,7 +6,8 @@
 //   data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}
 //   (blank line)
 //
-// Chat completions chunks that carry only text repeat the whole chunk (no `event:` line, no holes):
+// Chat completions chunks that carry only text repeat the whole chunk but for OpenAI's padding
+// (no `event:` line; the `obfuscation` value, when it ends the chunk, is a hole):
 //
 //   data: {"id":"chatcmpl-1",...,"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}
 //
@@ -53,6 +54,7 @@ public:
     /// A string hole in the tail, [begin, end) of the data after the text (chat's padding, which
     /// learn does not find by itself); the template must have room for it.
     void add_tail_hole(std::size_t begin, std::size_t end) noexcept {
+        if (!valid_) return;  // learn made none
         if (tail_hole_count_ == max_holes) {
             valid_ = false;
             return;
