@@ -16,6 +16,9 @@ const english = ['The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', '
   ' coroutines', ' make', ' asynchronous', ' code', ' read', ' like', ' straight', '-line', ' code', '\n', ' "quoted"', ' tab\t'];
 const chinese = ['你好', '，', '我是', '通义', '千问', '。', '这是', '一个', '关于', '异步', '编程', '的', '问题', '：', '首先', '，', '我们', '需要', '考虑', '并发', '\n'];
 const created = 1732000000;
+const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+// api.openai.com's `obfuscation` padding: random letters of random length.
+const obfuscation = () => { let o = ''; const n = 1 + Math.floor(rand() * 14); while (o.length < n) o += pick([...alnum]); return o; };
 
 function openaiChunk(id, model, delta, finish = null, extra = {}) {
   return JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null,
@@ -120,8 +123,6 @@ function openaiChunk(id, model, delta, finish = null, extra = {}) {
 {
   const rid = 'resp_68c1f2a9e0b48190a3d5c7e1f2b4a6c80d1e3f5a7b9c1d2e', mid = 'msg_68c1f2aa7c6c8190b6e2d4f6a8c0e2f40d1e3f5a7b9c1d2e';
   const model = 'gpt-4.1-2025-04-14';
-  const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const obfuscation = () => { let o = ''; const n = 1 + Math.floor(rand() * 14); while (o.length < n) o += pick([...alnum]); return o; };
   const response = (status, extra) => ({ id: rid, object: 'response', created_at: created, status, background: false, error: null,
     incomplete_details: null, instructions: null, max_output_tokens: null, max_tool_calls: null, model, output: [],
     parallel_tool_calls: true, previous_response_id: null, prompt_cache_key: null, reasoning: { effort: null, summary: null },
@@ -155,8 +156,6 @@ function openaiChunk(id, model, delta, finish = null, extra = {}) {
 // and the `obfuscation` padding (random letters of random length) as every chunk's last member.
 {
   const id = 'chatcmpl-CJx2r9Qm3T8vYb1LkPz4wA7eHfG5s', model = 'gpt-4.1-mini-2025-04-14';
-  const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const obfuscation = () => { let o = ''; const n = 1 + Math.floor(rand() * 14); while (o.length < n) o += pick([...alnum]); return o; };
   const chunk = (delta, finish = null) => JSON.stringify({ id, object: 'chat.completion.chunk', created, model,
     service_tier: 'default', system_fingerprint: 'fp_6f2eabb9a5', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     usage: null, obfuscation: obfuscation() });

@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "memory/block_cache.hpp"
+#include "protocol/only_text.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -167,17 +168,10 @@ public:
     }
 
 private:
-    // Whether `d` carries nothing but its two text fields. Every field is bound here by name: a
-    // delta that grew a field stops the build on this line (any compiler) until it is added.
-    static bool only_text(const delta& d) noexcept {
-        [[maybe_unused]] const auto& [content, reasoning, signature, role, tool_calls, finish, finish_text, token_usage,
-                                      model, response_id, request_id] = d;
-        return signature.empty() && role.empty() && tool_calls.empty() && finish == finish_reason::none &&
-               finish_text.empty() && !token_usage && model.empty() && response_id.empty() && request_id.empty();
-    }
     // Moves, not copies: a text on the heap changes hands with the buffer it replaces (libstdc++'s
     // move assignment), so a warm ring allocates nothing. `d` is left stale (the decoder clears it).
     static void pack(delta& d, packed_delta& slot) {
+        using protocol::only_text;
         if (only_text(d) && d.reasoning_content.empty()) {
             slot.text = std::move(d.content);
             slot.k = packed_delta::kind::content;

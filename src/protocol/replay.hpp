@@ -5,14 +5,16 @@
 // replay_marker::text_starts ("the text starts here") and usage_recorder ("a usage object is
 // here"). The replay algorithm itself is stream_decoder's (replay.cpp); the typed-event dialects'
 // text deltas have their own form (text_event_replay below), and whole_event_replay.hpp takes a
-// whole text delta (typed, or a chat chunk) from its bytes before the SSE parser reads its lines. The safety nets are
-// tests/unit/prefix_replay_test.cpp and the fuzz differential (delta's operator==, replay on/off).
+// whole text delta (typed, or a chat chunk) from its bytes before the SSE parser reads its lines.
+// The safety nets are tests/unit/prefix_replay_test.cpp and the fuzz differential (delta's
+// operator==, replay on/off).
 #pragma once
 
 #include "json_access.hpp"
 
 #include <llmstream/events.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -32,13 +34,12 @@ inline bool is_count_token(const char* first, std::size_t digits) noexcept {
     return digits != 0 && digits <= 18 && (*first != '0' || digits == 1);
 }
 
-/// Whether `v` may be a string hole's value (padding): ASCII from space on, no quote or
-/// backslash, so that a full read skips any such string the same way.
-inline bool is_padding(std::string_view v) noexcept {
-    for (const char c : v)
-        if (c == '"' || c == '\\' || static_cast<unsigned char>(c - 0x20) >= 0x60) return false;
-    return true;
+/// Whether `c` may be in a string hole's value (padding): ASCII from space on, no quote or
+/// backslash, so that a full read skips any string of such bytes the same way.
+inline bool is_padding_byte(char c) noexcept {
+    return c != '"' && c != '\\' && static_cast<unsigned char>(c - 0x20) < 0x60;
 }
+inline bool is_padding(std::string_view v) noexcept { return std::all_of(v.begin(), v.end(), is_padding_byte); }
 
 /// Prefix replay. Streamed events repeat the same bytes up to their text: OpenAI-compatible
 /// `{"id":...,"model":...,"choices":[{"index":0,"delta":{"content":"` and DashScope native

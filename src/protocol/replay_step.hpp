@@ -83,8 +83,9 @@ inline bool stream_decoder::replay_event(std::string_view data, delta& out, bool
 }
 
 // Whether `rest` (the event after its text, which ended at `text_end` of `doc`) equals the kept
-// suffix (but for its padding, replay_suffix::padding_hole); across a usage hole, the usage read there becomes the running count, as a full read
-// of the same bytes would make it. On false nothing was changed.
+// suffix (but for its padding, replay_suffix::padding_hole); across a usage hole, the usage read
+// there becomes the running count, as a full read of the same bytes would make it. On false
+// nothing was changed.
 [[gnu::always_inline]] inline bool stream_decoder::replay_suffix_bytes(std::string_view doc, std::size_t text_end,
                                                                      std::string_view rest) {
     if (!suffix_.usage_hole) return suffix_.padding_hole ? same_but_padding(rest) : rest == std::string_view(suffix_.bytes);
@@ -93,8 +94,8 @@ inline bool stream_decoder::replay_event(std::string_view data, delta& out, bool
 }
 
 // `rest` is the kept suffix but for its padding (replay_suffix::padding_hole): the same bytes
-// before it, and `"}` after a value a full read skips the same way (is_padding: no quote or
-// backslash, bytes 0x20-0x7F, as whole_event_replay's string holes).
+// before it, and `"}` after a value a full read skips the same way (is_padding, as
+// whole_event_replay's string holes).
 [[gnu::always_inline]] inline bool stream_decoder::same_but_padding(std::string_view rest) const noexcept {
     const std::size_t before = suffix_.padding_begin;
     if (rest.size() < before + 2 || std::memcmp(rest.data(), suffix_.bytes.data(), before) != 0 ||

@@ -1,4 +1,5 @@
 #include "stream_decoder.hpp"
+#include "only_text.hpp"
 #include "replay_step.hpp"
 
 #include "error_classifier.hpp"
@@ -237,10 +238,7 @@ boost::system::error_code stream_decoder::on_event(const sse::event& ev, delta& 
 // (and the padding) decodes to that text alone, as long as no identity field changes meanwhile.
 void stream_decoder::learn_whole_chat_event(const delta& out) {
     const bool reasoning = replay_.field == text_field::reasoning;
-    const bool text_only = (reasoning ? out.content : out.reasoning_content).empty() && out.reasoning_signature.empty() &&
-                           out.role.empty() && out.tool_calls.empty() && out.finish == finish_reason::none && !out.usage &&
-                           out.model.empty() && out.response_id.empty() && out.request_id.empty();
-    if (!text_only || suffix_.usage_hole) return;
+    if (!only_text(out) || !(reasoning ? out.content : out.reasoning_content).empty() || suffix_.usage_hole) return;
     if (whole_event_.valid() && whole_event_identity_at_ == identity_changes_ && whole_event_replay_at_ == replay_changes_)
         return;  // the template is made of the same (an event it declined: an escape in the text)
     text_delta_span span;

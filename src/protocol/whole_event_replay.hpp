@@ -19,8 +19,9 @@
 // and the holes, the text is taken from them with no line parsing and no JSON read. Anything else
 // (an escape in the text, a byte >= 0x80 that is not UTF-8, other line ends, another member, the
 // event split across chunks) is declined, and the event is parsed as usual, where prefix replay
-// (text_event_replay, or chat's replay_event) still shortens it. Equal to a full decode in every outcome: the fuzz
-// differential (replay on/off) and tests/unit/prefix_replay_test.cpp compare the two.
+// (text_event_replay, or chat's replay_event) still shortens it. Equal to a full decode in every
+// outcome: the fuzz differential (replay on/off) and tests/unit/prefix_replay_test.cpp compare
+// the two.
 #pragma once
 
 #include "replay.hpp"
@@ -135,7 +136,7 @@ private:
                 while (p < end && static_cast<unsigned char>(*p - '0') < 10) ++p;
                 if (!is_count_token(first, static_cast<std::size_t>(p - first))) return nullptr;
             } else {
-                while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p - 0x20) < 0x60) ++p;
+                while (p < end && is_padding_byte(*p)) ++p;
                 if (p == end || *p != '"') return nullptr;
             }
             kept = holes[h].end;
