@@ -219,6 +219,14 @@ TEST_CASE("framing rules: Transfer-Encoding wins over Content-Length, odd but va
         CHECK(r.body == "0123456789abcdefghijklmno0123456789abcdef");
         CHECK(r.done);
     }
+    // Fifteen digits, and a bare LF after the size (the common "hex CR LF" is read another way).
+    {
+        const auto r = feed_every_way("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000a\r\n"
+                                      "0123456789\r\n3\nabc\r\n0\n\r\n");
+        CHECK(!r.ec);
+        CHECK(r.body == "0123456789abc");
+        CHECK(r.done);
+    }
     // A chunk-size line that never ends is refused once it passes 4 KiB.
     CHECK(feed_http("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(5000, '0'), {512}).ec ==
           errc::invalid_http_response);

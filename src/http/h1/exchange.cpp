@@ -143,11 +143,11 @@ asio::awaitable<exchange_result> exchange::run(const outgoing_request& request, 
 // the reading when set (none: the response ended, or the reader has no room for now). Returns
 // whether to read again at once.
 bool exchange::after_read(error_code& ec, std::size_t n) {
-    if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done())) {
-        ec = reader_.commit_eof();
-        return false;  // not told to on_read_end: the end of the stream delivers what is left
+    if (ec) {  // tested first: a read that succeeded compares no error codes
+        if (ec == asio::error::eof || (ec == asio::ssl::error::stream_truncated && reader_.head_done()))
+            ec = reader_.commit_eof();  // not told to on_read_end: the end of the stream delivers what is left
+        return false;
     }
-    if (ec) return false;
     if ((ec = reader_.commit(n))) return false;
     // Between reads the handler may complete its reader inline, and the reader may cancel the
     // exchange there. Not after the response's last read: a reader that drops its stream at
