@@ -111,12 +111,13 @@ void stream_impl::post(Handler handler, error_code ec, Value value, bool counted
 // Completes a waiting reader now, in this call: only from on_read_end, never from the initiating
 // call. As the posted completion does: the read counts as completed before the handler runs. An
 // exception from the handler leaves io_context::run as it would from a posted one (rethrown from
-// a post), not through the exchange that happened to read the socket.
+// a post), not through the exchange that happened to read the socket. The reader may drop its
+// stream in the handler: this object stays alive all the same, as the attempt loop (run(), whose
+// exchange read the socket and is still waiting for it) owns it.
 template <class Handler, class Value>
 void stream_impl::complete_now(Handler handler, error_code ec, Value value) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    const std::shared_ptr<stream_impl> self = shared_from_this();  // the reader may drop the stream
     channel_.completed();
     try {
         std::move(handler)(ec, value);
