@@ -113,7 +113,9 @@ void stream_impl::post(Handler handler, error_code ec, Value value, bool counted
 // exception from the handler leaves io_context::run as it would from a posted one (rethrown from
 // a post), not through the exchange that happened to read the socket. The reader may drop its
 // stream in the handler: this object stays alive all the same, as the attempt loop (run(), whose
-// exchange read the socket and is still waiting for it) owns it.
+// exchange read the socket and is still waiting for it) owns it. That holds as long as the
+// exchange's reads resume run() only after on_read_end returns (socket_body_reads calls the
+// coroutine's handler last).
 template <class Handler, class Value>
 void stream_impl::complete_now(Handler handler, error_code ec, Value value) {
     auto slot = asio::get_associated_cancellation_slot(handler);

@@ -165,7 +165,8 @@ bool exchange::after_read(error_code& ec, std::size_t n) {
 // waits for room (a coroutine's resume per read cost more than the read's own machinery). The
 // operations take the connection's read memory. Asio's socket never completes a read inside its
 // initiating call, so this does not recurse. An exception (out of memory) is handed to the
-// coroutine, which rethrows it.
+// coroutine, which rethrows it. The coroutine's handler is called last, after everything that
+// touches the exchange or its stream: the coroutine owns the stream (see complete_now).
 template <class Handler>
 struct exchange::socket_body_reads {
     exchange* self;
