@@ -42,23 +42,31 @@ bool is_tchar(unsigned char c) {
 // VCHAR, obs-text, SP and HTAB: what a field value or reason phrase may hold.
 bool is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+// The hex digits at the start of `s`, at most 16 of them looked at: their value (wrapped at 16
+// digits, which no caller accepts) and how many there were.
+struct hex_run {
+    std::uint64_t value = 0;
+    std::size_t digits = 0;
+};
+hex_run leading_hex(std::string_view s) {
+    hex_run r;
+    for (; r.digits < s.size() && r.digits < 16; ++r.digits) {
+        const char c = s[r.digits];
+        unsigned d;
+        if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
+        else if (c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A' + 10);
+        else break;
+        r.value = r.value << 4 | d;
+    }
+    return r;
 }
 
 // A chunk size: 1 to 15 hex digits (< 2^60), nothing else.
 std::optional<std::uint64_t> parse_chunk_size(std::string_view digits) {
-    if (digits.empty() || digits.size() > 15) return std::nullopt;
-    std::uint64_t v = 0;
-    for (const char c : digits) {
-        const int d = hex_digit(c);
-        if (d < 0) return std::nullopt;
-        v = v << 4 | static_cast<unsigned>(d);
-    }
-    return v;
+    const hex_run r = leading_hex(digits);
+    if (r.digits == 0 || r.digits > 15 || r.digits != digits.size()) return std::nullopt;
+    return r.value;
 }
 
 std::string_view trim(std::string_view s) {
@@ -124,19 +132,14 @@ struct response_reader::impl {
         return std::make_pair(l, lf + 1);
     }
 
-    // Once per chunk, so once per event of a streamed response.
-    // "1a2f\r\n" at the start of `in`: its value and the bytes it took, or nothing when `in` starts
-    // otherwise (parse_chunk_size's limit of 15 digits holds here too).
+    // "1a2f\r\n" at the start of `in` (parse_chunk_size's 1 to 15 digits, then CR LF): its value
+    // and the bytes it took, or nothing when `in` starts otherwise. Once per chunk, so once per
+    // event of a streamed response.
     static std::optional<std::pair<std::uint64_t, std::size_t>> plain_chunk_size(std::string_view in) {
-        std::uint64_t v = 0;
-        std::size_t i = 0;
-        for (; i < in.size() && i < 16; ++i) {
-            const int d = hex_digit(in[i]);
-            if (d < 0) break;
-            v = v << 4 | static_cast<unsigned>(d);
-        }
+        const hex_run r = leading_hex(in);
+        const std::size_t i = r.digits;
         if (i == 0 || i > 15 || i + 1 >= in.size() || in[i] != '\r' || in[i + 1] != '\n') return std::nullopt;
-        return std::make_pair(v, i + 2);
+        return std::make_pair(r.value, i + 2);
     }
 
     error_code parse() {
