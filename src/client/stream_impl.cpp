@@ -102,46 +102,97 @@ void stream_impl::produce(Delta&& d) {
 
 // --- the attempt loop ---
 
-// One request: attempts until one succeeds, a failure is final, or the retry policy says stop.
+// One request, to its end: however the attempts end, an allocation that failed or an exception
+// included, the reader is told (a stream that never ended would leave its reader waiting forever).
 asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
-    self->started_ = steady_clock::now();
-    self->client_->retry_budget.record_request(self->started_);
-    self->request_number_ = ++self->client_->requests_started;
-    if (auto* o = self->observer_) o->request_started(self->context());
-    error_code ec = protocol::encode_request(self->client_->config.dialect, self->request_, self->streaming_,
-                                             self->encoded_, self->diag_);
-    if (!ec) self->outgoing_ = self->build_request();
+    // With Asio 1.81, an exception from an operation's start inside a coroutine (an allocation
+    // that failed there) leaves io_context::run() and destroys this frame without resuming it:
+    // the stream ends all the same, with no_memory.
+    struct ends_anyway {
+        stream_impl& s;
+        ~ends_anyway() {
+            if (!s.channel_.finished()) s.end(asio::error::no_memory);
+        }
+    } guard{*self};
+    error_code ec;
+    try {
+        ec = co_await self->attempts();
+    } catch (const std::bad_alloc&) {
+        ec = asio::error::no_memory;
+    } catch (const std::exception&) {
+        ec = asio::error::fault;  // nothing below throws anything else by design
+    }
+    self->end(ec);
+}
+
+// The request's end, told to the pool, the rate governor, the observer and the reader.
+void stream_impl::end(error_code ec) noexcept {
+    try {
+        // Between attempts nothing is held; an exception from an attempt's middle may have left these.
+        release_connection(ec);
+        release_admission(ec);
+    } catch (const std::exception&) {
+        connection_.reset();
+    }
+    conclude(ec);
+    if (auto* o = observer_) report_end(*o, ec);
+    try {
+        finish(ec);
+    } catch (const std::exception&) {
+        // Out of memory for the reader's completion: there is nothing left to tell it with.
+    }
+}
+
+// Attempts until one succeeds, a failure is final, or the retry policy says stop.
+asio::awaitable<boost::system::error_code> stream_impl::attempts() {
+    started_ = steady_clock::now();
+    client_->retry_budget.record_request(started_);
+    request_number_ = ++client_->requests_started;
+    if (auto* o = observer_) o->request_started(context());
+    error_code ec = protocol::encode_request(client_->config.dialect, request_, streaming_, encoded_, diag_);
+    if (!ec) outgoing_ = build_request();
     // The prompt lives on only in the encoded body, sent by every attempt: a stream no longer
     // holds its messages, tools and extra JSON a second time while it streams.
-    std::vector<message>().swap(self->request_.messages);
-    std::vector<tool>().swap(self->request_.tools);
-    std::string().swap(self->request_.extra);
+    std::vector<message>().swap(request_.messages);
+    std::vector<tool>().swap(request_.tools);
+    std::string().swap(request_.extra);
     while (!ec) {
-        if (self->ticket_ && (ec = co_await self->admit())) break;
-        ++self->diag_.attempts;
-        if (auto* o = self->observer_) o->attempt_started(self->context(), self->diag_.attempts);
-        ec = co_await self->guarded_attempt();
-        self->release_connection(ec);
-        self->release_admission(ec);
-        if (!ec || self->cancelled_) break;
+        if (ticket_ && (ec = co_await admit())) break;
+        ++diag_.attempts;
+        if (auto* o = observer_) o->attempt_started(context(), diag_.attempts);
+        ec = co_await guarded_attempt();
+        release_connection(ec);
+        release_admission(ec);
+        if (!ec || cancelled_) break;
         // Nothing is retried once a delta was produced for the reader: it would be replayed.
-        if (self->produced_ > 0) {
+        if (produced_ > 0) {
             if (is_retryable(ec))
-                self->diag_.retry_note = "not retried: " + std::to_string(self->produced_) +
-                                         (self->produced_ == 1 ? " delta" : " deltas") +
-                                         " had already been produced, and a retry would repeat them";
+                diag_.retry_note = "not retried: " + std::to_string(produced_) + (produced_ == 1 ? " delta" : " deltas") +
+                                   " had already been produced, and a retry would repeat them";
             break;
         }
-        if (!(ec = co_await self->wait_before_retry(ec))) self->diag_.clear_last_attempt();
+        if (!(ec = co_await wait_before_retry(ec))) diag_.clear_last_attempt();
     }
-    if (ec && self->diag_.hint.empty()) self->diag_.hint = protocol::hint_for_failure(ec);
+    co_return ec;
+}
+
+// The end's diagnostics: a hint, no secret. Allocates, and must not fail the ending: short of
+// memory, the hint is left out and text that might hold a secret is dropped whole.
+void stream_impl::conclude(error_code& ec) noexcept {
+    try {
+        if (ec && diag_.hint.empty()) diag_.hint = protocol::hint_for_failure(ec);
+    } catch (const std::bad_alloc&) {
+        diag_.hint.clear();
+    }
     // A server (or a proxy) that echoes the request's headers must not put the key in front
     // of the user: diagnostics never carry it.
-    protocol::redact_secret(self->diag_, self->client_->config.api_key);
-    if (self->client_->proxy) protocol::redact_secret(self->diag_, self->client_->proxy->password);
-    if (self->cancelled_) ec = asio::error::operation_aborted;  // whatever closing the socket caused
-    if (auto* o = self->observer_) self->report_end(*o, ec);
-    self->finish(ec);
+    try {
+        protocol::redact_secret(diag_, client_->config.api_key);
+        if (client_->proxy) protocol::redact_secret(diag_, client_->proxy->password);
+    } catch (const std::bad_alloc&) {
+        protocol::drop_provider_text(diag_);
+    }
+    if (cancelled_) ec = asio::error::operation_aborted;  // whatever closing the socket caused
 }
 
 asio::awaitable<error_code> stream_impl::guarded_attempt() {

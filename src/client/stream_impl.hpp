@@ -80,6 +80,9 @@ private:
     void finish(error_code ec);
 
     static boost::asio::awaitable<void> run(std::shared_ptr<stream_impl> self);
+    boost::asio::awaitable<error_code> attempts();
+    void conclude(error_code& ec) noexcept;
+    void end(error_code ec) noexcept;
     boost::asio::awaitable<error_code> guarded_attempt();
     boost::asio::awaitable<error_code> attempt();
     boost::asio::awaitable<http::exchange_result> over_http1();

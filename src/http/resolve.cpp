@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <utility>
 
 namespace llmstream::http {
 
@@ -27,12 +28,36 @@ struct deadline_resolver::lookup_state {
 
 namespace {
 
+// asio builds a lookup's results on the io_context's thread, as it completes; when that
+// allocation fails, the exception leaves io_context::run() and the handler is dropped uncalled.
+// This one answers then, as it goes, with no_memory: the request would wait out its deadline.
+class answers_once {
+public:
+    answers_once(std::shared_ptr<asio::ip::tcp::resolver> r, deadline_resolver::handler_type h)
+        : resolver_(std::move(r)), handler_(std::move(h)) {}
+    answers_once(answers_once&& o) noexcept
+        : resolver_(std::move(o.resolver_)), handler_(std::exchange(o.handler_, nullptr)) {}
+    answers_once& operator=(answers_once&&) = delete;
+    ~answers_once() {
+        if (!handler_) return;
+        try {
+            handler_(asio::error::no_memory, {});
+        } catch (...) {  // a destructor: nothing may leave it
+        }
+    }
+    void operator()(error_code ec, deadline_resolver::results_type r) {
+        std::exchange(handler_, nullptr)(ec, std::move(r));
+    }
+
+private:
+    std::shared_ptr<asio::ip::tcp::resolver> resolver_;  // alive until the answer
+    deadline_resolver::handler_type handler_;
+};
+
 std::function<void()> asio_lookup(asio::any_io_executor ex, const std::string& host, const std::string& port,
                                   deadline_resolver::handler_type handler) {
     auto resolver = std::make_shared<asio::ip::tcp::resolver>(ex);
-    resolver->async_resolve(host, port, [resolver, h = std::move(handler)](error_code ec, deadline_resolver::results_type r) {
-        h(ec, std::move(r));
-    });
+    resolver->async_resolve(host, port, answers_once(resolver, std::move(handler)));
     return [weak = std::weak_ptr<asio::ip::tcp::resolver>(resolver)] {
         if (auto r = weak.lock()) r->cancel();
     };

@@ -94,7 +94,7 @@ public:
     /// `doc`. `near_end` when the string does not close at least 16 bytes before that end: then
     /// `out` holds part of it, and a loaded cursor must read it. `malformed` is what a loaded
     /// cursor would find too. `scratch`: cursor_buffer::scratch_for(doc.size()).
-    static in_place_string read_string_in_place(std::string_view doc, char* scratch, std::string& out) noexcept {
+    static in_place_string read_string_in_place(std::string_view doc, char* scratch, std::string& out) {
         if (doc.empty() || doc.front() != '"') return {in_place_string::near_end, 0};  // the loaded cursor decides
         json_cursor c(doc, scratch);
         if (c.append_string(out)) return {in_place_string::ok, c.offset()};
@@ -198,11 +198,11 @@ public:
     bool next_element() noexcept { return next_member(']'); }
 
     /// Reads a string value into `out` (replacing), decoding escapes.
-    bool read_string(std::string& out) noexcept {
+    bool read_string(std::string& out) {
         out.clear();
         return append_string(out);
     }
-    bool append_string(std::string& out) noexcept {
+    bool append_string(std::string& out) {
         skip_ws();
         if (*p_ != '"') return fail();
         // Local cursors: stores through `w` (a char*) could alias p_, which would otherwise be
@@ -276,7 +276,7 @@ public:
         return true;
     }
     /// Reads a string, or leaves `out` empty for null.
-    bool read_string_or_null(std::string& out) noexcept {
+    bool read_string_or_null(std::string& out) {
         if (take_null()) {
             out.clear();
             return true;
@@ -319,7 +319,7 @@ public:
     }
 
     /// Raw text of the number next (for codes sent as numbers).
-    bool read_number_text(std::string& out) noexcept {
+    bool read_number_text(std::string& out) {
         skip_ws();
         const char* start = p_;
         if (!scan_number()) return false;

@@ -289,6 +289,9 @@ std::string hint_for_failure(const boost::system::error_code& ec) {
     }
     namespace ae = boost::asio::error;
     if (ec == ae::operation_aborted) return "the request was cancelled";
+    if (ec == ae::no_memory)
+        return "the process ran out of memory during this request: send fewer at once, lower max_buffered_deltas, "
+               "or allow the process more memory";
     if (ec == ae::connection_refused)
         return "nothing accepts connections at the base URL's host and port: check the URL and that the server runs";
     if (ec == ae::host_not_found || ec == ae::host_not_found_try_again || ec == ae::no_data)
@@ -325,6 +328,18 @@ void redact_secret(diagnostics& diag, std::string_view secret) {
     for (auto& a : diag.attempt_log) {
         scrub(a.provider_code);
         scrub(a.request_id);
+    }
+}
+
+void drop_provider_text(diagnostics& diag) noexcept {
+    diag.provider_code.clear();
+    diag.provider_message.clear();
+    diag.request_id.clear();
+    diag.hint.clear();
+    diag.retry_note.clear();
+    for (auto& a : diag.attempt_log) {
+        a.provider_code.clear();
+        a.request_id.clear();
     }
 }
 

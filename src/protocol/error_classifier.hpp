@@ -47,6 +47,8 @@ boost::system::error_code decode_error_response(vendor v, const response_head& h
 
 /// Replaces every occurrence of `secret` (the API key) in `diag`'s text with "[redacted]".
 void redact_secret(diagnostics& diag, std::string_view secret);
+/// What redact_secret would scrub, dropped whole: when there is no memory left to scrub it.
+void drop_provider_text(diagnostics& diag) noexcept;
 
 /// Provider text is kept, but bounded and stripped of control characters.
 void set_provider_text(std::string& out, std::string_view text);

@@ -149,7 +149,28 @@ asio::awaitable<bool> session::ping(steady_clock::time_point liveness, steady_cl
     co_return alive;
 }
 
+// Marks a loop as gone however it ends. One that did not return (an exception, an allocation
+// that failed; or its frame destroyed unresumed, which Asio 1.81 does when an operation fails to
+// start) ends the session: its streams end with no_memory instead of waiting on a loop that is gone.
+struct session::loop_exit {
+    session& s;
+    bool& running;
+    bool returned = false;
+    loop_exit(session& owner, bool& running_flag) : s(owner), running(running_flag) {}
+    loop_exit(const loop_exit&) = delete;
+    loop_exit& operator=(const loop_exit&) = delete;
+    ~loop_exit() {
+        running = false;
+        if (returned) return;
+        try {
+            s.fail(asio::error::no_memory);
+        } catch (...) {  // a destructor: nothing may leave it
+        }
+    }
+};
+
 asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
+    loop_exit exit{*this, reader_running_};
     // Never inside the caller (co_spawn would run this inline): not inside one of nghttp2's callbacks.
     co_await asio::post(executor_, asio::use_awaitable);
     memory::byte_buffer buffer(32 * 1024);  // back to the cache when the connection idles (see buffer_cache.hpp)
@@ -179,10 +200,11 @@ asio::awaitable<void> session::read_loop(std::shared_ptr<session>) {  // the arg
         }
         wake_writer();  // SETTINGS and PING acknowledgements, WINDOW_UPDATEs, RST_STREAMs
     }
-    reader_running_ = false;
+    exit.returned = true;
 }
 
 asio::awaitable<void> session::write_loop(std::shared_ptr<session>) {  // the argument keeps the session alive
+    loop_exit exit{*this, writer_running_};
     // Never inside the caller: nghttp2's mem_send must not run within its own mem_recv.
     co_await asio::post(executor_, asio::use_awaitable);
     std::string out;
@@ -217,6 +239,7 @@ asio::awaitable<void> session::write_loop(std::shared_ptr<session>) {  // the ar
         write_signal_.expires_at(steady_clock::time_point::max());
         co_await write_signal_.async_wait(use_tuple);
     }
+    exit.returned = true;
     writer_running_ = false;
     maybe_stop_reading();
 }

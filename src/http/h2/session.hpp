@@ -65,6 +65,7 @@ public:
     std::function<void()> on_change;
 
 private:
+    struct loop_exit;
     boost::asio::awaitable<void> read_loop(std::shared_ptr<session> self);
     boost::asio::awaitable<void> write_loop(std::shared_ptr<session> self);
     bool busy() const noexcept;

@@ -260,7 +260,14 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
     }
     if (!request.body.empty()) add("content-length", length);
 
-    auto st = std::make_unique<stream_state>();
+    // The stream's map node is made before nghttp2 holds a pointer to its state: nothing that
+    // may fail (an allocation) comes between submitting and keeping it.
+    auto node = [] {
+        decltype(streams_) one;
+        one.emplace(0, std::make_unique<stream_state>());
+        return one.extract(one.begin());
+    }();
+    stream_state* st = node.mapped().get();
     st->handler = &handler;
     // The first stream on a connection that sat idle after earlier ones marks where its server
     // may have gone away meanwhile; streams opened before anything arrives share that doubt.
@@ -268,17 +275,18 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
     st->after_idle = streams_opened_++ > 0 && frames_received_ == idle_wake_frames_;
     st->body = request.body;
     nghttp2_data_provider body{};
-    body.source.ptr = st.get();
+    body.source.ptr = st;
     body.read_callback = &callbacks::read_body;
     const std::int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
-                                                   request.body.empty() ? nullptr : &body, st.get());
+                                                   request.body.empty() ? nullptr : &body, st);
     if (id < 0) {
         // Out of stream ids (a very long-lived connection) or memory: this connection takes no more.
         goaway_ = true;
         ec = errc::http2_protocol_error;
         return 0;
     }
-    streams_.emplace(id, std::move(st));
+    node.key() = id;
+    streams_.insert(std::move(node));
     ++active_;
     return id;
 }
