@@ -25,6 +25,7 @@
 #include <execinfo.h>
 #include <climits>
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -108,13 +109,13 @@ struct outcome {
     long allocations = 0;           // allocations made while armed
 };
 
-// One request for `model`, the allocation number `fail_at` (from 0, counted on this thread from
-// chat_stream on) failing; fail_at < 0: none fails, and the outcome counts the allocations.
-outcome run_once(const mock_fixture& mock, long fail_at, const std::string& model) {
+// One request for `model` with `config`, the allocation number `fail_at` (from 0, counted on this
+// thread from chat_stream on) failing; fail_at < 0: none fails, and the outcome counts them.
+outcome run_once(const client_config& config, long fail_at, const std::string& model) {
     outcome o;
     o.content.reserve(4096);  // the reader's own appends must not allocate while armed
     asio::io_context io;
-    auto c = std::make_unique<client>(io.get_executor(), mock.config());
+    auto c = std::make_unique<client>(io.get_executor(), config);
     chat_request request = mock_request(model);
     bool done = false;
     asio::co_spawn(
@@ -159,11 +160,13 @@ outcome run_once(const mock_fixture& mock, long fail_at, const std::string& mode
     return o;
 }
 
-// Fails each allocation of a request for `model` in turn. `expected` is how it ends when none
-// fails: the same end (content and error), another error, or std::bad_alloc to the caller.
-void sweep(const std::string& model, const std::string& expected_content, error_code expected_ec) {
-    mock_fixture mock;
-    const outcome clean = run_once(mock, -1, model);
+// Fails each allocation of a request in turn. `model(n)` is the mock's model for run n (runs
+// that must not share the mock's per-key state take a key of the same length each). Without a
+// failure the request ends with `expected_content` and `expected_ec`; with one, the same way, or
+// with another error, or with std::bad_alloc to the caller.
+void sweep(const client_config& config, const std::function<std::string(long)>& model,
+           const std::string& expected_content, error_code expected_ec) {
+    const outcome clean = run_once(config, -1, model(-1));
     REQUIRE(clean.ended);
     REQUIRE(clean.ec == expected_ec);
     REQUIRE(clean.content == expected_content);
@@ -175,7 +178,7 @@ void sweep(const std::string& model, const std::string& expected_content, error_
     int ended_with_no_memory = 0;
     const char* from = std::getenv("LLMSTREAM_OOM_FROM");
     for (long n = from ? std::atol(from) : 0; n < total; ++n) {
-        const outcome o = run_once(mock, n, model);
+        const outcome o = run_once(config, n, model(n));
         INFO("allocation " << n << " of " << total << " failed: " << (o.threw_to_caller ? "thrown" : o.ec.message()));
         if (std::getenv("LLMSTREAM_OOM_LIST"))
             std::fprintf(stderr, "%ld: %s\n", n, o.threw_to_caller ? "std::bad_alloc to the caller" : o.ec.message().c_str());
@@ -202,10 +205,36 @@ void sweep(const std::string& model, const std::string& expected_content, error_
 
 }  // namespace
 
+std::function<std::string(long)> always(std::string model) {
+    return [model = std::move(model)](long) { return model; };
+}
+
 TEST_CASE("a failed allocation anywhere in a stream's life ends it cleanly", "[oom]") {
-    sweep("mock?tokens=5", expected_text(5), {});
+    mock_fixture mock;
+    sweep(mock.config(), always("mock?tokens=5&reasoning=2"), expected_text(5), {});
 }
 
 TEST_CASE("a failed allocation anywhere in an error response's handling ends the request cleanly", "[oom]") {
-    sweep("mock?status=429&code=Throttling.RateQuota", "", api_errc::rate_limited);
+    mock_fixture mock;
+    sweep(mock.config(), always("mock?status=429&code=Throttling.RateQuota"), "", api_errc::rate_limited);
+}
+
+TEST_CASE("a failed allocation anywhere in a retried request ends it cleanly", "[oom]") {
+    mock_fixture mock;
+    client_config config = mock.config();
+    config.retry.max_retries = 1;
+    config.retry.initial_backoff = std::chrono::milliseconds(1);
+    config.retry.max_backoff = std::chrono::milliseconds(2);
+    config.retry.jitter = jitter_mode::none;
+    // The mock fails the first attempt of each key: a key per run, all of one length.
+    auto model = [](long n) {
+        const std::string number = std::to_string(n + 1);
+        return "mock?tokens=5&fail_first=1&status=503&key=oom-" + std::string(8 - number.size(), '0') + number;
+    };
+    sweep(config, model, expected_text(5), {});
+}
+
+TEST_CASE("a failed allocation anywhere in a DashScope native stream ends it cleanly", "[oom]") {
+    mock_fixture mock;
+    sweep(mock.config(api_dialect::dashscope_native), always("mock?tokens=5"), expected_text(5), {});
 }
