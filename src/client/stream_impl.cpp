@@ -43,7 +43,8 @@ stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, 
       ticket_(client_->gate ? std::make_shared<limits::ticket>(client_->executor) : nullptr),
       response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
       planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }),
-      channel_(client_->config.max_buffered_deltas) {}
+      channel_(client_->config.max_buffered_deltas),
+      context_closing_(&http::context_closing::of(client_->executor)) {}  // after timer_: see context_closing.hpp
 
 void stream_impl::start() { asio::co_spawn(client_->executor, run(shared_from_this()), asio::detached); }
 
@@ -108,10 +109,11 @@ asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
     // With Asio 1.81, an exception from an operation's start inside a coroutine (an allocation
     // that failed there) leaves io_context::run() and destroys this frame without resuming it:
     // the stream ends all the same, with no_memory.
+    // (Not when the io_context is being destroyed: then nothing is told, as ever.)
     struct ends_anyway {
         stream_impl& s;
         ~ends_anyway() {
-            if (!s.channel_.finished()) s.end(asio::error::no_memory);
+            if (!s.channel_.finished() && !s.context_closing_->closing()) s.end(asio::error::no_memory);
         }
     } guard{*self};
     error_code ec;

@@ -10,6 +10,7 @@
 #include "client/client_impl.hpp"
 #include "client/delta_channel.hpp"
 #include "http/connection_pool.hpp"
+#include "http/context_closing.hpp"
 #include "http/connect.hpp"
 #include "http/exchange.hpp"
 #include "http/handler_memory.hpp"
@@ -141,6 +142,7 @@ private:
     std::optional<usage> last_usage_{};   // set only with an observer or the rate governor
     std::size_t produced_ = 0;            // deltas pushed to the channel (across attempts)
     delta_channel channel_;
+    const http::context_closing* context_closing_;  // see run()
     std::optional<next_handler> pending_;
     std::optional<batch_handler> pending_batch_;
     bool pending_on_stream_executor_ = false;  // of pending_ or pending_batch_

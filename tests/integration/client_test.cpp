@@ -6,6 +6,7 @@
 #include <llmstream/client.hpp>
 #include <llmstream/with_diagnostics.hpp>
 #include <llmstream/error.hpp>
+#include <llmstream/observer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <sstream>
 #include <functional>
 #include <stdexcept>
@@ -652,6 +654,35 @@ TEST_CASE("an exception thrown by a reader's completion leaves io_context::run, 
     CHECK(r.ended);
     CHECK_FALSE(r.end_ec);
     CHECK(r.content == expected_text(3));  // the thrower took the role-only first delta; nothing else was lost
+}
+
+TEST_CASE("an io_context destroyed while its streams are under way ends them without a word", "[integration]") {
+    // Destroying the io_context destroys the coroutines still waiting in it. The guards that end
+    // a request whose coroutine Asio destroyed after an allocation failed (see tests/oom) must
+    // not run then: nothing is told, no pool or reader is touched, and nothing crashes or leaks.
+    struct counts : observer {
+        int started = 0;
+        int ended = 0;
+        void request_started(const request_context&) noexcept override { ++started; }
+        void request_ended(const request_context&, const request_result&) noexcept override { ++ended; }
+    };
+    mock_fixture mock;
+    auto seen = std::make_shared<counts>();
+    int deltas = 0;
+    {
+        asio::io_context io;
+        client_config config = mock.config();
+        config.observer = seen;
+        client c(io.get_executor(), config);
+        std::vector<stream> streams;
+        for (int i = 0; i < 6; ++i) streams.push_back(c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20")));
+        for (auto& s : streams) s.async_next([&](error_code ec, const delta* d) { deltas += !ec && d; });
+        for (int i = 0; i < 500 && deltas < 6; ++i) io.run_for(std::chrono::milliseconds(10));
+        REQUIRE(deltas == 6);  // every request is under way
+        for (auto& s : streams) s.async_next([](error_code, const delta*) {});  // and its reader waits
+    }
+    CHECK(seen->started == 6);
+    CHECK(seen->ended == 0);
 }
 
 TEST_CASE("errors carry status, provider code, request id and a hint", "[integration][errors]") {

@@ -29,7 +29,8 @@ session::session(std::unique_ptr<connection> socket, const http2_options& option
     : socket_(std::move(socket)),
       executor_(socket_->lowest_layer().get_executor()),
       core_(options, std::holds_alternative<connection::tls_stream>(socket_->stream)),
-      write_signal_(executor_) {
+      write_signal_(executor_),
+      context_closing_(&context_closing::of(executor_)) {  // after write_signal_: see context_closing.hpp
     socket_->lowest_layer().expires_never();  // streams keep their own time limits
     // Nothing times the socket's reads (see above), so they skip Beast's timed stream.
     if (auto* tls = std::get_if<connection::tls_stream>(&socket_->stream)) tls->read_socket_directly(true);
@@ -151,7 +152,8 @@ asio::awaitable<bool> session::ping(steady_clock::time_point liveness, steady_cl
 
 // Marks a loop as gone however it ends. One that did not return (an exception, an allocation
 // that failed; or its frame destroyed unresumed, which Asio 1.81 does when an operation fails to
-// start) ends the session: its streams end with no_memory instead of waiting on a loop that is gone.
+// start) ends the session: its streams end with no_memory instead of waiting on a loop that is
+// gone. Not when the io_context is being destroyed (which destroys waiting frames too).
 struct session::loop_exit {
     session& s;
     bool& running;
@@ -161,7 +163,7 @@ struct session::loop_exit {
     loop_exit& operator=(const loop_exit&) = delete;
     ~loop_exit() {
         running = false;
-        if (returned) return;
+        if (returned || s.context_closing_->closing()) return;
         try {
             s.fail(asio::error::no_memory);
         } catch (...) {  // a destructor: nothing may leave it

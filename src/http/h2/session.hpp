@@ -5,6 +5,7 @@
 #pragma once
 
 #include "http/connection_pool.hpp"
+#include "http/context_closing.hpp"
 #include "http/h2/session_core.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -78,6 +79,7 @@ private:
     boost::asio::any_io_executor executor_;
     session_core core_;
     boost::asio::steady_timer write_signal_;
+    const context_closing* context_closing_;  // see loop_exit
     boost::asio::cancellation_signal stop_read_;  // stops the pending read alone (writes go on)
     std::vector<boost::asio::steady_timer*> ping_waiters_;  // woken by the PING's ACK
     std::uint64_t ping_awaited_ = 0;  // the ACK count that answers the PING on its way
