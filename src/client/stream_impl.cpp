@@ -44,7 +44,7 @@ stream_impl::stream_impl(std::shared_ptr<client_impl> client, chat_request req, 
       response_(client_->config.dialect, client_->config.vendor, false, client_->config.sse_limits),
       planner_(request_.retry.value_or(client_->config.retry), [c = client_.get()] { return c->random01(); }),
       channel_(client_->config.max_buffered_deltas),
-      context_closing_(&http::context_closing::of(client_->executor)) {}  // after timer_: see context_closing.hpp
+      context_closing_(&http::context_closing::of(client_->executor)) {}
 
 void stream_impl::start() { asio::co_spawn(client_->executor, run(shared_from_this()), asio::detached); }
 
@@ -129,12 +129,15 @@ asio::awaitable<void> stream_impl::run(std::shared_ptr<stream_impl> self) {
 
 // The request's end, told to the pool, the rate governor, the observer and the reader.
 void stream_impl::end(error_code ec) noexcept {
+    // Between attempts nothing is held; an exception from an attempt's middle may have left these.
     try {
-        // Between attempts nothing is held; an exception from an attempt's middle may have left these.
         release_connection(ec);
-        release_admission(ec);
     } catch (const std::exception&) {
         connection_.reset();
+    }
+    try {
+        release_admission(ec);
+    } catch (const std::exception&) {
     }
     conclude(ec);
     if (auto* o = observer_) report_end(*o, ec);
@@ -409,33 +412,39 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
     http::h2::lease lease = co_await client_->h2pool->acquire(h2_waiter_, r.ec, deadline());
     if (r.ec) co_return r;
     if (lease.use_http1) co_return co_await over_http1();
+    // What the lease holds (a connection being opened, or room reserved on a session) goes back
+    // to the pool however this ends before it is used: an error, an exception, or this frame
+    // destroyed unresumed (see run()). Using it clears `held`.
+    struct unused_lease {
+        stream_impl& s;
+        http::h2::lease* held;
+        ~unused_lease() {
+            if (!held || s.context_closing_->closing()) return;
+            s.connecting_ = nullptr;
+            try {
+                s.client_->h2pool->give_back(std::move(*held));
+            } catch (...) {  // a destructor: nothing may leave it
+            }
+        }
+    } unused{*this, &lease};
     if (cancelled_) {
-        client_->h2pool->give_back(std::move(lease));
         r.ec = asio::error::operation_aborted;
         co_return r;
     }
-    std::shared_ptr<http::h2::session> session = std::move(lease.s);
+    std::shared_ptr<http::h2::session> session = lease.s;
     if (lease.connect) {
         auto socket = client_->h2pool->new_socket();
         std::string negotiated;
         connecting_ = socket.get();  // cancel() closes it
-        try {
-            r.ec = co_await open(*socket, negotiated);
-        } catch (...) {  // out of memory: the pool must not count a connection being opened for ever
-            connecting_ = nullptr;
-            client_->h2pool->connect_failed();
-            throw;
-        }
+        r.ec = co_await open(*socket, negotiated);
         connecting_ = nullptr;
         if (cancelled_ && !r.ec) r.ec = asio::error::operation_aborted;
         if (r.ec) {
             socket->close();
-            client_->h2pool->connect_failed();
             co_return r;
         }
         if (client_->origin.tls && negotiated != "h2") {
             if (client_->config.http == http_version::http2) {
-                client_->h2pool->connect_failed();
                 diag_.hint = "the server chose " + (negotiated.empty() ? std::string("no protocol") : negotiated) +
                              " in the TLS handshake, not h2: it speaks HTTP/2 only if it offers h2 by ALPN; use "
                              "http = automatic (h2 when offered, else http/1.1) or http1";
@@ -443,11 +452,13 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
                 co_return r;
             }
             // The origin speaks HTTP/1.1: this connection, and every request from now on, go there.
+            unused.held = nullptr;
             client_->h2pool->origin_is_http1();
             connection_ = client_->pool->adopt(std::move(socket));
             co_return co_await over_http1();
         }
         session = client_->h2pool->add(std::move(socket));
+        lease = {session, false, false};  // the connection is the pool's now; this request holds room on it
     } else if (client_->config.http2.ping_after_idle.count() > 0 &&
                steady_clock::now() - session->last_heard() >= client_->config.http2.ping_after_idle) {
         // Long quiet: make sure the connection still answers before a request rides on it.
@@ -456,7 +467,6 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
         const bool alive = co_await session->ping(steady_clock::now() + limit, deadline());
         if (!alive || cancelled_) {
             const bool gone = session->closed();
-            client_->h2pool->give_back({std::move(session), false, false});
             if (cancelled_) r.ec = asio::error::operation_aborted;
             else if (!gone) r.ec = errc::deadline_exceeded;  // this request's time ran out, not the connection
             else {
@@ -466,6 +476,7 @@ asio::awaitable<http::exchange_result> stream_impl::over_http2() {
             co_return r;
         }
     }
+    unused.held = nullptr;
     session->unreserve();  // the stream opens now
     http::h2::exchange ex(session, *this, exchange_timeouts());
     {

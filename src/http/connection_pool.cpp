@@ -109,7 +109,12 @@ void connection_pool::release(std::unique_ptr<connection> c, bool reusable) {
             w->handed = std::move(c);
             w->timer.cancel();
         } else {
-            idle_.push_back(std::move(c));
+            try {
+                idle_.push_back(std::move(c));
+            } catch (const std::bad_alloc&) {  // no room to keep it: closed like one not reusable
+                c->close();
+                free_slot();
+            }
         }
         return;
     }

@@ -20,9 +20,11 @@ public:
 
     explicit context_closing(boost::asio::execution_context& ctx) : service(ctx) {}
 
-    /// The service of `ex`'s context. Call it after the caller's own timers or sockets exist:
-    /// services shut down in the reverse order of their creation, so this one then learns of the
-    /// shutdown before the reactor destroys the operations that hold coroutines.
+    /// The service of `ex`'s context. Services shut down in the reverse order of their creation,
+    /// and the scheduler, made by io_context's constructor, comes last. The frames of waiting
+    /// coroutines are destroyed there: a destroyed operation's awaitable_thread posts its stack's
+    /// destruction, and the scheduler's shutdown destroys what is queued. So this service,
+    /// created later, always knows by then.
     static const context_closing& of(const boost::asio::any_io_executor& ex) {
         return boost::asio::use_service<context_closing>(boost::asio::query(ex, boost::asio::execution::context));
     }

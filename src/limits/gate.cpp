@@ -45,7 +45,12 @@ struct line : std::enable_shared_from_this<line> {
                     return;  // release() serves again
                 }
                 asking = true;
-                asio::co_spawn(wake.get_executor(), ask(shared_from_this(), waiting.front()), asio::detached);
+                try {
+                    asio::co_spawn(wake.get_executor(), ask(shared_from_this(), waiting.front()), asio::detached);
+                } catch (...) {  // out of memory: the line is not left waiting on a question never asked
+                    asking = false;
+                    throw;
+                }
                 return;
             }
             const admission a = decisions.try_admit(now, t.tokens_);

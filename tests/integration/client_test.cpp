@@ -669,6 +669,7 @@ TEST_CASE("an io_context destroyed while its streams are under way ends them wit
     mock_fixture mock;
     auto seen = std::make_shared<counts>();
     int deltas = 0;
+    int after = 0;  // completions of the second async_next: none, the io_context is gone
     {
         asio::io_context io;
         client_config config = mock.config();
@@ -677,12 +678,13 @@ TEST_CASE("an io_context destroyed while its streams are under way ends them wit
         std::vector<stream> streams;
         for (int i = 0; i < 6; ++i) streams.push_back(c.chat_stream(mock_request("mock?tokens=1000&pace_ms=20")));
         for (auto& s : streams) s.async_next([&](error_code ec, const delta* d) { deltas += !ec && d; });
-        for (int i = 0; i < 500 && deltas < 6; ++i) io.run_for(std::chrono::milliseconds(10));
+        for (int i = 0; i < 1500 && deltas < 6; ++i) io.run_for(std::chrono::milliseconds(10));
         REQUIRE(deltas == 6);  // every request is under way
-        for (auto& s : streams) s.async_next([](error_code, const delta*) {});  // and its reader waits
+        for (auto& s : streams) s.async_next([&](error_code, const delta*) { ++after; });  // and its reader waits
     }
     CHECK(seen->started == 6);
     CHECK(seen->ended == 0);
+    CHECK(after == 0);
 }
 
 TEST_CASE("errors carry status, provider code, request id and a hint", "[integration][errors]") {

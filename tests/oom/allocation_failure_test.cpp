@@ -10,6 +10,7 @@
 // backtrace of each failed allocation (addr2line -C -f -i -e THIS_PROGRAM ADDRESS reads it).
 #include "integration/collect.hpp"
 #include "integration/mock_fixture.hpp"
+#include "failing_allocator.hpp"
 
 #include <llmstream/client.hpp>
 #include <llmstream/error.hpp>
@@ -22,8 +23,6 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <execinfo.h>
-#include <climits>
 #include <cstdio>
 #include <functional>
 #include <cstdlib>
@@ -31,65 +30,6 @@
 #include <map>
 #include <new>
 #include <string>
-
-namespace {
-
-// The failure switch, per thread: the mock's thread and Catch's own bookkeeping are never armed.
-thread_local long allocations_until_failure = -1;  // -1: nothing fails
-thread_local long allocations_seen = 0;            // counted while armed
-
-void* allocate(std::size_t size, std::size_t alignment, bool may_throw) {
-    if (allocations_until_failure >= 0) {
-        ++allocations_seen;
-        if (allocations_until_failure-- == 0) {
-            if (std::getenv("LLMSTREAM_OOM_TRACE")) {
-                void* frames[40];
-                backtrace_symbols_fd(frames, backtrace(frames, 40), 2);
-            }
-            if (may_throw) throw std::bad_alloc();
-            return nullptr;
-        }
-    }
-    if (size == 0) size = 1;
-    void* p = alignment <= alignof(std::max_align_t)
-                  ? std::malloc(size)
-                  : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-    if (!p && may_throw) throw std::bad_alloc();
-    return p;
-}
-
-// A std::bad_alloc that meets a noexcept function ends the process: its backtrace says where.
-const bool terminate_prints_backtrace = [] {
-    std::set_terminate([] {
-        void* frames[60];
-        backtrace_symbols_fd(frames, backtrace(frames, 60), 2);
-        std::abort();
-    });
-    return true;
-}();
-
-}  // namespace
-
-void* operator new(std::size_t n) { return allocate(n, 0, true); }
-void* operator new[](std::size_t n) { return allocate(n, 0, true); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0, false); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0, false); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a), true); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a), true); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return allocate(n, static_cast<std::size_t>(a), false);
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return allocate(n, static_cast<std::size_t>(a), false);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace llmstream;
 using namespace llmstream::testing;
@@ -99,9 +39,10 @@ using boost::system::error_code;
 namespace {
 
 struct outcome {
+    bool fired = false;             // the allocation meant to fail was made, and failed
     bool ended = false;             // the reader saw the stream's end (success or an error code)
     bool threw_to_caller = false;   // chat_stream or async_next threw std::bad_alloc
-    int escaped_run = 0;            // std::bad_alloc came out of io_context::run (see run_once)
+    int escaped_run = 0;            // std::bad_alloc came out of io_context::run (see run_request)
     bool hung = false;              // nothing ended within the time limit
     error_code ec;
     std::string hint;               // the diagnostics' hint, when it ended with an error
@@ -109,41 +50,67 @@ struct outcome {
     long allocations = 0;           // allocations made while armed
 };
 
-// One request for `model` with `config`, the allocation number `fail_at` (from 0, counted on this
-// thread from chat_stream on) failing; fail_at < 0: none fails, and the outcome counts them.
-outcome run_once(const client_config& config, long fail_at, const std::string& model) {
+// One request for `model` on `c`, the allocation number `fail_at` (from 0, counted on this thread
+// from chat_stream on) failing; fail_at < 0: none fails, and the outcome counts the allocations.
+enum class api { stream, whole };  // chat_stream and async_next, or async_chat
+
+outcome run_request(asio::io_context& io, client& c, long fail_at, const std::string& model, api how) {
     outcome o;
     o.content.reserve(4096);  // the reader's own appends must not allocate while armed
-    asio::io_context io;
-    auto c = std::make_unique<client>(io.get_executor(), config);
     chat_request request = mock_request(model);
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            allocations_seen = 0;
-            allocations_until_failure = fail_at < 0 ? LONG_MAX : fail_at;
-            try {
-                stream s = c->chat_stream(std::move(request));
-                for (;;) {
-                    auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
-                    if (ec || !d) {
-                        o.ended = true;
-                        o.ec = ec;
-                        if (ec) o.hint = s.diagnostics().hint;
-                        break;
-                    }
-                    o.content += d->content;
-                }
-            } catch (const std::bad_alloc&) {
+    diagnostics whole_diag;
+    bool done = false;       // co_spawn's completion ran
+    bool destroyed = false;  // or the coroutine was destroyed unresumed
+    io.restart();
+    // A named coroutine function, called below: the request waits for it to end (or be destroyed).
+    const auto body = [&]() -> asio::awaitable<void> {
+        // Asio 1.81 reports an exception from an operation's start inside a coroutine (say
+        // async_chat's) by destroying the coroutine unresumed: for the caller, that is
+        // std::bad_alloc out of io_context::run, and this frame is gone.
+        // (Then co_spawn's completion never runs: `destroyed` ends the wait instead.)
+        struct frame_end {
+            outcome& o;
+            bool& destroyed;
+            bool returned = false;
+            ~frame_end() {
+                if (returned) return;
                 o.threw_to_caller = true;
+                destroyed = true;
             }
-            o.allocations = allocations_seen;
-            allocations_until_failure = -1;
-        },
-        [&](std::exception_ptr) { done = true; });
+        } end{o, destroyed};
+        failing_allocator::arm(fail_at);
+        try {
+            if (how == api::whole) {
+                auto [ec, whole] = co_await c.async_chat(std::move(request), whole_diag, asio::as_tuple(asio::deferred));
+                failing_allocator::disarm();
+                o.ended = true;
+                o.ec = ec;
+                o.content = whole.content;
+                if (ec) o.hint = whole_diag.hint;
+                end.returned = true;
+                co_return;
+            }
+            stream s = c.chat_stream(std::move(request));
+            for (;;) {
+                auto [ec, d] = co_await s.async_next(asio::as_tuple(asio::deferred));
+                if (ec || !d) {
+                    o.ended = true;
+                    o.ec = ec;
+                    break;
+                }
+                o.content += d->content;
+            }
+            failing_allocator::disarm();  // the test's own copy below must not fail
+            if (o.ec) o.hint = s.diagnostics().hint;
+        } catch (const std::bad_alloc&) {
+            o.threw_to_caller = true;
+        }
+        failing_allocator::disarm();
+        end.returned = true;
+    };
+    asio::co_spawn(io, body(), [&](std::exception_ptr) { done = true; });
     const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done && std::chrono::steady_clock::now() < limit) {
+    while (!done && !destroyed && std::chrono::steady_clock::now() < limit) {
         try {
             if (io.run_one_for(std::chrono::milliseconds(100)) == 0 && io.stopped()) break;
         } catch (const std::bad_alloc&) {
@@ -152,39 +119,60 @@ outcome run_once(const client_config& config, long fail_at, const std::string& m
             ++o.escaped_run;
         }
     }
-    allocations_until_failure = -1;
-    o.hung = !done;
-    c.reset();  // the client, its pool and its streams go before the io_context
-    io.restart();
-    io.poll();
+    failing_allocator::disarm();
+    o.allocations = failing_allocator::seen();
+    o.fired = failing_allocator::fired();
+    o.hung = !done && !destroyed;
     return o;
 }
 
-// Fails each allocation of a request in turn. `model(n)` is the mock's model for run n (runs
-// that must not share the mock's per-key state take a key of the same length each). Without a
-// failure the request ends with `expected_content` and `expected_ec`; with one, the same way, or
-// with another error, or with std::bad_alloc to the caller.
-void sweep(const client_config& config, const std::function<std::string(long)>& model,
-           const std::string& expected_content, error_code expected_ec) {
-    const outcome clean = run_once(config, -1, model(-1));
-    REQUIRE(clean.ended);
-    REQUIRE(clean.ec == expected_ec);
-    REQUIRE(clean.content == expected_content);
-    const long total = clean.allocations;
+// Fails each allocation of a request in turn, until a run makes fewer allocations than the one
+// that would fail. `model(n)` is the mock's model for request n (requests that must not share the
+// mock's per-key state take a key of the same length each). Without a failure the request ends
+// with `expected_content` and `expected_ec`; with one, the same way, or with another error, or
+// with std::bad_alloc to the caller. Then a second request on the same client, nothing failing,
+// ends as without the failure: the first left nothing behind in the client (one connection at
+// most, so a connection slot or a session that the failure leaked would hold it up).
+void sweep(client_config config, const std::function<std::string(long)>& model, const std::string& expected_content,
+           error_code expected_ec, api how = api::stream) {
+    config.pool.max_connections = 1;
+    config.pool.wait_timeout = std::chrono::seconds(3);
+    long request_number = 0;
+    const auto same_as_clean = [&](const outcome& o) {
+        return o.ended && o.ec == expected_ec && o.content == expected_content;
+    };
+    long total = 0;
+    {
+        asio::io_context io;
+        client c(io.get_executor(), config);
+        const outcome clean = run_request(io, c, -1, model(request_number++), how);
+        REQUIRE(same_as_clean(clean));
+        total = clean.allocations;
+    }
     // A request allocates: the sweep below would test nothing if the count were not seen.
     REQUIRE(total > 10);
 
     std::map<std::string, int> endings;  // how the failures ended, for the log
     int ended_with_no_memory = 0;
     const char* from = std::getenv("LLMSTREAM_OOM_FROM");
-    for (long n = from ? std::atol(from) : 0; n < total; ++n) {
-        const outcome o = run_once(config, n, model(n));
-        INFO("allocation " << n << " of " << total << " failed: " << (o.threw_to_caller ? "thrown" : o.ec.message()));
+    long n = from ? std::atol(from) : 0;
+    for (;; ++n) {
+        asio::io_context io;
+        auto c = std::make_unique<client>(io.get_executor(), config);
+        const outcome o = run_request(io, *c, n, model(request_number++), how);
+        INFO("allocation " << n << " (of about " << total << ") failed: "
+                           << (o.threw_to_caller ? "thrown to the caller" : o.ec.message()));
         if (std::getenv("LLMSTREAM_OOM_LIST"))
-            std::fprintf(stderr, "%ld: %s\n", n, o.threw_to_caller ? "std::bad_alloc to the caller" : o.ec.message().c_str());
-        if (o.escaped_run) ++endings["(std::bad_alloc out of io_context::run first)"];
+            std::fprintf(stderr, "%ld: %s%s\n", n, o.threw_to_caller ? "std::bad_alloc to the caller" : o.ec.message().c_str(),
+                         o.fired ? "" : " (nothing failed)");
         REQUIRE_FALSE(o.hung);
         REQUIRE((o.ended || o.threw_to_caller));
+        if (!o.fired) {  // past the request's last allocation: the sweep is over
+            CHECK(same_as_clean(o));
+            break;
+        }
+        REQUIRE(n < 10 * total);  // bounded, whatever the allocation count does
+        if (o.escaped_run) ++endings["(std::bad_alloc out of io_context::run first)"];
         if (o.threw_to_caller) {
             ++endings["std::bad_alloc to the caller"];
         } else if (o.ec == expected_ec) {
@@ -196,8 +184,15 @@ void sweep(const client_config& config, const std::function<std::string(long)>& 
             CHECK_FALSE(o.hint.empty());  // every end the failure caused says what to do
             ended_with_no_memory += o.ec == asio::error::no_memory;
         }
+        const outcome next = run_request(io, *c, -1, model(request_number++), how);
+        INFO("the next request on the same client: " << (next.threw_to_caller ? "thrown" : next.ec.message()) << " ended " << next.ended << " content [" << next.content << "]");
+        CHECK_FALSE(next.hung);
+        CHECK(same_as_clean(next));
+        c.reset();  // the client, its pool and its streams go before the io_context
+        io.restart();
+        io.poll();
     }
-    for (const auto& [how, count] : endings) WARN(count << " of " << total << ": " << how);
+    for (const auto& [how, count] : endings) WARN(count << " of " << n << ": " << how);
     // The library's own handling was reached, not only the caller's: some failure inside the
     // request ended it with no_memory.
     CHECK(ended_with_no_memory > 0);
@@ -232,6 +227,11 @@ TEST_CASE("a failed allocation anywhere in a retried request ends it cleanly", "
         return "mock?tokens=5&fail_first=1&status=503&key=oom-" + std::string(8 - number.size(), '0') + number;
     };
     sweep(config, model, expected_text(5), {});
+}
+
+TEST_CASE("a failed allocation anywhere in a whole (async_chat) request ends it cleanly", "[oom]") {
+    mock_fixture mock;
+    sweep(mock.config(), always("mock?tokens=5"), expected_text(5), {}, api::whole);
 }
 
 TEST_CASE("a failed allocation anywhere in a DashScope native stream ends it cleanly", "[oom]") {

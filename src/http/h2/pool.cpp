@@ -151,23 +151,30 @@ void pool::dispatch() {
 std::unique_ptr<connection> pool::new_socket() { return std::make_unique<connection>(executor_, tls_); }
 
 std::shared_ptr<session> pool::add(std::unique_ptr<connection> socket) {
-    --connecting_;
+    // What may fail (allocations) comes first: until the count moves below, the caller still
+    // holds the connection being opened, and gives it back if this throws.
     auto s = std::make_shared<session>(std::move(socket), options_);
-    s->reserve();
     // A session's changes reach the pool later, not from inside nghttp2's callbacks.
     std::weak_ptr<bool> alive = alive_;
     s->on_change = [this, alive] {
         if (auto a = alive.lock(); !a || !*a) return;  // the pool is gone (its client was destroyed)
         if (dispatch_posted_) return;
-        dispatch_posted_ = true;
         asio::post(executor_, [this, alive] {
             if (auto a = alive.lock(); !a || !*a) return;
             dispatch_posted_ = false;
             dispatch();
         });
+        dispatch_posted_ = true;  // once posted: a post that failed leaves the next change to try again
     };
     sessions_.push_back(s);
-    s->start();
+    try {
+        s->start();
+    } catch (...) {
+        sessions_.pop_back();
+        throw;
+    }
+    --connecting_;
+    s->reserve();
     dispatch();  // waiters counting on this connection
     return s;
 }

@@ -30,7 +30,7 @@ session::session(std::unique_ptr<connection> socket, const http2_options& option
       executor_(socket_->lowest_layer().get_executor()),
       core_(options, std::holds_alternative<connection::tls_stream>(socket_->stream)),
       write_signal_(executor_),
-      context_closing_(&context_closing::of(executor_)) {  // after write_signal_: see context_closing.hpp
+      context_closing_(&context_closing::of(executor_)) {
     socket_->lowest_layer().expires_never();  // streams keep their own time limits
     // Nothing times the socket's reads (see above), so they skip Beast's timed stream.
     if (auto* tls = std::get_if<connection::tls_stream>(&socket_->stream)) tls->read_socket_directly(true);
@@ -52,13 +52,25 @@ void session::start() {
 
 std::int32_t session::open_stream(stream_handler& handler, const outgoing_request& request, error_code& ec) {
     const auto id = core_.open_stream(handler, request, ec);
-    if (id != 0) drive();
+    if (id == 0) return 0;
+    try {
+        drive();
+    } catch (...) {  // out of memory: the core must not keep a handler its caller never learns the id of
+        core_.cancel_stream(id);
+        throw;
+    }
     return id;
 }
 
-void session::cancel_stream(std::int32_t id) {
-    core_.cancel_stream(id);
-    wake_writer();  // sends the RST_STREAM; stops reading afterwards if nothing else is going on
+void session::cancel_stream(std::int32_t id) noexcept {
+    try {
+        core_.cancel_stream(id);
+        wake_writer();  // sends the RST_STREAM; stops reading afterwards if nothing else is going on
+    } catch (...) {
+        // Out of memory (a post, a spawn): the stream is off the core's books already (that comes
+        // first), and its RST_STREAM goes out with the connection's next write. Called from
+        // destructors: nothing may leave.
+    }
 }
 
 void session::resume_stream(std::int32_t id) {
@@ -84,8 +96,8 @@ bool session::busy() const noexcept { return core_.active_streams() > 0 || reser
 void session::drive() {
     if (core_.closed()) return;
     if (!reader_running_) {
-        reader_running_ = true;
         asio::co_spawn(executor_, read_loop(shared_from_this()), asio::detached);
+        reader_running_ = true;  // once spawned (it runs from a post: not before this line)
     }
     wake_writer();
 }
@@ -93,8 +105,8 @@ void session::drive() {
 void session::wake_writer() {
     if (core_.closed()) return;
     if (!writer_running_) {
-        writer_running_ = true;
         asio::co_spawn(executor_, write_loop(shared_from_this()), asio::detached);
+        writer_running_ = true;  // once spawned (it runs from a post: not before this line)
     } else if (!writing_) {
         write_signal_.cancel();
     }

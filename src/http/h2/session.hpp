@@ -33,7 +33,7 @@ public:
 
     // The streams' side (see session_core).
     std::int32_t open_stream(stream_handler& handler, const outgoing_request& request, boost::system::error_code& ec);
-    void cancel_stream(std::int32_t id);
+    void cancel_stream(std::int32_t id) noexcept;
     void resume_stream(std::int32_t id);
 
     // The pool's side.

@@ -1,0 +1,87 @@
+// See failing_allocator.hpp.
+#include "failing_allocator.hpp"
+
+#include <execinfo.h>
+
+#include <climits>
+#include <cstddef>
+#include <cstdlib>
+#include <exception>
+#include <new>
+
+namespace {
+
+// The failure switch, per thread: the mock's thread and Catch's own bookkeeping are never armed.
+thread_local long allocations_until_failure = -1;  // -1: nothing fails
+thread_local long allocations_seen = 0;            // counted while armed
+thread_local bool failure_fired = false;           // the armed failure happened
+
+// Only allocations that may throw are counted and failed. The nothrow ones here are Asio 1.81's
+// own, for its type-erased executors (any_completion_handler's associated executor): on failure
+// Asio makes an empty executor and then calls through it (a crash in work_dispatcher), which no
+// caller can prevent. See README "Reliability".
+void* allocate(std::size_t size, std::size_t alignment, bool may_throw) {
+    if (may_throw && allocations_until_failure >= 0) {
+        ++allocations_seen;
+        if (allocations_until_failure-- == 0) {
+            failure_fired = true;
+            if (std::getenv("LLMSTREAM_OOM_TRACE")) {
+                void* frames[40];
+                backtrace_symbols_fd(frames, backtrace(frames, 40), 2);
+            }
+            throw std::bad_alloc();
+        }
+    }
+    if (size == 0) size = 1;
+    void* p = alignment <= alignof(std::max_align_t)
+                  ? std::malloc(size)
+                  : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    if (!p && may_throw) throw std::bad_alloc();
+    return p;
+}
+
+// A std::bad_alloc that meets a noexcept function ends the process: its backtrace says where.
+const bool terminate_prints_backtrace = [] {
+    std::set_terminate([] {
+        void* frames[60];
+        backtrace_symbols_fd(frames, backtrace(frames, 60), 2);
+        std::abort();
+    });
+    return true;
+}();
+
+}  // namespace
+
+namespace llmstream::testing::failing_allocator {
+
+void arm(long n) {
+    allocations_seen = 0;
+    failure_fired = false;
+    allocations_until_failure = n < 0 ? LONG_MAX : n;
+}
+void disarm() { allocations_until_failure = -1; }
+long seen() { return allocations_seen; }
+bool fired() { return failure_fired; }
+
+}  // namespace llmstream::testing::failing_allocator
+
+void* operator new(std::size_t n) { return allocate(n, 0, true); }
+void* operator new[](std::size_t n) { return allocate(n, 0, true); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0, false); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0, false); }
+void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a), true); }
+void* operator new[](std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a), true); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return allocate(n, static_cast<std::size_t>(a), false);
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return allocate(n, static_cast<std::size_t>(a), false);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }

@@ -1,0 +1,18 @@
+// A global operator new that fails on demand, on one thread: the switch of
+// allocation_failure_test.cpp. In a file of its own: where the replacements are visible,
+// GCC takes their free() for a mismatch with the new it inlined.
+#pragma once
+
+namespace llmstream::testing::failing_allocator {
+
+/// From now on, on this thread, the allocation number `n` (from 0) fails; n < 0: none does (but
+/// allocations are still counted).
+void arm(long n);
+/// Nothing fails from now on, on this thread.
+void disarm();
+/// Allocations counted on this thread since arm().
+long seen();
+/// The armed failure happened (since arm()).
+bool fired();
+
+}  // namespace llmstream::testing::failing_allocator
