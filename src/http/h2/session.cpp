@@ -136,28 +136,40 @@ asio::awaitable<bool> session::ping(steady_clock::time_point liveness, steady_cl
         ping_liveness_ = liveness;
     }
     const std::uint64_t wanted = ping_awaited_;
-    asio::steady_timer wait(executor_);  // each waiter its own: the ACK wakes them all
-    ping_waiters_.push_back(&wait);
-    ++pinging_;
-    drive();
     bool alive = false;
-    for (;;) {
-        if (core_.closed()) break;
-        if (core_.pings_acked() >= wanted) {
-            alive = true;
-            break;
+    {
+        asio::steady_timer wait(executor_);  // each waiter its own: the ACK wakes them all
+        // Registered while this waits, however the wait ends: an exception, or this frame
+        // destroyed unresumed (see loop_exit) must not leave the ACK a timer that is gone.
+        struct registration {
+            session& s;
+            asio::steady_timer* t;
+            ~registration() {
+                --s.pinging_;
+                std::erase(s.ping_waiters_, t);
+            }
+        };
+        ping_waiters_.reserve(ping_waiters_.size() + 1);  // the push_back below cannot throw then
+        ping_waiters_.push_back(&wait);
+        ++pinging_;
+        const registration registered{*this, &wait};
+        drive();
+        for (;;) {
+            if (core_.closed()) break;
+            if (core_.pings_acked() >= wanted) {
+                alive = true;
+                break;
+            }
+            const auto now = steady_clock::now();
+            if (now >= ping_liveness_) {  // the connection did not answer in time: it is gone for everyone
+                fail(errc::connection_closed);
+                break;
+            }
+            if (now >= give_up) break;  // this request's own deadline: the connection may still be fine
+            wait.expires_at(std::min(ping_liveness_, give_up));
+            co_await wait.async_wait(use_tuple);
         }
-        const auto now = steady_clock::now();
-        if (now >= ping_liveness_) {  // the connection did not answer in time: it is gone for everyone
-            fail(errc::connection_closed);
-            break;
-        }
-        if (now >= give_up) break;  // this request's own deadline: the connection may still be fine
-        wait.expires_at(std::min(ping_liveness_, give_up));
-        co_await wait.async_wait(use_tuple);
     }
-    --pinging_;
-    std::erase(ping_waiters_, &wait);
     maybe_stop_reading();
     co_return alive;
 }
