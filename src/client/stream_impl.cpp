@@ -206,8 +206,8 @@ asio::awaitable<error_code> stream_impl::guarded_attempt() {
     } catch (const std::bad_alloc&) {
         co_return asio::error::no_memory;
     } catch (const std::exception&) {
-        // Nothing below throws by design; if something does, end the stream with an error
-        // rather than leave the reader waiting forever.
+        // Nothing below throws by design. run() would end the stream all the same; caught here,
+        // the failed attempt goes through the attempt loop like any other (released, recorded).
         co_return asio::error::fault;
     }
 }

@@ -181,7 +181,10 @@ void sweep(client_config config, const std::function<std::string(long)>& model, 
             ++endings[expected_ec ? "as without the failure" : "complete"];
         } else {
             ++endings[o.ec.message()];
-            CHECK_FALSE(o.hint.empty());  // every end the failure caused says what to do
+            // An end the failure caused says what happened (not, say, a connect timeout after
+            // waiting it out) and what to do.
+            CHECK(o.ec == asio::error::no_memory);
+            CHECK_FALSE(o.hint.empty());
             ended_with_no_memory += o.ec == asio::error::no_memory;
         }
         const outcome next = run_request(io, *c, -1, model(request_number++), how);

@@ -232,6 +232,26 @@ TEST_CASE("an echoed API key is redacted from every diagnostics text", "[errors]
     CHECK(cut.provider_message == "echo: [redacted]");
 }
 
+TEST_CASE("with no memory to redact, every text that could hold an echoed key is dropped", "[errors][secrets]") {
+    const std::string key = "sk-echo-1234567890";
+    llmstream::diagnostics d;
+    d.provider_message = "invalid key " + key;
+    d.provider_code = key;
+    d.request_id = key;
+    d.hint = "x" + key;
+    d.retry_note = key;
+    d.attempt_log.push_back({{}, 401, key, "id-" + key, {}});
+    d.http_status = 401;
+    llmstream::protocol::drop_provider_text(d);
+    const std::string all = d.provider_message + d.provider_code + d.request_id + d.hint + d.retry_note +
+                            d.attempt_log[0].provider_code + d.attempt_log[0].request_id +
+                            d.to_string(llmstream::api_errc::authentication);
+    CHECK(all.find(key) == std::string::npos);
+    CHECK(all.find("sk-echo") == std::string::npos);
+    CHECK(d.http_status == 401);  // what no server wrote stays
+    CHECK(d.attempt_log[0].http_status == 401);
+}
+
 // ---- Anthropic Messages and OpenAI Responses ----------------------------------------------------
 
 TEST_CASE("Anthropic error bodies: the error type is the provider code, 529 overloaded and 429 retryable, 402 billing",
