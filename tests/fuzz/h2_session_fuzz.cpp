@@ -3,6 +3,7 @@
 // RST_STREAM with any code, GOAWAY, PING, SETTINGS), played by nghttp2's server session so that
 // they reach the client as well-formed frames, mixed with raw bytes that corrupt the wire, and
 // client actions (open, cancel, resume). Bytes go both ways in pieces whose sizes the input picks.
+// A handler may throw (as an allocation that failed would): nothing may escape receive().
 // Invariants: no crash (ASan/UBSan); a stream ends at most once and never after it was cancelled;
 // a stream that ends without error had its final head; errors are the library's own, the API's
 // or the network's; after fail() every open stream has ended.
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,7 @@ class handler final : public h2::stream_handler {
 public:
     void on_header(std::string_view, std::string_view) override {
         if (ended || cancelled) std::abort();
+        if (throws) throw std::bad_alloc();  // as an allocation that failed in here would
     }
     error_code on_head_end(int status) override {
         if (ended || cancelled) std::abort();
@@ -58,6 +61,7 @@ public:
     }
     error_code on_data(std::string_view bytes) override {
         if (ended || cancelled) std::abort();
+        if (throws) throw std::bad_alloc();
         body += bytes.size();
         return {};
     }
@@ -77,6 +81,7 @@ public:
     bool cancelled = false;
     bool room = true;
     bool fail_head = false;
+    bool throws = false;
     std::size_t body = 0;
 };
 
@@ -222,6 +227,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
                 const std::size_t i = arg % handlers.size();
                 handlers[i]->room = !handlers[i]->room;
                 handlers[i]->fail_head = arg & 0x80;
+                handlers[i]->throws = (arg & 0x60) == 0x60;
                 if (handlers[i]->room) client.resume_stream(ids[i]);
             }
             break;

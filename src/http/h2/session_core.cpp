@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <new>
 
 namespace llmstream::http::h2 {
 
@@ -30,9 +31,32 @@ bool dropped_in_h2(std::string_view name) {
 
 }  // namespace
 
-// nghttp2 calls C functions with the session as user data.
+// nghttp2 calls C functions with the session as user data. Nothing may unwind through nghttp2's
+// C frames, which would leave its session half-updated: what our code throws in there (an
+// allocation that failed while decoding, or posting a reader's completion) is caught in the
+// callback. Thrown by a stream's handler, it ends that stream alone; the others go on.
 struct session_core::callbacks {
     static session_core& of(void* user_data) { return *static_cast<session_core*>(user_data); }
+
+    // The error for the exception being handled (call only inside a catch).
+    static error_code thrown() noexcept {
+        try {
+            throw;
+        } catch (const std::bad_alloc&) {
+            return boost::asio::error::no_memory;
+        } catch (...) {
+            return boost::asio::error::fault;  // nothing in there throws anything else by design
+        }
+    }
+
+    // Ends one stream from our side: its error, and RST_STREAM(CANCEL) to the server. When
+    // nghttp2 cannot even queue that (out of memory), the connection fails.
+    static int reset(session_core& s, std::int32_t id, stream_state& st, error_code ec) {
+        st.error = ec;
+        if (nghttp2_submit_rst_stream(s.session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL) == 0) return 0;
+        if (!s.error_) s.error_ = boost::asio::error::no_memory;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
 
     static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
         auto& s = of(user_data);
@@ -72,12 +96,16 @@ struct session_core::callbacks {
             return 0;
         }
         if (st->status >= 100 && st->status < 200) return 0;  // an interim head's fields are not the response's
-        st->handler->on_header({reinterpret_cast<const char*>(name), namelen},
-                               {reinterpret_cast<const char*>(value), valuelen});
+        try {
+            st->handler->on_header({reinterpret_cast<const char*>(name), namelen},
+                                   {reinterpret_cast<const char*>(value), valuelen});
+        } catch (...) {
+            return reset(s, frame->hd.stream_id, *st, thrown());
+        }
         return 0;
     }
 
-    static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user_data) {
+    static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
         auto& s = of(user_data);
         s.last_heard_ = s.now_;
         switch (frame->hd.type) {
@@ -92,11 +120,13 @@ struct session_core::callbacks {
                 return 0;
             }
             st->head_done = true;
-            if (auto ec = st->handler->on_head_end(st->status)) {
-                st->error = ec;
-                nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_CANCEL);
+            error_code ec;
+            try {
+                ec = st->handler->on_head_end(st->status);
+            } catch (...) {
+                ec = thrown();
             }
-            return 0;
+            return ec ? reset(s, frame->hd.stream_id, *st, ec) : 0;
         }
         case NGHTTP2_RST_STREAM:
             if (stream_state* st = s.state_of(frame->hd.stream_id)) st->reset_by_server = frame->rst_stream.error_code;
@@ -108,12 +138,17 @@ struct session_core::callbacks {
             s.goaway_last_stream_id_ = frame->goaway.last_stream_id;
             s.goaway_error_ = frame->goaway.error_code;
             if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !s.error_) s.error_ = errc::http2_protocol_error;
-            if (s.on_change) s.on_change();
+            s.changed();
             return 0;
         case NGHTTP2_PING:
             if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
                 ++s.pings_acked_;
-                if (s.on_ping_ack) s.on_ping_ack();
+                try {
+                    if (s.on_ping_ack) s.on_ping_ack();
+                } catch (...) {
+                    if (!s.error_) s.error_ = thrown();
+                    return NGHTTP2_ERR_CALLBACK_FAILURE;
+                }
             }
             return 0;
         case NGHTTP2_DATA:
@@ -122,7 +157,7 @@ struct session_core::callbacks {
             return 0;
         case NGHTTP2_SETTINGS:
             if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) s.settings_received_ = true;
-            if (s.on_change) s.on_change();  // the server's stream limit may have changed
+            s.changed();  // the server's stream limit may have changed
             return 0;
         default:
             return 0;
@@ -150,10 +185,15 @@ struct session_core::callbacks {
             nghttp2_session_consume_stream(ng, stream_id, len);
             return 0;
         }
-        if (auto ec = st->handler->on_data({reinterpret_cast<const char*>(data), len})) {
-            st->error = ec;
-            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-            return 0;
+        error_code ec;
+        try {
+            ec = st->handler->on_data({reinterpret_cast<const char*>(data), len});
+        } catch (...) {
+            ec = thrown();
+        }
+        if (ec) {
+            nghttp2_session_consume_stream(ng, stream_id, len);
+            return reset(s, stream_id, *st, ec);
         }
         // The handler may have cancelled the stream meanwhile (its reader's code runs in there).
         if (st->handler && !st->handler->has_room()) st->held += len;
@@ -162,7 +202,13 @@ struct session_core::callbacks {
     }
 
     static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
-        of(user_data).stream_closed(stream_id, error_code);
+        auto& s = of(user_data);
+        try {
+            s.stream_closed(stream_id, error_code);
+        } catch (...) {
+            if (!s.error_) s.error_ = thrown();
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         return 0;
     }
 
@@ -279,6 +325,7 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
     body.read_callback = &callbacks::read_body;
     const std::int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
                                                    request.body.empty() ? nullptr : &body, st);
+    if (id == NGHTTP2_ERR_NOMEM) throw std::bad_alloc();  // as any allocation of ours that fails
     if (id < 0) {
         // Out of stream ids (a very long-lived connection) or memory: this connection takes no more.
         goaway_ = true;
@@ -297,7 +344,7 @@ void session_core::cancel_stream(std::int32_t id) {
     st->handler = nullptr;
     if (--active_ == 0) idle_since_ = steady_clock::now();
     if (!closed_) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-    if (on_change) on_change();
+    changed();
 }
 
 void session_core::resume_stream(std::int32_t id) {
@@ -365,7 +412,7 @@ void session_core::stream_closed(std::int32_t id, std::uint32_t code) {
         st->handler->on_end(end);
     }
     if (active_ == 0) idle_since_ = steady_clock::now();
-    if (on_change) on_change();
+    changed();
 }
 
 void session_core::fail(error_code ec) {
@@ -389,7 +436,16 @@ void session_core::fail(error_code ec) {
                           (st->after_idle && frames_received_ == idle_wake_frames_);
         st->handler->on_end(end);
     }
-    if (on_change) on_change();
+    changed();
+}
+
+void session_core::changed() noexcept {
+    try {
+        if (on_change) on_change();
+    } catch (...) {
+        // Out of memory (the pool posts its dispatch): the next change tries again, and a request
+        // waiting for a stream slot meanwhile has its pool wait timeout.
+    }
 }
 
 void session_core::terminate() {
@@ -405,6 +461,7 @@ error_code session_core::receive(const std::uint8_t* data, std::size_t size, ste
     now_ = now;
     last_heard_ = now;
     const auto rv = nghttp2_session_mem_recv(session_, data, size);
+    if (rv == NGHTTP2_ERR_NOMEM) return boost::asio::error::no_memory;
     if (rv < 0) return error_ ? error_ : error_code(errc::http2_protocol_error);
     return {};
 }
@@ -413,6 +470,7 @@ error_code session_core::take_output(std::string& out, std::size_t limit) {
     while (!closed_ && out.size() < limit) {
         const uint8_t* data = nullptr;
         const auto n = nghttp2_session_mem_send(session_, &data);
+        if (n == NGHTTP2_ERR_NOMEM) return boost::asio::error::no_memory;
         if (n < 0) return errc::http2_protocol_error;
         if (n == 0) break;
         out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));

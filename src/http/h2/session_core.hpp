@@ -132,6 +132,8 @@ private:
     };
 
     void stream_closed(std::int32_t id, std::uint32_t error_code);
+    /// Calls on_change; what it throws is dropped (see the definition).
+    void changed() noexcept;
     bool count_control_frame(bool about_a_stream);
     /// For nghttp2's callbacks, per frame: the stream's state through the pointer nghttp2 keeps
     /// per stream (given with the request, cleared before the state is freed), without a search.
