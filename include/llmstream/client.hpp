@@ -21,6 +21,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/deferred.hpp>
 
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 
 namespace llmstream {
 
@@ -48,13 +50,19 @@ struct pool_stats {
 namespace detail {
 class client_impl;
 using chat_handler = boost::asio::any_completion_handler<void(boost::system::error_code, completion)>;
-void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler);
+void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler,
+                   bool on_client_executor);
+bool is_client_executor(const std::shared_ptr<client_impl>& impl, const boost::asio::any_io_executor& ex);
 
 struct chat_initiation {
     template <class Handler>
     void operator()(Handler&& handler, const std::shared_ptr<client_impl>& impl, chat_request req,
                     diagnostics* diag) const {
-        initiate_chat(impl, std::move(req), diag, chat_handler(std::forward<Handler>(handler)));
+        // Asked here, where the handler's type is known (as stream's on_stream_executor does).
+        bool on_client = false;
+        if constexpr (std::is_same_v<boost::asio::associated_executor_t<Handler>, boost::asio::any_io_executor>)
+            on_client = is_client_executor(impl, boost::asio::get_associated_executor(handler));
+        initiate_chat(impl, std::move(req), diag, chat_handler(std::forward<Handler>(handler)), on_client);
     }
     std::shared_ptr<const diagnostics> diagnostics_source(const std::shared_ptr<client_impl>&, const chat_request&,
                                                           diagnostics* diag) const {

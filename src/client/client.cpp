@@ -26,10 +26,15 @@ std::shared_ptr<const diagnostics> stream_diagnostics(const std::shared_ptr<stre
     return {impl, &impl->diag()};  // shares ownership with the stream: valid while a completion holds it
 }
 
-void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler) {
+bool is_client_executor(const std::shared_ptr<client_impl>& impl, const boost::asio::any_io_executor& ex) {
+    return impl->executor == ex;
+}
+
+void initiate_chat(const std::shared_ptr<client_impl>& impl, chat_request req, diagnostics* diag, chat_handler handler,
+                   bool on_client_executor) {
     auto s = std::make_shared<stream_impl>(impl, std::move(req), false);
     s->chat_diag = diag;
-    s->on_chat_done(std::move(handler));
+    s->on_chat_done(std::move(handler), on_client_executor);
     s->start();
 }
 

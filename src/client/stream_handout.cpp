@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 
 #include <exception>
+#include <type_traits>
 
 namespace llmstream::detail {
 
@@ -98,15 +99,42 @@ template <class Handler, class Value>
 void stream_impl::post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    posted_completion<Handler, Value> complete{shared_from_this(), std::move(handler), ec, value, counted,
-                                               on_stream_executor};
-    // Posted on the io_context's own executor when it is one, in the stream's own memory: through
-    // any_io_executor a post costs two blocks of asio's per-thread cache (see handler_memory).
-    if (auto* native = client_->executor.target<asio::io_context::executor_type>())
-        asio::post(*native, std::move(complete));
-    else
-        asio::post(client_->executor, std::move(complete));
+    post_on_client(posted_completion<Handler, Value>{shared_from_this(), std::move(handler), ec, value, counted,
+                                                     on_stream_executor});
 }
+
+// Posted on the io_context's own executor when it is one, in the stream's own memory (the
+// function names it as its allocator): through any_io_executor a post costs two blocks of asio's
+// per-thread cache (see handler_memory).
+template <class Function>
+void stream_impl::post_on_client(Function f) {
+    if (auto* native = client_->executor.target<asio::io_context::executor_type>())
+        asio::post(*native, std::move(f));
+    else
+        asio::post(client_->executor, std::move(f));
+}
+
+// The posted completion of async_chat. It carries neither the completion nor the diagnostics
+// (they are moved out of the stream when it runs), so it fits the stream's post memory, free in
+// a stream that has no async_next: the caller hears the end even when memory has run out.
+struct stream_impl::posted_chat_completion {
+    std::shared_ptr<stream_impl> self;
+    chat_handler handler;
+    error_code ec;
+    bool on_stream_executor;
+
+    using allocator_type = http::handler_allocator<void, post_memory_size>;
+    allocator_type get_allocator() const noexcept { return self->post_memory_.allocator(); }
+
+    void operator()() {
+        stream_impl& s = *self;
+        static_assert(std::is_nothrow_move_assignable_v<diagnostics> && std::is_nothrow_move_constructible_v<completion>);
+        if (s.chat_diag) *s.chat_diag = std::move(s.diag_);  // the stream is over: nothing reads its own any more
+        completion c = ec ? completion{} : std::move(s.completion_);
+        if (on_stream_executor) std::move(handler)(ec, std::move(c));
+        else asio::dispatch(asio::append(std::move(handler), ec, std::move(c)));  // on the handler's own executor
+    }
+};
 
 // Completes a waiting reader now, in this call: only from on_read_end, never from the initiating
 // call. As the posted completion does: the read counts as completed before the handler runs. An
@@ -166,11 +194,9 @@ void stream_impl::finish(error_code ec) {
     deliver_at_read_end_ = false;
     channel_.finish(ec);
     if (chat_handler_) {
-        completion c = ec ? completion{} : std::move(completion_);
-        if (chat_diag) *chat_diag = diag_;
         chat_handler h(std::move(*chat_handler_));
         chat_handler_.reset();
-        asio::post(client_->executor, asio::append(std::move(h), ec, std::move(c)));
+        post_on_client(posted_chat_completion{shared_from_this(), std::move(h), ec, chat_on_stream_executor_});
     }
     deliver();
 }

@@ -59,7 +59,11 @@ public:
 
     // any_completion_handler's move assignment recurses forever in Boost 1.81: only ever
     // move-construct handlers (optional::emplace), never assign them.
-    void on_chat_done(chat_handler h) { chat_handler_.emplace(std::move(h)); }
+    /// `on_stream_executor`: the handler's executor is executor() (see post).
+    void on_chat_done(chat_handler h, bool on_stream_executor) {
+        chat_handler_.emplace(std::move(h));
+        chat_on_stream_executor_ = on_stream_executor;
+    }
     diagnostics* chat_diag = nullptr;
 
 private:
@@ -74,6 +78,9 @@ private:
     void post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor);
     template <class Handler, class Value>
     struct posted_completion;
+    struct posted_chat_completion;
+    template <class Function>
+    void post_on_client(Function f);
     static constexpr std::size_t post_memory_size = 160;  // a posted completion fits (a larger one takes the heap)
     template <class Handler, class Value>
     void complete_now(Handler handler, error_code ec, Value value);
@@ -149,6 +156,7 @@ private:
     bool deliver_at_read_end_ = false;         // on_body decoded deltas, and on_read_end follows
     http::handler_memory<post_memory_size> post_memory_;     // the hand-out's posted completion (see post)
     std::optional<chat_handler> chat_handler_;
+    bool chat_on_stream_executor_ = false;
     completion completion_;
     clock::time_point started_{};
     bool cancelled_ = false;

@@ -15,16 +15,19 @@ namespace {
 thread_local long allocations_until_failure = -1;  // -1: nothing fails
 thread_local long allocations_seen = 0;            // counted while armed
 thread_local bool failure_fired = false;           // the armed failure happened
+thread_local bool fail_after_first = false;        // arm_exhausted: every allocation after it fails too
+thread_local bool failing_for_good = false;        // arm_exhausted, and the first failure came
 
 // Only allocations that may throw are counted and failed. The nothrow ones here are Asio 1.81's
 // own, for its type-erased executors (any_completion_handler's associated executor): on failure
 // Asio makes an empty executor and then calls through it (a crash in work_dispatcher), which no
 // caller can prevent. See README "Reliability".
 void* allocate(std::size_t size, std::size_t alignment, bool may_throw) {
-    if (may_throw && allocations_until_failure >= 0) {
+    if (may_throw && (allocations_until_failure >= 0 || failing_for_good)) {
         ++allocations_seen;
-        if (allocations_until_failure-- == 0) {
+        if (failing_for_good || allocations_until_failure-- == 0) {
             failure_fired = true;
+            failing_for_good = fail_after_first;
             if (std::getenv("LLMSTREAM_OOM_TRACE")) {
                 void* frames[40];
                 backtrace_symbols_fd(frames, backtrace(frames, 40), 2);
@@ -57,9 +60,18 @@ namespace llmstream::testing::failing_allocator {
 void arm(long n) {
     allocations_seen = 0;
     failure_fired = false;
+    fail_after_first = false;
+    failing_for_good = false;
     allocations_until_failure = n < 0 ? LONG_MAX : n;
 }
-void disarm() { allocations_until_failure = -1; }
+void arm_exhausted(long n) {
+    arm(n);
+    fail_after_first = true;
+}
+void disarm() {
+    allocations_until_failure = -1;
+    failing_for_good = false;
+}
 long seen() { return allocations_seen; }
 bool fired() { return failure_fired; }
 

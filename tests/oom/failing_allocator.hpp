@@ -8,6 +8,9 @@ namespace llmstream::testing::failing_allocator {
 /// From now on, on this thread, the allocation number `n` (from 0) fails; n < 0: none does (but
 /// allocations are still counted).
 void arm(long n);
+/// From now on, on this thread, the allocation number `n` (from 0) and every one after it fail:
+/// memory that runs out for good (until disarm()).
+void arm_exhausted(long n);
 /// Nothing fails from now on, on this thread.
 void disarm();
 /// Allocations counted on this thread since arm().
