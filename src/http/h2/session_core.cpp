@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <new>
 
 namespace llmstream::http::h2 {
@@ -28,6 +30,47 @@ bool dropped_in_h2(std::string_view name) {
         if (boost::beast::iequals(name, n)) return true;
     return false;
 }
+
+// nghttp2's memory comes from operator new, as all of ours does: an application's own allocator
+// (or the allocation-failure tests) sees it too. A header before each block keeps its size, which
+// realloc needs; nghttp2 turns a null return into NGHTTP2_ERR_NOMEM.
+struct alignas(std::max_align_t) block_header {
+    std::size_t size;
+};
+
+void* allocate_for_nghttp2(std::size_t size, void*) noexcept {
+    if (size > SIZE_MAX - sizeof(block_header)) return nullptr;
+    try {
+        auto* header = static_cast<block_header*>(::operator new(sizeof(block_header) + size));
+        header->size = size;
+        return header + 1;
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+
+void free_for_nghttp2(void* block, void*) noexcept {
+    if (block) ::operator delete(static_cast<block_header*>(block) - 1);
+}
+
+void* zeroed_for_nghttp2(std::size_t count, std::size_t size, void* user) noexcept {
+    if (size != 0 && count > SIZE_MAX / size) return nullptr;
+    void* block = allocate_for_nghttp2(count * size, user);
+    if (block) std::memset(block, 0, count * size);
+    return block;
+}
+
+void* reallocate_for_nghttp2(void* block, std::size_t size, void* user) noexcept {
+    if (!block) return allocate_for_nghttp2(size, user);
+    void* moved = allocate_for_nghttp2(size, user);
+    if (!moved) return nullptr;  // the old block stays, as realloc leaves it
+    std::memcpy(moved, block, std::min(size, (static_cast<block_header*>(block) - 1)->size));
+    free_for_nghttp2(block, user);
+    return moved;
+}
+
+nghttp2_mem memory_for_nghttp2{nullptr, &allocate_for_nghttp2, &free_for_nghttp2, &zeroed_for_nghttp2,
+                               &reallocate_for_nghttp2};
 
 }  // namespace
 
@@ -229,23 +272,32 @@ struct session_core::callbacks {
 
 session_core::session_core(const http2_options& options, bool tls)
     : options_(options), tls_(tls), idle_since_(steady_clock::now()), last_heard_(idle_since_) {
-    nghttp2_session_callbacks* cbs = nullptr;
-    nghttp2_session_callbacks_new(&cbs);
-    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &callbacks::on_begin_frame);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, &callbacks::on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &callbacks::on_frame_recv);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &callbacks::on_frame_send);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk_recv);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
-    nghttp2_option* opt = nullptr;
-    nghttp2_option_new(&opt);
-    nghttp2_option_set_no_auto_window_update(opt, 1);  // windows are given back as readers consume
-    // Until the server's SETTINGS arrive, assume what browsers assume.
-    nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-    const int rv = nghttp2_session_client_new2(&session_, cbs, this, opt);
-    nghttp2_option_del(opt);
-    nghttp2_session_callbacks_del(cbs);
-    if (rv != 0) throw std::bad_alloc();
+    // The callbacks and options are the same for every session: made once (nghttp2 copies them).
+    using callbacks_ptr = std::unique_ptr<nghttp2_session_callbacks, decltype(&nghttp2_session_callbacks_del)>;
+    using option_ptr = std::unique_ptr<nghttp2_option, decltype(&nghttp2_option_del)>;
+    static const callbacks_ptr cbs = [] {
+        nghttp2_session_callbacks* made = nullptr;
+        if (nghttp2_session_callbacks_new(&made) != 0) throw std::bad_alloc();
+        callbacks_ptr c(made, &nghttp2_session_callbacks_del);
+        nghttp2_session_callbacks_set_on_begin_frame_callback(made, &callbacks::on_begin_frame);
+        nghttp2_session_callbacks_set_on_header_callback(made, &callbacks::on_header);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(made, &callbacks::on_frame_recv);
+        nghttp2_session_callbacks_set_on_frame_send_callback(made, &callbacks::on_frame_send);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(made, &callbacks::on_data_chunk_recv);
+        nghttp2_session_callbacks_set_on_stream_close_callback(made, &callbacks::on_stream_close);
+        return c;
+    }();
+    static const option_ptr opt = [] {
+        nghttp2_option* made = nullptr;
+        if (nghttp2_option_new(&made) != 0) throw std::bad_alloc();
+        option_ptr o(made, &nghttp2_option_del);
+        nghttp2_option_set_no_auto_window_update(made, 1);  // windows are given back as readers consume
+        // Until the server's SETTINGS arrive, assume what browsers assume.
+        nghttp2_option_set_peer_max_concurrent_streams(made, 100);
+        return o;
+    }();
+    if (nghttp2_session_client_new3(&session_, cbs.get(), this, opt.get(), &memory_for_nghttp2) != 0)
+        throw std::bad_alloc();
 }
 
 session_core::~session_core() { nghttp2_session_del(session_); }
