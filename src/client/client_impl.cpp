@@ -1,6 +1,7 @@
 #include "client_impl.hpp"
 
 #include "limits/redis_store.hpp"
+#include "http/tls_stream.hpp"
 #include "protocol/vendor.hpp"
 
 #include <openssl/ssl.h>
@@ -26,6 +27,7 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
         SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
         tls->set_default_verify_paths();
         if (!config.tls.ca_file.empty()) tls->load_verify_file(config.tls.ca_file);
+        http::settle_trusted_certificates(tls->native_handle());
         tls->set_verify_mode(config.tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
         tls_sessions = std::make_unique<http::tls_session_cache>(tls->native_handle(), config.tls.resume_sessions);
     }

@@ -98,12 +98,7 @@ private:
 };
 
 // What OpenSSL said when it refused a setting (never "no error": the connection must not go on).
-error_code openssl_refused() {
-    const unsigned long code = ::ERR_get_error();
-    ::ERR_clear_error();
-    if (code == 0) return asio::ssl::error::unspecified_system_error;
-    return {static_cast<int>(code), asio::error::get_ssl_category()};
-}
+error_code openssl_refused() { return take_openssl_error(); }
 
 }  // namespace
 

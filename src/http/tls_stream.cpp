@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 namespace llmstream::http {
@@ -56,12 +57,36 @@ struct tls_bio {
     }
 };
 
+error_code take_openssl_error() {
+    const unsigned long first = ERR_peek_error();
+    if (first == 0) return asio::ssl::error::unspecified_system_error;
+    bool out_of_memory = false;
+    while (const unsigned long code = ERR_get_error()) out_of_memory |= ERR_GET_REASON(code) == ERR_R_MALLOC_FAILURE;
+    if (out_of_memory) return asio::error::no_memory;
+    return {static_cast<int>(first), asio::error::get_ssl_category()};
+}
+
+// OpenSSL works out a certificate's extensions the first time it checks the certificate, and keeps
+// the answer, a failure included: a trusted (CA) certificate whose first check ran out of memory
+// would stay "invalid" for every later handshake of the client (the allocation-failure sweep over
+// TLS found it). Every certificate in the store is checked once here, as the client is made.
+// (Certificates found later in a hashed directory are not in the store yet; the system bundle,
+// which OpenSSL loads whole, is.)
+void settle_trusted_certificates(SSL_CTX* context) {
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context));
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
+        if (X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)))
+            X509_check_purpose(certificate, -1, 0);
+}
+
 tls_engine::tls_engine(asio::ssl::context& context) {
     ssl_ = SSL_new(context.native_handle());
     BIO* bio = ssl_ ? BIO_new(tls_bio::method()) : nullptr;
     if (bio == nullptr) {
+        // With a context that works (the client made it), only an allocation fails here.
         SSL_free(ssl_);
-        throw std::runtime_error("llmstream: OpenSSL could not make a TLS connection");
+        ERR_clear_error();
+        throw std::bad_alloc();
     }
     BIO_set_data(bio, this);
     SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; SSL owns it
@@ -160,11 +185,7 @@ tls_engine::result tls_engine::outcome(int r, std::size_t bytes, bool reading) {
         ERR_clear_error();
         return {want::failed, asio::ssl::error::stream_truncated, 0};
     }
-    if (code != 0) {
-        ERR_clear_error();
-        return {want::failed, error_code(static_cast<int>(code), asio::error::get_ssl_category()), 0};
-    }
-    return {want::failed, asio::ssl::error::unspecified_system_error, 0};
+    return {want::failed, take_openssl_error(), 0};
 }
 
 tls_engine::result tls_engine::handshake() {

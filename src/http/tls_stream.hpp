@@ -34,6 +34,16 @@
 
 namespace llmstream::http {
 
+/// OpenSSL's error queue (this thread's), taken and cleared, as one error code: its first error,
+/// as asio reports it; asio::error::no_memory when an allocation failed anywhere in it (OpenSSL
+/// then often reports what the failed step was doing, "malloc failure" of some library or a
+/// decode error after it); unspecified_system_error when it is empty.
+boost::system::error_code take_openssl_error();
+
+/// Works out now, while memory is there, what OpenSSL would work out (and keep) about each
+/// trusted certificate loaded into `context` at its first use: see the definition.
+void settle_trusted_certificates(SSL_CTX* context);
+
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.
 class tls_engine {
 public:

@@ -1,4 +1,5 @@
 #include "limits/redis_store.hpp"
+#include "http/tls_stream.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -148,6 +149,7 @@ std::unique_ptr<asio::ssl::context> redis_tls_context(const tls_options& tls) {
     SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
     context->set_default_verify_paths();
     if (!tls.ca_file.empty()) context->load_verify_file(tls.ca_file);
+    http::settle_trusted_certificates(context->native_handle());
     context->set_verify_mode(tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
     return context;
 }

@@ -10,6 +10,7 @@
 // backtrace of each failed allocation (addr2line -C -f -i -e THIS_PROGRAM ADDRESS reads it).
 #include "integration/collect.hpp"
 #include "integration/mock_fixture.hpp"
+#include "support/test_ca.hpp"
 #include "failing_allocator.hpp"
 
 #include <llmstream/client.hpp>
@@ -19,9 +20,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -140,8 +143,22 @@ outcome run_request(asio::io_context& io, client& c, long fail_at, const std::st
 // with std::bad_alloc to the caller. Then a second request on the same client, nothing failing,
 // ends as without the failure: the first left nothing behind in the client (one connection at
 // most, so a connection slot or a session that the failure leaked would hold it up).
+struct sweep_options {
+    api how = api::stream;
+    failing mode = failing::one;
+    // > 0: about that many runs, failing every (allocations / runs)th allocation, for requests
+    // that make thousands (a TLS handshake); LLMSTREAM_OOM_STRIDE=1 makes it every one.
+    long runs = 0;
+    // OpenSSL reports some of its failed allocations as errors of its own (a decode error, an
+    // internal error): a caused end may be one of those too.
+    bool openssl_reports = false;
+};
+
 void sweep(client_config config, const std::function<std::string(long)>& model, const std::string& expected_content,
-           error_code expected_ec, api how = api::stream, failing mode = failing::one) {
+           error_code expected_ec, sweep_options options = {}) {
+    const api how = options.how;
+    const failing mode = options.mode;
+    const long runs = options.runs;
     config.pool.max_connections = 1;
     config.pool.wait_timeout = std::chrono::seconds(3);
     long request_number = 0;
@@ -162,8 +179,11 @@ void sweep(client_config config, const std::function<std::string(long)>& model, 
     std::map<std::string, int> endings;  // how the failures ended, for the log
     int ended_with_no_memory = 0;
     const char* from = std::getenv("LLMSTREAM_OOM_FROM");
+    const char* stride_env = std::getenv("LLMSTREAM_OOM_STRIDE");
+    const long stride = stride_env ? std::max(1L, std::atol(stride_env)) : runs > 0 ? std::max(1L, total / runs) : 1;
+    if (stride > 1) WARN("every " << stride << "th allocation of about " << total << " fails in turn");
     long n = from ? std::atol(from) : 0;
-    for (;; ++n) {
+    for (;; n += stride) {
         asio::io_context io;
         auto c = std::make_unique<client>(io.get_executor(), config);
         const outcome o = run_request(io, *c, n, model(request_number++), how, mode);
@@ -191,7 +211,8 @@ void sweep(client_config config, const std::function<std::string(long)>& model, 
             ++endings[o.ec.message()];
             // An end the failure caused says what happened (not, say, a connect timeout after
             // waiting it out) and what to do.
-            CHECK(o.ec == asio::error::no_memory);
+            CHECK((o.ec == asio::error::no_memory ||
+                   (options.openssl_reports && o.ec.category() == asio::error::get_ssl_category())));
             // (A hint takes memory: with none left until the end, the code alone says it.)
             if (mode == failing::one) CHECK_FALSE(o.hint.empty());
             ended_with_no_memory += o.ec == asio::error::no_memory;
@@ -243,7 +264,7 @@ TEST_CASE("a failed allocation anywhere in a retried request ends it cleanly", "
 
 TEST_CASE("a failed allocation anywhere in a whole (async_chat) request ends it cleanly", "[oom]") {
     mock_fixture mock;
-    sweep(mock.config(), always("mock?tokens=5"), expected_text(5), {}, api::whole);
+    sweep(mock.config(), always("mock?tokens=5"), expected_text(5), {}, {.how = api::whole});
 }
 
 TEST_CASE("a failed allocation anywhere in a DashScope native stream ends it cleanly", "[oom]") {
@@ -256,10 +277,22 @@ TEST_CASE("a failed allocation anywhere in a DashScope native stream ends it cle
 // stream, telling its reader and giving its connection back must not need memory.
 TEST_CASE("memory that runs out for good anywhere in a stream's life ends it cleanly", "[oom]") {
     mock_fixture mock;
-    sweep(mock.config(), always("mock?tokens=5&reasoning=2"), expected_text(5), {}, api::stream, failing::from_then_on);
+    sweep(mock.config(), always("mock?tokens=5&reasoning=2"), expected_text(5), {}, {.mode = failing::from_then_on});
 }
 
 TEST_CASE("memory that runs out for good anywhere in a whole (async_chat) request ends it cleanly", "[oom]") {
     mock_fixture mock;
-    sweep(mock.config(), always("mock?tokens=5"), expected_text(5), {}, api::whole, failing::from_then_on);
+    sweep(mock.config(), always("mock?tokens=5"), expected_text(5), {}, {.how = api::whole, .mode = failing::from_then_on});
+}
+
+// Over TLS, with OpenSSL's allocations failing too (the handshake, the certificate check, the
+// records): a sample of them, as a request makes thousands.
+TEST_CASE("a failed allocation anywhere in a TLS stream's life, OpenSSL's included, ends it cleanly", "[oom]") {
+    REQUIRE(failing_allocator::covers_openssl());
+    test_ca ca("DNS:localhost");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+    client_config config = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
+    config.tls.ca_file = ca.ca_file();
+    config.http = tested_http_version();
+    sweep(config, always("mock?tokens=5"), expected_text(5), {}, {.runs = 200, .openssl_reports = true});
 }

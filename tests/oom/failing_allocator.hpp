@@ -17,5 +17,7 @@ void disarm();
 long seen();
 /// The armed failure happened (since arm()).
 bool fired();
+/// OpenSSL's allocations go through the switch too (its memory functions were set in time).
+bool covers_openssl();
 
 }  // namespace llmstream::testing::failing_allocator
