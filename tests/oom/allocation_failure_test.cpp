@@ -296,3 +296,15 @@ TEST_CASE("a failed allocation anywhere in a TLS stream's life, OpenSSL's includ
     config.http = tested_http_version();
     sweep(config, always("mock?tokens=5"), expected_text(5), {}, {.runs = 200, .openssl_reports = true});
 }
+
+TEST_CASE("memory that runs out for good anywhere in a TLS stream's life, OpenSSL's included, ends it cleanly",
+          "[oom]") {
+    REQUIRE(failing_allocator::covers_openssl());
+    test_ca ca("DNS:localhost");
+    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
+    client_config config = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
+    config.tls.ca_file = ca.ca_file();
+    config.http = tested_http_version();
+    sweep(config, always("mock?tokens=5"), expected_text(5), {},
+          {.mode = failing::from_then_on, .runs = 200, .openssl_reports = true});
+}
