@@ -128,6 +128,7 @@ asio::awaitable<error_code> connect(connection& c, deadline_resolver& resolver, 
         if (auto tec = co_await steps.open_tunnel()) co_return tec;
     }
     if (auto* tls = std::get_if<connection::tls_stream>(&c.stream)) {
+        ::ERR_clear_error();  // what openssl_refused reports is what these calls raised
         if (!SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str()))
             co_return openssl_refused();
         if (target.verify_peer && !tls->verify_host(origin.host))

@@ -25,7 +25,7 @@ struct tls_bio {
             BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "llmstream tls");
             if (made == nullptr || BIO_meth_set_read(made, read) != 1 || BIO_meth_set_write(made, write) != 1 ||
                 BIO_meth_set_ctrl(made, ctrl) != 1 || BIO_meth_set_create(made, create) != 1)
-                throw std::runtime_error("llmstream: OpenSSL could not make a BIO method");
+                throw std::bad_alloc();  // (leaks `made` once, if at all: a one-time setup out of memory)
             return made;
         }();
         return m;
@@ -45,7 +45,8 @@ struct tls_bio {
         BIO_clear_retry_flags(b);
         try {
             return engine(b).bio_write(data, size);
-        } catch (...) {  // out of memory: OpenSSL reports a failed write
+        } catch (...) {  // out of memory: OpenSSL reports a failed write, take_openssl_error why
+            ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
             return -1;
         }
     }
@@ -72,16 +73,22 @@ error_code take_openssl_error() {
 // TLS found it). Every certificate in the store is checked once here, as the client is made.
 // (Certificates found later in a hashed directory are not in the store yet; the system bundle,
 // which OpenSSL loads whole, is.)
+// If memory runs out here, the client is not made (std::bad_alloc) rather than made with a
+// certificate that stays invalid.
 void settle_trusted_certificates(SSL_CTX* context) {
+    ERR_clear_error();
     STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context));
     for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
         if (X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)))
             X509_check_purpose(certificate, -1, 0);
+    // What a certificate's own defects raised is for its handshakes to report; only memory matters here.
+    if (ERR_peek_error() != 0 && take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
 }
 
 tls_engine::tls_engine(asio::ssl::context& context) {
+    BIO_METHOD* method = tls_bio::method();  // before the SSL object, which it would leak by throwing
     ssl_ = SSL_new(context.native_handle());
-    BIO* bio = ssl_ ? BIO_new(tls_bio::method()) : nullptr;
+    BIO* bio = ssl_ ? BIO_new(method) : nullptr;
     if (bio == nullptr) {
         // With a context that works (the client made it), only an allocation fails here.
         SSL_free(ssl_);

@@ -124,7 +124,7 @@ struct session_core::callbacks {
         auto& s = of(user_data);
         if (frame->hd.type != NGHTTP2_HEADERS) return 0;
         stream_state* st = s.state_of(frame->hd.stream_id);
-        if (!st || !st->handler) return 0;
+        if (!st || !st->handler || st->error) return 0;  // (a stream being reset: its first error stands)
         st->header_bytes += namelen + valuelen + 32;  // RFC 9113's header list size
         st->received_any = true;
         if (st->header_bytes > s.options_.max_header_list) {
@@ -245,12 +245,11 @@ struct session_core::callbacks {
     }
 
     static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
-        auto& s = of(user_data);
         try {
-            s.stream_closed(stream_id, error_code);
+            of(user_data).stream_closed(stream_id, error_code);
         } catch (...) {
-            if (!s.error_) s.error_ = thrown();
-            return NGHTTP2_ERR_CALLBACK_FAILURE;
+            // The stream is off the books already (its handler's on_end threw): nothing of the
+            // connection's other streams is at stake.
         }
         return 0;
     }
@@ -275,7 +274,8 @@ session_core::session_core(const http2_options& options, bool tls)
     // The callbacks and options are the same for every session: made once (nghttp2 copies them).
     using callbacks_ptr = std::unique_ptr<nghttp2_session_callbacks, decltype(&nghttp2_session_callbacks_del)>;
     using option_ptr = std::unique_ptr<nghttp2_option, decltype(&nghttp2_option_del)>;
-    static const callbacks_ptr cbs = [] {
+    // Never destroyed: a session made during the program's exit must not find them freed.
+    static nghttp2_session_callbacks* const cbs = [] {
         nghttp2_session_callbacks* made = nullptr;
         if (nghttp2_session_callbacks_new(&made) != 0) throw std::bad_alloc();
         callbacks_ptr c(made, &nghttp2_session_callbacks_del);
@@ -285,18 +285,18 @@ session_core::session_core(const http2_options& options, bool tls)
         nghttp2_session_callbacks_set_on_frame_send_callback(made, &callbacks::on_frame_send);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(made, &callbacks::on_data_chunk_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(made, &callbacks::on_stream_close);
-        return c;
+        return c.release();
     }();
-    static const option_ptr opt = [] {
+    static nghttp2_option* const opt = [] {
         nghttp2_option* made = nullptr;
         if (nghttp2_option_new(&made) != 0) throw std::bad_alloc();
         option_ptr o(made, &nghttp2_option_del);
         nghttp2_option_set_no_auto_window_update(made, 1);  // windows are given back as readers consume
         // Until the server's SETTINGS arrive, assume what browsers assume.
         nghttp2_option_set_peer_max_concurrent_streams(made, 100);
-        return o;
+        return o.release();
     }();
-    if (nghttp2_session_client_new3(&session_, cbs.get(), this, opt.get(), &memory_for_nghttp2) != 0)
+    if (nghttp2_session_client_new3(&session_, cbs, this, opt, &memory_for_nghttp2) != 0)
         throw std::bad_alloc();
 }
 
