@@ -1,6 +1,8 @@
 #include <llmstream/diagnostics.hpp>
 #include <llmstream/with_diagnostics.hpp>
 
+#include "protocol/error_classifier.hpp"
+
 namespace llmstream {
 
 error_with_diagnostics::error_with_diagnostics(boost::system::error_code ec, llmstream::diagnostics diag)
@@ -36,7 +38,10 @@ std::string diagnostics::to_string(const boost::system::error_code& ec) const {
     if (ec && deltas_delivered > 0) out += "; " + std::to_string(deltas_delivered) + " deltas delivered before the failure";
     if (!retry_note.empty()) out += "; " + retry_note;
     if (!admission_note.empty()) out += "; " + admission_note;
-    if (!hint.empty()) out += ". Hint: " + hint;
+    // A request that ran out of memory to the end could not store its hint: the code's own is
+    // given instead, now that there is memory to write it.
+    const std::string fallback = hint.empty() && ec ? protocol::hint_for_failure(ec) : std::string();
+    if (!hint.empty() || !fallback.empty()) out += ". Hint: " + (hint.empty() ? fallback : hint);
     return out;
 }
 

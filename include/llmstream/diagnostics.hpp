@@ -44,7 +44,8 @@ struct diagnostics : attempt_outcome {
     std::string retry_note{};  ///< why a retryable failure was not retried (budget, deadline, limit)
 
     /// One human-readable paragraph: class, status, provider code and message, request id,
-    /// attempts (with what the earlier ones met) and the hint. `ec` names the class.
+    /// attempts (with what the earlier ones met) and the hint. `ec` names the class. With no
+    /// hint stored (a request that ran out of memory to its end), the hint for `ec` itself.
     std::string to_string(const boost::system::error_code& ec) const;
 
     void clear() { *this = diagnostics{}; }

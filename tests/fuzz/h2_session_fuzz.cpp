@@ -8,6 +8,7 @@
 // a stream that ends without error had its final head; errors are the library's own, the API's
 // or the network's; after fail() every open stream has ended.
 #include "http/h2/session_core.hpp"
+#include "support/nghttp2_server.hpp"
 
 #include <llmstream/error.hpp>
 
@@ -87,18 +88,9 @@ public:
 
 // The server: nghttp2's own session, so that scripted actions become valid frames.
 struct server {
-    nghttp2_session* ng = nullptr;
+    testing::nghttp2_server_session session{this, nullptr, {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}}};
+    nghttp2_session* ng = session.get();
     std::map<std::int32_t, std::string> bodies;  // what each response's data provider has left
-
-    server() {
-        nghttp2_session_callbacks* cbs = nullptr;
-        nghttp2_session_callbacks_new(&cbs);
-        nghttp2_session_server_new(&ng, cbs, this);
-        nghttp2_session_callbacks_del(cbs);
-        const nghttp2_settings_entry s[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}};
-        nghttp2_submit_settings(ng, NGHTTP2_FLAG_NONE, s, 1);
-    }
-    ~server() { nghttp2_session_del(ng); }
 
     static ssize_t read(nghttp2_session*, int32_t id, uint8_t* buf, size_t length, uint32_t* flags,
                         nghttp2_data_source*, void* user) {
@@ -110,16 +102,7 @@ struct server {
         return static_cast<ssize_t>(n);
     }
 
-    std::string output() {
-        std::string out;
-        for (;;) {
-            const uint8_t* data = nullptr;
-            const auto n = nghttp2_session_mem_send(ng, &data);
-            if (n <= 0) break;
-            out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-        }
-        return out;
-    }
+    std::string output() { return session.output(); }
 };
 
 }  // namespace

@@ -50,6 +50,7 @@ struct outcome {
     bool hung = false;              // nothing ended within the time limit
     error_code ec;
     std::string hint;               // the diagnostics' hint, when it ended with an error
+    std::string text;               // and their to_string (once memory is back)
     std::string content;
     long allocations = 0;           // allocations made while armed
 };
@@ -96,7 +97,10 @@ outcome run_request(asio::io_context& io, client& c, long fail_at, const std::st
                 o.ended = true;
                 o.ec = ec;
                 o.content = whole.content;
-                if (ec) o.hint = whole_diag.hint;
+                if (ec) {
+                    o.hint = whole_diag.hint;
+                    o.text = whole_diag.to_string(ec);
+                }
                 end.returned = true;
                 co_return;
             }
@@ -111,7 +115,10 @@ outcome run_request(asio::io_context& io, client& c, long fail_at, const std::st
                 o.content += d->content;
             }
             failing_allocator::disarm();  // the test's own copy below must not fail
-            if (o.ec) o.hint = s.diagnostics().hint;
+            if (o.ec) {
+                o.hint = s.diagnostics().hint;
+                o.text = s.diagnostics().to_string(o.ec);
+            }
         } catch (const std::bad_alloc&) {
             o.threw_to_caller = true;
         }
@@ -213,8 +220,10 @@ void sweep(client_config config, const std::function<std::string(long)>& model, 
             // waiting it out) and what to do.
             CHECK((o.ec == asio::error::no_memory ||
                    (options.openssl_reports && o.ec.category() == asio::error::get_ssl_category())));
-            // (A hint takes memory: with none left until the end, the code alone says it.)
+            // A hint takes memory: with none left until the end, none is stored, and the
+            // printed diagnostics give the code's own.
             if (mode == failing::one) CHECK_FALSE(o.hint.empty());
+            CHECK(o.text.find("Hint: ") != std::string::npos);
             ended_with_no_memory += o.ec == asio::error::no_memory;
         }
         const outcome next = run_request(io, *c, -1, model(request_number++), how);
@@ -287,24 +296,21 @@ TEST_CASE("memory that runs out for good anywhere in a whole (async_chat) reques
 
 // Over TLS, with OpenSSL's allocations failing too (the handshake, the certificate check, the
 // records): a sample of them, as a request makes thousands.
-TEST_CASE("a failed allocation anywhere in a TLS stream's life, OpenSSL's included, ends it cleanly", "[oom]") {
+void sweep_over_tls(failing mode) {
     REQUIRE(failing_allocator::covers_openssl());
     test_ca ca("DNS:localhost");
     tls_mock_fixture mock(ca.cert_file(), ca.key_file());
     client_config config = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
     config.tls.ca_file = ca.ca_file();
     config.http = tested_http_version();
-    sweep(config, always("mock?tokens=5"), expected_text(5), {}, {.runs = 200, .openssl_reports = true});
+    sweep(config, always("mock?tokens=5"), expected_text(5), {}, {.mode = mode, .runs = 200, .openssl_reports = true});
+}
+
+TEST_CASE("a failed allocation anywhere in a TLS stream's life, OpenSSL's included, ends it cleanly", "[oom]") {
+    sweep_over_tls(failing::one);
 }
 
 TEST_CASE("memory that runs out for good anywhere in a TLS stream's life, OpenSSL's included, ends it cleanly",
           "[oom]") {
-    REQUIRE(failing_allocator::covers_openssl());
-    test_ca ca("DNS:localhost");
-    tls_mock_fixture mock(ca.cert_file(), ca.key_file());
-    client_config config = providers::custom("https://localhost:" + std::to_string(mock.port()) + "/v1", "k");
-    config.tls.ca_file = ca.ca_file();
-    config.http = tested_http_version();
-    sweep(config, always("mock?tokens=5"), expected_text(5), {},
-          {.mode = failing::from_then_on, .runs = 200, .openssl_reports = true});
+    sweep_over_tls(failing::from_then_on);
 }

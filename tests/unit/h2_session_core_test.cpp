@@ -3,6 +3,7 @@
 // completion. The exception must not unwind through nghttp2's C frames; it ends that stream
 // alone, with no_memory, reset, and the connection's other streams go on.
 #include "http/h2/session_core.hpp"
+#include "support/nghttp2_server.hpp"
 
 #include <llmstream/error.hpp>
 
@@ -62,20 +63,13 @@ private:
 // The server: nghttp2's own session, answering every request it has read with 200 and `reply`,
 // and remembering the streams the client reset.
 struct server {
-    nghttp2_session* ng = nullptr;
+    testing::nghttp2_server_session session{this, &on_frame_recv};
+    nghttp2_session* ng = session.get();
     std::string reply;
     std::map<std::int32_t, std::size_t> sent;  // bytes of `reply` each response's data provider gave
     std::vector<std::int32_t> reset_by_client;
 
-    explicit server(std::string r) : reply(std::move(r)) {
-        nghttp2_session_callbacks* cbs = nullptr;
-        nghttp2_session_callbacks_new(&cbs);
-        nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &on_frame_recv);
-        nghttp2_session_server_new(&ng, cbs, this);
-        nghttp2_session_callbacks_del(cbs);
-        nghttp2_submit_settings(ng, NGHTTP2_FLAG_NONE, nullptr, 0);
-    }
-    ~server() { nghttp2_session_del(ng); }
+    explicit server(std::string r) : reply(std::move(r)) {}
 
     static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
         auto& s = *static_cast<server*>(user);
@@ -103,16 +97,7 @@ struct server {
         if (at == s.reply.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
         return static_cast<ssize_t>(n);
     }
-    std::string output() {
-        std::string out;
-        for (;;) {
-            const uint8_t* data = nullptr;
-            const auto n = nghttp2_session_mem_send(ng, &data);
-            if (n <= 0) break;
-            out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-        }
-        return out;
-    }
+    std::string output() { return session.output(); }
 };
 
 outgoing_request request() {

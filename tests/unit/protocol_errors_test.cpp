@@ -2,6 +2,8 @@
 #include "protocol/error_classifier.hpp"
 #include "protocol/stream_decoder.hpp"
 
+#include <boost/asio/error.hpp>
+
 #include <catch2/catch.hpp>
 
 using namespace llmstream;
@@ -250,6 +252,17 @@ TEST_CASE("with no memory to redact, every text that could hold an echoed key is
     CHECK(all.find("sk-echo") == std::string::npos);
     CHECK(d.http_status == 401);  // what no server wrote stays
     CHECK(d.attempt_log[0].http_status == 401);
+}
+
+TEST_CASE("a failure whose hint could not be stored (out of memory) still prints the code's own hint",
+          "[errors]") {
+    llmstream::diagnostics d;  // as a request that ran out of memory to its end leaves it: no hint
+    d.attempts = 1;
+    const std::string text = d.to_string(boost::asio::error::no_memory);
+    CHECK(text.find("Hint: " + llmstream::protocol::hint_for_failure(boost::asio::error::no_memory)) != std::string::npos);
+    CHECK(d.to_string({}).find("Hint") == std::string::npos);  // no failure, no hint
+    d.hint = "the stored one";
+    CHECK(d.to_string(boost::asio::error::no_memory).find("Hint: the stored one") != std::string::npos);
 }
 
 // ---- Anthropic Messages and OpenAI Responses ----------------------------------------------------
