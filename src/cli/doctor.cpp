@@ -4,6 +4,7 @@
 #include "cli/outcome.hpp"
 #include "http/origin.hpp"
 #include "http/proxy.hpp"
+#include "http/tls_stream.hpp"
 #include "limits/redis_connection.hpp"
 #include "limits/redis_store.hpp"
 
@@ -56,7 +57,7 @@ void check_redis(const std::string& url, const tls_options& tls) {
         return;
     }
     asio::io_context io(1);
-    const auto tls_context = address.tls ? limits::redis_tls_context(tls) : nullptr;
+    const auto tls_context = address.tls ? http::make_client_tls_context(tls) : nullptr;
     auto connection =
         std::make_shared<limits::redis_connection>(io.get_executor(), address, std::chrono::seconds(2), tls_context.get());
     boost::system::error_code ec;

@@ -4,7 +4,6 @@
 #include "http/tls_stream.hpp"
 #include "protocol/vendor.hpp"
 
-#include <openssl/ssl.h>
 
 #include <cstdlib>
 #include <stdexcept>
@@ -20,15 +19,7 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg) : executor
         throw std::invalid_argument("llmstream::client: unusable base_url: " + ec.message());
     config.vendor = protocol::vendor_for_host(config.vendor, origin.host);
     if (origin.tls) {
-        tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-        SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
-        // OpenSSL frees a connection's record buffers while nothing is pending (about 34 KiB
-        // each, idle or between reads): thousands of TLS connections cost a fraction of the memory.
-        SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-        tls->set_default_verify_paths();
-        if (!config.tls.ca_file.empty()) tls->load_verify_file(config.tls.ca_file);
-        http::settle_trusted_certificates(tls->native_handle());
-        tls->set_verify_mode(config.tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+        tls = http::make_client_tls_context(config.tls);
         tls_sessions = std::make_unique<http::tls_session_cache>(tls->native_handle(), config.tls.resume_sessions);
     }
     http::pool_settings ps;

@@ -10,7 +10,6 @@
 #include <climits>
 #include <cstring>
 #include <new>
-#include <stdexcept>
 
 namespace llmstream::http {
 
@@ -67,14 +66,15 @@ error_code take_openssl_error() {
     return {static_cast<int>(first), asio::error::get_ssl_category()};
 }
 
+namespace {
+
 // OpenSSL works out a certificate's extensions the first time it checks the certificate, and keeps
 // the answer, a failure included: a trusted (CA) certificate whose first check ran out of memory
 // would stay "invalid" for every later handshake of the client (the allocation-failure sweep over
-// TLS found it). Every certificate in the store is checked once here, as the client is made.
+// TLS found it). Every certificate in the store is checked once here, as the context is made.
 // (Certificates found later in a hashed directory are not in the store yet; the system bundle,
-// which OpenSSL loads whole, is.)
-// If memory runs out here, the client is not made (std::bad_alloc) rather than made with a
-// certificate that stays invalid.
+// which OpenSSL loads whole, is.) If memory runs out here, the context is not made
+// (std::bad_alloc) rather than made with a certificate that stays invalid.
 void settle_trusted_certificates(SSL_CTX* context) {
     ERR_clear_error();
     STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context));
@@ -82,7 +82,22 @@ void settle_trusted_certificates(SSL_CTX* context) {
         if (X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)))
             X509_check_purpose(certificate, -1, 0);
     // What a certificate's own defects raised is for its handshakes to report; only memory matters here.
-    if (ERR_peek_error() != 0 && take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
+    if (take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
+}
+
+}  // namespace
+
+std::unique_ptr<asio::ssl::context> make_client_tls_context(const tls_options& tls) {
+    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+    // OpenSSL frees a connection's record buffers while nothing is pending (about 34 KiB
+    // each, idle or between reads): thousands of TLS connections cost a fraction of the memory.
+    SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    context->set_default_verify_paths();
+    if (!tls.ca_file.empty()) context->load_verify_file(tls.ca_file);
+    settle_trusted_certificates(context->native_handle());
+    context->set_verify_mode(tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    return context;
 }
 
 tls_engine::tls_engine(asio::ssl::context& context) {

@@ -30,6 +30,8 @@
 
 #include <openssl/ssl.h>
 
+#include <llmstream/config.hpp>
+
 #include "memory/buffer_cache.hpp"
 
 namespace llmstream::http {
@@ -40,9 +42,10 @@ namespace llmstream::http {
 /// decode error after it); unspecified_system_error when it is empty.
 boost::system::error_code take_openssl_error();
 
-/// Works out now, while memory is there, what OpenSSL would work out (and keep) about each
-/// trusted certificate loaded into `context` at its first use: see the definition.
-void settle_trusted_certificates(SSL_CTX* context);
+/// The TLS client context of our connections (to the provider, to Redis): TLS 1.2 at least,
+/// record buffers freed while idle, the system's trust store and `tls.ca_file`, peers verified
+/// per `tls.verify_peer`. The trusted certificates are checked once here (see the definition).
+std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const tls_options& tls);
 
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.
 class tls_engine {

@@ -5,7 +5,6 @@
 #include <boost/asio/detached.hpp>
 
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 
 #include <array>
 #include <cstdio>
@@ -144,20 +143,10 @@ std::string limit_fingerprint(const std::string& base_url, const std::string& ap
     return hex_digest(EVP_sha256(), base_url + '\n' + api_key + '\n' + workspace).substr(0, 32);
 }
 
-std::unique_ptr<asio::ssl::context> redis_tls_context(const tls_options& tls) {
-    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
-    context->set_default_verify_paths();
-    if (!tls.ca_file.empty()) context->load_verify_file(tls.ca_file);
-    http::settle_trusted_certificates(context->native_handle());
-    context->set_verify_mode(tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
-    return context;
-}
-
 redis_store::redis_store(asio::any_io_executor ex, const rate_limits& limits, std::string key, const tls_options& tls)
     : executor_(std::move(ex)), limits_(limits), key_(std::move(key)) {
     if (auto error = parse_redis_url(limits.redis, address_); !error.empty()) throw std::invalid_argument(error);
-    if (address_.tls) tls_ = redis_tls_context(tls);
+    if (address_.tls) tls_ = http::make_client_tls_context(tls);
     connection_ = std::make_shared<redis_connection>(executor_, address_, limits.redis_timeout, tls_.get());
 }
 

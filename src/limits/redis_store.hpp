@@ -70,9 +70,6 @@ private:
     std::string failure_;  // why Redis was last found down (never a secret)
 };
 
-/// The TLS context for rediss://, checking certificates as the client's `tls` says.
-std::unique_ptr<boost::asio::ssl::context> redis_tls_context(const tls_options& tls);
-
 /// The default limit key: a fingerprint (SHA-256, hex) of base URL, API key and workspace.
 std::string limit_fingerprint(const std::string& base_url, const std::string& api_key, const std::string& workspace);
 

@@ -1,13 +1,12 @@
 // See failing_allocator.hpp.
 #include "failing_allocator.hpp"
 
+#include "memory/sized_blocks.hpp"
+
 #include <execinfo.h>
 #include <openssl/crypto.h>
 
-#include <algorithm>
 #include <climits>
-#include <cstdint>
-#include <cstring>
 #include <cstddef>
 #include <cstdlib>
 #include <exception>
@@ -57,39 +56,13 @@ const bool terminate_prints_backtrace = [] {
     return true;
 }();
 
-// OpenSSL's allocations go through the same switch: its memory functions, set before its first
-// allocation (a constructor that runs before the C++ static initializers, some of which start
-// OpenSSL). A header before each block keeps its size, which realloc needs.
-struct alignas(std::max_align_t) openssl_block {
-    std::size_t size;
-};
-
-void* openssl_allocate(std::size_t size, const char*, int) {
-    if (size > SIZE_MAX - sizeof(openssl_block)) return nullptr;
-    try {
-        auto* block = static_cast<openssl_block*>(allocate(sizeof(openssl_block) + size, 0, true));
-        block->size = size;
-        return block + 1;
-    } catch (const std::bad_alloc&) {
-        return nullptr;  // how OpenSSL hears of it
-    }
-}
-
-void openssl_free(void* p, const char*, int) {
-    if (p) std::free(static_cast<openssl_block*>(p) - 1);
-}
-
-void* openssl_reallocate(void* p, std::size_t size, const char* file, int line) {
-    if (!p) return openssl_allocate(size, file, line);
-    if (size == 0) {  // as OpenSSL's own CRYPTO_realloc
-        openssl_free(p, file, line);
-        return nullptr;
-    }
-    void* moved = openssl_allocate(size, file, line);
-    if (!moved) return nullptr;
-    std::memcpy(moved, p, std::min(size, (static_cast<openssl_block*>(p) - 1)->size));
-    openssl_free(p, file, line);
-    return moved;
+// OpenSSL's allocations go through the same switch: its memory functions, the library's own
+// blocks over operator new (as nghttp2's are), set before its first allocation (a constructor
+// that runs before the C++ static initializers, some of which start OpenSSL).
+void* openssl_allocate(std::size_t size, const char*, int) { return llmstream::memory::sized_blocks::allocate(size); }
+void openssl_free(void* p, const char*, int) { llmstream::memory::sized_blocks::release(p); }
+void* openssl_reallocate(void* p, std::size_t size, const char*, int) {
+    return llmstream::memory::sized_blocks::reallocate(p, size);  // size 0 frees, as CRYPTO_realloc
 }
 
 bool openssl_routed = false;

@@ -1,5 +1,7 @@
 #include "session_core.hpp"
 
+#include "memory/sized_blocks.hpp"
+
 #include <llmstream/error.hpp>
 
 
@@ -31,46 +33,14 @@ bool dropped_in_h2(std::string_view name) {
     return false;
 }
 
-// nghttp2's memory comes from operator new, as all of ours does: an application's own allocator
-// (or the allocation-failure tests) sees it too. A header before each block keeps its size, which
-// realloc needs; nghttp2 turns a null return into NGHTTP2_ERR_NOMEM.
-struct alignas(std::max_align_t) block_header {
-    std::size_t size;
+// nghttp2's memory comes from operator new, as all of ours does (see sized_blocks).
+nghttp2_mem memory_for_nghttp2{
+    nullptr,
+    [](std::size_t size, void*) { return memory::sized_blocks::allocate(size); },
+    [](void* block, void*) { memory::sized_blocks::release(block); },
+    [](std::size_t count, std::size_t size, void*) { return memory::sized_blocks::allocate_zeroed(count, size); },
+    [](void* block, std::size_t size, void*) { return memory::sized_blocks::reallocate(block, size); },
 };
-
-void* allocate_for_nghttp2(std::size_t size, void*) noexcept {
-    if (size > SIZE_MAX - sizeof(block_header)) return nullptr;
-    try {
-        auto* header = static_cast<block_header*>(::operator new(sizeof(block_header) + size));
-        header->size = size;
-        return header + 1;
-    } catch (const std::bad_alloc&) {
-        return nullptr;
-    }
-}
-
-void free_for_nghttp2(void* block, void*) noexcept {
-    if (block) ::operator delete(static_cast<block_header*>(block) - 1);
-}
-
-void* zeroed_for_nghttp2(std::size_t count, std::size_t size, void* user) noexcept {
-    if (size != 0 && count > SIZE_MAX / size) return nullptr;
-    void* block = allocate_for_nghttp2(count * size, user);
-    if (block) std::memset(block, 0, count * size);
-    return block;
-}
-
-void* reallocate_for_nghttp2(void* block, std::size_t size, void* user) noexcept {
-    if (!block) return allocate_for_nghttp2(size, user);
-    void* moved = allocate_for_nghttp2(size, user);
-    if (!moved) return nullptr;  // the old block stays, as realloc leaves it
-    std::memcpy(moved, block, std::min(size, (static_cast<block_header*>(block) - 1)->size));
-    free_for_nghttp2(block, user);
-    return moved;
-}
-
-nghttp2_mem memory_for_nghttp2{nullptr, &allocate_for_nghttp2, &free_for_nghttp2, &zeroed_for_nghttp2,
-                               &reallocate_for_nghttp2};
 
 }  // namespace
 
@@ -379,7 +349,7 @@ std::int32_t session_core::open_stream(stream_handler& handler, const outgoing_r
                                                    request.body.empty() ? nullptr : &body, st);
     if (id == NGHTTP2_ERR_NOMEM) throw std::bad_alloc();  // as any allocation of ours that fails
     if (id < 0) {
-        // Out of stream ids (a very long-lived connection) or memory: this connection takes no more.
+        // Out of stream ids (a very long-lived connection): this connection takes no more.
         goaway_ = true;
         ec = errc::http2_protocol_error;
         return 0;
