@@ -20,6 +20,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace llmstream;
@@ -29,6 +30,7 @@ using boost::system::error_code;
 namespace {
 
 enum class throw_in { nothing, header, head_end, data };
+using field = std::pair<std::string, std::string>;
 
 class recording_handler final : public h2::stream_handler {
 public:
@@ -68,8 +70,10 @@ struct server {
     std::string reply;
     std::map<std::int32_t, std::size_t> sent;  // bytes of `reply` each response's data provider gave
     std::vector<std::int32_t> reset_by_client;
+    std::vector<field> extra_fields;  // sent after the content type in every response head
 
-    explicit server(std::string r) : reply(std::move(r)) {}
+    explicit server(std::string r, std::vector<field> extra = {})
+        : reply(std::move(r)), extra_fields(std::move(extra)) {}
 
     static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
         auto& s = *static_cast<server*>(user);
@@ -79,11 +83,14 @@ struct server {
             static const char ok[] = "200";
             static const char type[] = "content-type";
             static const char sse[] = "text/event-stream";
-            nghttp2_nv nv[] = {{(uint8_t*)status, (uint8_t*)ok, 7, 3, NGHTTP2_NV_FLAG_NONE},
-                               {(uint8_t*)type, (uint8_t*)sse, 12, 17, NGHTTP2_NV_FLAG_NONE}};
+            std::vector<nghttp2_nv> nv = {{(uint8_t*)status, (uint8_t*)ok, 7, 3, NGHTTP2_NV_FLAG_NONE},
+                                          {(uint8_t*)type, (uint8_t*)sse, 12, 17, NGHTTP2_NV_FLAG_NONE}};
+            for (auto& [name, value] : s.extra_fields)
+                nv.push_back({(uint8_t*)name.data(), (uint8_t*)value.data(), name.size(), value.size(),
+                              NGHTTP2_NV_FLAG_NONE});
             nghttp2_data_provider body{};
             body.read_callback = &read;
-            nghttp2_submit_response(ng, frame->hd.stream_id, nv, 2, &body);
+            nghttp2_submit_response(ng, frame->hd.stream_id, nv.data(), nv.size(), &body);
         }
         return 0;
     }
@@ -167,4 +174,72 @@ TEST_CASE("h2: a stream whose handler throws ends alone with no_memory, reset, a
     REQUIRE(next.end.has_value());
     CHECK_FALSE(next.end->ec);
     CHECK(next.body == srv.reply);
+}
+
+TEST_CASE("h2: a connection whose change listener throws goes on and its streams finish", "[h2]") {
+    // on_change posts the pool's dispatch, which may run out of memory: dropped, the next change
+    // tries again (nothing unwinds through nghttp2).
+    h2::session_core client(http2_options{}, true);
+    int changes = 0;
+    client.on_change = [&] {
+        ++changes;
+        throw std::bad_alloc();
+    };
+    server srv("data: {\"x\":1}\n\n");
+    recording_handler first(throw_in::nothing), second(throw_in::nothing);
+    client.start();
+    error_code ec;
+    REQUIRE(client.open_stream(first, request(), ec) > 0);
+    REQUIRE(client.open_stream(second, request(), ec) > 0);
+
+    REQUIRE_FALSE(exchange_all(client, srv));
+
+    CHECK(changes >= 3);  // the server's SETTINGS and each stream's end
+    for (auto* h : {&first, &second}) {
+        REQUIRE(h->end.has_value());
+        CHECK_FALSE(h->end->ec);
+        CHECK(h->body == srv.reply);
+    }
+    CHECK(client.usable());
+}
+
+TEST_CASE("h2: a PING acknowledgement whose listener throws fails the connection with no_memory", "[h2]") {
+    h2::session_core client(http2_options{}, true);
+    client.on_ping_ack = [] { throw std::bad_alloc(); };
+    server srv("data: {\"x\":1}\n\n");
+    client.start();
+    REQUIRE(client.submit_ping());
+
+    CHECK(exchange_all(client, srv) == boost::asio::error::no_memory);  // not an exception out of receive()
+    CHECK(client.pings_acked() == 1);
+}
+
+TEST_CASE("h2: a stream reset by its handler keeps that first error when its head then grows too large",
+          "[h2]") {
+    // The handler throws at the first field (out of memory); the fields after it pass the header
+    // list limit. The stream ends with no_memory, not response_headers_too_large.
+    http2_options options;
+    options.max_header_list = 512;
+    h2::session_core client(options, true);
+    server srv("data: {\"x\":1}\n\n", {{"x-first", "1"},
+                                          {"x-large-1", std::string(300, 'a')},
+                                          {"x-large-2", std::string(300, 'b')}});
+    recording_handler thrower(throw_in::header), other(throw_in::nothing);
+    client.start();
+    error_code ec;
+    const auto id = client.open_stream(thrower, request(), ec);
+    REQUIRE(id > 0);
+
+    REQUIRE_FALSE(exchange_all(client, srv));
+
+    REQUIRE(thrower.end.has_value());
+    CHECK(thrower.end->ec == boost::asio::error::no_memory);
+    CHECK(srv.reset_by_client == std::vector<std::int32_t>{id});
+    CHECK(client.usable());
+
+    // A stream whose handler does not throw meets the limit itself.
+    REQUIRE(client.open_stream(other, request(), ec) > 0);
+    REQUIRE_FALSE(exchange_all(client, srv));
+    REQUIRE(other.end.has_value());
+    CHECK(other.end->ec == errc::response_headers_too_large);
 }
