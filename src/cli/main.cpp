@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
         std::cerr << e.what() << '\n';  // the client refused the configuration (never echoes the key)
         return exit_code::usage;
     } catch (const std::exception& e) {
-        // For example an unreadable --ca-file. The message names the cause, not the key.
+        // The message names the cause, not the key.
         std::cerr << "llmstream: " << e.what() << '\n';
         return exit_code::other;
     }

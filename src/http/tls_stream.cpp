@@ -8,8 +8,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 namespace llmstream::http {
 
@@ -75,26 +78,105 @@ namespace {
 // (Certificates found later in a hashed directory are not in the store yet; the system bundle,
 // which OpenSSL loads whole, is.) If memory runs out here, the context is not made
 // (std::bad_alloc) rather than made with a certificate that stays invalid.
+//
+// A failed check does not say why: OpenSSL drops the errors of extension parsing, a failed
+// allocation's among them. A fresh copy of the certificate, checked again, tells: a certificate
+// with a real defect fails again (it stays in the store, for its handshakes to report), one whose
+// first check ran out of memory passes.
 void settle_trusted_certificates(SSL_CTX* context) {
     ERR_clear_error();
     STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context));
-    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
-        if (X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)))
-            X509_check_purpose(certificate, -1, 0);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+        X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+        if (certificate == nullptr || X509_check_purpose(certificate, -1, 0) == 1) continue;
+        X509* copy = X509_dup(certificate);
+        const bool defect = copy != nullptr && X509_check_purpose(copy, -1, 0) != 1;
+        X509_free(copy);
+        if (!defect) {
+            ERR_clear_error();
+            throw std::bad_alloc();
+        }
+    }
     // What a certificate's own defects raised is for its handshakes to report; only memory matters here.
     if (take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
+}
+
+// Why a bundle could not be loaded: an errno (the file is missing or unreadable), else what
+// OpenSSL said.
+struct load_failure {
+    int system_error = 0;
+    error_code ec{};
+    explicit operator bool() const noexcept { return system_error != 0 || ec; }
+    std::string why() const { return system_error ? std::strerror(system_error) : ec.message(); }
+};
+
+// Loads the PEM bundle at `path` into the file lookup's store. A failure that is not the file's
+// absence is tried once more: OpenSSL reports some of its failed allocations as a defect of the
+// file ("PEM lib"), and a second load that succeeds shows it was one (certificates the first load
+// added are not added twice). Memory running out, when OpenSSL says so, is std::bad_alloc.
+load_failure load_bundle(X509_LOOKUP* file_lookup, const char* path) {
+    load_failure failure;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        ERR_clear_error();
+        if (X509_LOOKUP_load_file(file_lookup, path, X509_FILETYPE_PEM) == 1) return {};
+        const unsigned long first = ERR_peek_error();
+        failure.system_error = ERR_SYSTEM_ERROR(first) ? ERR_GET_REASON(first) : 0;  // e.g. ENOENT
+        failure.ec = take_openssl_error();
+        if (failure.ec == asio::error::no_memory) throw std::bad_alloc();
+        if (failure.system_error) break;
+    }
+    return failure;
+}
+
+// The system's trust store (the bundle file and the hashed directory, from OpenSSL's defaults or
+// SSL_CERT_FILE and SSL_CERT_DIR), then `ca_file`. Not SSL_CTX_set_default_verify_paths: it
+// clears the errors of its load, so memory running out while it read the bundle made a client
+// that trusted fewer CAs, silently (the allocation-failure sweep found it). A missing or broken
+// system bundle is ignored, as OpenSSL does; a `ca_file` that cannot be loaded is a configuration
+// that cannot work (std::invalid_argument, naming it).
+void load_trusted_certificates(SSL_CTX* context, const std::string& ca_file) {
+    X509_STORE* store = SSL_CTX_get_cert_store(context);
+    X509_LOOKUP* file_lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    X509_LOOKUP* dir_lookup = file_lookup ? X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir()) : nullptr;
+    // (Adding the default directory reads nothing yet: it fails only for memory.)
+    if (dir_lookup == nullptr || X509_LOOKUP_add_dir(dir_lookup, nullptr, X509_FILETYPE_DEFAULT) != 1) {
+        ERR_clear_error();
+        throw std::bad_alloc();
+    }
+    const char* bundle = std::getenv(X509_get_default_cert_file_env());
+    load_bundle(file_lookup, bundle ? bundle : X509_get_default_cert_file());
+    ERR_clear_error();
+    if (ca_file.empty()) return;
+    if (const auto failure = load_bundle(file_lookup, ca_file.c_str()))
+        throw std::invalid_argument("llmstream: tls.ca_file: cannot load \"" + ca_file + "\": " + failure.why());
 }
 
 }  // namespace
 
 std::unique_ptr<asio::ssl::context> make_client_tls_context(const tls_options& tls) {
-    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    ERR_clear_error();
+    // Made here, not by asio's constructor, which reports memory running out as an SSL error.
+    SSL_CTX* handle = SSL_CTX_new(TLS_client_method());
+    if (handle == nullptr) {
+        // Memory, unless OpenSSL says what else (its configuration, a provider): some of its
+        // failed allocations leave no error at all.
+        const error_code ec = take_openssl_error();
+        if (ec == asio::error::no_memory || ec == asio::ssl::error::unspecified_system_error) throw std::bad_alloc();
+        throw std::runtime_error("TLS: no client context: " + ec.message());
+    }
+    std::unique_ptr<asio::ssl::context> context;
+    try {
+        context = std::make_unique<asio::ssl::context>(handle);  // owns it from here
+    } catch (...) {
+        SSL_CTX_free(handle);
+        throw;
+    }
+    SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
     // OpenSSL frees a connection's record buffers while nothing is pending (about 34 KiB
     // each, idle or between reads): thousands of TLS connections cost a fraction of the memory.
     SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    context->set_default_verify_paths();
-    if (!tls.ca_file.empty()) context->load_verify_file(tls.ca_file);
+    load_trusted_certificates(context->native_handle(), tls.ca_file);
     settle_trusted_certificates(context->native_handle());
     context->set_verify_mode(tls.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
     return context;

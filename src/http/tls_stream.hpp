@@ -45,6 +45,8 @@ boost::system::error_code take_openssl_error();
 /// The TLS client context of our connections (to the provider, to Redis): TLS 1.2 at least,
 /// record buffers freed while idle, the system's trust store and `tls.ca_file`, peers verified
 /// per `tls.verify_peer`. The trusted certificates are checked once here (see the definition).
+/// Throws std::invalid_argument when `tls.ca_file` cannot be loaded (naming it and why), and
+/// std::bad_alloc when memory runs out: a context that is made trusts every certificate it loaded.
 std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const tls_options& tls);
 
 /// The sans-IO half: one SSL object and its buffers. Every call returns what the driver must do.

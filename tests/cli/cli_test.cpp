@@ -117,6 +117,12 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[cli]") {
         CHECK(r.err.find("usage:") != std::string::npos);
         CHECK(r.out.empty());
     }
+    // A --ca-file that cannot be loaded is refused when the client is made, naming the file.
+    auto ca = run_cli({"chat", "--model", "m", "--base-url", "https://127.0.0.1:1/v1", "--ca-file",
+                       "/nonexistent/llmstream-ca.pem", "hi"});
+    CHECK(ca.exit_code == 2);
+    CHECK(ca.err.rfind("llmstream: tls.ca_file: cannot load \"/nonexistent/llmstream-ca.pem\": No such file or directory", 0) == 0);
+    CHECK(ca.out.empty());
     auto help = run_cli({"--help"});
     CHECK(help.exit_code == 0);
     CHECK(help.out.find("exit codes:") != std::string::npos);

@@ -12,6 +12,7 @@
 #include "integration/mock_fixture.hpp"
 #include "support/test_ca.hpp"
 #include "failing_allocator.hpp"
+#include "http/tls_stream.hpp"
 
 #include <llmstream/client.hpp>
 #include <llmstream/error.hpp>
@@ -23,6 +24,8 @@
 #include <boost/asio/ssl/error.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -313,4 +316,110 @@ TEST_CASE("a failed allocation anywhere in a TLS stream's life, OpenSSL's includ
 TEST_CASE("memory that runs out for good anywhere in a TLS stream's life, OpenSSL's included, ends it cleanly",
           "[oom]") {
     sweep_over_tls(failing::from_then_on);
+}
+
+// The TLS client context and engine, without a connection: two failures the sweeps above accept
+// as OpenSSL's own reports ("openssl_reports"), held to account here.
+
+TEST_CASE("a TLS client context made while memory runs out is not made or trusts all its certificates",
+          "[openssl]") {
+    // A context that is made holds every trusted certificate, each valid. OpenSSL keeps a
+    // certificate's first check, a failed one included: a CA certificate whose check ran out of
+    // memory would fail every later handshake of the client (the context checks them all as it
+    // is made). And OpenSSL's own load of the system's store ignores its failures: one that ran
+    // out of memory left out CAs, silently.
+    REQUIRE(failing_allocator::covers_openssl());
+    // The system's trust store is a test CA of its own here (OpenSSL reads these variables at each
+    // load): a few thousand allocations to sweep, not the bundle's hundreds of thousands.
+    test_ca system_ca("DNS:system"), ca("DNS:localhost");
+    struct scoped_trust_store {
+        explicit scoped_trust_store(const std::string& file) {
+            ::setenv("SSL_CERT_FILE", file.c_str(), 1);
+            ::setenv("SSL_CERT_DIR", "/nonexistent", 1);
+        }
+        ~scoped_trust_store() {
+            ::unsetenv("SSL_CERT_FILE");
+            ::unsetenv("SSL_CERT_DIR");
+        }
+    } trust_store(system_ca.ca_file());
+    tls_options tls;
+    tls.ca_file = ca.ca_file();
+    http::make_client_tls_context(tls);  // OpenSSL's one-time set-up is not counted
+    failing_allocator::arm(-1);
+    http::make_client_tls_context(tls);
+    const long total = failing_allocator::seen();
+    failing_allocator::disarm();
+    std::map<std::string, int> endings;
+    for (long n = 0; n < total; ++n) {
+        CAPTURE(n, total);
+        failing_allocator::arm(n);
+        std::unique_ptr<asio::ssl::context> context;
+        try {
+            context = http::make_client_tls_context(tls);
+        } catch (const std::bad_alloc&) {
+            ++endings["bad_alloc"];
+        }
+        const bool fired = failing_allocator::fired();
+        failing_allocator::disarm();
+        if (!context) continue;
+        ++endings[fired ? "made (absorbed)" : "made"];
+        STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context->native_handle()));
+        int certificates = 0;
+        for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
+            if (X509* certificate = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) {
+                ++certificates;
+                CHECK_FALSE(X509_get_extension_flags(certificate) & EXFLAG_INVALID);
+            }
+        CHECK(certificates == 2);  // the system's and ca_file's: none left out
+    }
+    std::printf("%ld allocations\n", total);
+    for (const auto& [ending, runs] : endings) std::printf("  %s: %d\n", ending.c_str(), runs);
+    CHECK(endings["bad_alloc"] > 0);
+}
+
+TEST_CASE("a TLS client context with a CA file it cannot load is refused with the file's name", "[openssl]") {
+    test_ca ca("DNS:localhost");
+    tls_options tls;
+    tls.ca_file = ca.ca_file() + ".missing";
+    CHECK_THROWS_WITH(http::make_client_tls_context(tls),
+                      Catch::Contains(tls.ca_file) && Catch::Contains("No such file or directory"));
+    tls.ca_file = ca.key_file();  // PEM, but no certificate in it
+    CHECK_THROWS_AS(http::make_client_tls_context(tls), std::invalid_argument);
+    CHECK_THROWS_WITH(http::make_client_tls_context(tls), Catch::StartsWith("llmstream: tls.ca_file: cannot load \""));
+}
+
+TEST_CASE("a TLS handshake whose records cannot be stored fails with no_memory", "[openssl]") {
+    // OpenSSL writes its records through our BIO into the engine's output; when that cannot grow,
+    // the failed write must read as out of memory, not as an unexplained failure. Only our
+    // allocations fail here (OpenSSL's own report themselves).
+    REQUIRE(failing_allocator::covers_openssl());
+    const auto context = http::make_client_tls_context({});
+    long failed = 0;
+    for (long n = 0;; ++n) {
+        REQUIRE(n < 100);
+        CAPTURE(n);
+        http::tls_engine engine(*context);
+        http::tls_engine::result r;
+        bool threw = false;
+        failing_allocator::spare_openssl(true);
+        failing_allocator::arm(n);
+        try {
+            r = engine.handshake();
+        } catch (const std::bad_alloc&) {
+            threw = true;
+        }
+        const bool fired = failing_allocator::fired();
+        failing_allocator::disarm();
+        failing_allocator::spare_openssl(false);
+        if (!fired) {
+            CHECK(r.next == http::tls_engine::want::input);  // the ClientHello is out, the answer awaited
+            CHECK(engine.has_output());
+            break;
+        }
+        ++failed;
+        CHECK_FALSE(threw);
+        CHECK(r.next == http::tls_engine::want::failed);
+        CHECK(r.ec == asio::error::no_memory);
+    }
+    CHECK(failed >= 1);
 }

@@ -20,13 +20,15 @@ thread_local long allocations_seen = 0;            // counted while armed
 thread_local bool failure_fired = false;           // the armed failure happened
 thread_local bool fail_after_first = false;        // arm_exhausted: every allocation after it fails too
 thread_local bool failing_for_good = false;        // arm_exhausted, and the first failure came
+thread_local bool sparing_openssl = false;         // spare_openssl(true)
+thread_local bool inside_openssl = false;          // the allocation is OpenSSL's (see openssl_allocate)
 
 // Only allocations that may throw are counted and failed. The nothrow ones here are Asio 1.81's
 // own, for its type-erased executors (any_completion_handler's associated executor): on failure
 // Asio makes an empty executor and then calls through it (a crash in work_dispatcher), which no
 // caller can prevent. See README "Reliability".
 void* allocate(std::size_t size, std::size_t alignment, bool may_throw) {
-    if (may_throw && (allocations_until_failure >= 0 || failing_for_good)) {
+    if (may_throw && (allocations_until_failure >= 0 || failing_for_good) && !(sparing_openssl && inside_openssl)) {
         ++allocations_seen;
         if (failing_for_good || allocations_until_failure-- == 0) {
             failure_fired = true;
@@ -59,9 +61,18 @@ const bool terminate_prints_backtrace = [] {
 // OpenSSL's allocations go through the same switch: its memory functions, the library's own
 // blocks over operator new (as nghttp2's are), set before its first allocation (a constructor
 // that runs before the C++ static initializers, some of which start OpenSSL).
-void* openssl_allocate(std::size_t size, const char*, int) { return llmstream::memory::sized_blocks::allocate(size); }
+struct openssl_allocation {  // marks the allocations made meanwhile as OpenSSL's
+    bool outer = inside_openssl;
+    openssl_allocation() noexcept { inside_openssl = true; }
+    ~openssl_allocation() { inside_openssl = outer; }
+};
+void* openssl_allocate(std::size_t size, const char*, int) {
+    openssl_allocation mark;
+    return llmstream::memory::sized_blocks::allocate(size);
+}
 void openssl_free(void* p, const char*, int) { llmstream::memory::sized_blocks::release(p); }
 void* openssl_reallocate(void* p, std::size_t size, const char*, int) {
+    openssl_allocation mark;
     return llmstream::memory::sized_blocks::reallocate(p, size);  // size 0 frees, as CRYPTO_realloc
 }
 
@@ -76,6 +87,7 @@ bool openssl_routed = false;
 namespace llmstream::testing::failing_allocator {
 
 bool covers_openssl() { return openssl_routed; }
+void spare_openssl(bool on) { sparing_openssl = on; }
 
 void arm(long n) {
     allocations_seen = 0;

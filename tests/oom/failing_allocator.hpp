@@ -19,5 +19,8 @@ long seen();
 bool fired();
 /// OpenSSL's allocations go through the switch too (its memory functions were set in time).
 bool covers_openssl();
+/// While on (this thread), OpenSSL's own allocations are neither counted nor failed: a sweep
+/// fails only ours, e.g. the buffer OpenSSL writes its records into through our BIO.
+void spare_openssl(bool on);
 
 }  // namespace llmstream::testing::failing_allocator
