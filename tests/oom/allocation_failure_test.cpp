@@ -349,18 +349,26 @@ TEST_CASE("a TLS client context made while memory runs out is not made or trusts
     http::make_client_tls_context(tls);
     const long total = failing_allocator::seen();
     failing_allocator::disarm();
+    const auto mode = GENERATE(failing::one, failing::from_then_on);
+    CAPTURE(mode == failing::one ? "one allocation fails" : "memory stays exhausted");
     std::map<std::string, int> endings;
     for (long n = 0; n < total; ++n) {
         CAPTURE(n, total);
-        failing_allocator::arm(n);
+        if (mode == failing::one) failing_allocator::arm(n);
+        else failing_allocator::arm_exhausted(n);
         std::unique_ptr<asio::ssl::context> context;
+        bool out_of_memory = false;
         try {
             context = http::make_client_tls_context(tls);
         } catch (const std::bad_alloc&) {
-            ++endings["bad_alloc"];
+            out_of_memory = true;  // (counted once memory is back: with it exhausted, a map takes none)
+        } catch (const std::exception& e) {
+            failing_allocator::disarm();
+            FAIL_CHECK("not std::bad_alloc: " << e.what());
         }
         const bool fired = failing_allocator::fired();
         failing_allocator::disarm();
+        if (out_of_memory) ++endings["bad_alloc"];
         if (!context) continue;
         ++endings[fired ? "made (absorbed)" : "made"];
         STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(context->native_handle()));
