@@ -9,6 +9,7 @@
 #include "http/h2/exchange.hpp"
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -70,26 +71,42 @@ void stream_impl::abandon_wait() {
     }
 }
 
-// The posted completion of a hand-out. It names its allocator (the stream's post memory) itself:
-// a handler wrapped by asio::bind_allocator makes asio::post add a work_dispatcher (a count of
-// outstanding work and a second dispatch) to every post. `self` is declared first, so that the
-// handler is destroyed before the stream it may be the last owner of.
-template <class Handler, class Value>
-struct stream_impl::posted_completion {
+// What a completion posted in the stream's post memory starts with: the stream, and the allocator
+// that names that memory. It names it itself: a handler wrapped by asio::bind_allocator makes
+// asio::post add a work_dispatcher (a count of outstanding work and a second dispatch) to every
+// post. `self` comes first, so that the handler after it is destroyed before the stream it may
+// be the last owner of.
+struct stream_impl::in_post_memory {
     std::shared_ptr<stream_impl> self;
+
+    using allocator_type = http::handler_allocator<void, post_memory_size>;
+    allocator_type get_allocator() const noexcept { return self->post_memory_.allocator(); }
+};
+
+namespace {
+
+// Calls a reader's (or async_chat's caller's) handler on its own executor: directly when that is
+// the stream's, where the posted completion runs; else dispatched there.
+template <class Handler, class... Args>
+void call_on_own_executor(bool on_stream_executor, Handler&& handler, Args&&... args) {
+    if (on_stream_executor) std::move(handler)(std::forward<Args>(args)...);
+    else asio::dispatch(asio::append(std::move(handler), std::forward<Args>(args)...));
+}
+
+}  // namespace
+
+// The posted completion of a hand-out.
+template <class Handler, class Value>
+struct stream_impl::posted_completion : in_post_memory {
     Handler handler;
     error_code ec;
     Value value;
     bool counted;
     bool on_stream_executor;
 
-    using allocator_type = http::handler_allocator<void, post_memory_size>;
-    allocator_type get_allocator() const noexcept { return self->post_memory_.allocator(); }
-
     void operator()() {
         if (counted) self->channel_.completed();
-        if (on_stream_executor) std::move(handler)(ec, value);  // this is the handler's own executor
-        else asio::dispatch(asio::append(std::move(handler), ec, value));  // on the handler's own executor
+        call_on_own_executor(on_stream_executor, std::move(handler), ec, value);
     }
 };
 
@@ -99,8 +116,9 @@ template <class Handler, class Value>
 void stream_impl::post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.clear();
-    post_on_client(posted_completion<Handler, Value>{shared_from_this(), std::move(handler), ec, value, counted,
-                                                     on_stream_executor});
+    using posted = posted_completion<Handler, Value>;
+    static_assert(std::is_same_v<asio::associated_allocator_t<posted>, in_post_memory::allocator_type>);
+    post_on_client(posted{{shared_from_this()}, std::move(handler), ec, value, counted, on_stream_executor});
 }
 
 // Posted on the io_context's own executor when it is one, in the stream's own memory (the
@@ -117,22 +135,17 @@ void stream_impl::post_on_client(Function f) {
 // The posted completion of async_chat. It carries neither the completion nor the diagnostics
 // (they are moved out of the stream when it runs), so it fits the stream's post memory, free in
 // a stream that has no async_next: the caller hears the end even when memory has run out.
-struct stream_impl::posted_chat_completion {
-    std::shared_ptr<stream_impl> self;
+struct stream_impl::posted_chat_completion : in_post_memory {
     chat_handler handler;
     error_code ec;
     bool on_stream_executor;
-
-    using allocator_type = http::handler_allocator<void, post_memory_size>;
-    allocator_type get_allocator() const noexcept { return self->post_memory_.allocator(); }
 
     void operator()() {
         stream_impl& s = *self;
         static_assert(std::is_nothrow_move_assignable_v<diagnostics> && std::is_nothrow_move_constructible_v<completion>);
         if (s.chat_diag) *s.chat_diag = std::move(s.diag_);  // the stream is over: nothing reads its own any more
         completion c = ec ? completion{} : std::move(s.completion_);
-        if (on_stream_executor) std::move(handler)(ec, std::move(c));
-        else asio::dispatch(asio::append(std::move(handler), ec, std::move(c)));  // on the handler's own executor
+        call_on_own_executor(on_stream_executor, std::move(handler), ec, std::move(c));
     }
 };
 
@@ -196,7 +209,8 @@ void stream_impl::finish(error_code ec) {
     if (chat_handler_) {
         chat_handler h(std::move(*chat_handler_));
         chat_handler_.reset();
-        post_on_client(posted_chat_completion{shared_from_this(), std::move(h), ec, chat_on_stream_executor_});
+        static_assert(std::is_same_v<asio::associated_allocator_t<posted_chat_completion>, in_post_memory::allocator_type>);
+        post_on_client(posted_chat_completion{{shared_from_this()}, std::move(h), ec, chat_on_stream_executor_});
     }
     deliver();
 }

@@ -76,6 +76,7 @@ private:
     void read(Handler handler, std::optional<Handler>& pending, bool on_stream_executor);
     template <class Handler, class Value>
     void post(Handler handler, error_code ec, Value value, bool counted, bool on_stream_executor);
+    struct in_post_memory;
     template <class Handler, class Value>
     struct posted_completion;
     struct posted_chat_completion;
