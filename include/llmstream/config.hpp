@@ -60,7 +60,10 @@ struct http2_options {
 
 struct tls_options {
     bool verify_peer = true;  ///< verify the certificate chain and the host name
-    std::string ca_file{};    ///< extra trusted CA bundle (PEM); the system trust store is always used
+    /// Extra trusted CA bundle (PEM); the system trust store is always used. One that is missing,
+    /// unreadable or holds no certificate makes the client's constructor throw
+    /// std::invalid_argument naming it (before 2026-12, boost::system::system_error).
+    std::string ca_file{};
     /// Resume TLS sessions: a new connection offers the newest session (TLS 1.3 ticket) the server
     /// gave this client, which saves the certificate check of a full handshake. Sessions stay in
     /// the client's memory.

@@ -7,12 +7,13 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace llmstream::http {
 
@@ -101,54 +102,84 @@ void settle_trusted_certificates(SSL_CTX* context) {
     if (take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
 }
 
-// Why a bundle could not be loaded: an errno (the file is missing or unreadable), else what
-// OpenSSL said.
+// Why a bundle could not be loaded: the errno of opening it (0 when that was not the failure),
+// and what OpenSSL said.
 struct load_failure {
     int system_error = 0;
     error_code ec{};
     explicit operator bool() const noexcept { return system_error != 0 || ec; }
-    std::string why() const { return system_error ? std::strerror(system_error) : ec.message(); }
+    /// There is no such file to read (or not for us): not a failure of the moment.
+    bool absent() const noexcept {
+        return system_error == ENOENT || system_error == ENOTDIR || system_error == EACCES || system_error == EISDIR;
+    }
+    std::string why() const { return system_error ? std::generic_category().message(system_error) : ec.message(); }
 };
 
-// Loads the PEM bundle at `path` into the file lookup's store. A failure that is not the file's
-// absence is tried once more: OpenSSL reports some of its failed allocations as a defect of the
-// file ("PEM lib"), and a second load that succeeds shows it was one (certificates the first load
-// added are not added twice). Memory running out, when OpenSSL says so, is std::bad_alloc.
-load_failure load_bundle(X509_LOOKUP* file_lookup, const char* path) {
+// Loads a PEM bundle into the file lookup's store: `path`, or with X509_FILETYPE_DEFAULT
+// OpenSSL's default bundle or SSL_CERT_FILE (as OpenSSL reads it). A failure that is not the
+// opening of the file is tried once more: OpenSSL reports some of its failed allocations as a
+// defect of the file ("PEM lib"), and a second load that succeeds shows it was one (certificates
+// the first load added are not added twice). Memory running out, when OpenSSL or the system says
+// so, is std::bad_alloc.
+load_failure load_bundle(X509_LOOKUP* file_lookup, const char* path, int type) {
     load_failure failure;
     for (int attempt = 0; attempt < 2; ++attempt) {
         ERR_clear_error();
-        if (X509_LOOKUP_load_file(file_lookup, path, X509_FILETYPE_PEM) == 1) return {};
+        if (X509_LOOKUP_load_file(file_lookup, path, type) == 1) return {};
         const unsigned long first = ERR_peek_error();
-        failure.system_error = ERR_SYSTEM_ERROR(first) ? ERR_GET_REASON(first) : 0;  // e.g. ENOENT
+        failure.system_error = ERR_SYSTEM_ERROR(first) ? ERR_GET_REASON(first) : 0;
         failure.ec = take_openssl_error();
-        if (failure.ec == asio::error::no_memory) throw std::bad_alloc();
+        if (failure.ec == asio::error::no_memory || failure.system_error == ENOMEM) throw std::bad_alloc();
         if (failure.system_error) break;
     }
     return failure;
 }
 
-// The system's trust store (the bundle file and the hashed directory, from OpenSSL's defaults or
-// SSL_CERT_FILE and SSL_CERT_DIR), then `ca_file`. Not SSL_CTX_set_default_verify_paths: it
-// clears the errors of its load, so memory running out while it read the bundle made a client
-// that trusted fewer CAs, silently (the allocation-failure sweep found it). A missing or broken
-// system bundle is ignored, as OpenSSL does; a `ca_file` that cannot be loaded is a configuration
-// that cannot work (std::invalid_argument, naming it).
-void load_trusted_certificates(SSL_CTX* context, const std::string& ca_file) {
-    X509_STORE* store = SSL_CTX_get_cert_store(context);
-    X509_LOOKUP* file_lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-    X509_LOOKUP* dir_lookup = file_lookup ? X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir()) : nullptr;
-    // (Adding the default directory reads nothing yet: it fails only for memory.)
-    if (dir_lookup == nullptr || X509_LOOKUP_add_dir(dir_lookup, nullptr, X509_FILETYPE_DEFAULT) != 1) {
+// Adds a lookup to the store; only memory makes that fail.
+X509_LOOKUP* add_lookup(X509_STORE* store, X509_LOOKUP_METHOD* method) {
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, method);
+    if (lookup == nullptr) {
         ERR_clear_error();
         throw std::bad_alloc();
     }
-    const char* bundle = std::getenv(X509_get_default_cert_file_env());
-    load_bundle(file_lookup, bundle ? bundle : X509_get_default_cert_file());
+    return lookup;
+}
+
+// An OpenSSL step whose failure is ignored, as OpenSSL ignores it, unless memory ran out.
+void ignore_unless_memory(int result) {
+    if (result != 1 && take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
     ERR_clear_error();
+}
+
+// The system's trust store, as SSL_CTX_set_default_verify_paths sets it up (the bundle file, the
+// hashed directory and the default store URIs, from OpenSSL's defaults or SSL_CERT_FILE,
+// SSL_CERT_DIR and the like), then `ca_file`. Not that function itself: it clears the errors of
+// its load, so memory running out while it read the bundle made a client that trusted fewer CAs,
+// silently (the allocation-failure sweep found it). A missing, unreadable or broken system
+// bundle is ignored, as OpenSSL does; any other failure to open it (out of file descriptors) is
+// std::system_error. A `ca_file` that is not there to read, or not a bundle, is a configuration
+// that cannot work: std::invalid_argument, naming it.
+void load_trusted_certificates(SSL_CTX* context, const std::string& ca_file) {
+    X509_STORE* store = SSL_CTX_get_cert_store(context);
+    X509_LOOKUP* file_lookup = add_lookup(store, X509_LOOKUP_file());
+    X509_LOOKUP* dir_lookup = add_lookup(store, X509_LOOKUP_hash_dir());
+    X509_LOOKUP* store_lookup = add_lookup(store, X509_LOOKUP_store());
+    ERR_clear_error();
+    if (const auto failure = load_bundle(file_lookup, nullptr, X509_FILETYPE_DEFAULT);
+        failure.system_error && !failure.absent())
+        throw std::system_error(failure.system_error, std::generic_category(),
+                                "llmstream: the system's trusted certificates cannot be loaded");
+    ERR_clear_error();
+    // Nothing is read from the directory yet (an empty SSL_CERT_DIR names none, and fails here).
+    ignore_unless_memory(X509_LOOKUP_add_dir(dir_lookup, nullptr, X509_FILETYPE_DEFAULT));
+    ignore_unless_memory(X509_LOOKUP_add_store(store_lookup, nullptr));
     if (ca_file.empty()) return;
-    if (const auto failure = load_bundle(file_lookup, ca_file.c_str()))
-        throw std::invalid_argument("llmstream: tls.ca_file: cannot load \"" + ca_file + "\": " + failure.why());
+    if (const auto failure = load_bundle(file_lookup, ca_file.c_str(), X509_FILETYPE_PEM)) {
+        const std::string what = "llmstream: tls.ca_file: cannot load \"" + ca_file + "\"";
+        if (failure.system_error && !failure.absent())
+            throw std::system_error(failure.system_error, std::generic_category(), what);
+        throw std::invalid_argument(what + ": " + failure.why());
+    }
 }
 
 }  // namespace
