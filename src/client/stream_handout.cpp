@@ -89,8 +89,8 @@ namespace {
 // the stream's, where the posted completion runs; else dispatched there.
 template <class Handler, class... Args>
 void call_on_own_executor(bool on_stream_executor, Handler&& handler, Args&&... args) {
-    if (on_stream_executor) std::move(handler)(std::forward<Args>(args)...);
-    else asio::dispatch(asio::append(std::move(handler), std::forward<Args>(args)...));
+    if (on_stream_executor) std::forward<Handler>(handler)(std::forward<Args>(args)...);
+    else asio::dispatch(asio::append(std::forward<Handler>(handler), std::forward<Args>(args)...));
 }
 
 }  // namespace

@@ -108,10 +108,8 @@ struct load_failure {
     int system_error = 0;
     error_code ec{};
     explicit operator bool() const noexcept { return system_error != 0 || ec; }
-    /// There is no such file to read (or not for us): not a failure of the moment.
-    bool absent() const noexcept {
-        return system_error == ENOENT || system_error == ENOTDIR || system_error == EACCES || system_error == EISDIR;
-    }
+    /// A failure of the moment, not of the file: the process is out of file descriptors.
+    bool out_of_descriptors() const noexcept { return system_error == EMFILE || system_error == ENFILE; }
     std::string why() const { return system_error ? std::generic_category().message(system_error) : ec.message(); }
 };
 
@@ -120,12 +118,16 @@ struct load_failure {
 // opening of the file is tried once more: OpenSSL reports some of its failed allocations as a
 // defect of the file ("PEM lib"), and a second load that succeeds shows it was one (certificates
 // the first load added are not added twice). Memory running out, when OpenSSL or the system says
-// so, is std::bad_alloc.
+// so, is std::bad_alloc, even after a load that reports success: OpenSSL 3.0 counts a bundle
+// whose Nth certificate could not be added as loaded.
 load_failure load_bundle(X509_LOOKUP* file_lookup, const char* path, int type) {
     load_failure failure;
     for (int attempt = 0; attempt < 2; ++attempt) {
         ERR_clear_error();
-        if (X509_LOOKUP_load_file(file_lookup, path, type) == 1) return {};
+        if (X509_LOOKUP_load_file(file_lookup, path, type) == 1) {
+            if (ERR_peek_error() != 0 && take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
+            return {};
+        }
         const unsigned long first = ERR_peek_error();
         failure.system_error = ERR_SYSTEM_ERROR(first) ? ERR_GET_REASON(first) : 0;
         failure.ec = take_openssl_error();
@@ -145,39 +147,41 @@ X509_LOOKUP* add_lookup(X509_STORE* store, X509_LOOKUP_METHOD* method) {
     return lookup;
 }
 
-// An OpenSSL step whose failure is ignored, as OpenSSL ignores it, unless memory ran out.
-void ignore_unless_memory(int result) {
-    if (result != 1 && take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
-    ERR_clear_error();
-}
-
 // The system's trust store, as SSL_CTX_set_default_verify_paths sets it up (the bundle file, the
 // hashed directory and the default store URIs, from OpenSSL's defaults or SSL_CERT_FILE,
 // SSL_CERT_DIR and the like), then `ca_file`. Not that function itself: it clears the errors of
 // its load, so memory running out while it read the bundle made a client that trusted fewer CAs,
-// silently (the allocation-failure sweep found it). A missing, unreadable or broken system
-// bundle is ignored, as OpenSSL does; any other failure to open it (out of file descriptors) is
-// std::system_error. A `ca_file` that is not there to read, or not a bundle, is a configuration
-// that cannot work: std::invalid_argument, naming it.
+// silently (the allocation-failure sweep found it). A system bundle that cannot be read or holds
+// nothing is skipped, as OpenSSL skips it; running out of file descriptors while opening it is
+// std::system_error. A `ca_file` that cannot be loaded is a configuration that cannot work:
+// std::invalid_argument, naming it (std::system_error when out of file descriptors).
 void load_trusted_certificates(SSL_CTX* context, const std::string& ca_file) {
     X509_STORE* store = SSL_CTX_get_cert_store(context);
     X509_LOOKUP* file_lookup = add_lookup(store, X509_LOOKUP_file());
     X509_LOOKUP* dir_lookup = add_lookup(store, X509_LOOKUP_hash_dir());
     X509_LOOKUP* store_lookup = add_lookup(store, X509_LOOKUP_store());
     ERR_clear_error();
-    if (const auto failure = load_bundle(file_lookup, nullptr, X509_FILETYPE_DEFAULT);
-        failure.system_error && !failure.absent())
+    if (const auto failure = load_bundle(file_lookup, nullptr, X509_FILETYPE_DEFAULT); failure.out_of_descriptors())
         throw std::system_error(failure.system_error, std::generic_category(),
                                 "llmstream: the system's trusted certificates cannot be loaded");
     ERR_clear_error();
-    // Nothing is read from the directory yet (an empty SSL_CERT_DIR names none, and fails here).
-    ignore_unless_memory(X509_LOOKUP_add_dir(dir_lookup, nullptr, X509_FILETYPE_DEFAULT));
-    ignore_unless_memory(X509_LOOKUP_add_store(store_lookup, nullptr));
+    // Nothing is read from the directory yet. Adding it fails only for memory (OpenSSL 3.0 does not
+    // always say so), or for an empty SSL_CERT_DIR, which names no directory and is skipped.
+    if (X509_LOOKUP_add_dir(dir_lookup, nullptr, X509_FILETYPE_DEFAULT) != 1) {
+        bool no_directory = false;
+        while (const unsigned long code = ERR_get_error())
+            no_directory |= ERR_GET_LIB(code) == ERR_LIB_X509 && ERR_GET_REASON(code) == X509_R_INVALID_DIRECTORY;
+        if (!no_directory) throw std::bad_alloc();
+    }
+    // The default store URIs (none in OpenSSL 3.0): only memory makes this fail.
+    if (X509_LOOKUP_add_store(store_lookup, nullptr) != 1) {
+        ERR_clear_error();
+        throw std::bad_alloc();
+    }
     if (ca_file.empty()) return;
     if (const auto failure = load_bundle(file_lookup, ca_file.c_str(), X509_FILETYPE_PEM)) {
         const std::string what = "llmstream: tls.ca_file: cannot load \"" + ca_file + "\"";
-        if (failure.system_error && !failure.absent())
-            throw std::system_error(failure.system_error, std::generic_category(), what);
+        if (failure.out_of_descriptors()) throw std::system_error(failure.system_error, std::generic_category(), what);
         throw std::invalid_argument(what + ": " + failure.why());
     }
 }
