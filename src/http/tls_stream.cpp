@@ -125,7 +125,7 @@ load_failure load_bundle(X509_LOOKUP* file_lookup, const char* path, int type) {
     for (int attempt = 0; attempt < 2; ++attempt) {
         ERR_clear_error();
         if (X509_LOOKUP_load_file(file_lookup, path, type) == 1) {
-            if (ERR_peek_error() != 0 && take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
+            if (take_openssl_error() == asio::error::no_memory) throw std::bad_alloc();
             return {};
         }
         const unsigned long first = ERR_peek_error();

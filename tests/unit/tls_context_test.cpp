@@ -9,8 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <vector>
 
 using namespace llmstream;
 using namespace llmstream::testing;
@@ -60,4 +66,28 @@ TEST_CASE("a TLS client context with a CA file it cannot load is refused with th
     CHECK_THROWS_AS(http::make_client_tls_context(tls), std::invalid_argument);
     CHECK_THROWS_WITH(http::make_client_tls_context(tls),
                       Catch::StartsWith("llmstream: tls.ca_file: cannot load \"" + tls.ca_file + "\": "));
+}
+
+TEST_CASE("a TLS client context made with no file descriptor left is a system error, not a bad CA file", "[tls]") {
+    test_ca ca("DNS:localhost");
+    tls_options tls;
+    tls.ca_file = ca.ca_file();
+    rlimit before{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+    std::vector<int> taken;
+    rlimit low = before;
+    low.rlim_cur = 64;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (int fd; taken.size() < 64 && (fd = ::dup(0)) >= 0;) taken.push_back(fd);
+    int error = 0;
+    try {
+        http::make_client_tls_context(tls);
+    } catch (const std::system_error& e) {
+        error = e.code().value();
+    } catch (...) {
+        error = -1;
+    }
+    for (int fd : taken) ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &before) == 0);
+    CHECK(error == EMFILE);
 }
