@@ -162,8 +162,8 @@ void load_trusted_certificates(SSL_CTX* context, const std::string& ca_file) {
     X509_LOOKUP* store_lookup = add_lookup(store, X509_LOOKUP_store());
     ERR_clear_error();
     if (const auto failure = load_bundle(file_lookup, nullptr, X509_FILETYPE_DEFAULT); failure.out_of_descriptors())
-        throw std::system_error(std::error_code(failure.system_error, std::generic_category()),
-                                std::string("llmstream: the system's trusted certificates cannot be loaded"));
+        throw std::system_error(failure.system_error, std::generic_category(),
+                                "llmstream: the system's trusted certificates cannot be loaded");
     ERR_clear_error();
     // Nothing is read from the directory yet. Adding it fails only for memory (OpenSSL 3.0 does not
     // always say so), or for an empty SSL_CERT_DIR, which names no directory and is skipped.
@@ -181,8 +181,7 @@ void load_trusted_certificates(SSL_CTX* context, const std::string& ca_file) {
     if (ca_file.empty()) return;
     if (const auto failure = load_bundle(file_lookup, ca_file.c_str(), X509_FILETYPE_PEM)) {
         const std::string what = "llmstream: tls.ca_file: cannot load \"" + ca_file + "\"";
-        if (failure.out_of_descriptors())
-            throw std::system_error(std::error_code(failure.system_error, std::generic_category()), what);
+        if (failure.out_of_descriptors()) throw std::system_error(failure.system_error, std::generic_category(), what);
         throw std::invalid_argument(what + ": " + failure.why());
     }
 }
